@@ -1,0 +1,191 @@
+// Bindings for the model kernels: forward pass, activation pattern, loss gradient, Jacobian
+// products and Gram matrices. Each kernel releases the GIL and takes n_threads.
+#include <kktunlearn/gram.hpp>
+#include <kktunlearn/training.hpp>
+
+#include "bindings.hpp"
+
+namespace kktunlearn {
+namespace bind {
+
+namespace {
+
+template <class T>
+void def_model_kernels(py::module_& m) {
+  m.def(
+      "preactivations",
+      [](CMat<T> X, CMat<T> W, int n_threads) {
+        RowMatrix<T> Z;
+        {
+          py::gil_scoped_release nogil;
+          preactivations<T>(X, W, Z, n_threads);
+        }
+        return Z;
+      },
+      py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("n_threads") = 0,
+      "Z = X W^T (n x m): the pre-activations <w_j, x_i>.");
+
+  m.def(
+      "outputs",
+      [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, int n_threads) {
+        Vectord N;
+        {
+          py::gil_scoped_release nogil;
+          RowMatrix<T> Z;
+          preactivations<T>(X, W, Z, n_threads);
+          N = outputs_from_preacts<T>(Z, u, make_spec(slope, false));
+        }
+        return N;
+      },
+      py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(), py::arg("slope"),
+      py::arg("n_threads") = 0, "N(x_i) = sum_j u_j sigma(<w_j, x_i>) (float64).");
+
+  m.def(
+      "activation_pattern",
+      [](CMat<T> X, CMat<T> W, double slope, int n_threads) {
+        RowMatrix<T> S;
+        {
+          py::gil_scoped_release nogil;
+          RowMatrix<T> Z;
+          preactivations<T>(X, W, Z, n_threads);
+          S = activation_pattern<T>(Z, make_spec(slope, false));
+        }
+        return S;
+      },
+      py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("slope"), py::arg("n_threads") = 0,
+      "sigma'(<w_j, x_i>) (n x m), with sigma'(0) = slope.");
+
+  m.def(
+      "loss_and_grad",
+      [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& loss,
+         int n_threads) {
+        const LossKind lk = loss_from_string(loss);
+        const NetSpec spec = make_spec(slope, train_outer);
+        double L = 0.0;
+        RowMatrix<T> gW;
+        Vectord gu;
+        {
+          py::gil_scoped_release nogil;
+          RowMatrix<T> Z, Gamma;
+          preactivations<T>(X, W, Z, n_threads);
+          Vectord N = outputs_from_preacts<T>(Z, u, spec);
+          const Index n = X.rows();
+          Vectord c(n);
+          for (Index i = 0; i < n; ++i) {
+            const double q = static_cast<double>(y[i]) * N[i];
+            L += loss_value(lk, q);
+            c[i] = loss_deriv(lk, q) * static_cast<double>(y[i]) / static_cast<double>(n);
+          }
+          L /= static_cast<double>(n);
+          coefficient_matrix<T>(Z, u, c, spec, Gamma, train_outer ? &gu : nullptr);
+          gW = RowMatrix<T>::Zero(W.rows(), W.cols());
+          add_gamma_t_x<T>(Gamma, X, gW, n_threads);
+        }
+        py::object gu_obj = train_outer ? py::cast(gu) : py::none();
+        return py::make_tuple(L, gW, gu_obj);
+      },
+      py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(),
+      py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("n_threads") = 0,
+      "Mean loss (1/n) sum_i l(y_i N(x_i)) and its gradient (dL/dW, dL/du or None).");
+
+  m.def(
+      "jvp",
+      [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, bool train_outer, CMat<T> V, std::optional<Vectord> vu,
+         int n_threads) {
+        Vectord out;
+        {
+          py::gil_scoped_release nogil;
+          RowMatrix<T> Z;
+          preactivations<T>(X, W, Z, n_threads);
+          out = jvp<T>(X, Z, u, V, (train_outer && vu) ? &*vu : nullptr, make_spec(slope, train_outer), n_threads);
+        }
+        return out;
+      },
+      py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(), py::arg("slope"),
+      py::arg("train_outer"), py::arg("V").noconvert(), py::arg("vu") = py::none(), py::arg("n_threads") = 0,
+      "(J v)_i = <grad N(x_i), v> for v = (V, vu): per-example gradients contracted with a vector.");
+
+  m.def(
+      "vjp",
+      [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, bool train_outer, const Vectord& c, int n_threads) {
+        if (c.size() != X.rows()) throw InvalidArgument("vjp: c must have one entry per row of X");
+        const NetSpec spec = make_spec(slope, train_outer);
+        RowMatrix<T> gW;
+        Vectord gu;
+        {
+          py::gil_scoped_release nogil;
+          RowMatrix<T> Z, Gamma;
+          preactivations<T>(X, W, Z, n_threads);
+          coefficient_matrix<T>(Z, u, c, spec, Gamma, train_outer ? &gu : nullptr);
+          gW = RowMatrix<T>::Zero(W.rows(), W.cols());
+          add_gamma_t_x<T>(Gamma, X, gW, n_threads);
+        }
+        py::object gu_obj = train_outer ? py::cast(gu) : py::none();
+        return py::make_tuple(gW, gu_obj);
+      },
+      py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(), py::arg("slope"),
+      py::arg("train_outer"), py::arg("c"), py::arg("n_threads") = 0,
+      "J^T c = sum_i c_i grad N(x_i) as (dW, du or None).");
+
+  m.def(
+      "kernel_matrix",
+      [](CMat<T> X, int n_threads) {
+        RowMatrix<T> K;
+        {
+          py::gil_scoped_release nogil;
+          K = kernel_matrix<T>(X, n_threads);
+        }
+        return K;
+      },
+      py::arg("X").noconvert(), py::arg("n_threads") = 0, "K = X X^T (symmetric product).");
+
+  m.def(
+      "gradient_gram",
+      [](CMat<T> K, CMat<T> Z, CVec<T> u, CVec<T> y, double slope, bool train_outer, int n_threads) {
+        RowMatrixd G;
+        {
+          py::gil_scoped_release nogil;
+          G = gradient_gram<T>(K, Z, u, y, make_spec(slope, train_outer), n_threads);
+        }
+        return G;
+      },
+      py::arg("K").noconvert(), py::arg("Z").noconvert(), py::arg("u").noconvert(), py::arg("y").noconvert(),
+      py::arg("slope"), py::arg("train_outer"), py::arg("n_threads") = 0,
+      "G_ik = y_i y_k <grad N(x_i), grad N(x_k)> from K and the pre-activations Z (float64).");
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  def_model_kernels<double>(m);
+  def_model_kernels<float>(m);
+
+  m.def(
+      "losses",
+      [](const Vectord& q, const std::string& loss) {
+        const LossKind lk = loss_from_string(loss);
+        Vectord l(q.size()), dl(q.size());
+        for (Index i = 0; i < q.size(); ++i) {
+          l[i] = loss_value(lk, q[i]);
+          dl[i] = loss_deriv(lk, q[i]);
+        }
+        return py::make_tuple(l, dl);
+      },
+      py::arg("q"), py::arg("loss"), "(l(q), l'(q)) elementwise.");
+
+  m.def(
+      "margin_stats",
+      [](const Vectord& q, const std::string& loss) {
+        MarginStats st = margin_stats(q, loss_from_string(loss));
+        py::dict d;
+        d["loss"] = st.loss;
+        d["log_loss"] = st.log_loss;
+        d["min_margin"] = st.min_margin;
+        d["n_misfit"] = st.n_misfit;
+        return d;
+      },
+      py::arg("q"), py::arg("loss"), "Mean loss (also in the log domain) and min margin of margins q.");
+}
+
+}  // namespace bind
+}  // namespace kktunlearn

@@ -1,0 +1,111 @@
+// Bindings for the training loop (primal and data-span representations). The loop runs in C++
+// with the GIL released; Python regains control only in the progress callback (Ctrl-C, tqdm).
+#include <kktunlearn/training.hpp>
+
+#include "bindings.hpp"
+
+namespace kktunlearn {
+namespace bind {
+
+namespace {
+
+TrainOptions make_options(const std::string& loss, double lr, bool normalized, double lr_max, std::int64_t max_iter,
+                          double tol, double margin_tol, std::int64_t history_every, int n_threads) {
+  TrainOptions o;
+  o.loss = loss_from_string(loss);
+  o.lr = lr;
+  o.normalized = normalized;
+  o.lr_max = lr_max;
+  o.max_iter = max_iter;
+  o.tol = tol;
+  o.margin_tol = margin_tol;
+  o.history_every = history_every;
+  o.n_threads = n_threads;
+  return o;
+}
+
+py::dict result_dict(const TrainResult& r, bool interrupted) {
+  py::dict d;
+  d["n_iter"] = r.n_iter;
+  static const char* names[] = {"max_iter", "tol", "margin_tol", "diverged", "interrupted"};
+  d["status"] = names[static_cast<int>(r.status)];
+  d["interrupted"] = interrupted || r.status == TrainStatus::Interrupted;
+  d["loss"] = r.stats.loss;
+  d["log_loss"] = r.stats.log_loss;
+  d["min_margin"] = r.stats.min_margin;
+  d["n_misfit"] = r.stats.n_misfit;
+  py::dict h;
+  h["iter"] = py::array(py::cast(r.history.iter));
+  h["loss"] = py::array(py::cast(r.history.loss));
+  h["log_loss"] = py::array(py::cast(r.history.log_loss));
+  h["min_margin"] = py::array(py::cast(r.history.min_margin));
+  h["normalized_margin"] = py::array(py::cast(r.history.normalized_margin));
+  d["history"] = h;
+  return d;
+}
+
+template <class T>
+void def_training(py::module_& m) {
+  m.def(
+      "train_primal",
+      [](CMat<T> X, CVec<T> y, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
+         double lr, bool normalized, double lr_max, std::int64_t max_iter, double tol, double margin_tol,
+         std::int64_t history_every, int n_threads, py::object progress) {
+        const TrainOptions opt =
+            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+        PrimalRep<T> rep(X, RowMatrix<T>(W0), n_threads);
+        Vector<T> u = u0;
+        PyProgress cb{progress};
+        TrainResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
+        }
+        py::dict d = result_dict(r, cb.interrupted);
+        d["W"] = std::move(rep.W);
+        d["u"] = std::move(u);
+        return d;
+      },
+      py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("W0").noconvert(), py::arg("u0").noconvert(),
+      py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("lr"), py::arg("normalized"),
+      py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"), py::arg("margin_tol"), py::arg("history_every"),
+      py::arg("n_threads") = 0, py::arg("progress") = py::none(),
+      "Full-batch GD with W stored explicitly. Returns a dict (W, u, n_iter, status, loss, history, ...).");
+
+  m.def(
+      "train_span",
+      [](CMat<T> K, CMat<T> Z0, double w0_sqnorm, CVec<T> y, CMat<T> A0, CVec<T> u0, double slope,
+         bool train_outer, const std::string& loss, double lr, bool normalized, double lr_max,
+         std::int64_t max_iter, double tol, double margin_tol, std::int64_t history_every, int n_threads,
+         py::object progress) {
+        const TrainOptions opt =
+            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+        SpanRep<T> rep(K, Z0, w0_sqnorm, RowMatrix<T>(A0), n_threads);
+        Vector<T> u = u0;
+        PyProgress cb{progress};
+        TrainResult r;
+        {
+          py::gil_scoped_release nogil;
+          r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
+        }
+        py::dict d = result_dict(r, cb.interrupted);
+        d["A"] = std::move(rep.A);
+        d["u"] = std::move(u);
+        return d;
+      },
+      py::arg("K").noconvert(), py::arg("Z0").noconvert(), py::arg("w0_sqnorm"), py::arg("y").noconvert(),
+      py::arg("A0").noconvert(), py::arg("u0").noconvert(), py::arg("slope"), py::arg("train_outer"),
+      py::arg("loss"), py::arg("lr"), py::arg("normalized"), py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"),
+      py::arg("margin_tol"), py::arg("history_every"), py::arg("n_threads") = 0, py::arg("progress") = py::none(),
+      "Full-batch GD in the span of the data: W = W0 + A^T X, Z = Z0 + K A. Returns a dict (A, u, ...).");
+}
+
+}  // namespace
+
+void bind_training(py::module_& m) {
+  def_training<double>(m);
+  def_training<float>(m);
+}
+
+}  // namespace bind
+}  // namespace kktunlearn

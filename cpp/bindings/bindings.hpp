@@ -1,0 +1,72 @@
+// kktunlearn bindings: shared declarations and helpers (pybind11 only; the math lives in the core).
+#pragma once
+
+#include <pybind11/eigen.h>
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <kktunlearn/common.hpp>
+#include <kktunlearn/loss.hpp>
+#include <kktunlearn/model.hpp>
+
+namespace py = pybind11;
+
+namespace kktunlearn {
+namespace bind {
+
+// Zero-copy inputs: C-contiguous arrays of the kernel's dtype, taken in place. The Python layer
+// converts once; `.noconvert()` on these arguments makes the binding refuse anything that would
+// need a silent copy.
+template <class T>
+using CMat = Eigen::Ref<const RowMatrix<T>>;
+template <class T>
+using CVec = Eigen::Ref<const Vector<T>>;
+
+inline NetSpec make_spec(double slope, bool train_outer) {
+  NetSpec s;
+  s.slope = slope;
+  s.train_outer = train_outer;
+  return s;
+}
+
+/// A progress callback for long C++ loops that run with the GIL released: every call re-acquires
+/// the GIL, lets Python handle pending signals (Ctrl-C) and forwards progress to an optional
+/// Python callable. Returns false (stop) on a pending KeyboardInterrupt; the caller then reports
+/// `interrupted` and the Python layer raises KeyboardInterrupt after saving the consistent state.
+struct PyProgress {
+  py::object fn;  // may be None
+  bool interrupted = false;
+  bool operator()(std::int64_t it, double loss) {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      interrupted = true;
+      return false;
+    }
+    if (!fn.is_none()) {
+      try {
+        py::object r = fn(it, loss);
+        if (!r.is_none() && !r.cast<bool>()) {
+          interrupted = true;
+          return false;
+        }
+      } catch (py::error_already_set& e) {
+        e.restore();
+        PyErr_Clear();
+        interrupted = true;
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+void bind_model(py::module_& m);
+void bind_training(py::module_& m);
+void bind_kkt(py::module_& m);
+void bind_unlearn(py::module_& m);
+
+}  // namespace bind
+}  // namespace kktunlearn

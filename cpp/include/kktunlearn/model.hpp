@@ -1,0 +1,106 @@
+// kktunlearn: the two model families, written as one.
+//
+//   two-layer network  N(x) = sum_j u_j sigma(<w_j, x>),  sigma(z) = max(z, a z)  (a = leaky slope, 0 = ReLU)
+//   linear predictor   N(x) = <w, x>  ==  the network with m = 1, u = (1), a = 1 (sigma = identity)
+//
+// Everything is computed from the pre-activations Z = X W^T (n x m): outputs, margins, activation
+// patterns, loss gradients. sigma'(0) := a (= 0 for ReLU), everywhere in the library.
+// Homogeneity degree L = 1 (linear, fixed u) or 2 (u trained together with W).
+#pragma once
+
+#include "common.hpp"
+
+namespace kktunlearn {
+
+struct NetSpec {
+  double slope = 0.0;        // leaky-ReLU slope a in [0, 1]; 1 means the identity (linear model)
+  bool train_outer = false;  // u trained together with W
+  int degree() const { return train_outer ? 2 : 1; }
+};
+
+template <class T>
+inline T act(T z, double slope) {
+  return z > T(0) ? z : static_cast<T>(slope) * z;
+}
+template <class T>
+inline T dact(T z, double slope) {
+  return z > T(0) ? T(1) : static_cast<T>(slope);
+}
+
+/// Z = X W^T (n x m), tiled over the output so that the result does not depend on n_threads.
+template <class T>
+void preactivations(const MatRef<T>& X, const MatRef<T>& W, RowMatrix<T>& Z, int n_threads) {
+  Z.resize(X.rows(), W.rows());
+  gemm_abt<T>(X, W, Z, n_threads);
+}
+
+/// N_i = sum_j u_j sigma(Z_ij), accumulated in double.
+template <class T>
+Vectord outputs_from_preacts(const MatRef<T>& Z, const VecRef<T>& u, const NetSpec& spec) {
+  const Index n = Z.rows(), m = Z.cols();
+  Vectord out(n);
+  for (Index i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (Index j = 0; j < m; ++j) s += static_cast<double>(u[j]) * static_cast<double>(act(Z(i, j), spec.slope));
+    out[i] = s;
+  }
+  return out;
+}
+
+/// Activation pattern sigma'(Z) (n x m), with sigma'(0) = slope.
+template <class T>
+RowMatrix<T> activation_pattern(const MatRef<T>& Z, const NetSpec& spec) {
+  RowMatrix<T> S(Z.rows(), Z.cols());
+  for (Index i = 0; i < Z.rows(); ++i)
+    for (Index j = 0; j < Z.cols(); ++j) S(i, j) = dact(Z(i, j), spec.slope);
+  return S;
+}
+
+/// Given per-example coefficients c (n), the parameter vector J^T c = sum_i c_i grad N(x_i) is
+/// (Gamma^T X, g_u) with Gamma_ij = c_i u_j sigma'(Z_ij) and g_u_j = sum_i c_i sigma(Z_ij).
+/// This returns Gamma (n x m) and, when u is trained, g_u.
+template <class T>
+void coefficient_matrix(const MatRef<T>& Z, const VecRef<T>& u, const Vectord& c, const NetSpec& spec,
+                        RowMatrix<T>& Gamma, Vectord* gu) {
+  const Index n = Z.rows(), m = Z.cols();
+  Gamma.resize(n, m);
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < m; ++j)
+      Gamma(i, j) = static_cast<T>(c[i] * static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope)));
+  if (gu) {
+    gu->setZero(m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) (*gu)[j] += c[i] * static_cast<double>(act(Z(i, j), spec.slope));
+  }
+}
+
+/// out (m x d) += Gamma^T X, split over column blocks of d (deterministic for any thread count).
+template <class T>
+void add_gamma_t_x(const MatRef<T>& Gamma, const MatRef<T>& X, Eigen::Ref<RowMatrix<T>> out, int n_threads) {
+  const Index d = X.cols();
+  parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
+    out.middleCols(c0, c1 - c0).noalias() += Gamma.transpose() * X.middleCols(c0, c1 - c0);
+  });
+}
+
+/// Per-example gradient of N contracted with a parameter-space vector v = (V (m x d), v_u (m)):
+///   (J v)_i = <grad N(x_i), v> = sum_j u_j sigma'(Z_ij) <V_j, x_i> + [trained u] sum_j sigma(Z_ij) v_u_j.
+template <class T>
+Vectord jvp(const MatRef<T>& X, const MatRef<T>& Z, const VecRef<T>& u, const MatRef<T>& V, const Vectord* vu,
+            const NetSpec& spec, int n_threads) {
+  RowMatrix<T> P;
+  preactivations<T>(X, V, P, n_threads);
+  const Index n = Z.rows(), m = Z.cols();
+  Vectord out(n);
+  for (Index i = 0; i < n; ++i) {
+    double s = 0.0;
+    for (Index j = 0; j < m; ++j)
+      s += static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope)) * static_cast<double>(P(i, j));
+    if (vu)
+      for (Index j = 0; j < m; ++j) s += static_cast<double>(act(Z(i, j), spec.slope)) * (*vu)[j];
+    out[i] = s;
+  }
+  return out;
+}
+
+}  // namespace kktunlearn

@@ -1,0 +1,251 @@
+// kktunlearn: full-batch gradient descent on the mean loss
+//
+//   L(theta) = (1/n) sum_i l(q_i),  q_i = y_i N(x_i; theta)
+//   grad L   = (1/n) sum_i l'(q_i) y_i grad N(x_i; theta)
+//   theta_{t+1} = theta_t - lr_t grad L(theta_t)
+//     constant:   lr_t = lr
+//     normalized: lr_t = min(eta / L(theta_t), lr_max)       (spec 9.5)
+//
+// The loop only needs "pre-activations in, coefficients out": a representation supplies the
+// pre-activations Z (n x m) of the current W and applies the coefficient matrix
+// Gamma = -lr_t * (per-example coefficient) * u_j * sigma'(Z_ij) (n x m), i.e. W += Gamma^T X.
+//   PrimalRep: W stored (m x d); Z = X W^T (O(n m d)), W += Gamma^T X (O(n m d)).
+//   SpanRep:   W = W0 + A^T X with A (n x m); Z = Z0 + K A (O(m n^2)), A += Gamma; K = X X^T and
+//              Z0 = X W0^T computed once. Exact: both follow the same iterates.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include "loss.hpp"
+#include "model.hpp"
+
+namespace kktunlearn {
+
+/// Margin statistics of a model on (X, y) from its outputs, with the loss in the log domain.
+struct MarginStats {
+  double log_loss = 0.0;   // log of the mean loss
+  double loss = 0.0;       // mean loss (may underflow to 0 for huge margins; log_loss does not)
+  double min_margin = 0.0; // min_i q_i
+  double shift = 0.0;      // s = max(0, min_i q_i)
+  double sum_scaled = 0.0; // sum_i e^{s} l(q_i)
+  Index n_misfit = 0;      // #{i : q_i <= 0}
+  bool finite = true;
+};
+
+inline MarginStats margin_stats(const Vectord& q, LossKind loss) {
+  MarginStats st;
+  const Index n = q.size();
+  st.min_margin = std::numeric_limits<double>::infinity();
+  for (Index i = 0; i < n; ++i) {
+    if (!std::isfinite(q[i])) st.finite = false;
+    st.min_margin = std::min(st.min_margin, q[i]);
+    if (q[i] <= 0) ++st.n_misfit;
+  }
+  if (!st.finite || n == 0) {
+    st.finite = false;
+    st.log_loss = st.loss = std::numeric_limits<double>::quiet_NaN();
+    return st;
+  }
+  st.shift = std::max(0.0, st.min_margin);
+  double sum = 0.0;
+  for (Index i = 0; i < n; ++i) sum += loss_value_scaled(loss, q[i], st.shift);
+  st.sum_scaled = sum;
+  st.log_loss = std::log(sum / static_cast<double>(n)) - st.shift;
+  st.loss = std::exp(st.log_loss);
+  st.finite = std::isfinite(st.log_loss);
+  return st;
+}
+
+struct TrainOptions {
+  LossKind loss = LossKind::Exponential;
+  double lr = 0.5;                 // constant lr, or eta of normalized GD
+  bool normalized = true;
+  double lr_max = std::numeric_limits<double>::infinity();
+  std::int64_t max_iter = 1000;
+  double tol = 0.0;                // stop when the mean loss <= tol
+  double margin_tol = 0.0;         // stop when the normalized margin improves by less than this
+                                   // (relative) between two history records; 0 disables
+  std::int64_t history_every = 10; // record (loss, min margin, normalized margin) every k steps
+  int n_threads = 0;
+  double callback_seconds = 0.2;   // how often the progress callback is called
+};
+
+enum class TrainStatus : int { MaxIter = 0, Tol = 1, MarginTol = 2, Diverged = 3, Interrupted = 4 };
+
+struct TrainHistory {
+  std::vector<std::int64_t> iter;
+  std::vector<double> loss, log_loss, min_margin, normalized_margin;
+};
+
+struct TrainResult {
+  std::int64_t n_iter = 0;
+  TrainStatus status = TrainStatus::MaxIter;
+  MarginStats stats;
+  TrainHistory history;
+};
+
+/// progress(iterations done, mean loss) -> false to stop (e.g. on Ctrl-C).
+using ProgressFn = std::function<bool(std::int64_t, double)>;
+
+/// W stored explicitly.
+template <class T>
+struct PrimalRep {
+  MatRef<T> X;
+  RowMatrix<T> W;
+  RowMatrix<T> backup;
+  int n_threads = 0;
+
+  PrimalRep(const MatRef<T>& X_, RowMatrix<T> W0, int nt) : X(X_), W(std::move(W0)), n_threads(nt) {}
+  void preacts(RowMatrix<T>& Z) { preactivations<T>(X, W, Z, n_threads); }
+  void apply(const RowMatrix<T>& Gamma) { add_gamma_t_x<T>(Gamma, X, W, n_threads); }
+  double sqnorm_W() const { return W.template cast<double>().squaredNorm(); }
+  void save() { backup = W; }
+  void restore() { W = backup; }
+};
+
+/// W = W0 + A^T X, stored as A (n x m); K = X X^T and Z0 = X W0^T given.
+template <class T>
+struct SpanRep {
+  MatRef<T> K;
+  MatRef<T> Z0;
+  double w0_sqnorm;
+  RowMatrix<T> A;
+  RowMatrix<T> backup;
+  int n_threads = 0;
+
+  SpanRep(const MatRef<T>& K_, const MatRef<T>& Z0_, double w0sq, RowMatrix<T> A0, int nt)
+      : K(K_), Z0(Z0_), w0_sqnorm(w0sq), A(std::move(A0)), n_threads(nt) {}
+  void preacts(RowMatrix<T>& Z) {
+    Z.resize(Z0.rows(), Z0.cols());
+    const Index n = K.rows();
+    parallel_blocks(n, 64, n_threads, [&](Index r0, Index r1) {
+      Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
+      Z.middleRows(r0, r1 - r0).noalias() += K.middleRows(r0, r1 - r0) * A;
+    });
+  }
+  void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
+  /// ||W0 + A^T X||^2 = ||W0||^2 + 2 <A, Z0> + <A, K A>
+  double sqnorm_W() const {
+    RowMatrix<T> KA = K * A;
+    const double cross = (A.template cast<double>().array() * Z0.template cast<double>().array()).sum();
+    const double quad = (A.template cast<double>().array() * KA.template cast<double>().array()).sum();
+    return w0_sqnorm + 2.0 * cross + quad;
+  }
+  void save() { backup = A; }
+  void restore() { A = backup; }
+};
+
+/// The training loop, shared by every representation. u is updated in place when trained.
+template <class T, class Rep>
+TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& spec, const TrainOptions& opt,
+                     const ProgressFn& progress) {
+  require(opt.max_iter >= 0, "max_iter must be >= 0");
+  require(opt.lr > 0 && std::isfinite(opt.lr), "lr must be a positive finite number");
+  const Index n = y.size();
+  const Index m = u.size();
+  TrainResult res;
+  RowMatrix<T> Z, Gamma;
+  Vectord c(n), gu;
+  Vector<T> u_backup;
+
+  auto evaluate = [&](MarginStats& st) {
+    rep.preacts(Z);
+    Vectord N = outputs_from_preacts<T>(Z, u, spec);
+    Vectord q(n);
+    for (Index i = 0; i < n; ++i) q[i] = static_cast<double>(y[i]) * N[i];
+    st = margin_stats(q, opt.loss);
+    return q;
+  };
+  auto sqnorm_theta = [&]() {
+    double s = rep.sqnorm_W();
+    if (spec.train_outer) s += u.template cast<double>().squaredNorm();
+    return s;
+  };
+  auto record = [&](std::int64_t it, const MarginStats& st) {
+    res.history.iter.push_back(it);
+    res.history.loss.push_back(st.loss);
+    res.history.log_loss.push_back(st.log_loss);
+    res.history.min_margin.push_back(st.min_margin);
+    const double nrm = std::sqrt(sqnorm_theta());
+    res.history.normalized_margin.push_back(nrm > 0 ? st.min_margin / std::pow(nrm, spec.degree())
+                                                    : std::numeric_limits<double>::quiet_NaN());
+  };
+
+  MarginStats st;
+  Vectord q = evaluate(st);
+  if (!st.finite) throw NumericalError("the loss of the initial model is not finite (check the input scale)");
+  const std::int64_t every = std::max<std::int64_t>(1, opt.history_every);
+  const double log_cap = std::log(opt.lr_max);
+  const double log_lr = std::log(opt.lr);
+  auto last_cb = std::chrono::steady_clock::now();
+
+  std::int64_t it = 0;
+  for (;; ++it) {
+    const bool at_end = it >= opt.max_iter;
+    if (it % every == 0 || at_end) {
+      record(it, st);
+      const size_t h = res.history.normalized_margin.size();
+      if (opt.margin_tol > 0 && h >= 2 && it > 0 && res.history.min_margin[h - 1] > 0 &&
+          res.history.min_margin[h - 2] > 0) {
+        const double a = res.history.normalized_margin[h - 2], b = res.history.normalized_margin[h - 1];
+        if ((b - a) / std::abs(a) < opt.margin_tol) {
+          res.status = TrainStatus::MarginTol;
+          break;
+        }
+      }
+    }
+    if (opt.tol > 0 && st.loss <= opt.tol) {
+      res.status = TrainStatus::Tol;
+      break;
+    }
+    if (at_end) {
+      res.status = TrainStatus::MaxIter;
+      break;
+    }
+    // step coefficients c_i = -lr_t (1/n) l'(q_i) y_i, in the scaled domain
+    const double log_step = opt.normalized ? std::min(log_lr - st.log_loss, log_cap) : std::min(log_lr, log_cap);
+    const double mult = std::exp(log_step - st.shift) / static_cast<double>(n);
+    for (Index i = 0; i < n; ++i)
+      c[i] = -mult * loss_deriv_scaled(opt.loss, q[i], st.shift) * static_cast<double>(y[i]);
+    coefficient_matrix<T>(Z, u, c, spec, Gamma, spec.train_outer ? &gu : nullptr);
+    rep.save();
+    if (spec.train_outer) u_backup = u;
+    rep.apply(Gamma);
+    if (spec.train_outer)
+      for (Index j = 0; j < m; ++j) u[j] += static_cast<T>(gu[j]);
+    MarginStats st_new;
+    Vectord q_new = evaluate(st_new);
+    if (!st_new.finite) {
+      rep.restore();
+      if (spec.train_outer) u = u_backup;
+      q = evaluate(st);
+      res.status = TrainStatus::Diverged;
+      res.n_iter = it;
+      res.stats = st;
+      record(it, st);
+      return res;
+    }
+    st = st_new;
+    q = std::move(q_new);
+    if (progress) {
+      auto now = std::chrono::steady_clock::now();
+      if (std::chrono::duration<double>(now - last_cb).count() >= opt.callback_seconds) {
+        last_cb = now;
+        if (!progress(it + 1, st.loss)) {
+          ++it;
+          record(it, st);
+          res.status = TrainStatus::Interrupted;
+          break;
+        }
+      }
+    }
+  }
+  res.n_iter = it;
+  res.stats = st;
+  return res;
+}
+
+}  // namespace kktunlearn

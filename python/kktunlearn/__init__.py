@@ -1,0 +1,23 @@
+"""kktunlearn: train, unlearn and verify unlearning on linear predictors and two-layer ReLU networks.
+
+Reference implementation of
+  * Melamed, Yehudai, Vardi, "Provable Unlearning with Gradient Ascent on Two-Layer ReLU Neural
+    Networks" (arXiv 2510.14844): KKT-scaled gradient ascent and (epsilon, delta, tau) certificates;
+  * Bui, Lu, Sim, Ng, Low, "On Newton's Method to Unlearn Neural Networks" (arXiv 2406.14507):
+    Newton unlearning and its cubic-regularized cure (CureNewton).
+"""
+
+from __future__ import annotations
+
+from . import _core
+from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
+                         TrainingDivergedError)
+from .models import LinearModel, TwoLayerReLU, choose_representation, clone
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
+    "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
+    "__version__",
+]

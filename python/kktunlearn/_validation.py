@@ -1,0 +1,154 @@
+"""Validation of user input. Done once here, in Python; the C++ core trusts its inputs."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .exceptions import NotFittedError
+
+_DTYPES = (np.float64, np.float32)
+
+
+def check_dtype(dtype: Any) -> type:
+    """Normalize a dtype argument to np.float64 or np.float32."""
+    try:
+        dt = np.dtype(dtype).type
+    except TypeError as exc:
+        raise TypeError(f"dtype must be np.float64 or np.float32, got {dtype!r}") from exc
+    if dt not in _DTYPES:
+        raise TypeError(f"dtype must be np.float64 or np.float32, got {np.dtype(dtype).name}")
+    return dt
+
+
+def check_array(X: Any, name: str = "X", dtype: type = np.float64, ndim: int = 2,
+                allow_empty: bool = False) -> np.ndarray:
+    """Convert once to a C-contiguous array of `dtype`; reject what cannot be converted.
+
+    Raises ValueError (naming the argument) on wrong dimensionality, empty input, NaN or inf,
+    and TypeError on non-numeric input.
+    """
+    if X is None:
+        raise ValueError(f"{name} must be an array, got None")
+    if isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.c_contiguous and X.ndim == ndim:
+        arr = X
+    else:
+        try:
+            raw = np.asarray(X)
+        except Exception as exc:  # ragged lists etc.
+            raise ValueError(f"{name} could not be converted to a numeric array: {exc}") from exc
+        if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
+            raise TypeError(f"{name} must be numeric, got an array of dtype {raw.dtype}")
+        if np.issubdtype(raw.dtype, np.complexfloating):
+            raise TypeError(f"{name} must be real-valued, got complex dtype {raw.dtype}")
+        if raw.ndim != ndim:
+            shape_word = "2-D (n_samples, n_features)" if ndim == 2 else "1-D"
+            raise ValueError(f"{name} must be {shape_word}, got an array of shape {raw.shape}")
+        arr = np.ascontiguousarray(raw, dtype=dtype)
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); at least one sample and one feature are needed")
+    if not np.isfinite(arr).all():
+        bad = "NaN" if np.isnan(arr).any() else "inf"
+        raise ValueError(f"{name} contains {bad}; all entries must be finite")
+    return arr
+
+
+def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,
+                  dtype: type = np.float64, name: str = "y") -> Tuple[np.ndarray, np.ndarray]:
+    """Map labels to {-1, +1}.
+
+    Labels already in {-1, +1} are kept. Otherwise exactly two distinct classes are required;
+    the smaller is mapped to -1 and the larger to +1 (the mapping is returned as `classes`).
+    When `classes` is given (a fitted model), labels must belong to it.
+    """
+    if y is None:
+        raise ValueError(f"{name} must be an array of labels, got None")
+    yr = np.asarray(y)
+    if yr.ndim != 1:
+        if yr.ndim == 2 and 1 in yr.shape:
+            raise ValueError(f"{name} must be 1-D, got shape {yr.shape}; use y.ravel()")
+        raise ValueError(f"{name} must be 1-D, got shape {yr.shape}")
+    if yr.shape[0] != n:
+        raise ValueError(f"{name} has {yr.shape[0]} labels but X has {n} rows")
+    if yr.dtype.kind in "fc" and not np.isfinite(yr).all():
+        raise ValueError(f"{name} contains NaN or inf; labels must be -1/+1 or two classes")
+    if yr.dtype == object:
+        raise TypeError(f"{name} must be an array of numeric or string labels, got dtype object")
+    if classes is None:
+        uniq = np.unique(yr)
+        if yr.dtype.kind in "iufb" and set(uniq.tolist()) <= {-1, 1}:
+            classes = np.array([-1, 1], dtype=yr.dtype if yr.dtype.kind in "iuf" else np.int64)
+            if len(uniq) < 2:
+                raise ValueError(f"{name} contains a single class ({uniq[0]!r}); both -1 and +1 are needed")
+        elif len(uniq) == 2:
+            classes = uniq
+        elif len(uniq) < 2:
+            raise ValueError(f"{name} contains a single class ({uniq[0]!r}); two classes are needed")
+        else:
+            raise ValueError(
+                f"{name} must hold labels in {{-1, +1}} (or exactly two classes), got {len(uniq)} classes: "
+                f"{uniq[:5].tolist()}{'...' if len(uniq) > 5 else ''}")
+    enc = np.empty(n, dtype=dtype)
+    lo, hi = classes[0], classes[1]
+    is_lo = yr == lo
+    is_hi = yr == hi
+    if not np.all(is_lo | is_hi):
+        bad = yr[~(is_lo | is_hi)][:3].tolist()
+        raise ValueError(f"{name} contains labels {bad} outside the classes {list(classes)} "
+                         "(labels must be -1/+1, or the two classes the model was fitted on)")
+    enc[is_lo] = -1.0
+    enc[is_hi] = 1.0
+    return enc, classes
+
+
+def check_positive(value: Any, name: str, allow_zero: bool = False, allow_inf: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if np.isnan(v) or (np.isinf(v) and not allow_inf):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return v
+
+
+def check_int(value: Any, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    v = int(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if v > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} is too large ({v})")
+    return v
+
+
+def check_n_threads(n_threads: Any) -> int:
+    """None -> 0 (the OpenMP default, which threadpoolctl / OMP_NUM_THREADS control)."""
+    if n_threads is None:
+        return 0
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}")
+    if n_threads <= 0:
+        raise ValueError(f"n_threads must be None (OpenMP default) or a positive integer, got {n_threads}")
+    return int(n_threads)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_is_fitted(model: Any) -> None:
+    if not getattr(model, "is_fitted_", False):
+        raise NotFittedError(
+            f"this {type(model).__name__} is not fitted yet; call fit(X, y) before using it")
+
+
+def check_features(model: Any, X: np.ndarray, name: str = "X") -> None:
+    d = model.n_features_in_
+    if X.shape[1] != d:
+        raise ValueError(f"{name} has {X.shape[1]} features but the model was fitted with {d} features")

@@ -1,0 +1,24 @@
+"""Exception and warning classes of kktunlearn. Each derives from the standard class a user would
+catch anyway (ValueError, ArithmeticError, UserWarning)."""
+
+from __future__ import annotations
+
+
+class KKTUnlearnError(Exception):
+    """Base class of every kktunlearn-specific error."""
+
+
+class NotFittedError(KKTUnlearnError, ValueError, AttributeError):
+    """A method that needs a fitted model was called on an unfitted one."""
+
+
+class TrainingDivergedError(KKTUnlearnError, ArithmeticError):
+    """The loss became NaN or inf during training; the model keeps the last finite state."""
+
+
+class NotSeparableError(KKTUnlearnError, ValueError):
+    """The model does not fit the data (some margin <= 0), so it cannot be normalized to margin 1."""
+
+
+class ConvergenceWarning(UserWarning):
+    """Training or a solver stopped before it met its target."""
