@@ -96,7 +96,8 @@ class KKTMultipliers(_ReprMixin):
     pinned : (P, 2) int64 (i, j) = (point, neuron) pairs with |<w_j, x_i>| <= subgradient_tol * s.
     mu : (P,) the fitted Clarke coefficient c_ij of each pinned pair, in [slope lambda_i, lambda_i].
     n_pinned : P.
-    epsilon_plain : epsilon of the plain NNLS (sigma'(0) = slope, no pinned pairs); equals epsilon when P = 0.
+    epsilon_plain : epsilon of the plain NNLS (sigma'(0) = slope, no pinned pairs); equals epsilon when P = 0;
+        NaN for the methods "dynamics", "closed_form" and "given" (no NNLS is run).
     theta_norm : ||theta / s||.  margins : normalized margins q_i / s^L.
     kkt_violation : largest violation of the solver's optimality conditions (absolute).
     n_fallback : linear solves that needed the rank-revealing fallback.
