@@ -13,11 +13,12 @@ from . import _core
 from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
+from .unlearning import unlearn, unlearn_sequence
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
+    "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "unlearn", "unlearn_sequence",
     "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
     "__version__",
 ]
