@@ -100,7 +100,7 @@ def test_gradient_methods_one_step(data, kind, normalized):
     if kind == "linear":
         model = kk.LinearModel(max_iter=100, loss="logistic").fit(X, y)
     else:
-        model = kk.TwoLayerReLU(width=6, random_state=1, max_iter=200, train_outer=(kind == "trained_u"),
+        model = kk.TwoLayerReLU(width=10, random_state=1, max_iter=500, train_outer=(kind == "trained_u"),
                                 normalized_gd=False, lr=1.0, init_scale=0.1).fit(X, y)
     F = [2, 7]
     keep = np.setdiff1d(np.arange(len(y)), F)

@@ -143,6 +143,8 @@ def _check_forget(forget: Any, n: int) -> np.ndarray:
         if isinstance(forget, (str, bytes)) or forget is None:
             raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
         raw = np.asarray(forget)
+        if raw.ndim == 0:
+            raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
         if raw.ndim != 1:
             raise ValueError(f"forget must be an index or a 1-D list of indices, got shape {raw.shape}")
         if raw.size == 0:
