@@ -15,13 +15,14 @@ from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, No
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
 from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
                   verify_unlearning)
+from .unlearning import unlearn, unlearn_sequence
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
     "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
-    "UnlearningReport",
+    "UnlearningReport", "unlearn", "unlearn_sequence",
     "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
     "__version__",
 ]
