@@ -452,7 +452,7 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
 
 
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
-                     **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
+                     kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
     """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).
 
     Each request is an index or list of indices into the ORIGINAL X; round t unlearns it from the model of
@@ -462,8 +462,11 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
     forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin,
     retained_accuracy and, when kkt=True and kktunlearn.kkt is available, the KKT numbers of the model on
     the current retained set (epsilon, epsilon_rel, delta, tau; kkt_report with subgradient_tol 0 for the
-    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance).
+    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance; a float
+    kkt_subgradient_tol replaces that rule).
     """
+    if kkt_subgradient_tol is not None:
+        kkt_subgradient_tol = check_positive(kkt_subgradient_tol, "kkt_subgradient_tol", allow_zero=True)
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
     if "multipliers" in options:
@@ -502,14 +505,14 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
                                "step_norm": info["step_norm"], "preact_shift": info["preact_shift"]}
         rec.update(_retained_numbers(new, Xc[alive], y_arr[alive], nt))
         if kkt:
-            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"]))
+            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"], kkt_subgradient_tol))
         models.append(new)
         records.append(rec)
         current = new
     return models, records
 
 
-def _kkt_numbers(model, X, y, preact_shift: float) -> Dict[str, Any]:
+def _kkt_numbers(model, X, y, preact_shift: float, fixed_tol: Optional[float] = None) -> Dict[str, Any]:
     try:
         from .kkt import kkt_report
     except ImportError:  # pragma: no cover - depends on the verification workstream
@@ -518,7 +521,10 @@ def _kkt_numbers(model, X, y, preact_shift: float) -> Dict[str, Any]:
     if not q.min() > 0:
         return {"epsilon": math.nan, "epsilon_rel": math.nan, "delta": math.nan, "tau": math.nan}
     scale = float(q.min()) ** (1.0 / model.degree_)
-    tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
+    if fixed_tol is not None:
+        tol = fixed_tol
+    else:
+        tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
     rep = kkt_report(model, X, y, subgradient_tol=tol)
     return {"epsilon": float(rep.epsilon), "epsilon_rel": float(rep.epsilon_rel), "delta": float(rep.delta),
             "tau": float(rep.tau), "kkt_subgradient_tol": tol}
