@@ -20,7 +20,8 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
         u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
     The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (it overflows, spec 9.6).
     Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
-    deletions), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
+    deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
+    subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
     subgradient_tol (1e-3 for networks, 0 for the linear model; the pinned-pair tolerance passed to
     kkt_multipliers when the multipliers are computed here).
 "neggrad"       n_steps gradient-ASCENT steps on the mean forget loss (1/k) sum_{r in F} l(q_r).
@@ -212,7 +213,7 @@ def _preact_shift(Xr: np.ndarray, W0: np.ndarray, W1: np.ndarray, nt: int) -> fl
 
 
 # ---------------------------------------------------------------------------------------------- methods
-def _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt):
+def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
     alpha = check_positive(opts["step_scale"], "step_scale", allow_zero=True)
     sub = check_choice(opts["subgradient"], "subgradient", ("clarke", "autograd"))
     linear = bool(getattr(model, "_linear", False))
@@ -227,7 +228,7 @@ def _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt):
         except ImportError as exc:  # pragma: no cover - depends on the verification workstream
             raise ImportError("method='ga' needs the KKT multipliers from kktunlearn.kkt, which is not available; "
                               "pass multipliers=... explicitly") from exc
-        mult = kkt_multipliers(model, Xc, y_enc, method=opts["multiplier_method"],
+        mult = kkt_multipliers(model, Xc, y, method=opts["multiplier_method"],
                                subgradient_tol=(tol if sub == "clarke" else 0.0), n_threads=model.n_threads)
         computed = True
     else:
@@ -411,7 +412,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     t0 = time.perf_counter()
     new = None
     if method == "ga":
-        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt)
+        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
     elif method in ("neggrad", "neggrad_plus", "finetune"):
         W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
     elif method == "retrain":
