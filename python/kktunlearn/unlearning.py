@@ -39,7 +39,8 @@ parameters), g, H its gradient and Hessian:
 "cure_newton"   theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3 (global minimizer, hard
     case included; damping gamma = M ||s|| / 2 recorded).
     Common options: l2 (0), n_steps (1), solver ("auto" | "lowrank" | "dense" | "krylov"),
-    dense_max_params (2000), krylov_dim (100), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
+    dense_max_params (2000), krylov_dim (None: min(100, max(10, 5e7 / p)) Lanczos vectors, i.e. at most
+    ~400 MB of basis for large p), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
     solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
     n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
     "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
@@ -62,20 +63,21 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
 from ._validation import check_choice, check_int, check_is_fitted, check_positive
-from .exceptions import NotSeparableError
+from .exceptions import ConvergenceWarning, NotSeparableError
 
 __all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "METHODS"]
 
 METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton", "damped_newton", "pinv_newton",
            "cure_newton", "scure_newton")
 
-_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": 100,
+_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": None,
                   "krylov_tol": 1e-10}
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "ga": {"step_scale": 1.0, "multipliers": None, "multiplier_method": "nnls", "subgradient": "clarke",
@@ -347,7 +349,10 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     damping = check_positive(opts.get("damping", 0.0), "damping", allow_zero=True)
     rcond = check_positive(opts.get("rcond", 1e-15), "rcond", allow_zero=True)
     M = check_positive(opts.get("M", 1.0), "M")
-    kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
+    if opts["krylov_dim"] is None:  # Lanczos basis of krylov_dim * p doubles: stay below ~400 MB
+        kdim = int(min(100, max(10, 5e7 // max(model.n_params(), 1))))
+    else:
+        kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
     ktol = check_positive(opts["krylov_tol"], "krylov_tol", allow_zero=True)
     solver = _choose_solver(model, opts)
     XR = np.ascontiguousarray(Xc[keep])
@@ -362,6 +367,14 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         W1, u1 = res["W"], res["u"]
     steps = list(res["steps"])
     extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2}
+    if solver == "krylov":
+        ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
+        extra["krylov_dim"] = kdim
+        extra["krylov_converged"] = ok
+        if not ok:
+            warnings.warn(f"{method}: the Lanczos solve stopped at krylov_dim = {kdim} before its residual reached "
+                          f"krylov_tol = {ktol:g} ||g||; the step is the exact solution in that Krylov space only. "
+                          "Raise krylov_dim for a more accurate step.", ConvergenceWarning, stacklevel=3)
     if kind == "damped":
         extra["damping"] = damping
     if kind == "pinv":
