@@ -24,6 +24,28 @@ using CMat = Eigen::Ref<const RowMatrix<T>>;
 template <class T>
 using CVec = Eigen::Ref<const Vector<T>>;
 
+// Shape checks at the binding boundary. The Python API validates user input first; these make
+// the raw _core functions memory-safe too (a mismatched shape would otherwise read out of bounds
+// with Eigen's assertions compiled out in Release builds).
+inline void check_dim(Index got, Index want, const char* fn, const char* what) {
+  if (got != want)
+    throw InvalidArgument(std::string(fn) + ": " + what + " is " + std::to_string(got) + ", expected " +
+                          std::to_string(want));
+}
+template <class M>
+void check_mat(const M& a, Index rows, Index cols, const char* fn, const char* name) {
+  if (a.rows() != rows || a.cols() != cols)
+    throw InvalidArgument(std::string(fn) + ": " + name + " has shape (" + std::to_string(a.rows()) + ", " +
+                          std::to_string(a.cols()) + "), expected (" + std::to_string(rows) + ", " +
+                          std::to_string(cols) + ")");
+}
+template <class V>
+void check_vec(const V& v, Index size, const char* fn, const char* name) {
+  if (v.size() != size)
+    throw InvalidArgument(std::string(fn) + ": " + name + " has " + std::to_string(v.size()) +
+                          " entries, expected " + std::to_string(size));
+}
+
 inline NetSpec make_spec(double slope, bool train_outer) {
   NetSpec s;
   s.slope = slope;
@@ -67,6 +89,7 @@ void bind_model(py::module_& m);
 void bind_training(py::module_& m);
 void bind_kkt(py::module_& m);
 void bind_unlearn(py::module_& m);
+void bind_testing(py::module_& m);  // test-only hooks (kktunlearn._core._testing)
 
 }  // namespace bind
 }  // namespace kktunlearn
