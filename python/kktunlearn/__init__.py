@@ -10,14 +10,15 @@ Reference implementation of
 from __future__ import annotations
 
 from . import _core
-from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
+from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
+from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
-    "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
+    "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
+    "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
     "__version__",
 ]

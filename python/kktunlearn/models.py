@@ -338,6 +338,13 @@ class _HomogeneousModel:
         Xc = self._check_X(X)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
 
+    # ------------------------------------------------------------------ model files
+    def save(self, path: Any) -> None:
+        """Write the model to `path` (kktunlearn.load reads it back; format in kktunlearn.io)."""
+        from .io import save
+
+        save(self, path)
+
     # ------------------------------------------------------------------ unlearning
     def unlearn(self, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
         """Same as kktunlearn.unlearn(self, X, y, forget, method, **options): a new model."""
