@@ -64,6 +64,7 @@ void def_training(py::module_& m) {
           py::gil_scoped_release nogil;
           r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
         }
+        cb.rethrow_error();
         py::dict d = result_dict(r, cb.interrupted);
         d["W"] = std::move(rep.W);
         d["u"] = std::move(u);
@@ -94,6 +95,7 @@ void def_training(py::module_& m) {
           py::gil_scoped_release nogil;
           r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
         }
+        cb.rethrow_error();
         py::dict d = result_dict(r, cb.interrupted);
         d["A"] = std::move(rep.A);
         d["u"] = std::move(u);

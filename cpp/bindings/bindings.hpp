@@ -7,6 +7,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <memory>
+
 #include <kktunlearn/common.hpp>
 #include <kktunlearn/loss.hpp>
 #include <kktunlearn/model.hpp>
@@ -57,9 +59,16 @@ inline NetSpec make_spec(double slope, bool train_outer) {
 /// the GIL, lets Python handle pending signals (Ctrl-C) and forwards progress to an optional
 /// Python callable. Returns false (stop) on a pending KeyboardInterrupt; the caller then reports
 /// `interrupted` and the Python layer raises KeyboardInterrupt after saving the consistent state.
+//
+/// A KeyboardInterrupt raised inside the Python callable (the signal can arrive while it runs)
+/// counts as an interrupt too. Any other exception raised by the callable also stops the loop; it
+/// is kept in `error` and the binding re-raises it (rethrow_error) once the GIL is held again, so
+/// a failing callback is reported as itself rather than as an interrupt.
 struct PyProgress {
   py::object fn;  // may be None
   bool interrupted = false;
+  std::shared_ptr<py::error_already_set> error;  // destroyed with the GIL held (after the loop)
+  explicit PyProgress(py::object f = py::none()) : fn(std::move(f)) {}
   bool operator()(std::int64_t it, double loss) {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) {
@@ -75,13 +84,24 @@ struct PyProgress {
           return false;
         }
       } catch (py::error_already_set& e) {
-        e.restore();
-        PyErr_Clear();
-        interrupted = true;
+        if (e.matches(PyExc_KeyboardInterrupt)) {
+          interrupted = true;
+        } else {
+          error = std::make_shared<py::error_already_set>(std::move(e));
+        }
+        return false;
+      } catch (const py::cast_error&) {
+        error = std::make_shared<py::error_already_set>(
+            (PyErr_SetString(PyExc_TypeError, "progress callback must return None or a bool"),
+             py::error_already_set()));
         return false;
       }
     }
     return true;
+  }
+  /// Call with the GIL held, after the loop: re-raises the callback's exception, if any.
+  void rethrow_error() {
+    if (error) throw *error;
   }
 };
 

@@ -271,6 +271,10 @@ class _HomogeneousModel:
                 A0 = np.zeros((n, m), dtype=dt)
                 res = _core.train_span(K, Z0, w0sq, y_enc, A0, u0, progress=bar, **common)
                 W = W0 + res["A"].T @ X
+        except _core.NumericalError as exc:
+            raise TrainingDivergedError(
+                f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(X).max()):.3g}; rescale X "
+                f"(e.g. rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
         finally:
             bar.close()
         self.classes_ = classes
