@@ -14,11 +14,16 @@ from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, No
                          TrainingDivergedError)
 from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
+from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
+                  verify_unlearning)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
-    "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
+    "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
+    "UnlearningReport",
+    "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
+    "TrainingDivergedError",
     "__version__",
 ]
