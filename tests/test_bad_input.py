@@ -447,6 +447,192 @@ def _c():
     kk.clone(object())
 
 
+# ----------------------------------------------------------------------------- verification (kkt.py)
+def _kkt_setup():
+    import kktunlearn as kk
+
+    X, y = _data(10, 200)
+    return kk, kk.LinearModel(max_iter=300).fit(X, y), X, y
+
+
+@case("kkt_unfitted_model", V, r"not fitted yet")
+def _c():
+    import kktunlearn as kk
+
+    X, y = _data()
+    kk.kkt_multipliers(kk.LinearModel(), X, y)
+
+
+@case("kkt_not_a_model", T, r"model must be a kktunlearn model")
+def _c():
+    import kktunlearn as kk
+
+    X, y = _data()
+    kk.kkt_multipliers("model", X, y)
+
+
+@case("kkt_method_unknown", V, r"method must be one of \['nnls', 'dynamics', 'closed_form'\], got 'lsq'")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, method="lsq")
+
+
+@case("kkt_subgradient_tol_negative", V, r"subgradient_tol must be >= 0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, subgradient_tol=-1e-3)
+
+
+@case("kkt_subgradient_tol_nan", V, r"subgradient_tol must be a finite number")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, subgradient_tol=float("nan"))
+
+
+@case("kkt_tol_zero", V, r"tol must be > 0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, tol=0.0)
+
+
+@case("kkt_max_iter_zero", V, r"max_iter must be >= 1")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, max_iter=0)
+
+
+@case("kkt_scale_negative", V, r"scale must be > 0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, scale=-2.0)
+
+
+@case("kkt_n_threads_zero", V, r"n_threads must be None")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, y, n_threads=0)
+
+
+@case("kkt_nnls_on_non_fitting_model", V, r"does not fit the data.*cannot be normalized")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, X, -y)
+
+
+@case("kkt_model_fitted_on_other_dimension", V, r"X has 20 features but the model was fitted with 200")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    X2, y2 = _data()
+    kk.kkt_multipliers(m, X2, y2)
+
+
+@case("kkt_closed_form_for_network", V, r"closed_form' exists for LinearModel only")
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_net()
+    kk.kkt_multipliers(m, X, y, method="closed_form")
+
+
+@case("kkt_nan_in_X", V, r"X contains NaN")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_multipliers(m, _with(X, 3, np.nan), y)
+
+
+@case("kkt_report_multipliers_wrong_type", T, r"multipliers must be a KKTMultipliers")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.kkt_report(m, X, y, multipliers=np.ones(10))
+
+
+@case("kkt_report_multipliers_wrong_n", V, r"multipliers has 5 lambdas but X has 10 rows")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    mult = kk.kkt_multipliers(m, X[:5], y[:5])
+    kk.kkt_report(m, X, y, multipliers=mult)
+
+
+@case("verify_forget_out_of_range", V, r"forget index 10 is out of range for 10 data points")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [1, 10])
+
+
+@case("verify_forget_negative", V, r"forget index -1 is out of range")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [-1])
+
+
+@case("verify_forget_repeated", V, r"forget index 3 is repeated")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [3, 1, 3])
+
+
+@case("verify_forget_all_points", V, r"forget contains every data point")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, np.arange(10))
+
+
+@case("verify_forget_empty", V, r"forget is empty")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [])
+
+
+@case("verify_forget_float_indices", T, r"forget must hold integer indices")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [0.5])
+
+
+@case("verify_forget_mask_wrong_shape", V, r"boolean forget mask must have shape \(10,\)")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, np.ones(3, dtype=bool))
+
+
+@case("verify_threshold_negative", V, r"epsilon must be >= 0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [0], epsilon=-0.1)
+
+
+@case("verify_threshold_nan", V, r"delta must be a finite number")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [0], delta=float("nan"))
+
+
+@case("verify_reference_scale_zero", V, r"reference_scale must be > 0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [0], reference_scale=0.0)
+
+
+@case("cosine_different_architectures", V, r"different architectures")
+def _c():
+    import kktunlearn as kk
+
+    a, *_ = _kkt_setup()[1:]
+    b, *_ = _fitted_net()
+    kk.cosine_similarity(a, b)
+
+
+@case("work_kkt_on_unusual_inputs", WORK, "")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    ref = kk.kkt_multipliers(m, X, y)
+    got = kk.kkt_multipliers(m, np.asfortranarray(X).astype(np.float32).astype(np.float64),
+                             list(y.astype(int)))
+    np.testing.assert_allclose(got.lambdas, ref.lambdas, rtol=1e-6, atol=1e-9)
+    r = kk.verify_unlearning(m, X, y, np.array([False] * 9 + [True]), epsilon=np.inf)
+    assert r.forget.tolist() == [9]
+
+
 # ----------------------------------------------------------------------------- the raw core (backstop)
 def _core_args():
     X = np.ones((5, 4))

@@ -104,6 +104,7 @@ def test_ctrl_c_during_training(representation):
     kw = dict(width=64, random_state=0, representation=representation, n_threads=2)
     # warm up the OpenMP team of this thread, then count threads
     kk.TwoLayerReLU(max_iter=3, **kw).fit(X, y)
+    _core._testing.threads_used(2)
     before_os, before_py = _os_threads(), threading.active_count()
     model = kk.TwoLayerReLU(max_iter=10**8, **kw)
     timer = _interrupt_after(0.3)
@@ -192,3 +193,28 @@ def test_thread_count_helpers():
     assert _core._testing.threads_used(1) == 1
     assert _core._testing.threads_used(3) == 3
     assert _core.max_threads(10**6) == max(256, 4 * os.cpu_count())
+
+
+def test_ctrl_c_during_multiplier_solve():
+    # n = 800 Lawson-Hanson iterations: seconds of work in the C++ solver, with the GIL released
+    X, y = near_orthogonal(800, 1000, seed=0)
+    m = kk.LinearModel(n_threads=2).set_parameters(np.random.default_rng(0).standard_normal((1, 1000)))
+    kk.kkt_multipliers(m, X[:20], y[:20], scale=1.0)  # warm-up
+    _core._testing.threads_used(2)  # start this thread's OpenMP team of 2 (kept by the runtime)
+    before_os, before_py = _os_threads(), threading.active_count()
+    timer = _interrupt_after(0.3)
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            kk.kkt_multipliers(m, X, y, scale=1.0)
+        elapsed = time.perf_counter() - t0
+    finally:
+        timer.cancel()
+        timer.join()
+    assert elapsed < 0.3 + 1.5
+    assert threading.active_count() == before_py and _os_threads() <= before_os
+    # the model and the solver are usable afterwards and give the same answer as before
+    r1 = kk.kkt_multipliers(m, X[:30], y[:30], scale=1.0)
+    r2 = kk.kkt_multipliers(kk.clone(m).set_parameters(m.W_), X[:30], y[:30], scale=1.0)
+    np.testing.assert_array_equal(r1.lambdas, r2.lambdas)
+    assert np.all(np.isfinite(m.W_))

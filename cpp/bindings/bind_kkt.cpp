@@ -27,6 +27,7 @@ void def_kkt(py::module_& m) {
         opt.scale = scale;
         opt.loss = loss_from_string(loss);
         opt.clarke = clarke;
+        opt.should_stop = PyInterruptCheck{};
         if (opt.method == MultiplierMethod::Given) {
           if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
           opt.given_lambdas = *lambdas;
@@ -88,6 +89,7 @@ void bind_kkt(py::module_& m) {
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
+        o.should_stop = PyInterruptCheck{};
         NNLSResult r;
         {
           py::gil_scoped_release nogil;

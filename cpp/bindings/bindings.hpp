@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
 #include <memory>
 
 #include <kktunlearn/common.hpp>
@@ -102,6 +103,25 @@ struct PyProgress {
   /// Call with the GIL held, after the loop: re-raises the callback's exception, if any.
   void rethrow_error() {
     if (error) throw *error;
+  }
+};
+
+/// A StopCheck for solver loops that run with the GIL released: at most every 0.1 s it re-acquires
+/// the GIL and lets Python handle pending signals; true (stop) on a pending KeyboardInterrupt. The
+/// loop then throws kktunlearn::Interrupted, which the module translates to KeyboardInterrupt.
+struct PyInterruptCheck {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  double seconds = 0.1;
+  bool operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() < seconds) return false;
+    last = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      return true;
+    }
+    return false;
   }
 };
 

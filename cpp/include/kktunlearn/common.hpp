@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,14 @@ class Interrupted : public std::runtime_error {
  public:
   Interrupted() : std::runtime_error("interrupted") {}
 };
+
+/// Cooperative cancellation for long serial loops (solvers): the caller passes a check that
+/// returns true when the work should stop (e.g. Ctrl-C seen by the Python binding, which rate-limits
+/// its checks); the loop calls check_stop() once per iteration, outside any parallel region.
+using StopCheck = std::function<bool()>;
+inline void check_stop(const StopCheck& stop) {
+  if (stop && stop()) throw Interrupted();
+}
 
 inline void require(bool cond, const std::string& msg) {
   if (!cond) throw InvalidArgument(msg);

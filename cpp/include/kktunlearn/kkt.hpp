@@ -62,6 +62,7 @@ struct KKTOptions {
   double scale = 0.0;            // > 0: normalize by this s instead of q_min^(1/L)
   LossKind loss = LossKind::Exponential;  // for the dynamics multipliers
   bool clarke = true;            // solve the exact Clarke QP when some pair is pinned
+  StopCheck should_stop;         // optional cancellation check of the solvers' loops (Ctrl-C)
   // method == Given
   Vectord given_lambdas;
   std::vector<std::pair<Index, Index>> given_pairs;
@@ -206,6 +207,7 @@ double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, cons
 /// gradient of every free lambda vanishes (the subproblem's optimality).
 class ClarkeQP {
  public:
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), called once per iteration
   ClarkeQP(const detail::KKTProblem& pb, const std::vector<std::pair<Index, Index>>& pairs, double tol,
            std::int64_t max_iter)
       : pb_(pb), pairs_(pairs), tol_(tol), max_iter_(max_iter) {
@@ -261,6 +263,7 @@ class ClarkeQP {
     std::vector<char> barred_lam(static_cast<size_t>(n), 0), barred_pair(static_cast<size_t>(P), 0);
     converged_ = false;
     for (iter_ = 0; iter_ < max_iter; ++iter_) {
+      check_stop(should_stop);
       // gradient at the current point
       RowMatrixd M, Rho, gpair;
       Vectord ru, glam;
@@ -636,6 +639,7 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
       NNLSOptions no;
       no.tol = opt.tol;
       no.max_iter = opt.max_iter;
+      no.should_stop = opt.should_stop;
       const NNLSResult nr = nnls_gram(G, b, no);
       res.n_iter = nr.n_iter;
       res.n_fallback = nr.n_fallback;
@@ -648,6 +652,7 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
         bool dr;
         res.epsilon_plain = epsilon_of(C, res.lambdas, e2g, dr);
         ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter);
+        qp.should_stop = opt.should_stop;
         Vectord lam, mu;
         qp.solve(res.lambdas, lam, mu);
         res.lambdas = lam;
