@@ -16,13 +16,14 @@ from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
 from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
                   verify_unlearning)
+from .unlearning import unlearn, unlearn_sequence
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
     "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
-    "UnlearningReport",
+    "UnlearningReport", "unlearn", "unlearn_sequence",
     "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
     "TrainingDivergedError",
     "__version__",
