@@ -27,6 +27,7 @@ void def_kkt(py::module_& m) {
         opt.scale = scale;
         opt.loss = loss_from_string(loss);
         opt.clarke = clarke;
+        opt.should_stop = PyInterruptCheck{};
         opt.clarke_pdas_iter = pdas_iter;
         if (opt.method == MultiplierMethod::Given) {
           if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
@@ -90,6 +91,7 @@ void bind_kkt(py::module_& m) {
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
+        o.should_stop = PyInterruptCheck{};
         NNLSResult r;
         {
           py::gil_scoped_release nogil;

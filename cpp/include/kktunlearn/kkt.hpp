@@ -62,6 +62,7 @@ struct KKTOptions {
   double scale = 0.0;            // > 0: normalize by this s instead of q_min^(1/L)
   LossKind loss = LossKind::Exponential;  // for the dynamics multipliers
   bool clarke = true;            // solve the exact Clarke QP when some pair is pinned
+  StopCheck should_stop;         // optional cancellation check of the solvers' loops (Ctrl-C)
   int clarke_pdas_iter = 50;     // primal-dual active-set warm-start iterations (0: primal method only)
   // method == Given
   Vectord given_lambdas;
@@ -207,6 +208,7 @@ double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, cons
 /// gradient of every free lambda vanishes (the subproblem's optimality).
 class ClarkeQP {
  public:
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), called once per iteration
   ClarkeQP(const detail::KKTProblem& pb, const std::vector<std::pair<Index, Index>>& pairs, double tol,
            std::int64_t max_iter, int pdas_iter = 50)
       : pb_(pb), pairs_(pairs), tol_(tol), max_iter_(max_iter), pdas_iter_(pdas_iter) {
@@ -318,6 +320,7 @@ class ClarkeQP {
     bool batch = true;  // release every violated condition at once while that makes progress
     double prev_obj = std::numeric_limits<double>::infinity();
     for (iter_ = 0; iter_ < max_iter; ++iter_) {
+      check_stop(should_stop);
       // gradient and objective at the current point
       RowMatrixd M, Rho, gpair;
       Vectord ru, glam;
@@ -419,6 +422,7 @@ class ClarkeQP {
     const Index P = static_cast<Index>(pairs_.size());
     const double a = pb_.spec.slope;
     for (int k = 0; k < max_k; ++k) {
+      check_stop(should_stop);
       subproblem(lam, mu);
       RowMatrixd M, Rho, gpair;
       Vectord ru, glam;
@@ -763,6 +767,7 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
       NNLSOptions no;
       no.tol = opt.tol;
       no.max_iter = opt.max_iter;
+      no.should_stop = opt.should_stop;
       const NNLSResult nr = nnls_gram(G, b, no);
       res.n_iter = nr.n_iter;
       res.n_fallback = nr.n_fallback;
@@ -775,6 +780,7 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
         bool dr;
         res.epsilon_plain = epsilon_of(C, res.lambdas, e2g, dr);
         ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter, opt.clarke_pdas_iter);
+        qp.should_stop = opt.should_stop;
         Vectord lam, mu;
         qp.solve(res.lambdas, lam, mu);
         res.lambdas = lam;
