@@ -508,6 +508,17 @@ def test_clarke_consistent_ga_step_preserves_stationarity():
     assert eps[0.5] > 5 * eps[1.0]
 
 
+def test_verify_unlearning_uses_the_ga_steps_reference_scale():
+    X, y = near_orthogonal(20, 1000, seed=1)
+    net = kk.TwoLayerReLU(width=100, random_state=1, max_iter=4000).fit(X, y)
+    un = net.unlearn(X, y, [0], method="ga")
+    rep = kk.verify_unlearning(un, X, y, [0])
+    ref = kk.verify_unlearning(un, X, y, [0], original=net)
+    assert rep.scale_source == "unlearn_info" and rep.scale == pytest.approx(ref.scale, rel=1e-9)
+    assert rep.epsilon == pytest.approx(ref.epsilon, rel=1e-9) and rep.tau == pytest.approx(ref.tau, abs=1e-12)
+    assert rep.tau > 0  # the step lowered some retained margin below 1 in the original frame
+
+
 def test_cosine_similarity():
     rng = np.random.default_rng(0)
     a = kk.TwoLayerReLU(width=4, train_outer=True).set_parameters(rng.standard_normal((4, 7)), rng.standard_normal(4))
