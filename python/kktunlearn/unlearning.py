@@ -72,7 +72,7 @@ from . import _core
 from ._validation import check_choice, check_int, check_is_fitted, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
-__all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "METHODS"]
+__all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "solve_cubic_lowrank", "METHODS"]
 
 METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton", "damped_newton", "pinv_newton",
            "cure_newton", "scure_newton")
@@ -133,6 +133,43 @@ def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
         raise ValueError("lam and b must be finite")
     M = check_positive(M, "M")
     return _core.cubic_solve_eig(lv, bv, M)
+
+
+def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Dict[str, Any]:
+    """The cubic subproblem for H = J^T diag(D) J + l2 I (J: k x p, l2 >= 0) without forming H.
+
+    S = span{rows of J, g} is H-invariant and contains g, so the minimizer lies in S (H acts as l2 I >= 0 on
+    its complement): with B = [J^T, g], C = B^T B = V diag(c) V^T and T = V_+ diag(c_+)^{-1/2}, the problem
+    is solved exactly in the orthonormal basis B T (dimension <= k + 1):
+        H_r = T^T (P^T diag(D) P + l2 C) T,  g_r = T^T B^T g,  P = J B = [J J^T, J g].
+    Cost O(k^2 p + k^3). Returns dict(s (length p), gamma, norm, value, hard_case, n_iter, rank).
+    """
+    Jm = np.asarray(J, dtype=np.float64)
+    Dv = np.asarray(D, dtype=np.float64).ravel()
+    gv = np.asarray(g, dtype=np.float64).ravel()
+    if Jm.ndim != 2 or Jm.shape[1] != gv.shape[0] or Dv.shape[0] != Jm.shape[0]:
+        raise ValueError(f"J must be k x p with D of length k and g of length p; got J {Jm.shape}, D {Dv.shape}, "
+                         f"g {gv.shape}")
+    if not (np.isfinite(Jm).all() and np.isfinite(Dv).all() and np.isfinite(gv).all()):
+        raise ValueError("J, D and g must be finite")
+    M = check_positive(M, "M")
+    l2 = check_positive(l2, "l2", allow_zero=True)
+    k = Jm.shape[0]
+    JJ = Jm @ Jm.T
+    Jg = Jm @ gv
+    C = np.block([[JJ, Jg[:, None]], [Jg[None, :], np.array([[gv @ gv]])]])
+    P = np.hstack([JJ, Jg[:, None]])
+    BHB = P.T @ (Dv[:, None] * P) + l2 * C
+    Bg = np.concatenate([Jg, [gv @ gv]])
+    c, V = np.linalg.eigh(C)
+    keep = c > 1e-13 * max(c.max(initial=0.0), 0.0)
+    T = V[:, keep] / np.sqrt(c[keep])
+    lam, U = np.linalg.eigh(T.T @ BHB @ T)
+    res = dict(_core.cubic_solve_eig(np.ascontiguousarray(lam), np.ascontiguousarray(U.T @ (T.T @ Bg)), M))
+    a = T @ (U @ res["s"])
+    res["s"] = Jm.T @ a[:k] + a[k] * gv
+    res["rank"] = int(keep.sum())
+    return res
 
 
 # ---------------------------------------------------------------------------------------------- validation
