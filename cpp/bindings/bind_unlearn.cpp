@@ -57,6 +57,7 @@ NewtonOptions make_newton_options(const std::string& method, const std::string& 
   o.krylov_dim = krylov_dim;
   o.krylov_tol = krylov_tol;
   o.n_threads = n_threads;
+  o.should_stop = PyInterruptCheck{};
   require(n_steps >= 0, "n_steps must be >= 0");
   require(l2 >= 0 && damping >= 0 && rcond >= 0 && M > 0, "l2, damping, rcond must be >= 0 and M > 0");
   return o;
@@ -106,6 +107,7 @@ void def_unlearn_kernels(py::module_& m) {
          int n_steps, int krylov_dim, double krylov_tol, int n_threads) {
         const NewtonOptions o =
             make_newton_options(method, loss, l2, damping, rcond, M, n_steps, krylov_dim, krylov_tol, n_threads);
+        check_net(XR, yR, W0, u0, "newton_net");
         require(solver == "dense" || solver == "krylov", "solver must be 'dense' or 'krylov'");
         require(krylov_dim >= 1, "krylov_dim must be >= 1");
         std::vector<NewtonStepInfo> infos;
@@ -146,6 +148,7 @@ void def_unlearn_kernels(py::module_& m) {
          int n_inner, std::uint64_t seed, int n_threads) {
         require(M > 0 && lr > 0 && sigma >= 0 && l2 >= 0, "scure_newton: M, lr > 0 and sigma, l2 >= 0 required");
         require(batch_grad >= 1 && batch_hess >= 1 && n_outer >= 0 && n_inner >= 0, "scure_newton: bad sizes");
+        check_net(XR, yR, W0, u0, "scure_newton");
         SCubicOptions so;
         so.M = M;
         so.lr = lr;
@@ -155,6 +158,7 @@ void def_unlearn_kernels(py::module_& m) {
         so.n_outer = n_outer;
         so.n_inner = n_inner;
         so.seed = seed;
+        so.should_stop = PyInterruptCheck{};
         std::vector<SCubicStepInfo> infos;
         RowMatrix<T> W(W0);
         Vector<T> u(u0);
@@ -194,6 +198,7 @@ void def_unlearn_kernels(py::module_& m) {
       "retained_hvp",
       [](CMat<T> XR, CVec<T> yR, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& loss,
          double l2, const Vectord& v, int n_threads) {
+        check_net(XR, yR, W, u, "retained_hvp");
         Vectord g, Hv;
         {
           py::gil_scoped_release nogil;
@@ -214,6 +219,8 @@ void def_unlearn_kernels(py::module_& m) {
       [](CMat<T> XF, CVec<T> yF, CMat<T> XR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer,
          const Vectord& lamF, const std::vector<std::int64_t>& pinned_r, const std::vector<std::int64_t>& pinned_j,
          const Vectord& mu, double alpha, double w_scale, int n_threads) {
+        check_net(XF, yF, W0, u0, "ga_step");
+        check_dim(XR.cols(), W0.cols(), "ga_step", "the number of columns of XR");
         RowMatrix<T> W(W0);
         Vector<T> u(u0);
         GAResult res;
@@ -236,6 +243,8 @@ void def_unlearn_kernels(py::module_& m) {
       [](CMat<T> X, CVec<T> y, const Vectord& w, CMat<T> W0, CVec<T> u0, double slope, bool train_outer,
          const std::string& loss, double lr, bool normalized, double lr_max, int n_steps, py::object progress,
          int n_threads) {
+        check_net(X, y, W0, u0, "gd_weighted");
+        check_vec(w, X.rows(), "gd_weighted", "weights");
         RowMatrix<T> W(W0);
         Vector<T> u(u0);
         GDResult res;
@@ -245,6 +254,7 @@ void def_unlearn_kernels(py::module_& m) {
           res = gd_weighted<T>(X, y, w, W, u, make_spec(slope, train_outer), loss_from_string(loss), lr, normalized,
                                lr_max, n_steps, n_threads, [&](std::int64_t it, double v) { return prog(it, v); });
         }
+        prog.rethrow_error();
         if (res.interrupted) throw Interrupted();
         py::dict d;
         d["W"] = W;

@@ -49,6 +49,14 @@ void check_vec(const V& v, Index size, const char* fn, const char* name) {
                           " entries, expected " + std::to_string(size));
 }
 
+/// The usual (X n x d, y n, W m x d, u m) quadruple of a model kernel.
+template <class MX, class VY, class MW, class VU>
+void check_net(const MX& X, const VY& y, const MW& W, const VU& u, const char* fn) {
+  check_dim(W.cols(), X.cols(), fn, "the number of columns of W");
+  check_vec(y, X.rows(), fn, "y");
+  check_vec(u, W.rows(), fn, "u");
+}
+
 inline NetSpec make_spec(double slope, bool train_outer) {
   NetSpec s;
   s.slope = slope;

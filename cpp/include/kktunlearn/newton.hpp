@@ -67,6 +67,7 @@ struct NewtonOptions {
   int krylov_dim = 100;
   double krylov_tol = 1e-10;
   int n_threads = 0;
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), once per step / Lanczos iteration
 };
 
 struct NewtonStepInfo {
@@ -165,6 +166,7 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
   const Index k = n + (use_theta ? 1 : 0);
   RowMatrixd Kd = K.template cast<double>();
   for (int step = 0; step < o.n_steps; ++step) {
+    check_stop(o.should_stop);
     NewtonStepInfo info;
     const MatRef<T> Zr(st.Z);
     Vectord N = outputs_from_preacts<T>(Zr, u, spec);
@@ -415,6 +417,7 @@ struct NetObjective {
 template <class T>
 void newton_dense(NetObjective<T>& obj, const NewtonOptions& o, std::vector<NewtonStepInfo>& infos) {
   for (int step = 0; step < o.n_steps; ++step) {
+    check_stop(o.should_stop);
     NewtonStepInfo info;
     info.loss = obj.F;
     const Vectord g = obj.gradient();
@@ -447,6 +450,7 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
                            " parameters, l2 = 0); use pinv_newton, damped_newton, cure_newton, or l2 > 0");
   }
   for (int step = 0; step < o.n_steps; ++step) {
+    check_stop(o.should_stop);
     NewtonStepInfo info;
     info.loss = obj.F;
     const Vectord g = obj.gradient();
@@ -462,6 +466,7 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
     Q.col(0) = g / gn;
     Vectord s_final;
     for (Index kk = 0; kk < kmax; ++kk) {
+      check_stop(o.should_stop);
       Vectord w = obj.hvp(Q.col(kk));
       const double a = Q.col(kk).dot(w);
       w -= a * Q.col(kk);
@@ -521,6 +526,7 @@ struct SCubicOptions {
   int n_outer = 10;
   int n_inner = 5;
   std::uint64_t seed = 0;
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), once per outer step
 };
 
 struct SCubicStepInfo {
@@ -556,6 +562,7 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
   const Index n = X.rows(), d = X.cols();
   std::mt19937_64 rng(so.seed);
   for (int t = 0; t < so.n_outer; ++t) {
+    check_stop(so.should_stop);
     SCubicStepInfo info;
     auto idx1 = detail::sample_rows(rng, n, so.batch_grad);
     auto idx2 = detail::sample_rows(rng, n, so.batch_hess);
