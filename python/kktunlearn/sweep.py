@@ -14,7 +14,7 @@ returned, and the provenance columns
 Backends (chosen with `backend=`):
   "local"  joblib's loky process pool (fork + exec, so no process forks after OpenMP has started), one
            OpenMP thread per worker (OMP_NUM_THREADS=1 in the workers and n_threads=1 passed to the
-           kernels), n_jobs workers (default: all cores).
+           kernels), n_jobs workers (default: all cores); n_jobs=1 runs the tasks in this process.
   "dask"   dask.distributed: a LocalCluster with n_jobs single-threaded worker processes when neither
            `scheduler` ("tcp://host:port") nor `client` is given, else that cluster.
   "ray"    Ray through its joblib backend (ray.util.joblib), imported only when asked for.
@@ -139,7 +139,6 @@ def _run_task(task: Tuple[int, Dict[str, Any], Callable, int, int]) -> Dict[str,
     """Executed in a worker: run one grid point and return its rows (never raises for experiment
     errors: they come back as a traceback string so the pool stays healthy)."""
     task_id, params, experiment, n_threads, attempt = task
-    os.environ.setdefault("OMP_NUM_THREADS", str(n_threads))
     t0 = time.perf_counter()
     kwargs = dict(params)
     if _accepts(experiment, "n_threads") and "n_threads" not in kwargs:
@@ -196,6 +195,10 @@ def _iter_local(tasks, n_jobs, n_threads, max_retries):
                                      env={"OMP_NUM_THREADS": str(n_threads), "MKL_NUM_THREADS": "1",
                                           "OPENBLAS_NUM_THREADS": "1"})
 
+    if n_jobs == 1:  # one worker: run in this process, in order (no pool to start)
+        for tid, p, e, nt, _a in tasks:
+            yield _run_task((tid, p, e, nt, 1)), 1
+        return
     pending = {t[0]: t for t in tasks}
     failures: Counter = Counter()
     while pending:
