@@ -200,7 +200,8 @@ def report_to_dict(report: Any, prefix: str = "") -> Dict[str, Any]:
     return out
 
 
-def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix: str = "") -> Dict[str, Any]:
+def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix: str = "",
+                multipliers: Any = None) -> Dict[str, Any]:
     """epsilon, epsilon_rel, delta, tau, n_pinned, ... of `model` on (X, y) (kktunlearn.kkt.kkt_report).
 
     A model that does not fit (X, y) (min margin <= 0) cannot be normalized: its numbers are NaN and the
@@ -209,7 +210,7 @@ def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix
     from .kkt import kkt_report
 
     try:
-        rep = kkt_report(model, X, y, subgradient_tol=subgradient_tol)
+        rep = kkt_report(model, X, y, multipliers=multipliers, subgradient_tol=subgradient_tol)
     except (ValueError, ArithmeticError) as exc:
         return {prefix + "epsilon": float("nan"), prefix + "epsilon_rel": float("nan"),
                 prefix + "delta": float("nan"), prefix + "tau": float("nan"),

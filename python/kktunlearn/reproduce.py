@@ -38,8 +38,8 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
     "fig1": {
         "full": dict(n=20, d=1000, m=100, max_iter=4000, seed=list(range(5)), forget=list(range(5)),
                      step_scale=list(ALPHAS), subgradient=["clarke", "autograd"]),
-        "quick": dict(n=20, d=1000, m=100, max_iter=4000, seed=[0, 1], forget=[0, 1],
-                      step_scale=list(ALPHAS), subgradient=["clarke"]),
+        "quick": dict(n=20, d=1000, m=50, max_iter=4000, seed=[0, 1], forget=[0, 1],
+                      step_scale=[0.0, 0.5, 0.9, 1.0, 1.1, 1.5, 2.0], subgradient=["clarke"]),
     },
     "linear": {
         "full": dict(n=20, d=[50, 100, 200, 500, 1000, 2000, 5000, 10000], seed=list(range(10)), max_iter=4000),
@@ -52,9 +52,9 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
                       max_iter=3000),
     },
     "newton": {
-        "full": dict(n=100, d=200, m=20, mu_norm=0.5, n_forget=10, rounds=5, seed=[0, 1, 2], max_iter=2000,
-                     n_test=2000),
-        "quick": dict(n=40, d=100, m=10, mu_norm=0.5, n_forget=4, rounds=5, seed=[0], max_iter=1000, n_test=500),
+        "full": dict(n=100, d=200, m=50, mu_norm=0.15, n_forget=5, rounds=5, seed=[0, 1, 2], max_iter=2000,
+                     n_test=5000),
+        "quick": dict(n=40, d=100, m=20, mu_norm=0.15, n_forget=4, rounds=5, seed=[0], max_iter=1000, n_test=1000),
     },
     "orthogonality": {
         "full": dict(n=20, d=1000, m=100, rho=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7], seed=list(range(5)),
@@ -301,13 +301,15 @@ NEWTON_METHODS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 10, mu_norm: float = 0.5, n_forget: int = 4,
-                rounds: int = 5, max_iter: int = 1000, n_test: int = 500, methods: Optional[List[str]] = None,
+def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 20, mu_norm: float = 0.15, n_forget: int = 4,
+                rounds: int = 5, max_iter: int = 1000, n_test: int = 1000, loss: str = "logistic", lr: float = 2.0,
+                label_noise: float = 0.0, methods: Optional[List[str]] = None, protocol: str = "both",
                 n_threads: int = 1) -> List[Dict[str, Any]]:
     """One seed of the newton reproduction: rows per (protocol, method, round).
 
     Data: Gaussian mixture (so test accuracy is meaningful), a two-layer ReLU network (fixed outer
-    weights) trained by normalized GD. batch: one request forgetting n_forget random points;
+    weights) trained by plain GD (constant lr) on the mean logistic loss, so that, as in the Newton
+    paper, the original model sits near a minimizer of a loss that is not yet ~0. batch: one request forgetting n_forget random points;
     sequential: `rounds` requests of n_forget points each, served one after another on the current model
     and the shrinking retained set (unlearn_sequence); the oracle of round k is retraining on
     S minus the union of the first k requests, from the same initialization.
@@ -318,24 +320,28 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 10, mu_norm: 
     from .unlearning import unlearn, unlearn_sequence
 
     methods = list(NEWTON_METHODS) if methods is None else list(methods)
-    gm = datasets.gaussian_mixture(n, d, mu_norm=mu_norm, seed=seed)
+    gm = datasets.gaussian_mixture(n, d, mu_norm=mu_norm, label_noise=label_noise, seed=seed)
     X, y = gm.X, gm.y
     Xt, yt = gm.test(n_test, seed=seed + 7919)
-    net = TwoLayerReLU(width=m, random_state=seed, max_iter=max_iter, n_threads=n_threads).fit(X, y)
+    net = TwoLayerReLU(width=m, random_state=seed, max_iter=max_iter, loss=loss, lr=lr, normalized_gd=False,
+                       n_threads=n_threads).fit(X, y)
     rng = np.random.default_rng([3, seed])
     perm = rng.permutation(n)
     requests = [sorted(perm[k * n_forget:(k + 1) * n_forget].tolist()) for k in range(rounds)]
     rows: List[Dict[str, Any]] = []
-    base = dict(seed=seed, n=n, d=d, m=m, mu_norm=mu_norm, n_forget=n_forget)
+    base = dict(seed=seed, n=n, d=d, m=m, mu_norm=mu_norm, n_forget=n_forget, loss=loss, lr=lr,
+                original_test_acc=float(np.mean(net.margins(Xt, yt) > 0)))
 
     def retrained_on(forgotten):
         keep = np.ones(n, dtype=bool)
         keep[forgotten] = False
         return clone(net).fit(X[keep], y[keep])
 
+    if protocol not in ("both", "batch", "sequential"):
+        raise ValueError(f"protocol must be 'both', 'batch' or 'sequential', got {protocol!r}")
     # batch: the first request
     oracle = retrained_on(requests[0])
-    for meth in methods:
+    for meth in (methods if protocol in ("both", "batch") else []):
         t0 = time.perf_counter()
         try:
             model = oracle if meth == "retrain" else unlearn(net, X, y, requests[0], method=meth,
@@ -357,13 +363,14 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 10, mu_norm: 
     for req in requests:
         forgotten = sorted(forgotten + req)
         oracles.append((list(forgotten), retrained_on(forgotten)))
-    for meth in methods:
+    for meth in (methods if protocol in ("both", "sequential") else []):
         if meth == "retrain":
             models = [o for _, o in oracles]
             err = None
         else:
             try:
-                models, _record = unlearn_sequence(net, X, y, requests, method=meth, **NEWTON_METHODS.get(meth, {}))
+                res = unlearn_sequence(net, X, y, requests, method=meth, **NEWTON_METHODS.get(meth, {}))
+                models = list(res[0] if isinstance(res, tuple) else getattr(res, "models", res))
                 err = None
             except (ValueError, ArithmeticError, RuntimeError) as exc:
                 models, err = [], f"{type(exc).__name__}: {exc}"[:200]
@@ -375,6 +382,8 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 10, mu_norm: 
                 row.update(evaluate_unlearning(net, mk, X, y, gone, retrained=oracle_k, X_test=Xt, y_test=yt,
                                                mia=False))
                 row["round_step_norm"] = float(np.linalg.norm(mk.params() - prev.params()))
+                if meth == "retrain":
+                    row["wall_time"] = mk.fit_time_
                 prev = mk
             row["error"] = err
             rows.append(row)
@@ -393,7 +402,7 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
     and keeps retained / test accuracy.
     """
     t0 = time.perf_counter()
-    grid = _grid("newton", quick, **override)
+    grid = _grid("newton", quick, protocol=["batch", "sequential"], **override)
     rows = _sweep(grid, n_jobs, progress, backend, experiment=newton_task)
     cols = ["step_norm", "retained_acc", "test_acc", "goldstein_epsilon", "cos_to_retrained", "wall_time"]
     cols = [c for c in cols if c in rows]

@@ -514,7 +514,9 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     3. the retrained model: the same hyper-parameters and initialization, trained on S minus the forget set;
     4. the unlearned model: `method` applied with its options (step_scale, subgradient for "ga"; keys
        starting with "opt_" go to unlearn() without the prefix, for any method). method="retrain" is the
-       retrained model itself, method="original" the untouched model (the do-nothing baseline);
+       retrained model itself, method="original" the untouched model (the do-nothing baseline). "ga" uses
+       the original model's multipliers kkt_multipliers(original, X, y, subgradient_tol=clarke_tol),
+       computed once per model (unless opt_multipliers or opt_multiplier_method is given);
     5. every metric of kktunlearn.metrics.evaluate_unlearning, plus psi and phi of the data
        (kktunlearn.datasets.stats) and the original model's KKT numbers on S (orig_*).
     Keys and defaults: DEFAULTS. Unknown keys raise ValueError.
@@ -562,6 +564,15 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     original, fit_time = _cached(("orig",) + model_key, lambda: fit(X, y))
     keep = np.ones(n, dtype=bool)
     keep[forget] = False
+
+    def multipliers():
+        # the original model's KKT multipliers on S (Clarke-relaxed with tolerance clarke_tol, spec 7.4),
+        # computed once per model and shared by every GA step and the orig_* numbers
+        from .kkt import kkt_multipliers
+
+        return _cached(("mult",) + model_key + (p["clarke_tol"],),
+                       lambda: kkt_multipliers(original, X, y, subgradient_tol=p["clarke_tol"], n_threads=n_threads))
+
     retrained, retrain_time = _cached(("retrain",) + model_key + (tuple(forget.tolist()),),
                                       lambda: fit(X[keep], y[keep]))
     if method == "retrain":
@@ -573,6 +584,8 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
 
         opts = {k: p[k] for k in _METHOD_KEYS.get(method, ())}
         opts.update({k[4:]: v for k, v in p.items() if k.startswith("opt_")})
+        if method == "ga" and "multipliers" not in opts and "multiplier_method" not in opts:
+            opts["multipliers"] = multipliers()
         unlearned = unlearn(original, X, y, forget.tolist(), method=method, **opts)
     row: Dict[str, Any] = dict(p)
     row["forget"] = forget.tolist() if forget.size > 1 else int(forget[0])
@@ -583,7 +596,8 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     row["original_test_acc"] = float(np.mean(original.margins(Xt, yt) > 0))
     if p["kkt"]:
         row.update(_cached(("origkkt",) + model_key + (p["clarke_tol"],),
-                           lambda: kkt_numbers(original, X, y, subgradient_tol=p["clarke_tol"], prefix="orig_")))
+                           lambda: kkt_numbers(original, X, y, subgradient_tol=p["clarke_tol"], prefix="orig_",
+                                               multipliers=multipliers())))
     metrics = evaluate_unlearning(original, unlearned, X, y, forget, retrained=retrained, X_test=Xt, y_test=yt,
                                   kkt=p["kkt"], clarke_tol=p["clarke_tol"], mia=p["mia"], seed=p["seed"])
     if method == "retrain":
