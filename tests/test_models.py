@@ -370,3 +370,12 @@ def test_progress_bar_runs():
     X, y = near_orthogonal(10, 50, seed=13)
     m = kk.LinearModel(max_iter=200, progress=True).fit(X, y)
     assert m.n_iter_ == 200
+
+
+def test_threadpoolctl_limits_the_openmp_default():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not _core.have_openmp:
+        pytest.skip("serial build")
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert _core.max_threads(0) == 1
+    assert _core.max_threads(3) == 3  # an explicit n_threads is taken as is

@@ -13,11 +13,15 @@ from . import _core
 from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
+from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
+                  verify_unlearning)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
+    "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
+    "UnlearningReport",
     "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
     "__version__",
 ]
