@@ -7,8 +7,10 @@ Accuracy and margins (q_i = y_i N(x_i; theta)):
     margins are reported on the ORIGINAL model's normalized scale: q_i / q_min(theta_orig, S), so the
     original model has min margin 1 on the training set S and "margin of x_r 1.01 -> 0.30" reads as in
     the paper (spec 7.4, setting C).
-KKT numbers (kktunlearn.kkt, computed on the retained set S_retain = S minus the forget set):
-    epsilon       = min_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||   (theta normalized to min margin 1)
+KKT numbers (kktunlearn.kkt, computed on the retained set S_retain = S minus the forget set, for every
+model in the ORIGINAL model's frame theta / s0, s0 = q_min(theta_orig, S)^(1/L), so that tau shows the
+margin the step lost and models that no longer fit S_retain still get numbers):
+    epsilon       = min_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||
     epsilon_rel   = epsilon / ||theta||
     delta         = max_i lambda_i (q_i - 1),    tau = max(0, 1 - min_i q_i)
     three variants of epsilon: "plain" (sigma'(0) = 0, no pinned pairs), "clarke" (pairs with
@@ -31,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import time
+import warnings
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -201,23 +204,29 @@ def report_to_dict(report: Any, prefix: str = "") -> Dict[str, Any]:
 
 
 def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix: str = "",
-                multipliers: Any = None) -> Dict[str, Any]:
+                multipliers: Any = None, scale: Optional[float] = None) -> Dict[str, Any]:
     """epsilon, epsilon_rel, delta, tau, n_pinned, ... of `model` on (X, y) (kktunlearn.kkt.kkt_report).
 
-    A model that does not fit (X, y) (min margin <= 0) cannot be normalized: its numbers are NaN and the
-    reason is recorded under `<prefix>kkt_error`.
+    scale: normalize theta by this s (e.g. the original model's) instead of the model's own
+    q_min^(1/L). A model that cannot be normalized (min margin <= 0 and no scale) gets NaN numbers and
+    the reason under `<prefix>kkt_error`; solver warnings are recorded under `<prefix>kkt_warning`.
     """
     from .kkt import kkt_report
 
     try:
-        rep = kkt_report(model, X, y, multipliers=multipliers, subgradient_tol=subgradient_tol)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rep = kkt_report(model, X, y, multipliers=multipliers, subgradient_tol=subgradient_tol, scale=scale)
     except (ValueError, ArithmeticError) as exc:
         return {prefix + "epsilon": float("nan"), prefix + "epsilon_rel": float("nan"),
                 prefix + "delta": float("nan"), prefix + "tau": float("nan"),
                 prefix + "kkt_error": f"{type(exc).__name__}: {exc}"[:200]}
     d = report_to_dict(rep)
     keep = ("epsilon", "epsilon_rel", "delta", "delta_sum", "tau", "min_margin", "n_pinned", "scale")
-    return {prefix + k: d[k] for k in keep if k in d}
+    out = {prefix + k: d[k] for k in keep if k in d}
+    if caught:
+        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
+    return out
 
 
 def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: Sequence[int],
@@ -266,16 +275,22 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
             row["test_agreement_with_retrained"] = float(np.mean(
                 np.sign(unlearned.decision_function(X_test)) == np.sign(retrained.decision_function(X_test))))
     if kkt:
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=0.0, prefix="plain_"))
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=clarke_tol, prefix="clarke_"))
+        # every KKT number in the ORIGINAL model's frame: theta^- / s0, s0 = q_min(theta, S)^(1/L)
+        s0 = qmin0 ** (1.0 / original.degree_)
+        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=0.0, prefix="plain_", scale=s0))
+        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=clarke_tol, prefix="clarke_", scale=s0))
         from .kkt import verify_unlearning
 
         try:
-            rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original)
         except (ValueError, ArithmeticError) as exc:
             row["goldstein_epsilon"] = float("nan")
             row["kkt_error"] = f"{type(exc).__name__}: {exc}"[:200]
         else:
+            if caught:
+                row["goldstein_kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
             d = report_to_dict(rep)
             for k in ("epsilon", "epsilon_rel", "delta", "tau", "n_pinned", "subgradient_tol", "successful"):
                 if k in d:
