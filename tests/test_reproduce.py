@@ -96,3 +96,27 @@ def test_newton_quick(tmp_path_factory):
 def test_unknown_reproduction():
     with pytest.raises(ValueError, match="unknown reproduction"):
         R.run("fig2")
+
+
+def test_plotting_functions():
+    import pandas as pd
+
+    from kktunlearn import plotting as P
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"step_scale": np.repeat([0.0, 0.5, 1.0, 1.5], 3), "seed": np.tile([0, 1, 2], 4),
+                       "goldstein_epsilon": rng.random(12), "plain_epsilon": rng.random(12),
+                       "method": np.tile(["ga", "retrain", "pinv_newton"], 4), "step_norm": rng.random(12) + 0.1})
+    fig, axes = P.new_figure(3, 1)
+    ax = P.plot_metric(df, "step_scale", "goldstein_epsilon", hue="seed", ax=axes[0, 0])
+    assert "lambda" in ax.get_xlabel()                      # the label names the formula
+    assert len(ax.lines) == 3
+    means = df.groupby("step_scale")["goldstein_epsilon"].mean().to_numpy()
+    ax2 = P.plot_metric(df, "step_scale", "goldstein_epsilon", ax=axes[0, 1])
+    np.testing.assert_allclose(ax2.lines[0].get_ydata(), means)  # plotted points are the means over seeds
+    P.plot_fig1(df, ax=axes[0, 1])
+    P.plot_methods(df, "step_norm", ax=axes[0, 2], logy=True)
+    assert "\\|" in axes[0, 2].get_ylabel()
+    assert P.label("unknown_column") == "unknown_column"
+    with pytest.raises(ValueError, match="no column"):
+        P.plot_metric(df, "step_scale", "nope", ax=axes[0, 0])

@@ -125,3 +125,19 @@ def test_dask_and_local_give_identical_rows():
     pd.testing.assert_frame_equal(local[cols], dask[cols], check_exact=True)
     # the rows are genuinely different experiments
     assert local["phi"].nunique() == 2
+
+
+def test_dask_scheduler_address_and_client():
+    distributed = pytest.importorskip("distributed")
+    grid = {"a": [1.0, 2.0], "b": [3.0], "seed": [0, 1, 2]}
+    ref = S.sweep(grid, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        by_addr = S.sweep(grid, experiment=S.toy_experiment, backend="dask", scheduler=cluster.scheduler_address,
+                          progress=False)
+        with distributed.Client(cluster) as client:
+            by_client = S.sweep(grid, experiment=S.toy_experiment, backend="dask", client=client, progress=False)
+            assert client.status == "running"                  # a user's client is left open
+    for df in (by_addr, by_client):
+        assert list(df["value"]) == list(ref["value"])
+        assert df["pid"].nunique() >= 1 and os.getpid() not in set(df["pid"])
