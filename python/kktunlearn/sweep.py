@@ -8,7 +8,7 @@ dicts, e.g. one per method). Every row gets every parameter of its task, every m
 returned, and the provenance columns
 
     task_id, n_threads (OpenMP threads the kernels were told to use), omp_num_threads (the worker's
-    OMP_NUM_THREADS), kktunlearn_version, numpy_version, python_version, git_revision, backend,
+    OMP_NUM_THREADS), n_workers (worker processes started for the sweep; None on an external cluster), kktunlearn_version, numpy_version, python_version, git_revision, backend,
     attempt (1 + number of retries), pid, hostname, task_time (seconds)
 
 Backends (chosen with `backend=`):
@@ -321,6 +321,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
     meta["git_revision"] = git_revision()
     meta["backend"] = backend
     meta["n_threads"] = int(n_threads)
+    meta["n_workers"] = n_jobs if backend != "dask" or (client is None and scheduler is None) else None
     tasks = [(i, p, experiment, int(n_threads), 1) for i, p in enumerate(points)]
     if not tasks:
         return
@@ -483,11 +484,24 @@ _METHOD_KEYS = {"ga": ("step_scale", "subgradient")}
 _CACHE: Dict[Any, Any] = {}
 
 
-def _cached(key: Any, build: Callable[[], Any], size: int = 16) -> Any:
+def _nbytes(obj: Any) -> int:
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(o) for o in obj)
+    W = getattr(obj, "_W", None)
+    return W.nbytes if isinstance(W, np.ndarray) else 0
+
+
+def _cached(key: Any, build: Callable[[], Any], size: int = 8, max_bytes: int = 256 << 20) -> Any:
+    """Per-process memo of data sets, trained models and multipliers shared by consecutive tasks of a
+    worker (e.g. a step_scale grid on one model). At most `size` entries; large objects are not kept."""
     if key in _CACHE:
         return _CACHE[key]
     val = build()
-    if len(_CACHE) >= size:
+    if _nbytes(val) > max_bytes:
+        return val
+    while len(_CACHE) >= size:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = val
     return val
