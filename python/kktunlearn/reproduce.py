@@ -369,7 +369,7 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 20, mu_norm: 
             err = None
         else:
             try:
-                res = unlearn_sequence(net, X, y, requests, method=meth, **NEWTON_METHODS.get(meth, {}))
+                res = unlearn_sequence(net, X, y, requests, method=meth, kkt=False, **NEWTON_METHODS.get(meth, {}))
                 models = list(res[0] if isinstance(res, tuple) else getattr(res, "models", res))
                 err = None
             except (ValueError, ArithmeticError, RuntimeError) as exc:
@@ -419,17 +419,21 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
     if out is not None:
         from .plotting import new_figure, plot_methods, plot_metric
 
-        fig, axes = new_figure(3, 1)
+        fig, axes = new_figure(4, 1, width=4.6)
         bt = ok[ok["protocol"] == "batch"]
         order = list(NEWTON_METHODS)
         plot_methods(bt, "step_norm", ax=axes[0, 0], logy=True, order=order)
         axes[0, 0].set_title("batch: update norm")
         plot_methods(bt, "test_acc", ax=axes[0, 1], order=order)
+        lo = float(bt["test_acc"].min()) if len(bt) else 0.0
+        axes[0, 1].set_ylim(max(0.0, lo - 0.1), 1.0)
         axes[0, 1].set_title("batch: test accuracy")
         sq = ok[ok["protocol"] == "sequential"]
         if len(sq):
-            plot_metric(sq, "round", "test_acc", hue="method", ax=axes[0, 2])
-            axes[0, 2].set_title("sequential: test accuracy per round")
+            plot_metric(sq, "round", "cos_to_retrained", hue="method", ax=axes[0, 2], band=False)
+            axes[0, 2].set_title("sequential: closeness to the oracle")
+            plot_metric(sq, "round", "test_acc", hue="method", ax=axes[0, 3], band=False, legend=False)
+            axes[0, 3].set_title("sequential: test accuracy")
     return _finish("newton", quick, rows, summary, checks, fig, out, verbose, t0)
 
 
