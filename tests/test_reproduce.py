@@ -28,6 +28,7 @@ def _run(fn, tmp_path_factory):
 
     back = pd.read_csv(res.csv_path)
     assert len(back) == len(res.rows) > 0
+    assert res.checks.get("n_failed", 0) == 0
     return res
 
 

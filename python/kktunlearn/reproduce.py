@@ -58,7 +58,7 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
     },
     "orthogonality": {
         "full": dict(n=20, d=1000, m=100, rho=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7], seed=list(range(5)),
-                     forget=[0, 1], max_iter=4000),
+                     forget=[0, 1], max_iter=8000),
         "quick": dict(n=20, d=1000, m=50, rho=[0.0, 0.2, 0.5], seed=[0, 1], forget=[0], max_iter=3000),
     },
 }
@@ -94,6 +94,12 @@ def _mean_std(df: Any, by: List[str], cols: List[str]):
 
 def _finish(name: str, quick: bool, rows: Any, summary: Any, checks: Dict[str, Any], fig: Any,
             out: Optional[str], verbose: bool, t0: float) -> Reproduction:
+    if "error" in rows.columns:
+        failed = rows["error"].notna()
+        checks["n_failed"] = int(failed.sum())
+        if failed.any() and verbose:
+            for msg, cnt in rows.loc[failed, "error"].value_counts().items():
+                print(f"[{name}] {cnt} configuration(s) failed: {msg}")
     csv_path = fig_path = None
     if out is not None:
         os.makedirs(out, exist_ok=True)
@@ -129,9 +135,18 @@ def _grid(name: str, quick: bool, **override: Any) -> Dict[str, Any]:
 
 def _sweep(grid: Dict[str, Any], n_jobs: Optional[int], progress: bool, backend: str = "local",
            experiment: Optional[Callable] = None, **kw: Any):
+    """The reproduction's rows; a configuration that fails (e.g. a network that did not fit its training
+    set) is kept as a row with an `error` column and left out of the summary (counted in n_failed)."""
     from .sweep import sweep
 
-    return sweep(grid, experiment=experiment, backend=backend, n_jobs=n_jobs, progress=progress, **kw)
+    return sweep(grid, experiment=experiment, backend=backend, n_jobs=n_jobs, progress=progress, errors="record",
+                 **kw)
+
+
+def _ok(rows: Any):
+    if "error" not in rows.columns:
+        return rows
+    return rows[rows["error"].isna()].reset_index(drop=True)
 
 
 # -------------------------------------------------------------------------------------------------- fig1
@@ -150,7 +165,8 @@ def fig1(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] =
     """
     t0 = time.perf_counter()
     grid = _grid("fig1", quick, mia=False, n_test=100, **override)
-    rows = _sweep(grid, n_jobs, progress, backend)
+    all_rows = _sweep(grid, n_jobs, progress, backend)
+    rows = _ok(all_rows)
     cols = ["plain_epsilon", "clarke_epsilon", "goldstein_epsilon", "tau", "cos_to_retrained"]
     summary, mean = _mean_std(rows, ["subgradient", "step_scale"], cols)
     m = mean.loc["clarke"] if "clarke" in mean.index.get_level_values(0) else mean.xs(mean.index[0][0])
@@ -173,7 +189,7 @@ def fig1(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] =
         plot_metric(rows, "step_scale", "cos_to_retrained", hue=hue, ax=axes[0, 2])
         for a in axes[0, 1:]:
             a.axvline(1.0, color="gray", linestyle=":", linewidth=1)
-    return _finish("fig1", quick, rows, summary, checks, fig, out, verbose, t0)
+    return _finish("fig1", quick, all_rows, summary, checks, fig, out, verbose, t0)
 
 
 # ------------------------------------------------------------------------------------------------ linear
@@ -188,7 +204,8 @@ def linear(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
     """
     t0 = time.perf_counter()
     grid = _grid("linear", quick, model="linear", method="ga", mia=False, n_test=100, **override)
-    rows = _sweep(grid, n_jobs, progress, backend)
+    all_rows = _sweep(grid, n_jobs, progress, backend)
+    rows = _ok(all_rows)
     cols = ["cos_to_retrained", "cos_original_to_retrained", "goldstein_epsilon", "goldstein_delta", "tau", "phi"]
     cols = [c for c in cols if c in rows]
     summary, mean = _mean_std(rows, ["d"], cols)
@@ -209,7 +226,7 @@ def linear(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
         if "goldstein_epsilon" in rows:
             plot_metric(rows, "d", "goldstein_epsilon", ax=axes[0, 2], logx=True)
             axes[0, 2].set_ylabel(r"$\varepsilon$ of $w^-$ on $S_{ret}$")
-    return _finish("linear", quick, rows, summary, checks, fig, out, verbose, t0)
+    return _finish("linear", quick, all_rows, summary, checks, fig, out, verbose, t0)
 
 
 # ----------------------------------------------------------------------------------------------- mixture
@@ -225,7 +242,8 @@ def mixture(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int
     t0 = time.perf_counter()
     grid = _grid("mixture", quick, data="mixture", model=["linear", "relu"], method=["original", "ga", "retrain"],
                  mia=True, **override)
-    rows = _sweep(grid, n_jobs, progress, backend)
+    all_rows = _sweep(grid, n_jobs, progress, backend)
+    rows = _ok(all_rows)
     cols = ["test_acc", "retained_acc", "forget_margin_mean", "goldstein_epsilon", "tau", "cos_to_retrained",
             "mia_threshold_auc"]
     cols = [c for c in cols if c in rows]
@@ -249,7 +267,7 @@ def mixture(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int
                 axes[0, k].set_title(f"{mo}: ||mu||^2 = {grid['mu_norm'] ** 2:.3g}, n = {grid['n']}, d = {grid['d']}")
                 lo = float(sub["test_acc"].min())
                 axes[0, k].set_ylim(max(0.0, lo - 0.05), 1.0)
-    return _finish("mixture", quick, rows, summary, checks, fig, out, verbose, t0)
+    return _finish("mixture", quick, all_rows, summary, checks, fig, out, verbose, t0)
 
 
 # -------------------------------------------------------------------------------------------- orthogonality
@@ -264,7 +282,8 @@ def orthogonality(quick: bool = False, out: Optional[str] = None, n_jobs: Option
     """
     t0 = time.perf_counter()
     grid = _grid("orthogonality", quick, data="correlated", method="ga", mia=False, n_test=100, **override)
-    rows = _sweep(grid, n_jobs, progress, backend)
+    all_rows = _sweep(grid, n_jobs, progress, backend)
+    rows = _ok(all_rows)
     cols = ["phi", "goldstein_epsilon", "tau", "cos_to_retrained", "cos_original_to_retrained", "retained_acc"]
     cols = [c for c in cols if c in rows]
     summary, mean = _mean_std(rows, ["rho"], cols)
@@ -285,7 +304,7 @@ def orthogonality(quick: bool = False, out: Optional[str] = None, n_jobs: Option
         plot_metric(rows, "rho", "cos_to_retrained", ax=axes[0, 2], label_prefix="GA-unlearned ")
         plot_metric(rows, "rho", "cos_original_to_retrained", ax=axes[0, 2], label_prefix="original ")
         axes[0, 2].set_ylabel(r"$\cos(\cdot, \theta_{retrain})$")
-    return _finish("orthogonality", quick, rows, summary, checks, fig, out, verbose, t0)
+    return _finish("orthogonality", quick, all_rows, summary, checks, fig, out, verbose, t0)
 
 
 # ------------------------------------------------------------------------------------------------- newton
@@ -403,7 +422,8 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
     """
     t0 = time.perf_counter()
     grid = _grid("newton", quick, protocol=["batch", "sequential"], **override)
-    rows = _sweep(grid, n_jobs, progress, backend, experiment=newton_task)
+    all_rows = _sweep(grid, n_jobs, progress, backend, experiment=newton_task)
+    rows = all_rows
     cols = ["step_norm", "retained_acc", "test_acc", "goldstein_epsilon", "cos_to_retrained", "wall_time"]
     cols = [c for c in cols if c in rows]
     ok = rows[rows["error"].isna()] if "error" in rows else rows
@@ -434,7 +454,7 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
             axes[0, 2].set_title("sequential: closeness to the oracle")
             plot_metric(sq, "round", "test_acc", hue="method", ax=axes[0, 3], band=False, legend=False)
             axes[0, 3].set_title("sequential: test accuracy")
-    return _finish("newton", quick, rows, summary, checks, fig, out, verbose, t0)
+    return _finish("newton", quick, all_rows, summary, checks, fig, out, verbose, t0)
 
 
 REPRODUCTIONS: Dict[str, Callable[..., Reproduction]] = {

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -572,10 +573,16 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         if p["model"] == "linear":
             mdl.set_params(init_scale=p["init_scale"])
         t0 = time.perf_counter()
-        mdl.fit(Xf, yf)
-        return mdl, time.perf_counter() - t0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mdl.fit(Xf, yf)
+        msg = "; ".join(str(w.message) for w in caught)[:300] or None
+        return mdl, time.perf_counter() - t0, msg
 
-    original, fit_time = _cached(("orig",) + model_key, lambda: fit(X, y))
+    original, fit_time, fit_warning = _cached(("orig",) + model_key, lambda: fit(X, y))
+    if not float(original.margins(X, y).min()) > 0:
+        raise ValueError(f"the original model does not fit its training set ({fit_warning}); unlearning metrics "
+                         "need a model that fits S: raise max_iter or the width m")
     keep = np.ones(n, dtype=bool)
     keep[forget] = False
 
@@ -587,7 +594,7 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         return _cached(("mult",) + model_key + (p["clarke_tol"],),
                        lambda: kkt_multipliers(original, X, y, subgradient_tol=p["clarke_tol"], n_threads=n_threads))
 
-    retrained, retrain_time = _cached(("retrain",) + model_key + (tuple(forget.tolist()),),
+    retrained, retrain_time, retrain_warning = _cached(("retrain",) + model_key + (tuple(forget.tolist()),),
                                       lambda: fit(X[keep], y[keep]))
     if method == "retrain":
         unlearned = retrained
@@ -607,6 +614,8 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     row.update({"psi": st.psi, "phi": st.phi, "n_features": X.shape[1], "n_train": n})
     row["fit_time"] = fit_time
     row["retrain_time"] = retrain_time
+    row["fit_warning"] = fit_warning
+    row["retrain_warning"] = retrain_warning
     row["original_test_acc"] = float(np.mean(original.margins(Xt, yt) > 0))
     if p["kkt"]:
         row.update(_cached(("origkkt",) + model_key + (p["clarke_tol"],),
