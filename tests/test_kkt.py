@@ -333,6 +333,67 @@ def test_clarke_qp_optimal_and_matches_slsqp(slope, trained):
     assert mult.epsilon <= mult.epsilon_plain * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("slope,trained", [(0.0, False), (0.0, True), (0.25, False)])
+def test_clarke_primal_path_agrees_with_pdas_warm_start(slope, trained):
+    """The pure primal active-set method (pdas_iter=0) and the default (primal-dual warm start, then
+    the primal method's optimality check) reach the same optimum."""
+    rng = np.random.default_rng(3)
+    n, d, m = 12, 30, 10
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    W = rng.standard_normal((m, d))
+    u = np.where(np.arange(m) < m // 2, 1.0, -1.0) / np.sqrt(m)
+    runs = [_core.kkt_solve(X, y, W, u, slope, trained, "nnls", 0.4, 1e-12, 0, 1.0, "exponential", True,
+                            None, None, None, 0, k) for k in (0, 50)]
+    assert runs[0]["converged"] and runs[1]["converged"]
+    assert len(runs[0]["pinned"]) > 20
+    assert runs[1]["epsilon"] == pytest.approx(runs[0]["epsilon"], rel=1e-9)
+    assert runs[1]["epsilon"] <= runs[1]["epsilon_plain"] * (1 + 1e-12)
+    np.testing.assert_allclose(runs[1]["lambdas"], runs[0]["lambdas"], atol=1e-6 * runs[0]["lambdas"].max())
+
+
+def test_duplicated_points_leave_epsilon_unchanged():
+    """Repeating data points (singular G and K) does not change the cone of the stationarity sum,
+    so epsilon (plain and Clarke) must be exactly the same as without the copies."""
+    X0, y0 = near_orthogonal(10, 40, seed=8)
+    net = kk.TwoLayerReLU(width=6, random_state=0, init_scale=0.3, max_iter=300).fit(X0, y0)
+    X = np.vstack([X0, X0[:3], X0[:1]])
+    y = np.concatenate([y0, y0[:3], y0[:1]])
+    for tol in (0.0, 0.05):
+        a = kk.kkt_multipliers(net, X0, y0, subgradient_tol=tol)
+        b = kk.kkt_multipliers(net, X, y, subgradient_tol=tol)
+        assert b.converged and b.epsilon == pytest.approx(a.epsilon, rel=1e-9)
+        # lambdas of copies sum to the original's multiplier
+        lam = np.asarray(b.lambdas)
+        merged = lam[:10].copy()
+        merged[:3] += lam[10:13]
+        merged[0] += lam[13]
+        if tol == 0.0:
+            np.testing.assert_allclose(merged, a.lambdas, atol=1e-8 * a.lambdas.max())
+
+
+def test_nnls_ill_conditioned_gram():
+    k = 10
+    G = 1.0 / (np.arange(k)[:, None] + np.arange(k)[None, :] + 1.0)  # Hilbert matrix, cond ~ 1.6e13
+    x_true = np.linspace(1.0, 2.0, k)
+    b = G @ x_true
+    r = _core.nnls_gram(G, b, 1e-12, 0)
+    assert r["converged"]
+    x = r["x"]
+    assert (x >= 0).all()
+    f_opt = -0.5 * x_true @ G @ x_true
+    assert r["objective"] == pytest.approx(f_opt, rel=1e-9)
+
+
+def test_iteration_limit_warns():
+    X, y = near_orthogonal(20, 200, seed=0)
+    rng = np.random.default_rng(0)
+    net = kk.TwoLayerReLU(width=10).set_parameters(rng.standard_normal((10, 200)))
+    with pytest.warns(kk.ConvergenceWarning, match="max_iter"):
+        m = kk.kkt_multipliers(net, X, y, scale=1.0, max_iter=1)
+    assert not m.converged
+
+
 def test_clarke_equals_plain_without_pinned_pairs():
     X, y = near_orthogonal(12, 40, seed=5)
     net = make_model("relu", dict(width=6), "exponential", X, y)

@@ -18,7 +18,7 @@ void def_kkt(py::module_& m) {
       [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& method,
          double subgradient_tol, double tol, std::int64_t max_iter, double scale, const std::string& loss,
          bool clarke, std::optional<Vectord> lambdas, std::optional<PairArray> pairs, std::optional<Vectord> mu,
-         int n_threads) {
+         int n_threads, int pdas_iter) {
         KKTOptions opt;
         opt.method = multiplier_method_from_string(method);
         opt.subgradient_tol = subgradient_tol;
@@ -27,6 +27,8 @@ void def_kkt(py::module_& m) {
         opt.scale = scale;
         opt.loss = loss_from_string(loss);
         opt.clarke = clarke;
+        opt.should_stop = PyInterruptCheck{};
+        opt.clarke_pdas_iter = pdas_iter;
         if (opt.method == MultiplierMethod::Given) {
           if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
           opt.given_lambdas = *lambdas;
@@ -72,7 +74,7 @@ void def_kkt(py::module_& m) {
       py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls", py::arg("subgradient_tol") = 0.0,
       py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0, py::arg("loss") = "exponential",
       py::arg("clarke") = true, py::arg("lambdas") = py::none(), py::arg("pairs") = py::none(),
-      py::arg("mu") = py::none(), py::arg("n_threads") = 0,
+      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
       "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp).");
 }
 
@@ -88,6 +90,7 @@ void bind_kkt(py::module_& m) {
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
+        o.should_stop = PyInterruptCheck{};
         NNLSResult r;
         {
           py::gil_scoped_release nogil;

@@ -32,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   kb::bind_training(m);
   kb::bind_kkt(m);
   kb::bind_unlearn(m);
+  kb::bind_testing(m);
 }

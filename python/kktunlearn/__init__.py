@@ -10,19 +10,22 @@ Reference implementation of
 from __future__ import annotations
 
 from . import _core
-from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
+from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
+from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
 from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
                   verify_unlearning)
+from .unlearning import unlearn, unlearn_sequence
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
+    "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
     "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
-    "UnlearningReport",
-    "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
+    "UnlearningReport", "unlearn", "unlearn_sequence",
+    "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
+    "TrainingDivergedError",
     "__version__",
 ]
 

@@ -27,7 +27,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core
-from ._validation import (check_array, check_choice, check_dtype, check_features, check_int,
+from ._validation import (_check_alloc, check_array, check_choice, check_dtype, check_features, check_int,
                           check_is_fitted, check_n_threads, check_positive, encode_labels)
 from .exceptions import ConvergenceWarning, TrainingDivergedError
 
@@ -176,6 +176,8 @@ class _HomogeneousModel:
         """Set the fitted parameters directly (for a model trained elsewhere). Labels are {-1, +1}."""
         dt = self.dtype_
         W = check_array(np.atleast_2d(W), "W", dtype=dt)
+        if self._linear and W.shape[0] != 1:
+            raise ValueError(f"a linear model has one weight row, got W of shape {W.shape}")
         if u is None:
             u = np.ones(1) if self._linear else self._default_u(W.shape[0])
         u = check_array(u, "u", dtype=dt, ndim=1)
@@ -240,6 +242,10 @@ class _HomogeneousModel:
         X = check_array(X, "X", dtype=dt)
         n, d = X.shape
         y_enc, classes = encode_labels(y, n, dtype=dt)
+        m = 1 if self._linear else int(self.width)
+        size_name = "width" if not self._linear else "X"
+        _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
+        _check_alloc((n, m), np.dtype(dt).itemsize, f"{size_name} (pre-activations of {n} x {m})")
         W0, u0 = self._init_params(d)
         W0 = np.ascontiguousarray(W0, dtype=dt)
         u0 = np.ascontiguousarray(u0, dtype=dt)
@@ -265,6 +271,10 @@ class _HomogeneousModel:
                 A0 = np.zeros((n, m), dtype=dt)
                 res = _core.train_span(K, Z0, w0sq, y_enc, A0, u0, progress=bar, **common)
                 W = W0 + res["A"].T @ X
+        except _core.NumericalError as exc:
+            raise TrainingDivergedError(
+                f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(X).max()):.3g}; rescale X "
+                f"(e.g. rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
         finally:
             bar.close()
         self.classes_ = classes
@@ -337,6 +347,13 @@ class _HomogeneousModel:
         """sigma'(<w_j, x_i>) (n x m), with sigma'(0) = leaky_slope."""
         Xc = self._check_X(X)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
+
+    # ------------------------------------------------------------------ model files
+    def save(self, path: Any) -> None:
+        """Write the model to `path` (kktunlearn.load reads it back; format in kktunlearn.io)."""
+        from .io import save
+
+        save(self, path)
 
     # ------------------------------------------------------------------ unlearning
     def unlearn(self, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):

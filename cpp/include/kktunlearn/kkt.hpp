@@ -62,6 +62,8 @@ struct KKTOptions {
   double scale = 0.0;            // > 0: normalize by this s instead of q_min^(1/L)
   LossKind loss = LossKind::Exponential;  // for the dynamics multipliers
   bool clarke = true;            // solve the exact Clarke QP when some pair is pinned
+  StopCheck should_stop;         // optional cancellation check of the solvers' loops (Ctrl-C)
+  int clarke_pdas_iter = 50;     // primal-dual active-set warm-start iterations (0: primal method only)
   // method == Given
   Vectord given_lambdas;
   std::vector<std::pair<Index, Index>> given_pairs;
@@ -206,9 +208,10 @@ double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, cons
 /// gradient of every free lambda vanishes (the subproblem's optimality).
 class ClarkeQP {
  public:
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), called once per iteration
   ClarkeQP(const detail::KKTProblem& pb, const std::vector<std::pair<Index, Index>>& pairs, double tol,
-           std::int64_t max_iter)
-      : pb_(pb), pairs_(pairs), tol_(tol), max_iter_(max_iter) {
+           std::int64_t max_iter, int pdas_iter = 50)
+      : pb_(pb), pairs_(pairs), tol_(tol), max_iter_(max_iter), pdas_iter_(pdas_iter) {
     const Index n = pb.n, m = pb.m;
     mask_.assign(static_cast<size_t>(n * m), 0);
     pair_index_.assign(static_cast<size_t>(n * m), -1);
@@ -260,16 +263,79 @@ class ClarkeQP {
     const std::int64_t max_iter = max_iter_ > 0 ? max_iter_ : 10 * (static_cast<std::int64_t>(n) + P) + 100;
     std::vector<char> barred_lam(static_cast<size_t>(n), 0), barred_pair(static_cast<size_t>(P), 0);
     converged_ = false;
+
+    // Warm start. (1) A primal-dual active-set phase (all states updated at once from the primal
+    // values of the free variables and the gradients of the fixed ones; Hintermueller, Ito & Kunisch
+    // 2003) usually lands on the optimal states in a few solves. (2) Otherwise its iterate, projected
+    // onto the feasible set, or else the plain solution, starts the primal method below (whichever has
+    // the lower objective, so the result never exceeds the plain epsilon).
+    {
+      const Vectord lam_plain = lam, mu_plain = mu;
+      const std::vector<char> lamF_plain = lamF_, state_plain = state_;
+      const double obj_plain = objective(lam, mu);
+      for (Index p = 0; p < P; ++p)
+        if (lamF_[pairs_[p].first] && pb_.u[pairs_[p].second] != 0.0) state_[p] = kF;
+      Vectord lp, mp;
+      if (pdas_iter_ <= 0) {
+        lam = lam_plain;
+        mu = mu_plain;
+        lamF_ = lamF_plain;
+        state_ = state_plain;
+      } else if (!pdas(lp, mp, tol_abs, pdas_iter_)) {
+        // project onto the feasible set and derive the states
+        for (Index i = 0; i < n; ++i) lp[i] = std::max(0.0, lp[i]);
+        for (Index i = 0; i < n; ++i) lamF_[i] = lp[i] > 0;
+        for (Index p = 0; p < P; ++p) {
+          const Index i = pairs_[p].first;
+          const double lo = a * lp[i], hi = lp[i];
+          if (!lamF_[i]) {
+            mp[p] = 0.0;
+            state_[p] = kL;
+          } else if (mp[p] <= lo) {
+            mp[p] = lo;
+            state_[p] = kL;
+          } else if (mp[p] >= hi) {
+            mp[p] = hi;
+            state_[p] = kU;
+          } else {
+            state_[p] = kF;
+          }
+        }
+        if (objective(lp, mp) < obj_plain) {
+          lam = lp;
+          mu = mp;
+          inner(lam, mu, -1, -1, false);
+        } else {
+          lam = lam_plain;
+          mu = mu_plain;
+          lamF_ = lamF_plain;
+          state_ = state_plain;
+        }
+      } else {
+        lam = lp;
+        mu = mp;
+      }
+    }
+
+    bool batch = true;  // release every violated condition at once while that makes progress
+    double prev_obj = std::numeric_limits<double>::infinity();
     for (iter_ = 0; iter_ < max_iter; ++iter_) {
-      // gradient at the current point
+      check_stop(should_stop);
+      // gradient and objective at the current point
       RowMatrixd M, Rho, gpair;
       Vectord ru, glam;
       pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
       pb_.gradient(Rho, ru, mask_, glam, gpair);
-      // most violated condition
-      double best = tol_abs;
-      int kind = -1;  // 0: release lambda_i, 1: free pair p
-      Index who = -1;
+      const double obj = pb_.residual_sq(M, Rho, ru);
+      if (batch && iter_ > 0 && !(obj < prev_obj - 1e-15 * std::abs(prev_obj))) batch = false;
+      prev_obj = obj;
+      // violated optimality conditions: (kind, index, size); kind 0 releases lambda_i, 1 frees pair p
+      struct Viol {
+        int kind;
+        Index who;
+        double v;
+      };
+      std::vector<Viol> viols;
       viol_ = 0.0;
       for (Index i = 0; i < n; ++i) {
         if (lamF_[i]) continue;
@@ -279,11 +345,7 @@ class ClarkeQP {
           d += std::min(a * g, g);
         }
         viol_ = std::max(viol_, -d);
-        if (!barred_lam[i] && -d > best) {
-          best = -d;
-          kind = 0;
-          who = i;
-        }
+        if (!barred_lam[i] && -d > tol_abs) viols.push_back({0, i, -d});
       }
       for (Index p = 0; p < P; ++p) {
         const Index i = pairs_[p].first;
@@ -294,37 +356,43 @@ class ClarkeQP {
         else if (state_[p] == kU) v = g;
         else v = std::abs(g);
         viol_ = std::max(viol_, v);
-        if (state_[p] != kF && !barred_pair[p] && v > best) {
-          best = v;
-          kind = 1;
-          who = p;
-        }
+        if (state_[p] != kF && !barred_pair[p] && v > tol_abs) viols.push_back({1, p, v});
       }
-      if (kind < 0) {
+      if (viols.empty()) {
         bool barred_left = false;
         for (Index i = 0; i < n; ++i) barred_left |= barred_lam[i] != 0;
         for (Index p = 0; p < P; ++p) barred_left |= barred_pair[p] != 0;
         converged_ = !barred_left || viol_ <= tol_abs;
         break;
       }
-      // release
+      auto release = [&](const Viol& v) {
+        if (v.kind == 0) {
+          lamF_[v.who] = 1;
+          for (Index p : pairs_of_[v.who]) {
+            const double g = gpair(pairs_[p].first, pairs_[p].second);
+            state_[p] = g < 0 ? kU : kL;
+          }
+        } else {
+          state_[v.who] = kF;
+        }
+      };
       const std::vector<char> lamF_save = lamF_;
       const std::vector<char> state_save = state_;
-      if (kind == 0) {
-        lamF_[who] = 1;
-        for (Index p : pairs_of_[who]) {
-          const double g = gpair(pairs_[p].first, pairs_[p].second);
-          state_[p] = g < 0 ? kU : kL;
-        }
-      } else {
-        state_[who] = kF;
+      if (batch && viols.size() > 1) {
+        for (const Viol& v : viols) release(v);
+        inner(lam, mu, -1, -1, false);
+        continue;
       }
-      const bool ok = inner(lam, mu, kind, who, kind == 1 && state_save[who] == kU);
+      // single release of the most violated condition (Lawson-Hanson step, with anti-cycling bar)
+      const Viol best = *std::max_element(viols.begin(), viols.end(),
+                                          [](const Viol& x, const Viol& y) { return x.v < y.v; });
+      release(best);
+      const bool ok = inner(lam, mu, best.kind, best.who, best.kind == 1 && state_save[best.who] == kU);
       if (!ok) {
         lamF_ = lamF_save;
         state_ = state_save;
-        if (kind == 0) barred_lam[who] = 1;
-        else barred_pair[who] = 1;
+        if (best.kind == 0) barred_lam[best.who] = 1;
+        else barred_pair[best.who] = 1;
         continue;
       }
       std::fill(barred_lam.begin(), barred_lam.end(), 0);
@@ -339,6 +407,68 @@ class ClarkeQP {
 
  private:
   static constexpr char kL = 0, kU = 1, kF = 2;
+
+  double objective(const Vectord& lam, const Vectord& mu) const {
+    RowMatrixd M, Rho;
+    Vectord ru;
+    pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
+    return pb_.residual_sq(M, Rho, ru);
+  }
+
+  /// Primal-dual active-set iterations from the current states. Returns true when the states
+  /// reproduce themselves (then (lam, mu) is feasible and optimal within tol_abs).
+  bool pdas(Vectord& lam, Vectord& mu, double tol_abs, int max_k) {
+    const Index n = pb_.n;
+    const Index P = static_cast<Index>(pairs_.size());
+    const double a = pb_.spec.slope;
+    for (int k = 0; k < max_k; ++k) {
+      check_stop(should_stop);
+      subproblem(lam, mu);
+      RowMatrixd M, Rho, gpair;
+      Vectord ru, glam;
+      pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
+      pb_.gradient(Rho, ru, mask_, glam, gpair);
+      bool changed = false;
+      std::vector<char> newF = lamF_;
+      std::vector<char> newS = state_;
+      for (Index i = 0; i < n; ++i) {
+        if (lamF_[i]) {
+          if (!(lam[i] > 0)) {
+            newF[i] = 0;
+            for (Index p : pairs_of_[i]) newS[p] = kL;
+          }
+        } else {
+          double d = glam[i];
+          for (Index p : pairs_of_[i]) {
+            const double g = gpair(pairs_[p].first, pairs_[p].second);
+            d += std::min(a * g, g);
+          }
+          if (d < -tol_abs) {
+            newF[i] = 1;
+            for (Index p : pairs_of_[i]) newS[p] = gpair(pairs_[p].first, pairs_[p].second) < 0 ? kU : kL;
+          }
+        }
+      }
+      for (Index p = 0; p < P; ++p) {
+        const Index i = pairs_[p].first;
+        if (!lamF_[i] || !newF[i]) continue;
+        const double g = gpair(i, pairs_[p].second);
+        if (state_[p] == kF) {
+          if (mu[p] < a * lam[i]) newS[p] = kL;
+          else if (mu[p] > lam[i]) newS[p] = kU;
+        } else if (state_[p] == kL) {
+          if (g < -tol_abs) newS[p] = kF;
+        } else if (g > tol_abs) {
+          newS[p] = kF;
+        }
+      }
+      changed = newF != lamF_ || newS != state_;
+      if (!changed) return true;
+      lamF_ = std::move(newF);
+      state_ = std::move(newS);
+    }
+    return false;
+  }
 
   double eff(Index i, Index j) const {
     const Index p = pair_index_[i * pb_.m + j];
@@ -529,6 +659,7 @@ class ClarkeQP {
   const std::vector<std::pair<Index, Index>>& pairs_;
   double tol_;
   std::int64_t max_iter_;
+  int pdas_iter_;
   std::vector<char> mask_;
   std::vector<Index> pair_index_;
   std::vector<std::vector<Index>> pairs_of_;
@@ -636,6 +767,7 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
       NNLSOptions no;
       no.tol = opt.tol;
       no.max_iter = opt.max_iter;
+      no.should_stop = opt.should_stop;
       const NNLSResult nr = nnls_gram(G, b, no);
       res.n_iter = nr.n_iter;
       res.n_fallback = nr.n_fallback;
@@ -647,7 +779,8 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
         double e2g;
         bool dr;
         res.epsilon_plain = epsilon_of(C, res.lambdas, e2g, dr);
-        ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter);
+        ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter, opt.clarke_pdas_iter);
+        qp.should_stop = opt.should_stop;
         Vectord lam, mu;
         qp.solve(res.lambdas, lam, mu);
         res.lambdas = lam;

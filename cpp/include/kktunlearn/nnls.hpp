@@ -30,6 +30,7 @@ namespace kktunlearn {
 struct NNLSOptions {
   double tol = 1e-10;        // relative: stop when max_{i not in P} w_i <= tol * max(|b|_inf, tiny)
   std::int64_t max_iter = 0;  // outer iterations (0 = 3 n + 30)
+  StopCheck should_stop;      // optional: checked every iteration, throws Interrupted (Ctrl-C)
 };
 
 struct NNLSResult {
@@ -119,6 +120,7 @@ inline NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOpt
     double first_val = 0.0;
     bool first = true;
     for (Index guard = 0; guard < 10 * n + 100; ++guard) {
+      check_stop(opt.should_stop);
       solve_passive(s);
       if (first) {
         first_val = entering >= 0 ? s[entering] : 1.0;
@@ -168,6 +170,7 @@ inline NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOpt
 
   Vectord w;
   for (res.n_iter = 0; res.n_iter < max_iter; ++res.n_iter) {
+    check_stop(opt.should_stop);
     w = b - G * x;
     Index best = -1;
     double wmax = tol_abs;
