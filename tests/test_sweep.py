@@ -141,3 +141,19 @@ def test_dask_scheduler_address_and_client():
     for df in (by_addr, by_client):
         assert list(df["value"]) == list(ref["value"])
         assert df["pid"].nunique() >= 1 and os.getpid() not in set(df["pid"])
+
+
+def test_issue_example_runs_as_written():
+    """sweep({"d": [200, 400], "method": ["ga", "retrain"]}) with every other key at its default."""
+    if not HAS_UNLEARNING:
+        pytest.skip("needs kktunlearn.unlearning")
+    df = S.sweep({"d": [200, 400], "method": ["ga", "retrain"]}, n_jobs=2, progress=False)
+    assert len(df) == 4 and list(df["method"]) == ["ga", "retrain", "ga", "retrain"]
+    assert (df["n"] == S.DEFAULTS["n"]).all() and (df["m"] == S.DEFAULTS["m"]).all()
+    ga = df[df["method"] == "ga"]
+    # GA lands next to the retrained network: closer than the original model was (GA spec 7.4)
+    assert (ga["cos_to_retrained"] > ga["cos_original_to_retrained"]).all()
+    assert (df.loc[df["method"] == "retrain", "cos_to_retrained"] == 1.0).all()
+    for col in ("goldstein_epsilon", "plain_epsilon", "clarke_epsilon", "tau", "test_acc", "mia_threshold_auc",
+                "mia_lr_auc", "step_norm", "wall_time", "phi", "psi", "orig_epsilon"):
+        assert col in df.columns and df[col].notna().all(), col
