@@ -83,6 +83,16 @@ def _info() -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from .sweep import SweepError
+
+    try:
+        return _run(args)
+    except (SweepError, ValueError, TypeError, ImportError) as exc:
+        print(f"kktunlearn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "info":
         return _info()
     if args.command == "reproduce":
