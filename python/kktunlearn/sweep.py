@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import math
 import numbers
 import os
 import platform
 import socket
 import subprocess
-import sys
 import time
 import traceback
 import warnings
