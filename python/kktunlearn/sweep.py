@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import math
 import numbers
 import os
 import platform
 import socket
 import subprocess
-import sys
 import time
 import traceback
 import warnings
@@ -265,20 +263,21 @@ def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client):
 
 def _iter_ray(tasks, n_jobs, n_threads, max_retries, address):
     try:
-        import ray  # noqa: F401
+        import ray
         from ray.util.joblib import register_ray
     except ImportError as exc:
         raise ImportError("backend='ray' needs Ray: pip install 'kktunlearn[ray]' (or pip install 'ray[default]')"
                           ) from exc
     import joblib
 
+    if address is not None and not ray.is_initialized():
+        ray.init(address=address)
     register_ray()
     pending = {t[0]: t for t in tasks}
     failures: Counter = Counter()
-    kw = {} if address is None else {"ray_remote_args": {}, "address": address}
     while pending:
         try:
-            with joblib.parallel_backend("ray", n_jobs=n_jobs or -1, **kw):
+            with joblib.parallel_backend("ray", n_jobs=n_jobs or -1):
                 gen = joblib.Parallel(return_as="generator_unordered")(
                     joblib.delayed(_run_task)((tid, p, e, nt, failures[tid] + 1))
                     for tid, (_t, p, e, nt, _a) in list(pending.items()))
