@@ -148,16 +148,43 @@ void parallel_tiles(Index rows, Index cols, Index row_block, Index col_block, in
   ex.rethrow();
 }
 
+/// Accumulation policy: float kernels sum long inner products (over d or n) in chunks of
+/// `chunk` terms, each chunk in float (vectorized GEMM), the chunk results added in double.
+/// double kernels use one chunk (chunk = 0 means "no chunking").
+template <class T>
+struct Accumulate {
+  static constexpr Index chunk = 0;
+};
+template <>
+struct Accumulate<float> {
+  static constexpr Index chunk = 4096;
+};
+
 /// Deterministic blocked GEMM helpers (results independent of the thread count).
-/// out (n x m) = A (n x k) * B(m x k)^T, tiled over the output.
+/// out (n x m) = A (n x k) * B(m x k)^T, tiled over the output. For float and k > 4096 the
+/// sum over k is done in 4096-term float chunks accumulated in double.
 template <class T, class DA, class DB, class DO>
 void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Eigen::MatrixBase<DO>& out,
               int n_threads) {
-  const Index n = A.rows(), m = B.rows();
+  const Index n = A.rows(), m = B.rows(), k = A.cols();
   const Index rb = 64, cb = 64;
+  const Index kc = Accumulate<T>::chunk;
+  if (kc == 0 || k <= kc) {
+    parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
+      out.block(r0, c0, r1 - r0, c1 - c0).noalias() =
+          A.middleRows(r0, r1 - r0) * B.middleRows(c0, c1 - c0).transpose();
+    });
+    return;
+  }
   parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
-    out.block(r0, c0, r1 - r0, c1 - c0).noalias() =
-        A.middleRows(r0, r1 - r0) * B.middleRows(c0, c1 - c0).transpose();
+    RowMatrix<double> acc = RowMatrix<double>::Zero(r1 - r0, c1 - c0);
+    RowMatrix<T> part(r1 - r0, c1 - c0);
+    for (Index k0 = 0; k0 < k; k0 += kc) {
+      const Index kk = std::min(kc, k - k0);
+      part.noalias() = A.block(r0, k0, r1 - r0, kk) * B.block(c0, k0, c1 - c0, kk).transpose();
+      acc += part.template cast<double>();
+    }
+    out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<T>();
   });
 }
 
