@@ -1,0 +1,46 @@
+"""Shared fixtures and independent numpy references for the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def np_act(Z, slope):
+    return np.where(Z > 0, Z, slope * Z)
+
+
+def np_dact(Z, slope):
+    return np.where(Z > 0, 1.0, slope)
+
+
+def np_loss(q, loss):
+    if loss == "exponential":
+        return np.exp(-q), -np.exp(-q)
+    return np.logaddexp(0.0, -q), -1.0 / (1.0 + np.exp(q))
+
+
+def np_forward(X, W, u, slope):
+    return np_act(X @ W.T, slope) @ u
+
+
+def np_loss_grad(X, y, W, u, slope, train_outer, loss):
+    """Mean loss and its gradient, written independently of the library."""
+    n = X.shape[0]
+    Z = X @ W.T
+    q = y * (np_act(Z, slope) @ u)
+    lv, ld = np_loss(q, loss)
+    c = ld * y / n
+    gW = (c[:, None] * np_dact(Z, slope) * u[None, :]).T @ X
+    gu = np_act(Z, slope).T @ c if train_outer else None
+    return lv.mean(), gW, gu
+
+
+@pytest.fixture
+def small_data():
+    rng = np.random.default_rng(1234)
+    n, d = 12, 30
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    y[0], y[1] = -1.0, 1.0
+    return X, y
