@@ -50,7 +50,7 @@ def test_seeded_init_blocks_equal_one_shot(monkeypatch):
     m, d, scale = 11, 301, 0.25
     init = _span.SeededInit.from_rng(np.random.default_rng(42), scale, m, d, advance=False)
     assert _span._block_rows(d, m) == 3
-    blocks = list(init.blocks(np.float64))
+    blocks = [(r0, r1, b.copy()) for r0, r1, b in init.blocks(np.float64)]
     assert len(blocks) == 4
     ref = scale * np.random.default_rng(42).standard_normal((m, d))
     assert np.array_equal(np.concatenate([b for _, _, b in blocks]), ref)

@@ -36,7 +36,7 @@ import numpy as np
 from . import _core
 
 # W0 is regenerated in float64 row blocks of at most this many bytes.
-_W0_BLOCK_BYTES = 64 << 20
+_W0_BLOCK_BYTES = 32 << 20
 
 
 def _block_rows(d: int, m: int) -> int:
@@ -85,13 +85,20 @@ class SeededInit:
         return g.bit_generator.state
 
     def blocks(self, dtype) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield (r0, r1, W0[r0:r1]) in `dtype`. The yielded array is a reused buffer: consume
+        (or copy) it before asking for the next block."""
         g = self._generator()
         rb = _block_rows(self.d, self.m)
+        buf = np.empty((rb, self.d))
+        out = buf if np.dtype(dtype) == np.float64 else np.empty((rb, self.d), dtype=dtype)
         for r0 in range(0, self.m, rb):
             r1 = min(self.m, r0 + rb)
-            blk = g.standard_normal((r1 - r0, self.d))
-            blk *= self.scale
-            yield r0, r1, np.ascontiguousarray(blk, dtype=dtype)
+            b = buf[: r1 - r0]
+            g.standard_normal(out=b)
+            o = out[: r1 - r0]
+            # float64 product, then one rounding to dtype: equals (scale * G).astype(dtype)
+            np.multiply(b, self.scale, out=o, casting="unsafe")
+            yield r0, r1, o
 
 
 class ArrayInit:
@@ -129,14 +136,14 @@ def init_full(init, dtype) -> np.ndarray:
 
 
 def init_preacts(init, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, float]:
-    """(X W0^T (n x m), ||W0||_F^2), W0 generated block by block."""
+    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block."""
     Z0 = np.zeros((X.shape[0], init.m), dtype=X.dtype)
     sq = 0.0
     for r0, r1, blk in init.blocks(X.dtype):
         Z0[:, r0:r1] = _core.preactivations(X, blk, n_threads)
-        b64 = blk.ravel()
-        sq += float(np.dot(b64, b64)) if blk.dtype == np.float64 else float(
-            np.dot(b64.astype(np.float64), b64.astype(np.float64)))
+        for row in blk:
+            r = row if row.dtype == np.float64 else row.astype(np.float64)
+            sq += float(np.dot(r, r))
     return Z0, sq
 
 
