@@ -229,3 +229,34 @@ def test_setting_w_switches_to_primal(data):
     net.set_parameters(W * 2, net.u_)
     assert not net._is_span
     np.testing.assert_allclose(net.decision_function(X), _np_outputs(X, W * 2, net.u_, 0.0), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- CPU dispatch
+def test_cpu_dispatch_variants_agree(data):
+    import importlib
+
+    import kktunlearn
+    from kktunlearn import _core, _dispatch
+
+    assert kktunlearn.cpu_variant in ("baseline", "avx2", "avx512")
+    assert _core.variant == _dispatch._MODULE[kktunlearn.cpu_variant]
+    X, y = data
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((24, X.shape[1]))
+    X32 = rng.standard_normal((6, 9000)).astype(np.float32)
+    results = []
+    for name in ("_core", "_core_avx2", "_core_avx512"):
+        try:
+            mod = importlib.import_module(f"kktunlearn.{name}")
+        except ImportError:
+            continue
+        feats = mod.cpu_features()
+        key = {"_core": "baseline", "_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
+        if not all(feats.get(f, False) for f in _dispatch._NEEDS[key]):
+            continue
+        results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0)))
+    for Z, K, K32 in results[1:]:
+        np.testing.assert_allclose(Z, results[0][0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(K, results[0][1], rtol=1e-12)
+        # float32 long sums are double sums rounded once: identical up to a last-bit tie
+        np.testing.assert_allclose(K32, results[0][2], rtol=2.0 ** -23)
