@@ -171,7 +171,11 @@ template <class T, class DA, class DB, class DO>
 void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Eigen::MatrixBase<DO>& out,
               int n_threads) {
   const Index n = A.rows(), m = B.rows(), k = A.cols();
-  const Index rb = 64, cb = 64;
+  // Tile shape from the shapes only (never from the thread count, so results are reproducible):
+  // whole rows of B per tile while m <= 512 (B is packed once per tile), and about 8 row tiles
+  // of 16..256 rows so that both threads get work.
+  const Index cb = m <= 512 ? std::max<Index>(m, 1) : 256;
+  const Index rb = std::min<Index>(256, std::max<Index>(16, (n + 7) / 8));
   if (Accumulate<T>::threshold == 0 || k <= Accumulate<T>::threshold) {
     parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
       out.block(r0, c0, r1 - r0, c1 - c0).noalias() =

@@ -121,7 +121,11 @@ struct SpanRep {
   void preacts(RowMatrix<T>& Z) {
     Z.resize(Z0.rows(), Z0.cols());
     const Index n = K.rows();
-    parallel_blocks(n, 64, n_threads, [&](Index r0, Index r1) {
+    // one step is 2 n^2 m flops: below ~2e7 a parallel region costs more than it saves (and on a
+    // shared machine a descheduled second thread stalls every step), so small steps run serially
+    const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(Z0.cols());
+    const int nt = flops < 2e7 ? 1 : n_threads;
+    parallel_blocks(n, 64, nt, [&](Index r0, Index r1) {
       Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
       Z.middleRows(r0, r1 - r0).noalias() += K.middleRows(r0, r1 - r0) * A;
     });
