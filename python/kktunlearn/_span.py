@@ -84,18 +84,23 @@ class SeededInit:
             g.standard_normal((min(rb, self.m - r0), self.d))
         return g.bit_generator.state
 
-    def blocks(self, dtype) -> Iterator[Tuple[int, int, np.ndarray]]:
-        """Yield (r0, r1, W0[r0:r1]) in `dtype`. The yielded array is a reused buffer: consume
-        (or copy) it before asking for the next block."""
+    def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield (r0, r1, W0[r0:r1]) in `dtype`. Without `out` the yielded array is a reused buffer:
+        consume (or copy) it before asking for the next block. With `out` (m x d, dtype) the
+        blocks are written into out[r0:r1] and those views are yielded."""
         g = self._generator()
         rb = _block_rows(self.d, self.m)
-        buf = np.empty((rb, self.d))
-        out = buf if np.dtype(dtype) == np.float64 else np.empty((rb, self.d), dtype=dtype)
+        f64 = np.dtype(dtype) == np.float64
+        buf = None if (f64 and out is not None) else np.empty((rb, self.d))
+        tmp = None if (f64 or out is not None) else np.empty((rb, self.d), dtype=dtype)
         for r0 in range(0, self.m, rb):
             r1 = min(self.m, r0 + rb)
-            b = buf[: r1 - r0]
+            b = out[r0:r1] if buf is None else buf[: r1 - r0]
             g.standard_normal(out=b)
-            o = out[: r1 - r0]
+            if out is not None:
+                o = out[r0:r1]
+            else:
+                o = b if f64 else tmp[: r1 - r0]
             # float64 product, then one rounding to dtype: equals (scale * G).astype(dtype)
             np.multiply(b, self.scale, out=o, casting="unsafe")
             yield r0, r1, o
@@ -130,8 +135,12 @@ class ZeroInit:
 def init_full(init, dtype) -> np.ndarray:
     """W0 as one m x d array (the primal representation needs it)."""
     W0 = np.zeros((init.m, init.d), dtype=dtype)
-    for r0, r1, blk in init.blocks(dtype):
-        W0[r0:r1] = blk
+    if isinstance(init, SeededInit):
+        for _ in init.blocks(dtype, out=W0):
+            pass
+    else:
+        for r0, r1, blk in init.blocks(dtype):
+            W0[r0:r1] = blk
     return W0
 
 
@@ -141,9 +150,8 @@ def init_preacts(init, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, float
     sq = 0.0
     for r0, r1, blk in init.blocks(X.dtype):
         Z0[:, r0:r1] = _core.preactivations(X, blk, n_threads)
-        for row in blk:
-            r = row if row.dtype == np.float64 else row.astype(np.float64)
-            sq += float(np.dot(r, r))
+        # (einsum, not BLAS: a threaded BLAS dot per row is slow on a busy machine)
+        sq += float(np.einsum("ij,ij->", blk, blk, dtype=np.float64))
     return Z0, sq
 
 
@@ -228,7 +236,8 @@ class SpanState:
     def sqnorm_W(self) -> float:
         """||W||_F^2 = ||W0||^2 + 2 <A, Z0> + <A, K A> (float64, no d)."""
         A = self.A.astype(np.float64)
-        return float(self.w0_sqnorm + 2.0 * np.sum(A * self.Z0) + np.sum(A * (self.K.astype(np.float64) @ A)))
+        return float(self.w0_sqnorm + 2.0 * np.einsum("ij,ij->", A, self.Z0, dtype=np.float64)
+                     + np.einsum("ij,ij->", A, self.K.astype(np.float64) @ A))
 
     def with_A(self, A: np.ndarray) -> "SpanState":
         """Same X, K, Z0, W0; new A (shares the cached arrays, no copies)."""
