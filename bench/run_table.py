@@ -1,6 +1,6 @@
 """One benchmark run, one table: kktunlearn vs plain numpy vs plain PyTorch (CPU), side by side.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=python python3 bench/run_table.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE PYTHONPATH=python python3 bench/run_table.py
 
 Prints the machine, the thread pools, and a markdown table (medians of --repeats runs). Peers are
 run for fewer steps than the workload and extrapolated per step where noted (the per-step cost
@@ -106,6 +106,32 @@ print(json.dumps(dict(t_fit=t_fit, rss_fit=rss_fit, rss_w=rss_w, rep=net.represe
     return res
 
 
+def dispatch_compare(keys, repeats):
+    """kktunlearn fit time (2 threads) per core build, each in its own process (KKTUNLEARN_DISPATCH)."""
+    code = r"""
+import sys, time, warnings, json, numpy as np
+sys.path.insert(0, sys.argv[1])
+from run_table import WORKLOADS, make_data, ours_fit, med
+import kktunlearn
+w = WORKLOADS[sys.argv[2]]
+X, y = make_data(w["n"], w["d"])
+ts = []
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter(); ours_fit(X, y, w["m"], w["steps"], 2); ts.append(time.perf_counter() - t)
+print(json.dumps(dict(variant=kktunlearn.cpu_variant, t=med(ts))))
+"""
+    out = {}
+    for key in keys:
+        for variant in ("baseline", "avx2", "avx512"):
+            env = dict(os.environ, KKTUNLEARN_DISPATCH=variant)
+            r = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__)), key,
+                                str(repeats)], capture_output=True, text=True, env=env)
+            if r.returncode == 0:
+                res = json.loads(r.stdout.strip().splitlines()[-1])
+                out[(key, res["variant"])] = res["t"]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -131,7 +157,7 @@ def main():
           "torch", getattr(torch, "__version__", "-"), "kktunlearn", kktunlearn.__version__,
           "core variant", kktunlearn.cpu_variant, "openmp", _core.have_openmp)
     print("    OPENBLAS_CORETYPE =", os.environ.get("OPENBLAS_CORETYPE"), " OPENBLAS_L2_SIZE =",
-          os.environ.get("OPENBLAS_L2_SIZE"))
+          os.environ.get("OPENBLAS_L2_SIZE"), " OMP_WAIT_POLICY =", os.environ.get("OMP_WAIT_POLICY"))
     for p in threadpool_info():
         print("    threadpool:", p.get("internal_api"), p.get("num_threads"), "threads,", p.get("architecture"))
     if torch is not None:
@@ -199,6 +225,10 @@ def main():
     if "b_mult_numpy" in info:
         print(f"\n(b) multipliers + KKT report: numpy peer (NNLS on the Gram, residual formed) "
               f"{info['b_mult_numpy']:.2f} s; kktunlearn: pending (kkt branch not merged).")
+    dc = dispatch_compare([k for k in "cd" if k in args.only], R)
+    if dc:
+        print("\nCPU dispatch (kktunlearn fit, 2 threads, one process per core build):",
+              "; ".join(f"({k}) {v}: {t:.2f} s" for (k, v), t in dc.items()))
     if "e" in args.only:
         e = run_e(R)
         print(f"\n(e) n=100, d=1e6, m=100, float32, 500 steps, {e['rep']}: fit + one decision_function "
