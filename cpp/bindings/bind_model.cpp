@@ -15,6 +15,7 @@ void def_model_kernels(py::module_& m) {
   m.def(
       "preactivations",
       [](CMat<T> X, CMat<T> W, int n_threads) {
+        check_dim(W.cols(), X.cols(), "preactivations", "the number of columns of W");
         RowMatrix<T> Z;
         {
           py::gil_scoped_release nogil;
@@ -28,6 +29,8 @@ void def_model_kernels(py::module_& m) {
   m.def(
       "outputs",
       [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, int n_threads) {
+        check_dim(W.cols(), X.cols(), "outputs", "the number of columns of W");
+        check_vec(u, W.rows(), "outputs", "u");
         Vectord N;
         {
           py::gil_scoped_release nogil;
@@ -43,6 +46,7 @@ void def_model_kernels(py::module_& m) {
   m.def(
       "activation_pattern",
       [](CMat<T> X, CMat<T> W, double slope, int n_threads) {
+        check_dim(W.cols(), X.cols(), "activation_pattern", "the number of columns of W");
         RowMatrix<T> S;
         {
           py::gil_scoped_release nogil;
@@ -60,6 +64,9 @@ void def_model_kernels(py::module_& m) {
       [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& loss,
          int n_threads) {
         const LossKind lk = loss_from_string(loss);
+        check_dim(W.cols(), X.cols(), "loss_and_grad", "the number of columns of W");
+        check_vec(y, X.rows(), "loss_and_grad", "y");
+        check_vec(u, W.rows(), "loss_and_grad", "u");
         const NetSpec spec = make_spec(slope, train_outer);
         double L = 0.0;
         RowMatrix<T> gW;
@@ -92,6 +99,10 @@ void def_model_kernels(py::module_& m) {
       "jvp",
       [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, bool train_outer, CMat<T> V, std::optional<Vectord> vu,
          int n_threads) {
+        check_dim(W.cols(), X.cols(), "jvp", "the number of columns of W");
+        check_vec(u, W.rows(), "jvp", "u");
+        check_mat(V, W.rows(), W.cols(), "jvp", "V");
+        if (train_outer && vu) check_vec(*vu, W.rows(), "jvp", "vu");
         Vectord out;
         {
           py::gil_scoped_release nogil;
@@ -108,7 +119,9 @@ void def_model_kernels(py::module_& m) {
   m.def(
       "vjp",
       [](CMat<T> X, CMat<T> W, CVec<T> u, double slope, bool train_outer, const Vectord& c, int n_threads) {
-        if (c.size() != X.rows()) throw InvalidArgument("vjp: c must have one entry per row of X");
+        check_dim(W.cols(), X.cols(), "vjp", "the number of columns of W");
+        check_vec(u, W.rows(), "vjp", "u");
+        check_vec(c, X.rows(), "vjp", "c (one entry per row of X)");
         const NetSpec spec = make_spec(slope, train_outer);
         RowMatrix<T> gW;
         Vectord gu;
@@ -142,6 +155,9 @@ void def_model_kernels(py::module_& m) {
   m.def(
       "gradient_gram",
       [](CMat<T> K, CMat<T> Z, CVec<T> u, CVec<T> y, double slope, bool train_outer, int n_threads) {
+        check_mat(K, Z.rows(), Z.rows(), "gradient_gram", "K");
+        check_vec(u, Z.cols(), "gradient_gram", "u");
+        check_vec(y, Z.rows(), "gradient_gram", "y");
         RowMatrixd G;
         {
           py::gil_scoped_release nogil;

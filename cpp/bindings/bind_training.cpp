@@ -53,6 +53,9 @@ void def_training(py::module_& m) {
          std::int64_t history_every, int n_threads, py::object progress) {
         const TrainOptions opt =
             make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+        check_dim(W0.cols(), X.cols(), "train_primal", "the number of columns of W0");
+        check_vec(y, X.rows(), "train_primal", "y");
+        check_vec(u0, W0.rows(), "train_primal", "u0");
         PrimalRep<T> rep(X, RowMatrix<T>(W0), n_threads);
         Vector<T> u = u0;
         PyProgress cb{progress};
@@ -61,6 +64,7 @@ void def_training(py::module_& m) {
           py::gil_scoped_release nogil;
           r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
         }
+        cb.rethrow_error();
         py::dict d = result_dict(r, cb.interrupted);
         d["W"] = std::move(rep.W);
         d["u"] = std::move(u);
@@ -80,6 +84,9 @@ void def_training(py::module_& m) {
          py::object progress) {
         const TrainOptions opt =
             make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+        check_mat(K, y.size(), y.size(), "train_span", "K");
+        check_mat(Z0, y.size(), u0.size(), "train_span", "Z0");
+        check_mat(A0, y.size(), u0.size(), "train_span", "A0");
         SpanRep<T> rep(K, Z0, w0_sqnorm, RowMatrix<T>(A0), n_threads);
         Vector<T> u = u0;
         PyProgress cb{progress};
@@ -88,6 +95,7 @@ void def_training(py::module_& m) {
           py::gil_scoped_release nogil;
           r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
         }
+        cb.rethrow_error();
         py::dict d = result_dict(r, cb.interrupted);
         d["A"] = std::move(rep.A);
         d["u"] = std::move(u);

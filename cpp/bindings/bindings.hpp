@@ -7,6 +7,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
+#include <memory>
+
 #include <kktunlearn/common.hpp>
 #include <kktunlearn/loss.hpp>
 #include <kktunlearn/model.hpp>
@@ -24,6 +27,28 @@ using CMat = Eigen::Ref<const RowMatrix<T>>;
 template <class T>
 using CVec = Eigen::Ref<const Vector<T>>;
 
+// Shape checks at the binding boundary. The Python API validates user input first; these make
+// the raw _core functions memory-safe too (a mismatched shape would otherwise read out of bounds
+// with Eigen's assertions compiled out in Release builds).
+inline void check_dim(Index got, Index want, const char* fn, const char* what) {
+  if (got != want)
+    throw InvalidArgument(std::string(fn) + ": " + what + " is " + std::to_string(got) + ", expected " +
+                          std::to_string(want));
+}
+template <class M>
+void check_mat(const M& a, Index rows, Index cols, const char* fn, const char* name) {
+  if (a.rows() != rows || a.cols() != cols)
+    throw InvalidArgument(std::string(fn) + ": " + name + " has shape (" + std::to_string(a.rows()) + ", " +
+                          std::to_string(a.cols()) + "), expected (" + std::to_string(rows) + ", " +
+                          std::to_string(cols) + ")");
+}
+template <class V>
+void check_vec(const V& v, Index size, const char* fn, const char* name) {
+  if (v.size() != size)
+    throw InvalidArgument(std::string(fn) + ": " + name + " has " + std::to_string(v.size()) +
+                          " entries, expected " + std::to_string(size));
+}
+
 inline NetSpec make_spec(double slope, bool train_outer) {
   NetSpec s;
   s.slope = slope;
@@ -35,9 +60,16 @@ inline NetSpec make_spec(double slope, bool train_outer) {
 /// the GIL, lets Python handle pending signals (Ctrl-C) and forwards progress to an optional
 /// Python callable. Returns false (stop) on a pending KeyboardInterrupt; the caller then reports
 /// `interrupted` and the Python layer raises KeyboardInterrupt after saving the consistent state.
+//
+/// A KeyboardInterrupt raised inside the Python callable (the signal can arrive while it runs)
+/// counts as an interrupt too. Any other exception raised by the callable also stops the loop; it
+/// is kept in `error` and the binding re-raises it (rethrow_error) once the GIL is held again, so
+/// a failing callback is reported as itself rather than as an interrupt.
 struct PyProgress {
   py::object fn;  // may be None
   bool interrupted = false;
+  std::shared_ptr<py::error_already_set> error;  // destroyed with the GIL held (after the loop)
+  explicit PyProgress(py::object f = py::none()) : fn(std::move(f)) {}
   bool operator()(std::int64_t it, double loss) {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) {
@@ -53,13 +85,43 @@ struct PyProgress {
           return false;
         }
       } catch (py::error_already_set& e) {
-        e.restore();
-        PyErr_Clear();
-        interrupted = true;
+        if (e.matches(PyExc_KeyboardInterrupt)) {
+          interrupted = true;
+        } else {
+          error = std::make_shared<py::error_already_set>(std::move(e));
+        }
+        return false;
+      } catch (const py::cast_error&) {
+        error = std::make_shared<py::error_already_set>(
+            (PyErr_SetString(PyExc_TypeError, "progress callback must return None or a bool"),
+             py::error_already_set()));
         return false;
       }
     }
     return true;
+  }
+  /// Call with the GIL held, after the loop: re-raises the callback's exception, if any.
+  void rethrow_error() {
+    if (error) throw *error;
+  }
+};
+
+/// A StopCheck for solver loops that run with the GIL released: at most every 0.1 s it re-acquires
+/// the GIL and lets Python handle pending signals; true (stop) on a pending KeyboardInterrupt. The
+/// loop then throws kktunlearn::Interrupted, which the module translates to KeyboardInterrupt.
+struct PyInterruptCheck {
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  double seconds = 0.1;
+  bool operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last).count() < seconds) return false;
+    last = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) {
+      PyErr_Clear();
+      return true;
+    }
+    return false;
   }
 };
 
@@ -67,6 +129,7 @@ void bind_model(py::module_& m);
 void bind_training(py::module_& m);
 void bind_kkt(py::module_& m);
 void bind_unlearn(py::module_& m);
+void bind_testing(py::module_& m);  // test-only hooks (kktunlearn._core._testing)
 
 }  // namespace bind
 }  // namespace kktunlearn

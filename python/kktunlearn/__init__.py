@@ -16,14 +16,21 @@ from . import _dispatch
 # the best build of the C++ core for this CPU (see _dispatch.py); every module imports it as _core
 _core, cpu_variant = _dispatch.load(__name__)
 _sys.modules[__name__ + "._core"] = _core
-from .exceptions import (ConvergenceWarning, KKTUnlearnError, NotFittedError, NotSeparableError,
+from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
+from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
+from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
+                  verify_unlearning)
+from .unlearning import unlearn, unlearn_sequence
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LinearModel", "TwoLayerReLU", "clone", "choose_representation",
-    "ConvergenceWarning", "KKTUnlearnError", "NotFittedError", "NotSeparableError", "TrainingDivergedError",
+    "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
+    "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
+    "UnlearningReport", "unlearn", "unlearn_sequence",
+    "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
+    "TrainingDivergedError",
     "__version__",
 ]

@@ -46,13 +46,30 @@ def check_array(X: Any, name: str = "X", dtype: type = np.float64, ndim: int = 2
         if raw.ndim != ndim:
             shape_word = "2-D (n_samples, n_features)" if ndim == 2 else "1-D"
             raise ValueError(f"{name} must be {shape_word}, got an array of shape {raw.shape}")
-        arr = np.ascontiguousarray(raw, dtype=dtype)
+        _check_alloc(raw.shape, np.dtype(dtype).itemsize, name)
+        try:
+            arr = np.ascontiguousarray(raw, dtype=dtype)
+        except MemoryError as exc:
+            raise ValueError(f"{name} is too large: converting shape {raw.shape} to {np.dtype(dtype).name} "
+                             "needs more memory than is available") from exc
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one sample and one feature are needed")
     if not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name} contains {bad}; all entries must be finite")
     return arr
+
+
+_MAX_BYTES = 2**62  # beyond this numpy cannot even describe the array ("array is too big")
+
+
+def _check_alloc(shape: Sequence[int], itemsize: int, name: str) -> None:
+    """ValueError naming `name` when an array of `shape` could not possibly be allocated."""
+    total = itemsize
+    for s in shape:
+        total *= int(s)
+    if total > _MAX_BYTES:
+        raise ValueError(f"{name} is too large: shape {tuple(int(s) for s in shape)} needs {total:.3e} bytes")
 
 
 def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,
@@ -96,7 +113,7 @@ def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,
     is_hi = yr == hi
     if not np.all(is_lo | is_hi):
         bad = yr[~(is_lo | is_hi)][:3].tolist()
-        raise ValueError(f"{name} contains labels {bad} outside the classes {list(classes)} "
+        raise ValueError(f"{name} contains labels {bad} outside the classes {np.asarray(classes).tolist()} "
                          "(labels must be -1/+1, or the two classes the model was fitted on)")
     enc[is_lo] = -1.0
     enc[is_hi] = 1.0
@@ -133,6 +150,8 @@ def check_n_threads(n_threads: Any) -> int:
         raise TypeError(f"n_threads must be None or a positive integer, got {n_threads!r}")
     if n_threads <= 0:
         raise ValueError(f"n_threads must be None (OpenMP default) or a positive integer, got {n_threads}")
+    if n_threads > 2**31 - 1:
+        raise ValueError(f"n_threads is too large ({n_threads}); kernels use at most max(256, 4 x the CPUs) threads")
     return int(n_threads)
 
 

@@ -20,5 +20,10 @@ class NotSeparableError(KKTUnlearnError, ValueError):
     """The model does not fit the data (some margin <= 0), so it cannot be normalized to margin 1."""
 
 
+class ModelFileError(KKTUnlearnError, ValueError):
+    """A model file cannot be loaded: not a model file, truncated or corrupted, failed checksum,
+    newer format version, or inconsistent contents."""
+
+
 class ConvergenceWarning(UserWarning):
     """Training or a solver stopped before it met its target."""

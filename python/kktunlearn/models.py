@@ -27,7 +27,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core, _span
-from ._validation import (check_array, check_choice, check_dtype, check_features, check_int,
+from ._validation import (_check_alloc, check_array, check_choice, check_dtype, check_features, check_int,
                           check_is_fitted, check_n_threads, check_positive, encode_labels)
 from .exceptions import ConvergenceWarning, TrainingDivergedError
 
@@ -358,6 +358,8 @@ class _HomogeneousModel:
         """Set the fitted parameters directly (for a model trained elsewhere). Labels are {-1, +1}."""
         dt = self.dtype_
         W = check_array(np.atleast_2d(W), "W", dtype=dt)
+        if self._linear and W.shape[0] != 1:
+            raise ValueError(f"a linear model has one weight row, got W of shape {W.shape}")
         if u is None:
             u = np.ones(1) if self._linear else self._default_u(W.shape[0])
         u = check_array(u, "u", dtype=dt, ndim=1)
@@ -454,6 +456,9 @@ class _HomogeneousModel:
         X = check_array(X, "X", dtype=dt)
         n, d = X.shape
         y_enc, classes = encode_labels(y, n, dtype=dt)
+        m = 1 if self._linear else int(self.width)
+        size_name = "width" if not self._linear else "X"
+        _check_alloc((n, m), np.dtype(dt).itemsize, f"{size_name} (pre-activations of {n} x {m})")
         init, u0 = self._init_source(d)
         u0 = np.ascontiguousarray(u0, dtype=dt)
         m = init.m
@@ -462,12 +467,19 @@ class _HomogeneousModel:
             rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
         nt = self._n_threads()
         t0 = time.perf_counter()
-        if rep == "primal":
-            res = self._run_primal(X, y_enc, _span.init_full(init, dt), u0)
-        else:
-            K = _core.kernel_matrix(X, nt)
-            Z0, w0sq = _span.init_preacts(init, X, nt)
-            res = self._run_span(K, Z0, w0sq, y_enc, u0)
+        try:
+            if rep == "primal":
+                _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
+                res = self._run_primal(X, y_enc, _span.init_full(init, dt), u0)
+            else:
+                _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
+                K = _core.kernel_matrix(X, nt)
+                Z0, w0sq = _span.init_preacts(init, X, nt)
+                res = self._run_span(K, Z0, w0sq, y_enc, u0)
+        except _core.NumericalError as exc:
+            raise TrainingDivergedError(
+                f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(X).max()):.3g}; rescale X "
+                f"(e.g. rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
         self.classes_ = classes
         if rep == "primal":
             self._set_state(res["W"], res["u"])
@@ -568,6 +580,13 @@ class _HomogeneousModel:
             Z = self._preactivations(Xc)
             return np.where(Z > 0, 1.0, self.slope_).astype(self.dtype_)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
+
+    # ------------------------------------------------------------------ model files
+    def save(self, path: Any) -> None:
+        """Write the model to `path` (kktunlearn.load reads it back; format in kktunlearn.io)."""
+        from .io import save
+
+        save(self, path)
 
     # ------------------------------------------------------------------ unlearning
     def unlearn(self, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):

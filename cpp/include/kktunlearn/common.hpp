@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -51,15 +52,36 @@ class Interrupted : public std::runtime_error {
   Interrupted() : std::runtime_error("interrupted") {}
 };
 
+/// Cooperative cancellation for long serial loops (solvers): the caller passes a check that
+/// returns true when the work should stop (e.g. Ctrl-C seen by the Python binding, which rate-limits
+/// its checks); the loop calls check_stop() once per iteration, outside any parallel region.
+using StopCheck = std::function<bool()>;
+inline void check_stop(const StopCheck& stop) {
+  if (stop && stop()) throw Interrupted();
+}
+
 inline void require(bool cond, const std::string& msg) {
   if (!cond) throw InvalidArgument(msg);
 }
 
-/// Number of OpenMP threads for a call: n_threads > 0 is taken as is, anything else means the
-/// OpenMP default (omp_get_max_threads(), which OMP_NUM_THREADS and threadpoolctl control).
+/// Largest team a kernel starts: max(256, 4 x the processors). More threads than that only
+/// oversubscribe the machine, and asking libgomp for tens of thousands makes it abort the process
+/// ("Thread creation failed"). Results do not depend on the team size (fixed block splits), so
+/// clamping never changes a number.
+inline int max_team_size() {
+#ifdef KKTUNLEARN_HAVE_OPENMP
+  return std::max(256, 4 * omp_get_num_procs());
+#else
+  return 1;
+#endif
+}
+
+/// Number of OpenMP threads for a call: n_threads > 0 is taken as is (clamped to
+/// max_team_size()), anything else means the OpenMP default (omp_get_max_threads(), which
+/// OMP_NUM_THREADS and threadpoolctl control).
 inline int resolve_threads(int n_threads) {
 #ifdef KKTUNLEARN_HAVE_OPENMP
-  return n_threads > 0 ? n_threads : std::max(1, omp_get_max_threads());
+  return std::min(max_team_size(), n_threads > 0 ? n_threads : std::max(1, omp_get_max_threads()));
 #else
   (void)n_threads;
   return 1;

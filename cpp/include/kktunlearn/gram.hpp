@@ -96,6 +96,29 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
   }
 }
 
+/// G = (y y^T) o ( K o (S S^T) + [Sig] Sig Sig^T ) (n x n, float64) from precomputed factors:
+/// S_ij = u_j * (derivative used for pair (i, j)), Sig_ij = sigma(Z_ij) (only when u is trained;
+/// pass nullptr otherwise). gradient_gram below is the usual case S = diag-scaled sigma'(Z); the
+/// KKT solver also calls this with an *effective* pattern (Clarke-selected derivatives).
+template <class T>
+RowMatrixd gram_from_factors(const MatRef<T>& K, const RowMatrixd& S, const RowMatrixd* Sig, const VecRef<T>& y,
+                             int n_threads) {
+  const Index n = S.rows();
+  RowMatrixd G(n, n), SS;
+  if (Sig) SS.resize(n, n);
+  parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
+    G.middleRows(r0, r1 - r0).noalias() = S.middleRows(r0, r1 - r0) * S.transpose();
+    if (Sig) SS.middleRows(r0, r1 - r0).noalias() = Sig->middleRows(r0, r1 - r0) * Sig->transpose();
+  });
+  for (Index i = 0; i < n; ++i)
+    for (Index k = 0; k < n; ++k) {
+      double g = G(i, k) * static_cast<double>(K(i, k));
+      if (Sig) g += SS(i, k);
+      G(i, k) = g * static_cast<double>(y[i]) * static_cast<double>(y[k]);
+    }
+  return G;
+}
+
 /// G (n x n, float64) of the per-example gradients from K, the pre-activations Z and u.
 template <class T>
 RowMatrixd gradient_gram(const MatRef<T>& K, const MatRef<T>& Z, const VecRef<T>& u, const VecRef<T>& y,
@@ -110,22 +133,7 @@ RowMatrixd gradient_gram(const MatRef<T>& K, const MatRef<T>& Z, const VecRef<T>
     for (Index i = 0; i < n; ++i)
       for (Index j = 0; j < m; ++j) Sig(i, j) = static_cast<double>(act(Z(i, j), spec.slope));
   }
-  RowMatrixd G(n, n);
-  parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
-    G.middleRows(r0, r1 - r0).noalias() = S.middleRows(r0, r1 - r0) * S.transpose();
-  });
-  for (Index i = 0; i < n; ++i)
-    for (Index k = 0; k < n; ++k) G(i, k) *= static_cast<double>(K(i, k));
-  if (spec.train_outer) {
-    RowMatrixd SS(n, n);
-    parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
-      SS.middleRows(r0, r1 - r0).noalias() = Sig.middleRows(r0, r1 - r0) * Sig.transpose();
-    });
-    G += SS;
-  }
-  for (Index i = 0; i < n; ++i)
-    for (Index k = 0; k < n; ++k) G(i, k) *= static_cast<double>(y[i]) * static_cast<double>(y[k]);
-  return G;
+  return gram_from_factors<T>(K, S, spec.train_outer ? &Sig : nullptr, y, n_threads);
 }
 
 }  // namespace kktunlearn

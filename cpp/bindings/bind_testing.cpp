@@ -1,0 +1,81 @@
+// Test-only bindings (kktunlearn._core._testing): hooks that let the test-suite exercise failure
+// paths of the core that normal inputs cannot reach, e.g. an exception thrown inside an OpenMP
+// parallel region. Not part of the public API.
+#include <atomic>
+
+#include "bindings.hpp"
+
+namespace kktunlearn {
+namespace bind {
+
+void bind_testing(py::module_& m) {
+  py::module_ t = m.def_submodule("_testing", "Test-only hooks (not part of the API).");
+
+  // Run parallel_blocks (or parallel_tiles) over `total` items in blocks of `block`; every item
+  // whose index is in `throw_at` throws an exception of `kind` ("invalid", "numerical", "runtime",
+  // "bad_alloc", "int"). Returns the number of items processed (all of them when nothing throws).
+  t.def(
+      "throw_in_parallel",
+      [](std::int64_t total, std::int64_t block, std::vector<std::int64_t> throw_at, const std::string& kind,
+         bool tiles, int n_threads) {
+        require(total >= 0 && block >= 1, "throw_in_parallel: total >= 0 and block >= 1 required");
+        require(kind == "invalid" || kind == "numerical" || kind == "runtime" || kind == "bad_alloc" ||
+                    kind == "int",
+                "throw_in_parallel: unknown kind '" + kind + "'");
+        std::vector<char> bad(static_cast<size_t>(total), 0);
+        for (auto i : throw_at) {
+          require(i >= 0 && i < total, "throw_in_parallel: throw_at index out of range");
+          bad[static_cast<size_t>(i)] = 1;
+        }
+        std::atomic<std::int64_t> done{0};
+        auto item = [&](Index i) {
+          if (bad[static_cast<size_t>(i)]) {
+            if (kind == "invalid") throw InvalidArgument("test: invalid argument at item " + std::to_string(i));
+            if (kind == "numerical") throw NumericalError("test: numerical error at item " + std::to_string(i));
+            if (kind == "bad_alloc") throw std::bad_alloc();
+            if (kind == "int") throw 42;  // not derived from std::exception
+            throw std::runtime_error("test: runtime error at item " + std::to_string(i));
+          }
+          done.fetch_add(1, std::memory_order_relaxed);
+        };
+        {
+          py::gil_scoped_release nogil;
+          if (tiles) {
+            // total items laid out as a (total x 1) grid, tiles of (block x 1)
+            parallel_tiles(total, 1, block, 1, n_threads, [&](Index r0, Index r1, Index, Index) {
+              for (Index i = r0; i < r1; ++i) item(i);
+            });
+          } else {
+            parallel_blocks(total, block, n_threads, [&](Index b0, Index b1) {
+              for (Index i = b0; i < b1; ++i) item(i);
+            });
+          }
+        }
+        return done.load();
+      },
+      py::arg("total"), py::arg("block"), py::arg("throw_at"), py::arg("kind") = "runtime",
+      py::arg("tiles") = false, py::arg("n_threads") = 0);
+
+  // Number of OpenMP threads that actually ran a parallel region of n_threads (0 = default).
+  t.def(
+      "threads_used",
+      [](int n_threads) {
+        std::atomic<int> mx{1};
+        {
+          py::gil_scoped_release nogil;
+          parallel_blocks(1024, 1, n_threads, [&](Index, Index) {
+#ifdef KKTUNLEARN_HAVE_OPENMP
+            int nt = omp_get_num_threads();
+            int cur = mx.load();
+            while (nt > cur && !mx.compare_exchange_weak(cur, nt)) {
+            }
+#endif
+          });
+        }
+        return mx.load();
+      },
+      py::arg("n_threads") = 0);
+}
+
+}  // namespace bind
+}  // namespace kktunlearn

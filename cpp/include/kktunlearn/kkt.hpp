@@ -1,0 +1,852 @@
+// kktunlearn: KKT multipliers and the stationarity residual of the margin problem, without ever
+// forming the n x (m d) Jacobian.
+//
+// Margin problem on a data set T = {(x_i, y_i)}:  min 1/2 ||theta||^2  s.t.  q_i = y_i N(x_i; theta) >= 1.
+//
+// 1. Normalization (homogeneity of degree L):  theta <- theta / s,  s = q_min^(1/L)  (or a scale given by
+//    the caller), so that the normalized margins are q_i / s^L. Pre-activations scale as z <- z / s,
+//    trained output weights as u <- u / s.
+// 2. Per-example gradients in parameter space: neuron j's block of y_i grad N(x_i) is
+//    y_i u_j sigma'(z_ij) x_i (W part) and, when u is trained, y_i sigma(z_ij) (u part).
+//    A point i's contribution to the stationarity sum is written with coefficients c_ij:
+//        theta - sum_i lambda_i y_i h_i  has W-block  r_j = w_j - u_j sum_i y_i c_ij x_i
+//        and u-block  ru_j = u_j - sum_i lambda_i y_i sigma(z_ij),
+//    with c_ij = lambda_i sigma'(z_ij) (plain, sigma'(0) = slope) or, for a *pinned* pair
+//    (|z_ij| <= subgradient_tol on the normalized model), any c_ij = mu_ij in [slope lambda_i, lambda_i]
+//    (the Clarke subdifferential of the (leaky) ReLU at the kink is [slope, 1]).
+// 3. Everything needed is expressible with K = X X^T, Z and u: with M_ij = u_j y_i c_ij and
+//    Rho = Z - K M (Rho_kj = <x_k, r_j>),
+//        ||r_j||^2 = ||w_j||^2 - sum_i M_ij (Z_ij + Rho_ij),
+//        <y_k u_j x_k e_j, r> = y_k u_j Rho_kj          (column of a pinned pair's mu_kj)
+//        <y_i grad N(x_i), r> = y_i [sum_j u_j sigma'(z_ij) Rho_ij + [u trained] sum_j sigma(z_ij) ru_j].
+//    epsilon^2 = sum_j ||r_j||^2 + ||ru||^2 = ||theta||^2 - 2 lambda.b + lambda^T G lambda in the plain case.
+//    When epsilon^2 <= 1e-6 ||theta||^2 the Gram form has lost most of its digits to cancellation, and the
+//    residual is recomputed directly as W/s - M^T X (O(n m d), block by block over the features).
+// 4. Multipliers:
+//    * plain NNLS: min_{lambda >= 0} 1/2 lambda^T G lambda - b^T lambda, G_ik = y_i y_k <grad N(x_i), grad N(x_k)>,
+//      b_i = y_i <grad N(x_i), theta> (= L q_i), solved by nnls_gram (nnls.hpp);
+//    * exact Clarke QP when pairs are pinned: variables lambda_i >= 0 and mu_ij in [slope lambda_i, lambda_i],
+//      minimizing epsilon^2 / 2, by a primal active-set method started from the plain solution (which is
+//      feasible: it takes mu_ij = lambda_i sigma'(z_ij)), so epsilon_clarke <= epsilon_plain always;
+//    * dynamics (spec 9.2): lambda = c v, v_i = |l'(q_i^raw)| (rescaled by e^{q_min}, which cancels),
+//      c = <theta, g> / ||g||^2 with g = sum_i v_i y_i grad N(x_i), i.e. c = v.b / v^T G v;
+//    * closed form (linear model, spec 9.1): all points support vectors, lambda = G^{-1} 1 (= y o K^{-1} y);
+//      negative entries (points that are not support vectors) are clipped to 0 and counted;
+//    * given: lambda (and optionally mu for listed pairs) from the caller; only the residual is computed.
+#pragma once
+
+#include <limits>
+#include <utility>
+
+#include "gram.hpp"
+#include "loss.hpp"
+#include "nnls.hpp"
+
+namespace kktunlearn {
+
+enum class MultiplierMethod : int { NNLS = 0, Dynamics = 1, ClosedForm = 2, Given = 3 };
+
+inline MultiplierMethod multiplier_method_from_string(const std::string& s) {
+  if (s == "nnls") return MultiplierMethod::NNLS;
+  if (s == "dynamics") return MultiplierMethod::Dynamics;
+  if (s == "closed_form") return MultiplierMethod::ClosedForm;
+  if (s == "given") return MultiplierMethod::Given;
+  throw InvalidArgument("unknown multiplier method '" + s + "' (expected nnls, dynamics, closed_form, given)");
+}
+
+struct KKTOptions {
+  MultiplierMethod method = MultiplierMethod::NNLS;
+  double subgradient_tol = 0.0;  // pinned pairs: |z_ij| <= tol on the normalized model; < 0: none
+  double tol = 1e-10;            // relative optimality tolerance of the NNLS / Clarke QP
+  std::int64_t max_iter = 0;     // 0 = automatic
+  double scale = 0.0;            // > 0: normalize by this s instead of q_min^(1/L)
+  LossKind loss = LossKind::Exponential;  // for the dynamics multipliers
+  bool clarke = true;            // solve the exact Clarke QP when some pair is pinned
+  StopCheck should_stop;         // optional cancellation check of the solvers' loops (Ctrl-C)
+  int clarke_pdas_iter = 50;     // primal-dual active-set warm-start iterations (0: primal method only)
+  // method == Given
+  Vectord given_lambdas;
+  std::vector<std::pair<Index, Index>> given_pairs;
+  Vectord given_mu;
+};
+
+struct KKTResult {
+  bool separable = true;      // false: q_min <= 0 and no scale given (nothing else is filled in)
+  double q_min_raw = 0.0;     // min_i y_i N(x_i) of the raw model
+  double scale = 1.0;         // s
+  double scale_pow = 1.0;     // s^L (normalized margins are q_raw / s^L)
+  Vectord margins;            // normalized margins
+  Vectord lambdas;
+  double epsilon = 0.0;
+  double epsilon_plain = std::numeric_limits<double>::quiet_NaN();  // plain NNLS epsilon (method nnls)
+  double epsilon_sq_gram = 0.0;  // epsilon^2 from the Gram identity (before any direct recomputation)
+  bool direct_residual = false;
+  double theta_norm = 0.0;    // ||theta / s||
+  bool converged = true;
+  std::int64_t n_iter = 0;
+  std::int64_t n_fallback = 0;
+  double kkt_violation = 0.0;  // of the last solver run (NNLS or Clarke QP), absolute
+  std::int64_t clarke_iter = 0;
+  bool clarke_converged = true;
+  std::int64_t n_clipped = 0;  // closed form: negative multipliers set to 0
+  Eigen::Matrix<std::int64_t, Eigen::Dynamic, 2, Eigen::RowMajor> pinned;
+  Vectord mu;
+};
+
+namespace detail {
+
+/// Symmetric PSD solve with a matrix right-hand side (LLT; LDLT / complete orthogonal fallbacks).
+inline bool spd_solve_mat(const Eigen::MatrixXd& A, const Eigen::MatrixXd& R, Eigen::MatrixXd& S) {
+  const Index k = A.rows();
+  S.resize(k, R.cols());
+  if (k == 0) return false;
+  Eigen::LLT<Eigen::MatrixXd> llt(A);
+  if (llt.info() == Eigen::Success) {
+    const auto d = llt.matrixLLT().diagonal();
+    const double mx = d.cwiseAbs().maxCoeff(), mn = d.cwiseAbs().minCoeff();
+    if (mx > 0 && (mn * mn) / (mx * mx) >= 1e-13) {
+      S = llt.solve(R);
+      if (S.allFinite()) return false;
+    }
+  }
+  Eigen::CompleteOrthogonalDecomposition<Eigen::MatrixXd> cod(A);
+  cod.setThreshold(1e-12);
+  S = cod.solve(R);
+  if (!S.allFinite()) throw NumericalError("kkt: a linear system of the Clarke QP could not be solved");
+  return true;
+}
+
+/// Shared data of one KKT evaluation: the normalized model expressed through K, Z, u.
+struct KKTProblem {
+  Index n = 0, m = 0;
+  NetSpec spec;
+  RowMatrixd K, Z, Sig;  // K = X X^T, Z normalized pre-activations, Sig = sigma(Z) (u trained only)
+  Vectord u, y;          // u normalized when trained
+  Vectord wsq;           // ||w_j||^2 of the normalized model
+  double theta_sq = 0.0;
+  int n_threads = 0;
+
+  double dz(Index i, Index j) const { return dact(Z(i, j), spec.slope); }
+
+  /// Rho = Z - K M (n x m) and ru (u-block residual), for coefficients C (n x m) and lambda.
+  void residual_parts(const RowMatrixd& C, const Vectord& lam, RowMatrixd& M, RowMatrixd& Rho, Vectord& ru) const {
+    M.resize(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) M(i, j) = u[j] * y[i] * C(i, j);
+    Rho.resize(n, m);
+    parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
+      Rho.middleRows(r0, r1 - r0).noalias() = Z.middleRows(r0, r1 - r0) - K.middleRows(r0, r1 - r0) * M;
+    });
+    if (spec.train_outer) {
+      ru = u;
+      for (Index i = 0; i < n; ++i)
+        for (Index j = 0; j < m; ++j) ru[j] -= lam[i] * y[i] * Sig(i, j);
+    } else {
+      ru.resize(0);
+    }
+  }
+
+  /// epsilon^2 from the Gram identity.
+  double residual_sq(const RowMatrixd& M, const RowMatrixd& Rho, const Vectord& ru) const {
+    double s = theta_sq;
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) s -= M(i, j) * (Z(i, j) + Rho(i, j));
+    // theta_sq already contains ||u||^2 (trained); replace it by ||ru||^2
+    if (spec.train_outer) s += ru.squaredNorm() - u.squaredNorm();
+    return s;
+  }
+
+  /// Gradient of epsilon^2 / 2 with respect to lambda_i (column without the pinned pairs' W part)
+  /// and to the pinned coefficients (given as a pinned mask).
+  void gradient(const RowMatrixd& Rho, const Vectord& ru, const std::vector<char>& pinned_mask, Vectord& g_lam,
+                RowMatrixd& g_pair) const {
+    g_lam.setZero(n);
+    g_pair.resize(n, m);
+    for (Index i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (Index j = 0; j < m; ++j) {
+        const double gp = -y[i] * u[j] * Rho(i, j);
+        g_pair(i, j) = gp;
+        if (!pinned_mask[i * m + j]) s += gp * dz(i, j);
+      }
+      if (spec.train_outer)
+        for (Index j = 0; j < m; ++j) s -= y[i] * Sig(i, j) * ru[j];
+      g_lam[i] = s;
+    }
+  }
+};
+
+/// Direct residual ||W/s - M^T X||^2 (+ ||ru||^2), parallel over feature blocks (deterministic).
+template <class T>
+double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, const RowMatrixd& M, const Vectord& ru,
+                          int n_threads) {
+  const Index d = X.cols();
+  const Index block = 2048;
+  const Index nb = (d + block - 1) / block;
+  std::vector<double> partial(static_cast<size_t>(nb), 0.0);
+  const RowMatrixd Mt = M.transpose();
+  parallel_blocks(d, block, n_threads, [&](Index c0, Index c1) {
+    RowMatrixd R = W.middleCols(c0, c1 - c0).template cast<double>() / s;
+    R.noalias() -= Mt * X.middleCols(c0, c1 - c0).template cast<double>();
+    partial[static_cast<size_t>(c0 / block)] = R.squaredNorm();
+  });
+  double tot = 0.0;
+  for (double p : partial) tot += p;
+  return tot + ru.squaredNorm();
+}
+
+}  // namespace detail
+
+/// Exact Clarke QP: minimize epsilon^2 / 2 over lambda >= 0 and mu_p in [slope lambda_i(p), lambda_i(p)]
+/// for the pinned pairs p = (i, j), by a primal active-set method. Each pinned pair is in one of the
+/// states L (mu = slope lambda_i), U (mu = lambda_i) or F (mu free); each lambda_i is Z (= 0) or F (free).
+/// The subproblem for fixed states is unconstrained least squares in (lambda_F, mu_free): the mu of
+/// neuron j are eliminated with a Schur complement on K restricted to that neuron's free pairs, so the
+/// only dense systems are |M_j| x |M_j| per neuron and |F| x |F|.
+/// Optimality (KKT of the QP): for lambda_i = 0, d_i = g_lambda_i + sum_{p of i} min(slope g_p, g_p) >= 0;
+/// for lambda_i > 0: g_p >= 0 in state L, g_p <= 0 in state U, g_p = 0 in state F; and the merged
+/// gradient of every free lambda vanishes (the subproblem's optimality).
+class ClarkeQP {
+ public:
+  StopCheck should_stop;  // optional cancellation check (Ctrl-C), called once per iteration
+  ClarkeQP(const detail::KKTProblem& pb, const std::vector<std::pair<Index, Index>>& pairs, double tol,
+           std::int64_t max_iter, int pdas_iter = 50)
+      : pb_(pb), pairs_(pairs), tol_(tol), max_iter_(max_iter), pdas_iter_(pdas_iter) {
+    const Index n = pb.n, m = pb.m;
+    mask_.assign(static_cast<size_t>(n * m), 0);
+    pair_index_.assign(static_cast<size_t>(n * m), -1);
+    for (size_t p = 0; p < pairs_.size(); ++p) {
+      mask_[pairs_[p].first * m + pairs_[p].second] = 1;
+      pair_index_[pairs_[p].first * m + pairs_[p].second] = static_cast<Index>(p);
+    }
+    pairs_of_.assign(static_cast<size_t>(n), {});
+    for (size_t p = 0; p < pairs_.size(); ++p) pairs_of_[pairs_[p].first].push_back(static_cast<Index>(p));
+  }
+
+  const std::vector<char>& mask() const { return mask_; }
+
+  /// Coefficient matrix C (n x m) of a point (lambda, mu).
+  RowMatrixd coefficients(const Vectord& lam, const Vectord& mu) const {
+    const Index n = pb_.n, m = pb_.m;
+    RowMatrixd C(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) C(i, j) = lam[i] * pb_.dz(i, j);
+    for (size_t p = 0; p < pairs_.size(); ++p) C(pairs_[p].first, pairs_[p].second) = mu[static_cast<Index>(p)];
+    return C;
+  }
+
+  /// Run from the plain solution lam0 (mu_p = lam_i sigma'(z_p)). Returns (lambda, mu).
+  void solve(const Vectord& lam0, Vectord& lam, Vectord& mu) {
+    const Index n = pb_.n;
+    const Index P = static_cast<Index>(pairs_.size());
+    const double a = pb_.spec.slope;
+    lam = lam0;
+    lamF_.assign(static_cast<size_t>(n), 0);
+    for (Index i = 0; i < n; ++i) lamF_[i] = lam[i] > 0;
+    state_.assign(static_cast<size_t>(P), kL);
+    mu.resize(P);
+    for (Index p = 0; p < P; ++p) {
+      const Index i = pairs_[p].first, j = pairs_[p].second;
+      state_[p] = pb_.Z(i, j) > 0 ? kU : kL;
+      mu[p] = lam[i] * (state_[p] == kU ? 1.0 : a);
+    }
+    // scale of the optimality test: the largest b-like quantity (gradient at 0)
+    {
+      RowMatrixd M, Rho;
+      Vectord ru, gl;
+      RowMatrixd gp;
+      pb_.residual_parts(RowMatrixd::Zero(n, pb_.m), Vectord::Zero(n), M, Rho, ru);
+      pb_.gradient(Rho, ru, std::vector<char>(static_cast<size_t>(n * pb_.m), 0), gl, gp);
+      scale_ = std::max(gl.cwiseAbs().maxCoeff(), std::numeric_limits<double>::min());
+    }
+    const double tol_abs = tol_ * scale_;
+    const std::int64_t max_iter = max_iter_ > 0 ? max_iter_ : 10 * (static_cast<std::int64_t>(n) + P) + 100;
+    std::vector<char> barred_lam(static_cast<size_t>(n), 0), barred_pair(static_cast<size_t>(P), 0);
+    converged_ = false;
+
+    // Warm start. (1) A primal-dual active-set phase (all states updated at once from the primal
+    // values of the free variables and the gradients of the fixed ones; Hintermueller, Ito & Kunisch
+    // 2003) usually lands on the optimal states in a few solves. (2) Otherwise its iterate, projected
+    // onto the feasible set, or else the plain solution, starts the primal method below (whichever has
+    // the lower objective, so the result never exceeds the plain epsilon).
+    {
+      const Vectord lam_plain = lam, mu_plain = mu;
+      const std::vector<char> lamF_plain = lamF_, state_plain = state_;
+      const double obj_plain = objective(lam, mu);
+      for (Index p = 0; p < P; ++p)
+        if (lamF_[pairs_[p].first] && pb_.u[pairs_[p].second] != 0.0) state_[p] = kF;
+      Vectord lp, mp;
+      if (pdas_iter_ <= 0) {
+        lam = lam_plain;
+        mu = mu_plain;
+        lamF_ = lamF_plain;
+        state_ = state_plain;
+      } else if (!pdas(lp, mp, tol_abs, pdas_iter_)) {
+        // project onto the feasible set and derive the states
+        for (Index i = 0; i < n; ++i) lp[i] = std::max(0.0, lp[i]);
+        for (Index i = 0; i < n; ++i) lamF_[i] = lp[i] > 0;
+        for (Index p = 0; p < P; ++p) {
+          const Index i = pairs_[p].first;
+          const double lo = a * lp[i], hi = lp[i];
+          if (!lamF_[i]) {
+            mp[p] = 0.0;
+            state_[p] = kL;
+          } else if (mp[p] <= lo) {
+            mp[p] = lo;
+            state_[p] = kL;
+          } else if (mp[p] >= hi) {
+            mp[p] = hi;
+            state_[p] = kU;
+          } else {
+            state_[p] = kF;
+          }
+        }
+        if (objective(lp, mp) < obj_plain) {
+          lam = lp;
+          mu = mp;
+          inner(lam, mu, -1, -1, false);
+        } else {
+          lam = lam_plain;
+          mu = mu_plain;
+          lamF_ = lamF_plain;
+          state_ = state_plain;
+        }
+      } else {
+        lam = lp;
+        mu = mp;
+      }
+    }
+
+    bool batch = true;  // release every violated condition at once while that makes progress
+    double prev_obj = std::numeric_limits<double>::infinity();
+    for (iter_ = 0; iter_ < max_iter; ++iter_) {
+      check_stop(should_stop);
+      // gradient and objective at the current point
+      RowMatrixd M, Rho, gpair;
+      Vectord ru, glam;
+      pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
+      pb_.gradient(Rho, ru, mask_, glam, gpair);
+      const double obj = pb_.residual_sq(M, Rho, ru);
+      if (batch && iter_ > 0 && !(obj < prev_obj - 1e-15 * std::abs(prev_obj))) batch = false;
+      prev_obj = obj;
+      // violated optimality conditions: (kind, index, size); kind 0 releases lambda_i, 1 frees pair p
+      struct Viol {
+        int kind;
+        Index who;
+        double v;
+      };
+      std::vector<Viol> viols;
+      viol_ = 0.0;
+      for (Index i = 0; i < n; ++i) {
+        if (lamF_[i]) continue;
+        double d = glam[i];
+        for (Index p : pairs_of_[i]) {
+          const double g = gpair(pairs_[p].first, pairs_[p].second);
+          d += std::min(a * g, g);
+        }
+        viol_ = std::max(viol_, -d);
+        if (!barred_lam[i] && -d > tol_abs) viols.push_back({0, i, -d});
+      }
+      for (Index p = 0; p < P; ++p) {
+        const Index i = pairs_[p].first;
+        if (!lamF_[i]) continue;
+        const double g = gpair(i, pairs_[p].second);
+        double v = 0.0;
+        if (state_[p] == kL) v = -g;
+        else if (state_[p] == kU) v = g;
+        else v = std::abs(g);
+        viol_ = std::max(viol_, v);
+        if (state_[p] != kF && !barred_pair[p] && v > tol_abs) viols.push_back({1, p, v});
+      }
+      if (viols.empty()) {
+        bool barred_left = false;
+        for (Index i = 0; i < n; ++i) barred_left |= barred_lam[i] != 0;
+        for (Index p = 0; p < P; ++p) barred_left |= barred_pair[p] != 0;
+        converged_ = !barred_left || viol_ <= tol_abs;
+        break;
+      }
+      auto release = [&](const Viol& v) {
+        if (v.kind == 0) {
+          lamF_[v.who] = 1;
+          for (Index p : pairs_of_[v.who]) {
+            const double g = gpair(pairs_[p].first, pairs_[p].second);
+            state_[p] = g < 0 ? kU : kL;
+          }
+        } else {
+          state_[v.who] = kF;
+        }
+      };
+      const std::vector<char> lamF_save = lamF_;
+      const std::vector<char> state_save = state_;
+      if (batch && viols.size() > 1) {
+        for (const Viol& v : viols) release(v);
+        inner(lam, mu, -1, -1, false);
+        continue;
+      }
+      // single release of the most violated condition (Lawson-Hanson step, with anti-cycling bar)
+      const Viol best = *std::max_element(viols.begin(), viols.end(),
+                                          [](const Viol& x, const Viol& y) { return x.v < y.v; });
+      release(best);
+      const bool ok = inner(lam, mu, best.kind, best.who, best.kind == 1 && state_save[best.who] == kU);
+      if (!ok) {
+        lamF_ = lamF_save;
+        state_ = state_save;
+        if (best.kind == 0) barred_lam[best.who] = 1;
+        else barred_pair[best.who] = 1;
+        continue;
+      }
+      std::fill(barred_lam.begin(), barred_lam.end(), 0);
+      std::fill(barred_pair.begin(), barred_pair.end(), 0);
+    }
+  }
+
+  std::int64_t n_iter() const { return iter_; }
+  bool converged() const { return converged_; }
+  double violation() const { return viol_; }
+  std::int64_t n_fallback() const { return n_fallback_; }
+
+ private:
+  static constexpr char kL = 0, kU = 1, kF = 2;
+
+  double objective(const Vectord& lam, const Vectord& mu) const {
+    RowMatrixd M, Rho;
+    Vectord ru;
+    pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
+    return pb_.residual_sq(M, Rho, ru);
+  }
+
+  /// Primal-dual active-set iterations from the current states. Returns true when the states
+  /// reproduce themselves (then (lam, mu) is feasible and optimal within tol_abs).
+  bool pdas(Vectord& lam, Vectord& mu, double tol_abs, int max_k) {
+    const Index n = pb_.n;
+    const Index P = static_cast<Index>(pairs_.size());
+    const double a = pb_.spec.slope;
+    for (int k = 0; k < max_k; ++k) {
+      check_stop(should_stop);
+      subproblem(lam, mu);
+      RowMatrixd M, Rho, gpair;
+      Vectord ru, glam;
+      pb_.residual_parts(coefficients(lam, mu), lam, M, Rho, ru);
+      pb_.gradient(Rho, ru, mask_, glam, gpair);
+      bool changed = false;
+      std::vector<char> newF = lamF_;
+      std::vector<char> newS = state_;
+      for (Index i = 0; i < n; ++i) {
+        if (lamF_[i]) {
+          if (!(lam[i] > 0)) {
+            newF[i] = 0;
+            for (Index p : pairs_of_[i]) newS[p] = kL;
+          }
+        } else {
+          double d = glam[i];
+          for (Index p : pairs_of_[i]) {
+            const double g = gpair(pairs_[p].first, pairs_[p].second);
+            d += std::min(a * g, g);
+          }
+          if (d < -tol_abs) {
+            newF[i] = 1;
+            for (Index p : pairs_of_[i]) newS[p] = gpair(pairs_[p].first, pairs_[p].second) < 0 ? kU : kL;
+          }
+        }
+      }
+      for (Index p = 0; p < P; ++p) {
+        const Index i = pairs_[p].first;
+        if (!lamF_[i] || !newF[i]) continue;
+        const double g = gpair(i, pairs_[p].second);
+        if (state_[p] == kF) {
+          if (mu[p] < a * lam[i]) newS[p] = kL;
+          else if (mu[p] > lam[i]) newS[p] = kU;
+        } else if (state_[p] == kL) {
+          if (g < -tol_abs) newS[p] = kF;
+        } else if (g > tol_abs) {
+          newS[p] = kF;
+        }
+      }
+      changed = newF != lamF_ || newS != state_;
+      if (!changed) return true;
+      lamF_ = std::move(newF);
+      state_ = std::move(newS);
+    }
+    return false;
+  }
+
+  double eff(Index i, Index j) const {
+    const Index p = pair_index_[i * pb_.m + j];
+    if (p < 0) return pb_.dz(i, j);
+    return state_[p] == kU ? 1.0 : (state_[p] == kL ? pb_.spec.slope : 0.0);
+  }
+
+  /// Minimizer over the free variables of the current states; false if a fallback could not help.
+  void subproblem(Vectord& lam_c, Vectord& mu_c) {
+    const Index n = pb_.n, m = pb_.m;
+    const Index P = static_cast<Index>(pairs_.size());
+    std::vector<Index> F;
+    for (Index i = 0; i < n; ++i)
+      if (lamF_[i]) F.push_back(i);
+    const Index f = static_cast<Index>(F.size());
+    lam_c.setZero(n);
+    mu_c.setZero(P);
+    if (f == 0) return;
+    // effective factors: S~_ij = u_j * s~_ij  (s~ = derivative of the state; 0 for free pairs)
+    RowMatrixd Sf(f, m), Sigf;
+    for (Index a = 0; a < f; ++a)
+      for (Index j = 0; j < m; ++j) Sf(a, j) = pb_.u[j] * eff(F[a], j);
+    if (pb_.spec.train_outer) {
+      Sigf.resize(f, m);
+      for (Index a = 0; a < f; ++a) Sigf.row(a) = pb_.Sig.row(F[a]);
+    }
+    Eigen::MatrixXd A(f, f);
+    Eigen::VectorXd rhs(f);
+    {
+      RowMatrixd SS = Sf * Sf.transpose();
+      RowMatrixd UU;
+      if (pb_.spec.train_outer) UU = Sigf * Sigf.transpose();
+      for (Index a = 0; a < f; ++a)
+        for (Index c = 0; c < f; ++c) {
+          double v = pb_.K(F[a], F[c]) * SS(a, c);
+          if (pb_.spec.train_outer) v += UU(a, c);
+          A(a, c) = pb_.y[F[a]] * pb_.y[F[c]] * v;
+        }
+      for (Index a = 0; a < f; ++a) {
+        const Index i = F[a];
+        double s = 0.0;
+        for (Index j = 0; j < m; ++j) {
+          s += Sf(a, j) * pb_.Z(i, j);
+          if (pb_.spec.train_outer) s += pb_.u[j] * pb_.Sig(i, j);
+        }
+        rhs[a] = pb_.y[i] * s;
+      }
+    }
+    // free pairs per neuron
+    std::vector<std::vector<Index>> Mj(static_cast<size_t>(m));  // pair indices
+    for (Index p = 0; p < P; ++p)
+      if (state_[p] == kF && lamF_[pairs_[p].first] && pb_.u[pairs_[p].second] != 0.0)
+        Mj[pairs_[p].second].push_back(p);
+    std::vector<Eigen::MatrixXd> Tj(static_cast<size_t>(m));
+    for (Index j = 0; j < m; ++j) {
+      const auto& Mp = Mj[j];
+      const Index k = static_cast<Index>(Mp.size());
+      if (k == 0) continue;
+      const double uj = pb_.u[j];
+      Eigen::MatrixXd Kmm(k, k), R(k, f + 1), Q(f, k);
+      for (Index a = 0; a < k; ++a) {
+        const Index ia = pairs_[Mp[a]].first;
+        for (Index c = 0; c < k; ++c) Kmm(a, c) = pb_.K(ia, pairs_[Mp[c]].first);
+        for (Index c = 0; c < f; ++c) {
+          // K_MF D_F with D_F = diag(y_F o s~_Fj)
+          R(a, c) = pb_.K(ia, F[c]) * pb_.y[F[c]] * eff(F[c], j);
+        }
+        R(a, f) = pb_.Z(ia, j);
+      }
+      Q = R.leftCols(f).transpose();
+      Eigen::MatrixXd T;
+      if (detail::spd_solve_mat(Kmm, R, T)) ++n_fallback_;
+      A.noalias() -= (uj * uj) * (Q * T.leftCols(f));
+      rhs.noalias() -= uj * (Q * T.col(f));
+      Tj[j] = std::move(T);
+    }
+    Eigen::VectorXd lf;
+    if (detail::spd_solve(A, rhs, lf)) ++n_fallback_;
+    for (Index a = 0; a < f; ++a) lam_c[F[a]] = lf[a];
+    // mu of the free pairs: u_j y_M o mu_M = T[:, f] - u_j T[:, :f] lam_F
+    for (Index j = 0; j < m; ++j) {
+      const auto& Mp = Mj[j];
+      if (Mp.empty()) continue;
+      const double uj = pb_.u[j];
+      const Eigen::VectorXd v = Tj[j].col(f) - uj * (Tj[j].leftCols(f) * lf);
+      for (Index a = 0; a < static_cast<Index>(Mp.size()); ++a) {
+        const Index i = pairs_[Mp[a]].first;
+        mu_c[Mp[a]] = pb_.y[i] * v[a] / uj;
+      }
+    }
+    // pairs at a bound follow their lambda; free pairs of a neuron with u_j = 0 have a zero column
+    std::vector<char> solved(static_cast<size_t>(P), 0);
+    for (Index j = 0; j < m; ++j)
+      for (Index p : Mj[j]) solved[p] = 1;
+    for (Index p = 0; p < P; ++p) {
+      if (solved[p]) continue;
+      const Index i = pairs_[p].first;
+      if (state_[p] == kU) mu_c[p] = lam_c[i];
+      else if (state_[p] == kL) mu_c[p] = pb_.spec.slope * lam_c[i];
+      else mu_c[p] = 0.0;
+    }
+  }
+
+  /// Inner loop of the active-set method. Returns false if the released variable does not move
+  /// into the feasible region at the first subproblem (degeneracy; the caller bars it).
+  bool inner(Vectord& lam, Vectord& mu, int kind, Index who, bool from_upper) {
+    const Index n = pb_.n;
+    const Index P = static_cast<Index>(pairs_.size());
+    const double a = pb_.spec.slope;
+    Vectord lc, mc;
+    for (Index guard = 0; guard < 10 * (n + P) + 100; ++guard) {
+      subproblem(lc, mc);
+      if (guard == 0) {
+        // the released variable must move into the feasible region (else: degenerate, caller bars it)
+        if (kind == 0 && !(lc[who] > 0)) return false;
+        if (kind == 1) {
+          const Index i = pairs_[who].first;
+          if (from_upper ? !(lc[i] - mc[who] > 0) : !(mc[who] - a * lc[i] > 0)) return false;
+        }
+      }
+      // feasibility of the candidate and the step length
+      double alpha = 1.0;
+      int bkind = -1;
+      Index bwho = -1;
+      auto consider = [&](double gcur, double gc, int k, Index w) {
+        if (gc < 0) {
+          const double r = gcur <= 0 ? 0.0 : gcur / (gcur - gc);
+          if (r < alpha) {
+            alpha = r;
+            bkind = k;
+            bwho = w;
+          }
+        }
+      };
+      for (Index i = 0; i < n; ++i)
+        if (lamF_[i]) consider(lam[i], lc[i], 0, i);
+      for (Index p = 0; p < P; ++p) {
+        if (state_[p] != kF) continue;
+        const Index i = pairs_[p].first;
+        consider(mu[p] - a * lam[i], mc[p] - a * lc[i], 1, p);  // lower
+        consider(lam[i] - mu[p], lc[i] - mc[p], 2, p);           // upper
+      }
+      if (bkind < 0) {
+        lam = lc;
+        mu = mc;
+        return true;
+      }
+      alpha = std::min(1.0, std::max(0.0, alpha));
+      lam += alpha * (lc - lam);
+      mu += alpha * (mc - mu);
+      // activate the blocking constraint (and any that are numerically active)
+      auto to_zero = [&](Index i) {
+        lamF_[i] = 0;
+        lam[i] = 0.0;
+        for (Index p : pairs_of_[i]) {
+          if (state_[p] == kF) state_[p] = kL;
+          mu[p] = 0.0;
+        }
+      };
+      if (bkind == 0) to_zero(bwho);
+      else if (bkind == 1) {
+        state_[bwho] = kL;
+        mu[bwho] = a * lam[pairs_[bwho].first];
+      } else {
+        state_[bwho] = kU;
+        mu[bwho] = lam[pairs_[bwho].first];
+      }
+      const double big = std::max(lam.cwiseAbs().maxCoeff(), std::numeric_limits<double>::min());
+      const double tiny = 10.0 * std::numeric_limits<double>::epsilon() * big;
+      for (Index i = 0; i < n; ++i)
+        if (lamF_[i] && lam[i] <= tiny) to_zero(i);
+      for (Index p = 0; p < P; ++p) {
+        if (state_[p] != kF) continue;
+        const Index i = pairs_[p].first;
+        if (mu[p] - a * lam[i] <= tiny) {
+          state_[p] = kL;
+          mu[p] = a * lam[i];
+        } else if (lam[i] - mu[p] <= tiny) {
+          state_[p] = kU;
+          mu[p] = lam[i];
+        }
+      }
+    }
+    throw NumericalError("kkt: the Clarke QP's inner loop did not terminate (degenerate problem)");
+  }
+
+  const detail::KKTProblem& pb_;
+  const std::vector<std::pair<Index, Index>>& pairs_;
+  double tol_;
+  std::int64_t max_iter_;
+  int pdas_iter_;
+  std::vector<char> mask_;
+  std::vector<Index> pair_index_;
+  std::vector<std::vector<Index>> pairs_of_;
+  std::vector<char> lamF_, state_;
+  double scale_ = 1.0, viol_ = 0.0;
+  std::int64_t iter_ = 0, n_fallback_ = 0;
+  bool converged_ = false;
+};
+
+/// Multipliers, epsilon and the pinned pairs of the model (W, u) on (X, y). See the file comment.
+template <class T>
+KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T>& W, const VecRef<T>& u,
+                          const NetSpec& spec, const KKTOptions& opt, int n_threads) {
+  const Index n = X.rows(), d = X.cols(), m = W.rows();
+  require(W.cols() == d, "kkt: W must have as many columns as X");
+  require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
+  require(n >= 1, "kkt: at least one data point is needed");
+  KKTResult res;
+  const int L = spec.degree();
+
+  // margins of the raw model and the normalization
+  RowMatrix<T> Zraw;
+  preactivations<T>(X, W, Zraw, n_threads);
+  const Vectord N = outputs_from_preacts<T>(Zraw, u, spec);
+  Vectord qraw(n);
+  for (Index i = 0; i < n; ++i) qraw[i] = static_cast<double>(y[i]) * N[i];
+  res.q_min_raw = qraw.minCoeff();
+  if (opt.scale > 0) {
+    res.scale = opt.scale;
+    res.scale_pow = L == 1 ? opt.scale : opt.scale * opt.scale;
+  } else {
+    if (!(res.q_min_raw > 0)) {
+      res.separable = false;
+      return res;
+    }
+    res.scale_pow = res.q_min_raw;
+    res.scale = L == 1 ? res.q_min_raw : std::sqrt(res.q_min_raw);
+  }
+  const double s = res.scale;
+  res.margins = qraw / res.scale_pow;
+
+  detail::KKTProblem pb;
+  pb.n = n;
+  pb.m = m;
+  pb.spec = spec;
+  pb.n_threads = n_threads;
+  pb.Z = Zraw.template cast<double>() / s;
+  pb.u = u.template cast<double>();
+  if (spec.train_outer) pb.u /= s;
+  pb.y = y.template cast<double>();
+  pb.K = kernel_matrix<T>(X, n_threads).template cast<double>();
+  pb.wsq.resize(m);
+  for (Index j = 0; j < m; ++j) pb.wsq[j] = W.row(j).template cast<double>().squaredNorm() / (s * s);
+  pb.theta_sq = pb.wsq.sum() + (spec.train_outer ? pb.u.squaredNorm() : 0.0);
+  if (spec.train_outer) {
+    pb.Sig.resize(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) pb.Sig(i, j) = act(pb.Z(i, j), spec.slope);
+  }
+  res.theta_norm = std::sqrt(pb.theta_sq);
+
+  // pinned pairs (never for the linear model, whose derivative interval [1, 1] is a point)
+  std::vector<std::pair<Index, Index>> pairs;
+  if (opt.subgradient_tol >= 0 && spec.slope < 1.0)
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j)
+        if (std::abs(pb.Z(i, j)) <= opt.subgradient_tol) pairs.emplace_back(i, j);
+  const Index P = static_cast<Index>(pairs.size());
+
+  // plain Gram and b
+  const RowMatrixd G = gradient_gram<double>(pb.K, pb.Z, pb.u, pb.y, spec, n_threads);
+  Vectord b(n);
+  for (Index i = 0; i < n; ++i) {
+    double t = 0.0;
+    for (Index j = 0; j < m; ++j) {
+      t += pb.u[j] * dact(pb.Z(i, j), spec.slope) * pb.Z(i, j);
+      if (spec.train_outer) t += pb.u[j] * pb.Sig(i, j);
+    }
+    b[i] = pb.y[i] * t;
+  }
+
+  auto epsilon_of = [&](const RowMatrixd& C, const Vectord& lam, double& eps_sq_gram, bool& direct) {
+    RowMatrixd M, Rho;
+    Vectord ru;
+    pb.residual_parts(C, lam, M, Rho, ru);
+    eps_sq_gram = pb.residual_sq(M, Rho, ru);
+    direct = false;
+    double e2 = eps_sq_gram;
+    if (!(e2 > 1e-6 * pb.theta_sq)) {
+      e2 = detail::direct_residual_sq<T>(X, W, s, M, ru, n_threads);
+      direct = true;
+    }
+    return std::sqrt(std::max(0.0, e2));
+  };
+  auto plain_C = [&](const Vectord& lam) {
+    RowMatrixd C(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) C(i, j) = lam[i] * dact(pb.Z(i, j), spec.slope);
+    return C;
+  };
+
+  RowMatrixd C;
+  switch (opt.method) {
+    case MultiplierMethod::NNLS: {
+      NNLSOptions no;
+      no.tol = opt.tol;
+      no.max_iter = opt.max_iter;
+      no.should_stop = opt.should_stop;
+      const NNLSResult nr = nnls_gram(G, b, no);
+      res.n_iter = nr.n_iter;
+      res.n_fallback = nr.n_fallback;
+      res.converged = nr.converged;
+      res.kkt_violation = nr.kkt_violation;
+      res.lambdas = nr.x;
+      C = plain_C(res.lambdas);
+      if (P > 0 && opt.clarke) {
+        double e2g;
+        bool dr;
+        res.epsilon_plain = epsilon_of(C, res.lambdas, e2g, dr);
+        ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter, opt.clarke_pdas_iter);
+        qp.should_stop = opt.should_stop;
+        Vectord lam, mu;
+        qp.solve(res.lambdas, lam, mu);
+        res.lambdas = lam;
+        C = qp.coefficients(lam, mu);
+        res.clarke_iter = qp.n_iter();
+        res.clarke_converged = qp.converged();
+        res.converged = res.converged && qp.converged();
+        res.kkt_violation = qp.violation();
+        res.n_fallback += qp.n_fallback();
+      }
+      break;
+    }
+    case MultiplierMethod::Dynamics: {
+      const double shift = std::max(0.0, res.q_min_raw);
+      Vectord v(n);
+      for (Index i = 0; i < n; ++i) v[i] = -loss_deriv_scaled(opt.loss, qraw[i], shift);
+      const double num = v.dot(b), den = v.dot(G * v);
+      if (!(den > 0) || !std::isfinite(num / den))
+        throw NumericalError("kkt: dynamics multipliers undefined (the gradient sum g vanishes)");
+      res.lambdas = (num / den) * v;
+      if (num < 0) res.lambdas.setZero();  // <theta, g> < 0: no non-negative multiple fits better than 0
+      C = plain_C(res.lambdas);
+      break;
+    }
+    case MultiplierMethod::ClosedForm: {
+      require(m == 1 && spec.slope == 1.0 && !spec.train_outer,
+              "kkt: the closed-form multipliers exist for the linear model only");
+      const Eigen::MatrixXd Gd = G;
+      Eigen::LLT<Eigen::MatrixXd> llt(Gd);
+      const auto dg = llt.matrixLLT().diagonal();
+      if (llt.info() != Eigen::Success || dg.minCoeff() * dg.minCoeff() < 1e-13 * dg.maxCoeff() * dg.maxCoeff())
+        throw NumericalError(
+            "kkt: closed-form multipliers need linearly independent data points (X X^T is singular)");
+      res.lambdas = llt.solve(Eigen::VectorXd::Ones(n));
+      for (Index i = 0; i < n; ++i)
+        if (res.lambdas[i] < 0) {
+          res.lambdas[i] = 0.0;
+          ++res.n_clipped;
+        }
+      C = plain_C(res.lambdas);
+      break;
+    }
+    case MultiplierMethod::Given: {
+      require(opt.given_lambdas.size() == n, "kkt: given lambdas must have one entry per data point");
+      require(opt.given_mu.size() == static_cast<Index>(opt.given_pairs.size()),
+              "kkt: given mu must have one entry per given pair");
+      res.lambdas = opt.given_lambdas;
+      C = plain_C(res.lambdas);
+      for (size_t p = 0; p < opt.given_pairs.size(); ++p) {
+        const Index i = opt.given_pairs[p].first, j = opt.given_pairs[p].second;
+        require(i >= 0 && i < n && j >= 0 && j < m, "kkt: given pair out of range");
+        C(i, j) = opt.given_mu[static_cast<Index>(p)];
+      }
+      break;
+    }
+  }
+  res.epsilon = epsilon_of(C, res.lambdas, res.epsilon_sq_gram, res.direct_residual);
+  if (opt.method == MultiplierMethod::NNLS && !(P > 0 && opt.clarke)) res.epsilon_plain = res.epsilon;
+  res.pinned.resize(P, 2);
+  res.mu.resize(P);
+  for (Index p = 0; p < P; ++p) {
+    res.pinned(p, 0) = pairs[p].first;
+    res.pinned(p, 1) = pairs[p].second;
+    res.mu[p] = C(pairs[p].first, pairs[p].second);
+  }
+  return res;
+}
+
+}  // namespace kktunlearn

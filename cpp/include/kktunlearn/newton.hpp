@@ -1,0 +1,608 @@
+// kktunlearn: Newton-family unlearning steps on the retained objective (newton spec 1-4, 8).
+//
+//   F(theta) = (1/n_r) sum_{i in R} l(q_i) + (l2/2) ||theta||^2,   q_i = y_i N(x_i; theta)
+//   g = J^T c + l2 theta,              c_i = l'(q_i) y_i / n_r,     J = [grad N(x_i)]_i  (n_r x p)
+//   H = J^T D J + sum_i c_i Hess N(x_i) + l2 I,   D = diag(l''(q_i) / n_r)
+// Hess N(x_i) = 0 for the linear model and the fixed-u network (ReLU'' = 0 a.e.); with trained u its
+// only nonzero blocks are d^2 N / (du_j dw_j) = sigma'(z_ij) x_i (indefinite).
+//
+// Steps: newton -H^{-1} g (NumericalError when H is singular), damped -(H + delta I)^{-1} g,
+// pinv -H^+ g, cubic argmin <g,s> + 1/2 s^T H s + M/6 ||s||^3 (cubic.hpp).
+//
+// Solvers:
+//  * lowrank (linear model, fixed u): the step lies in S = span{grad N(x_i)} (+ theta when l2 > 0),
+//    an H-invariant subspace containing g. With B = [J^T, theta] (p x k), C = B^T B (the Gram,
+//    [[J J^T, N], [N^T, ||theta||^2]] since J theta = N by homogeneity), an orthonormal basis is
+//    Q = B T, T = V_+ Lambda_+^{-1/2} from C = V Lambda V^T, and
+//        Q^T H Q = T^T (P^T D P + l2 C) T,   Q^T g = T^T (P^T c + l2 [N; ||theta||^2]),  P = J B = [J J^T, N].
+//    One r x r eigendecomposition per step solves every method exactly; on the complement of S, H acts
+//    as l2 I (>= 0), which only enters the singularity test and the pinv cutoff. The step is
+//    s = J^T a_J + a_theta theta, i.e. W <- (1 + a_theta) W + Gamma^T X with Gamma_ij = a_i u_j sigma'(z_ij),
+//    tracked in the span form W = alpha W0 + A^T X_R, Z = alpha Z0 + K A (O(n_r^2 m) per step), so the
+//    p x p matrix is never formed and X is touched only once at the end (O(n m d)).
+//  * dense (any model, small p): H formed explicitly (p x p), one p x p eigendecomposition per step.
+//  * krylov (any model, large p): Lanczos with full reorthogonalization on Hessian-vector products
+//    (O(n m d) each), started at g; the step is solved exactly in the Krylov space and the Lanczos loop
+//    stops when the residual ||g + (H + gamma I) s|| = beta_k |e_k^T y| is below krylov_tol ||g||.
+//  * stochastic cubic (SCureNewton, spec 4.3): per outer step minibatches B1 (gradient) and B2 (HVPs),
+//    Cauchy-point initialization, perturbed gradient g + sigma zeta, T_in gradient steps on the cubic model.
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "cubic.hpp"
+#include "loss.hpp"
+#include "model.hpp"
+
+namespace kktunlearn {
+
+enum class NewtonMethod : int { Newton = 0, Damped = 1, Pinv = 2, Cubic = 3 };
+
+inline NewtonMethod newton_method_from_string(const std::string& s) {
+  if (s == "newton") return NewtonMethod::Newton;
+  if (s == "damped") return NewtonMethod::Damped;
+  if (s == "pinv") return NewtonMethod::Pinv;
+  if (s == "cubic") return NewtonMethod::Cubic;
+  throw InvalidArgument("unknown Newton step '" + s + "' (expected newton, damped, pinv or cubic)");
+}
+
+/// l''(q): exponential e^{-q}; logistic e^{-|q|} / (1 + e^{-|q|})^2.
+inline double loss_deriv2(LossKind k, double q) {
+  if (k == LossKind::Exponential) return std::exp(-q);
+  const double t = std::exp(-std::abs(q));
+  return t / ((1.0 + t) * (1.0 + t));
+}
+
+struct NewtonOptions {
+  NewtonMethod method = NewtonMethod::Cubic;
+  LossKind loss = LossKind::Exponential;
+  double l2 = 0.0;
+  double damping = 0.0;
+  double rcond = 1e-15;
+  double M = 1.0;
+  int n_steps = 1;
+  double basis_tol = 1e-13;  // lowrank: Gram eigenvalues below basis_tol * max are dropped
+  double sing_tol = 1e-13;   // newton/damped: |eigenvalue| <= sing_tol * max is singular
+  int krylov_dim = 100;
+  double krylov_tol = 1e-10;
+  int n_threads = 0;
+};
+
+struct NewtonStepInfo {
+  double loss = 0.0;        // F(theta) before the step
+  double grad_norm = 0.0;   // ||g|| before the step
+  double step_norm = 0.0;
+  double gamma = 0.0;       // damping used (cubic: gamma* = M ||s|| / 2; damped: delta; else 0)
+  double lam_min = 0.0;     // extreme eigenvalues of H (restricted to the solve space; lowrank adds l2 when p > r)
+  double lam_max = 0.0;
+  Index rank = 0;           // dimension of the solve space (lowrank: r; dense: p; krylov: Lanczos steps)
+  Index pinv_rank = -1;     // pinv: eigenvalues kept
+  bool hard_case = false;
+  int n_iter = 0;           // secular iterations (cubic)
+  double residual = 0.0;    // krylov: ||g + (H + gamma I) s|| estimate
+};
+
+namespace detail {
+
+// Solve one spectral step given eigenvalues lam, coefficients b of g; `comp_dim` extra eigenvalues equal to
+// comp_lam on which g vanishes (the complement of the solve space).
+inline Vectord spectral_step(const Vectord& lam, const Vectord& b, const NewtonOptions& o, Index comp_dim,
+                             double comp_lam, NewtonStepInfo& info) {
+  const char* names[] = {"newton", "damped_newton", "pinv_newton", "cure_newton"};
+  const char* what = names[static_cast<int>(o.method)];
+  double mx = 0.0;
+  for (Index i = 0; i < lam.size(); ++i) mx = std::max(mx, std::abs(lam[i]));
+  if (comp_dim > 0) mx = std::max(mx, std::abs(comp_lam));
+  info.lam_min = lam.size() ? lam.minCoeff() : comp_lam;
+  info.lam_max = lam.size() ? lam.maxCoeff() : comp_lam;
+  if (comp_dim > 0) {
+    info.lam_min = std::min(info.lam_min, comp_lam);
+    info.lam_max = std::max(info.lam_max, comp_lam);
+  }
+  switch (o.method) {
+    case NewtonMethod::Newton:
+    case NewtonMethod::Damped: {
+      const double delta = o.method == NewtonMethod::Damped ? o.damping : 0.0;
+      info.gamma = delta;
+      double scale = 0.0;
+      for (Index i = 0; i < lam.size(); ++i) scale = std::max(scale, std::abs(lam[i] + delta));
+      if (comp_dim > 0) {
+        scale = std::max(scale, std::abs(comp_lam + delta));
+        if (!(std::abs(comp_lam + delta) > o.sing_tol * scale) || scale == 0.0)
+          throw NumericalError(std::string(what) + ": the Hessian" + (delta != 0.0 ? " + damping" : "") +
+                               " is singular: it vanishes on a subspace of dimension " + std::to_string(comp_dim) +
+                               " (more parameters than retained points and l2 = 0); use pinv_newton, damped_newton, "
+                               "cure_newton, or l2 > 0");
+      }
+      return damped_solve_eig(lam, b, delta, o.sing_tol, what);
+    }
+    case NewtonMethod::Pinv: {
+      Index r = 0;
+      Vectord s = pinv_solve_eig(lam, b, o.rcond, mx, &r);
+      info.pinv_rank = r + ((comp_dim > 0 && std::abs(comp_lam) > o.rcond * mx && comp_lam != 0.0) ? comp_dim : 0);
+      return s;
+    }
+    case NewtonMethod::Cubic:
+    default: {
+      if (comp_dim > 0 && comp_lam < 0)
+        throw InvalidArgument("cubic step: the complement eigenvalue must be >= 0");
+      CubicSolution sol = cubic_solve_eig(lam, b, o.M);
+      info.gamma = sol.gamma;
+      info.hard_case = sol.hard_case;
+      info.n_iter = sol.n_iter;
+      return sol.s;
+    }
+  }
+}
+
+}  // namespace detail
+
+// ------------------------------------------------------------------------------------------------
+// lowrank solver (linear model / fixed u)
+
+template <class T>
+struct LowRankState {
+  RowMatrix<T> A;   // n_r x m:  W = alpha W0 + A^T X_R
+  double alpha = 1.0;
+  RowMatrix<T> Z;   // n_r x m:  Z = X_R W^T
+  double theta_sq = 0.0;
+};
+
+/// Runs opt.n_steps steps; K = X_R X_R^T, Z0 = X_R W0^T, w0sq = ||W0||^2. Requires !spec.train_outer.
+template <class T>
+LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w0sq, const VecRef<T>& y,
+                               const VecRef<T>& u, const NetSpec& spec, const NewtonOptions& o, Index p,
+                               std::vector<NewtonStepInfo>& infos) {
+  require(!spec.train_outer, "lowrank Newton needs a fixed output layer (use the dense or krylov solver)");
+  const Index n = Z0.rows(), m = Z0.cols();
+  require(K.rows() == n && K.cols() == n && y.size() == n && u.size() == m, "lowrank Newton: shape mismatch");
+  LowRankState<T> st;
+  st.A = RowMatrix<T>::Zero(n, m);
+  st.Z = Z0;
+  st.theta_sq = w0sq;
+  const bool use_theta = o.l2 > 0;
+  const Index k = n + (use_theta ? 1 : 0);
+  RowMatrixd Kd = K.template cast<double>();
+  for (int step = 0; step < o.n_steps; ++step) {
+    NewtonStepInfo info;
+    const MatRef<T> Zr(st.Z);
+    Vectord N = outputs_from_preacts<T>(Zr, u, spec);
+    Vectord Dv(n), c(n);
+    double F = 0.0;
+    for (Index i = 0; i < n; ++i) {
+      const double yi = static_cast<double>(y[i]);
+      const double q = yi * N[i];
+      F += loss_value(o.loss, q);
+      c[i] = loss_deriv(o.loss, q) * yi / static_cast<double>(n);
+      Dv[i] = loss_deriv2(o.loss, q) / static_cast<double>(n);
+    }
+    info.loss = F / static_cast<double>(n) + 0.5 * o.l2 * st.theta_sq;
+    // S_ij = u_j sigma'(Z_ij);  KJ = K o (S S^T) = J J^T
+    RowMatrixd S(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j)
+        S(i, j) = static_cast<double>(u[j]) * static_cast<double>(dact(st.Z(i, j), spec.slope));
+    RowMatrixd KJ(n, n);
+    parallel_blocks(n, 32, o.n_threads, [&](Index r0, Index r1) {
+      KJ.middleRows(r0, r1 - r0).noalias() = S.middleRows(r0, r1 - r0) * S.transpose();
+    });
+    KJ = KJ.cwiseProduct(Kd);
+    // basis Gram C and P = J B
+    RowMatrixd C(k, k), P(n, k);
+    C.topLeftCorner(n, n) = KJ;
+    P.leftCols(n) = KJ;
+    Vectord Bg = KJ * c;  // P^T c (top part)
+    if (use_theta) {
+      C.block(0, n, n, 1) = N;
+      C.block(n, 0, 1, n) = N.transpose();
+      C(n, n) = st.theta_sq;
+      P.col(n) = N;
+      Bg.conservativeResize(k);
+      Bg[n] = N.dot(c);
+      Bg.head(n) += o.l2 * N;
+      Bg[n] += o.l2 * st.theta_sq;
+    }
+    RowMatrixd BHB = P.transpose() * Dv.asDiagonal() * P;
+    if (use_theta) BHB += o.l2 * C;
+    Vectord cl;
+    Eigen::MatrixXd CV;
+    sym_eig(C, cl, CV);
+    const double cmax = cl.size() ? std::max(0.0, cl.maxCoeff()) : 0.0;
+    std::vector<Index> keep;
+    for (Index i = 0; i < k; ++i)
+      if (cl[i] > o.basis_tol * cmax && cl[i] > 0) keep.push_back(i);
+    const Index r = static_cast<Index>(keep.size());
+    Eigen::MatrixXd Tm(k, r);
+    for (Index a = 0; a < r; ++a) Tm.col(a) = CV.col(keep[a]) / std::sqrt(cl[keep[a]]);
+    RowMatrixd Hr = Tm.transpose() * BHB * Tm;
+    Vectord gr = Tm.transpose() * Bg;
+    info.grad_norm = gr.norm();
+    info.rank = r;
+    Vectord lam;
+    Eigen::MatrixXd U;
+    sym_eig(Hr, lam, U);
+    Vectord b = U.transpose() * gr;
+    const Index comp_dim = p - r;
+    Vectord se = detail::spectral_step(lam, b, o, comp_dim, o.l2, info);
+    Vectord sr = U * se;
+    info.step_norm = sr.norm();
+    if (!std::isfinite(info.step_norm)) throw NumericalError("Newton step is not finite");
+    Vectord a = Tm * sr;  // s = B a
+    const double at = use_theta ? a[n] : 0.0;
+    // Gamma_ij = a_i S_ij (= a_i u_j sigma'(Z_ij))
+    RowMatrix<T> Gam(n, m);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m; ++j) Gam(i, j) = static_cast<T>(a[i] * S(i, j));
+    const double f = 1.0 + at;
+    const Vectord aJ = a.head(n);
+    const double new_sq = f * f * st.theta_sq + 2.0 * f * aJ.dot(N) + aJ.dot(KJ * aJ);
+    st.A *= static_cast<T>(f);
+    st.A += Gam;
+    st.alpha *= f;
+    RowMatrix<T> KG(n, m);
+    parallel_blocks(m, 64, o.n_threads, [&](Index c0, Index c1) {
+      KG.middleCols(c0, c1 - c0).noalias() = K * Gam.middleCols(c0, c1 - c0);
+    });
+    st.Z *= static_cast<T>(f);
+    st.Z += KG;
+    st.theta_sq = std::max(new_sq, 0.0);
+    infos.push_back(info);
+  }
+  return st;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Hessian-vector products and the dense Hessian (any model)
+
+/// Objective pieces of F on a set of rows (X, y) at (W, u).
+template <class T>
+struct NetObjective {
+  const MatRef<T>& X;
+  const VecRef<T>& y;
+  RowMatrix<T> W;
+  Vector<T> u;
+  NetSpec spec;
+  LossKind loss;
+  double l2;
+  int n_threads;
+  RowMatrix<T> Z;
+  Vectord c, Dv;  // c_i = l'(q_i) y_i / n, D_i = l''(q_i) / n
+  double F = 0.0;
+
+  NetObjective(const MatRef<T>& X_, const VecRef<T>& y_, const RowMatrix<T>& W_, const Vector<T>& u_,
+               const NetSpec& s, LossKind lk, double l2_, int nt)
+      : X(X_), y(y_), W(W_), u(u_), spec(s), loss(lk), l2(l2_), n_threads(nt) {
+    refresh();
+  }
+  Index m() const { return W.rows(); }
+  Index d() const { return W.cols(); }
+  Index p() const { return W.size() + (spec.train_outer ? W.rows() : 0); }
+
+  void refresh() {
+    preactivations<T>(X, MatRef<T>(W), Z, n_threads);
+    const Index n = X.rows();
+    Vectord N = outputs_from_preacts<T>(MatRef<T>(Z), VecRef<T>(u), spec);
+    c.resize(n);
+    Dv.resize(n);
+    double L = 0.0;
+    for (Index i = 0; i < n; ++i) {
+      const double yi = static_cast<double>(y[i]);
+      const double q = yi * N[i];
+      L += loss_value(loss, q);
+      c[i] = loss_deriv(loss, q) * yi / static_cast<double>(n);
+      Dv[i] = loss_deriv2(loss, q) / static_cast<double>(n);
+    }
+    const Vectord th = theta();
+    F = L / static_cast<double>(n) + 0.5 * l2 * th.squaredNorm();
+  }
+
+  Vectord theta() const {
+    Vectord th(p());
+    for (Index j = 0; j < m(); ++j)
+      for (Index t = 0; t < d(); ++t) th[j * d() + t] = static_cast<double>(W(j, t));
+    if (spec.train_outer)
+      for (Index j = 0; j < m(); ++j) th[W.size() + j] = static_cast<double>(u[j]);
+    return th;
+  }
+
+  void add_step(const Vectord& s) {
+    for (Index j = 0; j < m(); ++j)
+      for (Index t = 0; t < d(); ++t) W(j, t) += static_cast<T>(s[j * d() + t]);
+    if (spec.train_outer)
+      for (Index j = 0; j < m(); ++j) u[j] += static_cast<T>(s[W.size() + j]);
+    refresh();
+  }
+
+  // (W-part of) Gamma^T X and u-part from coefficient matrix Gam (n x m) and u-coefficients
+  Vectord assemble(const RowMatrix<T>& Gam, const Vectord& gu) const {
+    RowMatrix<T> gW = RowMatrix<T>::Zero(m(), d());
+    add_gamma_t_x<T>(MatRef<T>(Gam), X, gW, n_threads);
+    Vectord out(p());
+    for (Index j = 0; j < m(); ++j)
+      for (Index t = 0; t < d(); ++t) out[j * d() + t] = static_cast<double>(gW(j, t));
+    if (spec.train_outer) out.tail(m()) = gu;
+    return out;
+  }
+
+  Vectord gradient() const {
+    const Index n = X.rows();
+    RowMatrix<T> Gam(n, m());
+    Vectord gu = Vectord::Zero(m());
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < m(); ++j) {
+        Gam(i, j) = static_cast<T>(c[i] * static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope)));
+        if (spec.train_outer) gu[j] += c[i] * static_cast<double>(act(Z(i, j), spec.slope));
+      }
+    Vectord g = assemble(Gam, gu);
+    if (l2 > 0) g += l2 * theta();
+    return g;
+  }
+
+  /// H v = J^T (D o J v) + sum_i c_i Hess N_i v + l2 v.
+  Vectord hvp(const Vectord& v) const {
+    const Index n = X.rows(), mm = m(), dd = d();
+    RowMatrix<T> V(mm, dd);
+    for (Index j = 0; j < mm; ++j)
+      for (Index t = 0; t < dd; ++t) V(j, t) = static_cast<T>(v[j * dd + t]);
+    RowMatrix<T> P;
+    preactivations<T>(X, MatRef<T>(V), P, n_threads);
+    const bool tu = spec.train_outer;
+    Vectord Jv(n);
+    for (Index i = 0; i < n; ++i) {
+      double s = 0.0;
+      for (Index j = 0; j < mm; ++j) {
+        s += static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope)) * static_cast<double>(P(i, j));
+        if (tu) s += static_cast<double>(act(Z(i, j), spec.slope)) * v[mm * dd + j];
+      }
+      Jv[i] = s;
+    }
+    RowMatrix<T> Gam(n, mm);
+    Vectord gu = Vectord::Zero(mm);
+    for (Index i = 0; i < n; ++i) {
+      const double ci = Dv[i] * Jv[i];
+      for (Index j = 0; j < mm; ++j) {
+        const double sp = static_cast<double>(dact(Z(i, j), spec.slope));
+        double gij = ci * static_cast<double>(u[j]) * sp;
+        if (tu) {
+          gij += c[i] * sp * v[mm * dd + j];  // cross block: d^2N/(dw_j du_j) = sigma' x_i
+          gu[j] += ci * static_cast<double>(act(Z(i, j), spec.slope)) + c[i] * sp * static_cast<double>(P(i, j));
+        }
+        Gam(i, j) = static_cast<T>(gij);
+      }
+    }
+    Vectord out = assemble(Gam, gu);
+    if (l2 > 0) out += l2 * v;
+    return out;
+  }
+
+  /// The dense Hessian (p x p). Only for small p.
+  RowMatrixd dense_hessian() const {
+    const Index n = X.rows(), mm = m(), dd = d(), pp = p();
+    RowMatrixd J = RowMatrixd::Zero(n, pp);
+    for (Index i = 0; i < n; ++i)
+      for (Index j = 0; j < mm; ++j) {
+        const double a = static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope));
+        if (a != 0.0)
+          for (Index t = 0; t < dd; ++t) J(i, j * dd + t) = a * static_cast<double>(X(i, t));
+        if (spec.train_outer) J(i, mm * dd + j) = static_cast<double>(act(Z(i, j), spec.slope));
+      }
+    RowMatrixd DJ = Dv.asDiagonal() * J;
+    RowMatrixd H(pp, pp);
+    parallel_blocks(pp, 64, n_threads, [&](Index r0, Index r1) {
+      H.middleRows(r0, r1 - r0).noalias() = J.middleCols(r0, r1 - r0).transpose() * DJ;
+    });
+    if (spec.train_outer) {
+      for (Index j = 0; j < mm; ++j) {
+        Vectord col = Vectord::Zero(dd);
+        for (Index i = 0; i < n; ++i) {
+          const double w = c[i] * static_cast<double>(dact(Z(i, j), spec.slope));
+          if (w != 0.0)
+            for (Index t = 0; t < dd; ++t) col[t] += w * static_cast<double>(X(i, t));
+        }
+        for (Index t = 0; t < dd; ++t) {
+          H(j * dd + t, mm * dd + j) += col[t];
+          H(mm * dd + j, j * dd + t) += col[t];
+        }
+      }
+    }
+    if (l2 > 0) H.diagonal().array() += l2;
+    return H;
+  }
+};
+
+/// Dense path: opt.n_steps steps with the p x p Hessian. Updates obj in place.
+template <class T>
+void newton_dense(NetObjective<T>& obj, const NewtonOptions& o, std::vector<NewtonStepInfo>& infos) {
+  for (int step = 0; step < o.n_steps; ++step) {
+    NewtonStepInfo info;
+    info.loss = obj.F;
+    const Vectord g = obj.gradient();
+    info.grad_norm = g.norm();
+    const RowMatrixd H = obj.dense_hessian();
+    Vectord lam;
+    Eigen::MatrixXd U;
+    sym_eig(H, lam, U);
+    const Vectord b = U.transpose() * g;
+    info.rank = obj.p();
+    const Vectord se = detail::spectral_step(lam, b, o, 0, 0.0, info);
+    const Vectord s = U * se;
+    info.step_norm = s.norm();
+    if (!std::isfinite(info.step_norm)) throw NumericalError("Newton step is not finite");
+    infos.push_back(info);
+    obj.add_step(s);
+  }
+}
+
+/// Krylov path: Lanczos on HVPs with full reorthogonalization.
+template <class T>
+void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, std::vector<NewtonStepInfo>& infos) {
+  const Index p = obj.p();
+  if (o.method == NewtonMethod::Newton || (o.method == NewtonMethod::Damped && o.damping == 0.0)) {
+    // rank(J^T D J) <= n_rows, rank(cross block) <= 2 m: H is singular when p exceeds their sum and l2 = 0
+    const Index bound = n_rows + (obj.spec.train_outer ? 2 * obj.m() : 0);
+    if (o.l2 == 0.0 && p > bound)
+      throw NumericalError("newton: the Hessian is singular (rank <= " + std::to_string(bound) + " < " +
+                           std::to_string(p) +
+                           " parameters, l2 = 0); use pinv_newton, damped_newton, cure_newton, or l2 > 0");
+  }
+  for (int step = 0; step < o.n_steps; ++step) {
+    NewtonStepInfo info;
+    info.loss = obj.F;
+    const Vectord g = obj.gradient();
+    const double gn = g.norm();
+    info.grad_norm = gn;
+    if (gn == 0.0) {
+      infos.push_back(info);
+      continue;
+    }
+    const Index kmax = std::max<Index>(1, std::min<Index>(o.krylov_dim, p));
+    Eigen::MatrixXd Q(p, kmax);
+    std::vector<double> al, be;
+    Q.col(0) = g / gn;
+    Vectord s_final;
+    for (Index kk = 0; kk < kmax; ++kk) {
+      Vectord w = obj.hvp(Q.col(kk));
+      const double a = Q.col(kk).dot(w);
+      w -= a * Q.col(kk);
+      if (kk > 0) w -= be[kk - 1] * Q.col(kk - 1);
+      for (int pass = 0; pass < 2; ++pass) w -= Q.leftCols(kk + 1) * (Q.leftCols(kk + 1).transpose() * w);
+      const double bnext = w.norm();
+      al.push_back(a);
+      // reduced problem on T (kk+1 x kk+1)
+      const Index kr = kk + 1;
+      RowMatrixd Tm = RowMatrixd::Zero(kr, kr);
+      for (Index i = 0; i < kr; ++i) {
+        Tm(i, i) = al[i];
+        if (i + 1 < kr) Tm(i, i + 1) = Tm(i + 1, i) = be[i];
+      }
+      Vectord lam;
+      Eigen::MatrixXd U;
+      sym_eig(Tm, lam, U);
+      Vectord b = gn * U.row(0).transpose();
+      NewtonStepInfo trial = info;
+      const bool last = (kr == kmax) || bnext <= 1e-14 * std::max(1.0, std::abs(lam.size() ? lam.maxCoeff() : 0.0));
+      Vectord y;
+      bool ok = true;
+      try {
+        y = U * detail::spectral_step(lam, b, o, 0, 0.0, trial);
+      } catch (const NumericalError&) {
+        if (last) throw;
+        ok = false;
+      }
+      if (ok) {
+        trial.residual = bnext * std::abs(y[kr - 1]);
+        trial.rank = kr;
+        if (last || trial.residual <= o.krylov_tol * gn) {
+          s_final = Q.leftCols(kr) * y;
+          info = trial;
+          break;
+        }
+      }
+      be.push_back(bnext);
+      Q.col(kk + 1) = w / bnext;
+    }
+    info.step_norm = s_final.norm();
+    if (!std::isfinite(info.step_norm)) throw NumericalError("Newton step is not finite");
+    infos.push_back(info);
+    obj.add_step(s_final);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// SCureNewton (spec 4.3)
+
+struct SCubicOptions {
+  double M = 1.0;
+  double lr = 1e-3;       // inner step size eta
+  double sigma = 1e-3;    // perturbation
+  Index batch_grad = 128; // n_1
+  Index batch_hess = 64;  // n_2
+  int n_outer = 10;
+  int n_inner = 5;
+  std::uint64_t seed = 0;
+};
+
+struct SCubicStepInfo {
+  double step_norm = 0.0, cauchy_radius = 0.0, grad_norm = 0.0, batch_loss = 0.0;
+};
+
+namespace detail {
+// A standard normal from two uniform 53-bit draws (Box-Muller): portable across standard libraries.
+inline double normal_draw(std::mt19937_64& rng) {
+  const double u1 = (static_cast<double>(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  const double u2 = (static_cast<double>(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586476925 * u2);
+}
+// k distinct indices of [0, n) (partial Fisher-Yates with 64-bit draws; portable)
+inline std::vector<Index> sample_rows(std::mt19937_64& rng, Index n, Index k) {
+  std::vector<Index> idx(n);
+  for (Index i = 0; i < n; ++i) idx[i] = i;
+  k = std::min(k, n);
+  for (Index i = 0; i < k; ++i) {
+    const Index j = i + static_cast<Index>(rng() % static_cast<std::uint64_t>(n - i));
+    std::swap(idx[i], idx[j]);
+  }
+  idx.resize(k);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+}  // namespace detail
+
+/// Runs SCureNewton on rows (X, y) from (W, u); returns the final (W, u) in W, u.
+template <class T>
+void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vector<T>& u, const NetSpec& spec,
+                  LossKind loss, double l2, const SCubicOptions& so, int n_threads, std::vector<SCubicStepInfo>& infos) {
+  const Index n = X.rows(), d = X.cols();
+  std::mt19937_64 rng(so.seed);
+  for (int t = 0; t < so.n_outer; ++t) {
+    SCubicStepInfo info;
+    auto idx1 = detail::sample_rows(rng, n, so.batch_grad);
+    auto idx2 = detail::sample_rows(rng, n, so.batch_hess);
+    RowMatrix<T> X1(idx1.size(), d), X2(idx2.size(), d);
+    Vector<T> y1(idx1.size()), y2(idx2.size());
+    for (size_t a = 0; a < idx1.size(); ++a) {
+      X1.row(a) = X.row(idx1[a]);
+      y1[a] = y[idx1[a]];
+    }
+    for (size_t a = 0; a < idx2.size(); ++a) {
+      X2.row(a) = X.row(idx2[a]);
+      y2[a] = y[idx2[a]];
+    }
+    const MatRef<T> X1r(X1), X2r(X2);
+    const VecRef<T> y1r(y1), y2r(y2);
+    NetObjective<T> o1(X1r, y1r, W, u, spec, loss, l2, n_threads);
+    NetObjective<T> o2(X2r, y2r, W, u, spec, loss, l2, n_threads);
+    const Vectord g = o1.gradient();
+    const double gn = g.norm();
+    info.grad_norm = gn;
+    info.batch_loss = o1.F;
+    const Index p = g.size();
+    Vectord delta = Vectord::Zero(p);
+    if (gn > 0) {
+      const Vectord Hg = o2.hvp(g);
+      const double kappa = g.dot(Hg) / (so.M * gn * gn);
+      const double Rc = -kappa + std::sqrt(kappa * kappa + 2.0 * gn / so.M);
+      info.cauchy_radius = Rc;
+      delta = -Rc * g / gn;
+    }
+    Vectord zeta(p);
+    for (Index i = 0; i < p; ++i) zeta[i] = detail::normal_draw(rng);
+    const double zn = zeta.norm();
+    if (zn > 0) zeta /= zn;
+    const Vectord gt = g + so.sigma * zeta;
+    for (int it = 0; it < so.n_inner; ++it) {
+      const Vectord Hd = o2.hvp(delta);
+      delta -= so.lr * (gt + Hd + 0.5 * so.M * delta.norm() * delta);
+    }
+    info.step_norm = delta.norm();
+    if (!std::isfinite(info.step_norm)) throw NumericalError("scure_newton: the step is not finite (lower lr)");
+    for (Index j = 0; j < W.rows(); ++j)
+      for (Index c = 0; c < d; ++c) W(j, c) += static_cast<T>(delta[j * d + c]);
+    if (spec.train_outer)
+      for (Index j = 0; j < W.rows(); ++j) u[j] += static_cast<T>(delta[W.size() + j]);
+    infos.push_back(info);
+  }
+}
+
+}  // namespace kktunlearn

@@ -1,0 +1,544 @@
+"""Unlearning methods: KKT-scaled gradient ascent, the NegGrad family, retraining, and the Newton
+family with its cubic-regularized cure. Every method returns a NEW fitted model (the original is
+untouched) carrying ``unlearn_info_``.
+
+Notation: X, y are the full training set the model was fitted on, F the forget set, R = S \\ F the
+retained set (n_r = |R|), q_i = y_i N(x_i; theta), l the model's loss, L its homogeneity degree.
+
+Methods (``unlearn(model, X, y, forget, method=..., **options)``)
+-----------------------------------------------------------------
+"ga" (A_GA, GA spec 4.1-4.6, 9.3-9.6)
+    On the normalized model theta = theta_raw / s, s = (min_i q_i)^{1/L}, with KKT multipliers lambda
+    of theta for S (kktunlearn.kkt.kkt_multipliers):
+        theta^- = theta - step_scale * sum_{r in F} y_r h_r,
+        h_r = block j: c_rj u_j x_r  (+ output layer lambda_r sigma(<w_j, x_r>) when u is trained),
+        c_rj = lambda_r sigma'(<w_j, x_r>)     for every pair (subgradient="autograd"),
+        c_rj = mu_rj  (the fitted Clarke coefficient) for the pinned pairs of x_r (subgradient="clarke").
+    With step_scale = 1 this removes exactly the forgotten points' terms of the KKT representation.
+    Mapped back by homogeneity: theta_raw^- = s theta^-, i.e. on the raw parameters
+        W^- = W - step_scale s^{2-L} sum_r y_r sum_j c_rj u_j x_r e_j^T,
+        u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
+    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (it overflows, spec 9.6).
+    Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
+    deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
+    subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
+    subgradient_tol (1e-3 for networks, 0 for the linear model; the pinned-pair tolerance passed to
+    kkt_multipliers when the multipliers are computed here).
+"neggrad"       n_steps gradient-ASCENT steps on the mean forget loss (1/k) sum_{r in F} l(q_r).
+"neggrad_plus"  n_steps steps on  (1/n_r) sum_R l(q_i) - forget_weight (1/k) sum_F l(q_r).
+"finetune"      n_steps gradient-descent steps on the mean retained loss.
+    Options of the three: n_steps (5, 5, 10), lr (the model's lr), normalized (True: lr_t = lr / Lbar with
+    Lbar = sum_i |w_i| l(q_i) the weighted loss magnitude, the training schedule; False: lr_t = lr), lr_max.
+"retrain"       a clone with the same hyper-parameters and random_state (the same initialization) fitted
+    on R only: the oracle.
+Newton family (newton spec 1-4) on F(theta) = (1/n_r) sum_R l(q_i) + (l2/2) ||theta||^2 (model's own
+parameters), g, H its gradient and Hessian:
+"newton"        theta <- theta - H^{-1} g  (NumericalError when H is singular).
+"damped_newton" theta <- theta - (H + damping I)^{-1} g.
+"pinv_newton"   theta <- theta - H^+ g  (eigenvalues |lam| <= rcond * max |lam| dropped).
+"cure_newton"   theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3 (global minimizer, hard
+    case included; damping gamma = M ||s|| / 2 recorded).
+    Common options: l2 (0), n_steps (1), solver ("auto" | "lowrank" | "dense" | "krylov"),
+    dense_max_params (2000), krylov_dim (None: min(100, max(10, 5e7 / p)) Lanczos vectors, i.e. at most
+    ~400 MB of basis for large p), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
+    solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
+    n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
+    "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
+"scure_newton"  SCureNewton (newton spec 4.3): n_outer outer steps, each on minibatches B1 (batch_grad
+    rows, gradient) and B2 (batch_hess rows, Hessian-vector products) of R: Cauchy-point start
+    Delta_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M), kappa = g^T H g / (M ||g||^2), then
+    n_inner steps Delta <- Delta - lr (g + sigma zeta + H Delta + (M/2)||Delta|| Delta), zeta uniform on the
+    sphere. Options: M (1.0), lr (1e-3), sigma (1e-3), batch_grad (128), batch_hess (64), n_outer (10),
+    n_inner (5), random_state (0), l2 (0).
+
+unlearn_info_ keys (all methods): method, options, step_norm (||theta^- - theta||, raw flat parameters),
+time (seconds), n_iter, preact_shift (max over retained i and neurons j of |<w_j^- - w_j, x_i>|, raw
+scale), forget (the indices), n_retained; plus method-specific keys (ga: scale, lambda_forget, n_clarke,
+subgradient, step_norm_normalized; Newton: solver, steps (per-step records), gamma / damping / rcond /
+M, hard_case; NegGrad family: objective, lr).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+from ._validation import check_choice, check_int, check_is_fitted, check_positive
+from .exceptions import ConvergenceWarning, NotSeparableError
+
+__all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "METHODS"]
+
+METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton", "damped_newton", "pinv_newton",
+           "cure_newton", "scure_newton")
+
+_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": None,
+                  "krylov_tol": 1e-10}
+_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "ga": {"step_scale": 1.0, "multipliers": None, "multiplier_method": "nnls", "subgradient": "clarke",
+           "subgradient_tol": None},
+    "neggrad": {"n_steps": 5, "lr": None, "normalized": True, "lr_max": math.inf},
+    "neggrad_plus": {"n_steps": 5, "lr": None, "normalized": True, "lr_max": math.inf, "forget_weight": 1.0},
+    "finetune": {"n_steps": 10, "lr": None, "normalized": True, "lr_max": math.inf},
+    "retrain": {},
+    "newton": dict(_NEWTON_COMMON),
+    "damped_newton": dict(_NEWTON_COMMON, damping=1e-3),
+    "pinv_newton": dict(_NEWTON_COMMON, rcond=1e-15),
+    "cure_newton": dict(_NEWTON_COMMON, M=1.0),
+    "scure_newton": {"M": 1.0, "lr": 1e-3, "sigma": 1e-3, "batch_grad": 128, "batch_hess": 64, "n_outer": 10,
+                     "n_inner": 5, "random_state": 0, "l2": 0.0},
+}
+_NEWTON_KIND = {"newton": "newton", "damped_newton": "damped", "pinv_newton": "pinv", "cure_newton": "cubic"}
+
+
+# ---------------------------------------------------------------------------------------------- cubic solver
+def solve_cubic(H: Any, g: Any, M: float) -> Dict[str, Any]:
+    """Global minimizer of m(s) = <g, s> + 1/2 s^T H s + (M/6) ||s||^3 for a dense symmetric H.
+
+    Solved from one eigendecomposition H = U diag(lam) U^T: s = -(H + gamma I)^{-1} g with the damping
+    gamma >= max(0, -lam_min) the root of ||s(gamma)|| = 2 gamma / M (safeguarded Newton on the secular
+    equation), or, in the hard case (g orthogonal to the lam_min eigenspace), gamma = -lam_min and
+    s = -(H + gamma I)^+ g + tau u_min with ||s|| = 2 gamma / M.
+    Returns dict(s, gamma, norm, value = m(s), hard_case, n_iter).
+    """
+    Hm = np.ascontiguousarray(np.asarray(H, dtype=np.float64))
+    gv = np.ascontiguousarray(np.asarray(g, dtype=np.float64))
+    if Hm.ndim != 2 or Hm.shape[0] != Hm.shape[1]:
+        raise ValueError(f"H must be a square matrix, got shape {Hm.shape}")
+    if gv.ndim != 1 or gv.shape[0] != Hm.shape[0]:
+        raise ValueError(f"g must be a vector of length {Hm.shape[0]}, got shape {gv.shape}")
+    if not (np.isfinite(Hm).all() and np.isfinite(gv).all()):
+        raise ValueError("H and g must be finite")
+    if not np.allclose(Hm, Hm.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(Hm).max(initial=0.0)))):
+        raise ValueError("H must be symmetric")
+    M = check_positive(M, "M")
+    return _core.cubic_solve_dense(Hm, gv, M)
+
+
+def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
+    """The cubic subproblem in the eigenbasis of H (the low-rank form): lam the eigenvalues, b = U^T g.
+
+    Returns dict(s (in the eigenbasis: the step is U s), gamma, norm, value, hard_case, n_iter).
+    """
+    lv = np.ascontiguousarray(np.asarray(lam, dtype=np.float64).ravel())
+    bv = np.ascontiguousarray(np.asarray(b, dtype=np.float64).ravel())
+    if lv.shape != bv.shape:
+        raise ValueError(f"lam and b must have the same length, got {lv.shape} and {bv.shape}")
+    if not (np.isfinite(lv).all() and np.isfinite(bv).all()):
+        raise ValueError("lam and b must be finite")
+    M = check_positive(M, "M")
+    return _core.cubic_solve_eig(lv, bv, M)
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def _check_forget(forget: Any, n: int) -> np.ndarray:
+    """Indices to forget: an int or a 1-D sequence of distinct ints in [0, n)."""
+    if isinstance(forget, (bool, np.bool_)):
+        raise TypeError("forget must be an integer index or a list of integer indices, got a bool")
+    if isinstance(forget, numbers.Integral):
+        arr = np.array([int(forget)], dtype=np.int64)
+    else:
+        if isinstance(forget, (str, bytes)) or forget is None:
+            raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
+        raw = np.asarray(forget)
+        if raw.ndim == 0:
+            raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
+        if raw.ndim != 1:
+            raise ValueError(f"forget must be an index or a 1-D list of indices, got shape {raw.shape}")
+        if raw.size == 0:
+            raise ValueError("forget is empty: give at least one index to forget")
+        if raw.dtype == np.bool_:
+            raise TypeError("forget must hold integer indices, not a boolean mask (use np.flatnonzero(mask))")
+        if not np.issubdtype(raw.dtype, np.integer):
+            if raw.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw):
+                raw = raw.astype(np.int64)
+            else:
+                raise TypeError(f"forget must hold integer indices, got dtype {raw.dtype} ({raw[:3].tolist()}...)")
+        arr = raw.astype(np.int64)
+    if (arr < 0).any():
+        raise ValueError(f"forget contains negative indices {arr[arr < 0][:5].tolist()}; indices must be in [0, {n})")
+    if (arr >= n).any():
+        raise ValueError(f"forget contains indices {arr[arr >= n][:5].tolist()} out of range for {n} training points")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"forget contains duplicate indices {uniq[counts > 1][:5].tolist()}")
+    if arr.size >= n:
+        raise ValueError(f"forget removes all {n} training points; at least one point of each class must remain")
+    return arr
+
+
+def _check_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
+    defaults = _DEFAULTS[method]
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for method {method!r}; valid options: {sorted(defaults)}")
+    opts = dict(defaults)
+    opts.update(options)
+    return opts
+
+
+def _split(model, X, y, forget) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    check_is_fitted(model)
+    Xc = model._check_X(X)
+    n = Xc.shape[0]
+    y_enc = model._encode_y(y, n)
+    idx = _check_forget(forget, n)
+    keep = np.ones(n, dtype=bool)
+    keep[idx] = False
+    yk = y_enc[keep]
+    for cls in (-1.0, 1.0):
+        if not (yk == cls).any():
+            label = model.classes_[0] if cls < 0 else model.classes_[1]
+            raise ValueError(f"forgetting {idx.size} point(s) leaves no retained point of class {label!r}; "
+                             "both classes must remain")
+    return Xc, y_enc, idx, keep
+
+
+def _flat(W: np.ndarray, u: np.ndarray, train_outer: bool) -> np.ndarray:
+    parts = [np.asarray(W, dtype=np.float64).ravel()]
+    if train_outer:
+        parts.append(np.asarray(u, dtype=np.float64))
+    return np.concatenate(parts)
+
+
+def _preact_shift(Xr: np.ndarray, W0: np.ndarray, W1: np.ndarray, nt: int) -> float:
+    """max_{i, j} |<w1_j - w0_j, x_i>| over the rows of Xr."""
+    if Xr.shape[0] == 0:
+        return 0.0
+    D = np.ascontiguousarray(W1 - W0)
+    return float(np.max(np.abs(_core.preactivations(Xr, D, nt)), initial=0.0))
+
+
+# ---------------------------------------------------------------------------------------------- methods
+def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
+    alpha = check_positive(opts["step_scale"], "step_scale", allow_zero=True)
+    sub = check_choice(opts["subgradient"], "subgradient", ("clarke", "autograd"))
+    linear = bool(getattr(model, "_linear", False))
+    tol = opts["subgradient_tol"]
+    tol = (0.0 if linear else 1e-3) if tol is None else check_positive(tol, "subgradient_tol", allow_zero=True)
+    L = model.degree_
+    n = Xc.shape[0]
+    mult = opts["multipliers"]
+    if mult is None:
+        try:
+            from .kkt import kkt_multipliers
+        except ImportError as exc:  # pragma: no cover - depends on the verification workstream
+            raise ImportError("method='ga' needs the KKT multipliers from kktunlearn.kkt, which is not available; "
+                              "pass multipliers=... explicitly") from exc
+        mult = kkt_multipliers(model, Xc, y, method=opts["multiplier_method"],
+                               subgradient_tol=(tol if sub == "clarke" else 0.0), n_threads=model.n_threads)
+        computed = True
+    else:
+        computed = False
+    for attr in ("lambdas", "scale"):
+        if not hasattr(mult, attr):
+            raise TypeError(f"multipliers must be a KKTMultipliers (from kktunlearn.kkt.kkt_multipliers), "
+                            f"got {type(mult).__name__} without '{attr}'")
+    lam = np.asarray(mult.lambdas, dtype=np.float64).ravel()
+    if lam.shape[0] != n:
+        raise ValueError(f"multipliers hold {lam.shape[0]} lambdas but X has {n} rows; they must come from "
+                         "kkt_multipliers(model, X, y) on the same training set")
+    if not np.isfinite(lam).all() or (lam < 0).any():
+        raise ValueError("multipliers.lambdas must be finite and >= 0")
+    s = float(mult.scale)
+    # the multipliers must belong to this model: s = (min_i q_i)^{1/L}
+    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+    qmin = float(q.min())
+    if not qmin > 0:
+        raise NotSeparableError(
+            f"the model does not fit the training data (min margin {qmin:.3g} <= 0); A_GA needs the normalized "
+            "KKT point, which exists only for a model with all margins > 0")
+    s_model = qmin ** (1.0 / L)
+    if not (s > 0 and abs(s - s_model) <= 1e-6 * s_model):
+        raise ValueError(f"multipliers.scale = {s:.6g} but this model's normalization scale is {s_model:.6g}: "
+                         "the multipliers were computed for a different model or training set")
+    # Clarke coefficients of the forgotten points' pinned pairs
+    pos = -np.ones(n, dtype=np.int64)
+    pos[idx] = np.arange(idx.size)
+    pr: List[int] = []
+    pj: List[int] = []
+    mu_l: List[float] = []
+    if sub == "clarke" and not linear:
+        pinned = np.asarray(getattr(mult, "pinned", np.zeros((0, 2), dtype=np.int64)), dtype=np.int64).reshape(-1, 2)
+        mu = np.asarray(getattr(mult, "mu", np.zeros(0)), dtype=np.float64).ravel()
+        if mu.shape[0] != pinned.shape[0]:
+            raise ValueError("multipliers.pinned and multipliers.mu differ in length")
+        sel = pos[pinned[:, 0]] >= 0 if pinned.shape[0] else np.zeros(0, dtype=bool)
+        pr = pos[pinned[sel, 0]].tolist()
+        pj = pinned[sel, 1].tolist()
+        mu_l = mu[sel].tolist()
+    XF = np.ascontiguousarray(Xc[idx])
+    yF = np.ascontiguousarray(y_enc[idx])
+    XR = np.ascontiguousarray(Xc[keep])
+    w_scale = s ** (2 - L)
+    W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
+                                            np.ascontiguousarray(lam[idx]), pr, pj, np.asarray(mu_l, dtype=np.float64),
+                                            alpha, w_scale, nt)
+    extra = {"scale": s, "degree": L, "lambda_forget": lam[idx].copy(), "n_clarke": int(n_clarke),
+             "subgradient": sub, "subgradient_tol": tol, "multipliers_computed": computed,
+             "multiplier_method": getattr(mult, "method", None), "kkt_epsilon": getattr(mult, "epsilon", None)}
+    return W1, u1, 1, float(shift), extra
+
+
+def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
+    n_steps = check_int(opts["n_steps"], "n_steps", 0)
+    lr = model.lr if opts["lr"] is None else opts["lr"]
+    lr = check_positive(lr, "lr")
+    lr_max = check_positive(opts["lr_max"], "lr_max", allow_inf=True)
+    normalized = opts["normalized"]
+    if not isinstance(normalized, (bool, np.bool_)):
+        raise TypeError(f"normalized must be a bool, got {type(normalized).__name__}")
+    n_r, k = int(keep.sum()), int(idx.size)
+    w = np.zeros(Xc.shape[0])
+    if method in ("finetune", "neggrad_plus"):
+        w[keep] = 1.0 / n_r
+    if method == "neggrad":
+        w[idx] = -1.0 / k
+    elif method == "neggrad_plus":
+        fw = check_positive(opts["forget_weight"], "forget_weight", allow_zero=True)
+        w[idx] = -fw / k
+    rows = np.flatnonzero(w != 0.0)
+    Xs = np.ascontiguousarray(Xc[rows])
+    ys = np.ascontiguousarray(y_enc[rows])
+    res = _core.gd_weighted(Xs, ys, np.ascontiguousarray(w[rows]), model._W, model._u, model.slope_,
+                            model.train_outer_, model.loss, lr, bool(normalized), lr_max, n_steps, None, nt)
+    W1, u1 = res["W"], res["u"]
+    shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, W1, nt)
+    extra = {"objective": np.asarray(res["objective"]), "lr": np.asarray(res["lr"])}
+    return W1, u1, n_steps, shift, extra
+
+
+def _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt):
+    from .models import clone
+
+    new = clone(model)
+    yr = np.asarray(y)[keep]
+    new.fit(Xc[keep], yr)
+    shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, new._W, nt)
+    same_init = getattr(model, "random_state", None) is not None or float(getattr(model, "init_scale", 0.0)) == 0.0
+    extra = {"same_initialization": bool(same_init), "fit_status": getattr(new, "fit_status_", None)}
+    return new, int(getattr(new, "n_iter_", 0)), shift, extra
+
+
+def _choose_solver(model, opts) -> str:
+    solver = check_choice(opts["solver"], "solver", ("auto", "lowrank", "dense", "krylov"))
+    dmax = check_int(opts["dense_max_params"], "dense_max_params", 1)
+    if solver == "lowrank" and model.train_outer_:
+        raise ValueError("solver='lowrank' needs a fixed output layer (train_outer=False): with trained u the "
+                         "Hessian has indefinite cross terms; use 'dense' or 'krylov' (or 'auto')")
+    if solver == "dense" and model.n_params() > dmax:
+        raise ValueError(f"solver='dense' forms the p x p Hessian, p = {model.n_params()} > dense_max_params = {dmax} "
+                         f"({8.0 * model.n_params() ** 2 / 1e9:.2g} GB); raise dense_max_params or use 'krylov'/'auto'")
+    if solver == "auto":
+        if not model.train_outer_:
+            solver = "lowrank"
+        else:
+            solver = "dense" if model.n_params() <= dmax else "krylov"
+    return solver
+
+
+def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
+    kind = _NEWTON_KIND[method]
+    l2 = check_positive(opts["l2"], "l2", allow_zero=True)
+    n_steps = check_int(opts["n_steps"], "n_steps", 0)
+    damping = check_positive(opts.get("damping", 0.0), "damping", allow_zero=True)
+    rcond = check_positive(opts.get("rcond", 1e-15), "rcond", allow_zero=True)
+    M = check_positive(opts.get("M", 1.0), "M")
+    if opts["krylov_dim"] is None:  # Lanczos basis of krylov_dim * p doubles: stay below ~400 MB
+        kdim = int(min(100, max(10, 5e7 // max(model.n_params(), 1))))
+    else:
+        kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
+    ktol = check_positive(opts["krylov_tol"], "krylov_tol", allow_zero=True)
+    solver = _choose_solver(model, opts)
+    XR = np.ascontiguousarray(Xc[keep])
+    yR = np.ascontiguousarray(y_enc[keep])
+    if solver == "lowrank":
+        res = _core.newton_lowrank(XR, yR, model._W, model._u, model.slope_, model.loss, kind, l2, damping, rcond, M,
+                                   n_steps, nt)
+        W1, u1 = res["W"], model._u.copy()
+    else:
+        res = _core.newton_net(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, kind, solver,
+                               l2, damping, rcond, M, n_steps, kdim, ktol, nt)
+        W1, u1 = res["W"], res["u"]
+    steps = list(res["steps"])
+    extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2}
+    if solver == "krylov":
+        ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
+        extra["krylov_dim"] = kdim
+        extra["krylov_converged"] = ok
+        if not ok:
+            warnings.warn(f"{method}: the Lanczos solve stopped at krylov_dim = {kdim} before its residual reached "
+                          f"krylov_tol = {ktol:g} ||g||; the step is the exact solution in that Krylov space only. "
+                          "Raise krylov_dim for a more accurate step.", ConvergenceWarning, stacklevel=3)
+    if kind == "damped":
+        extra["damping"] = damping
+    if kind == "pinv":
+        extra["rcond"] = rcond
+    if kind == "cubic":
+        extra["M"] = M
+        extra["gamma"] = [st["gamma"] for st in steps]
+        extra["hard_case"] = any(st["hard_case"] for st in steps)
+    return W1, u1, n_steps, float(res["preact_shift"]), extra
+
+
+def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
+    M = check_positive(opts["M"], "M")
+    lr = check_positive(opts["lr"], "lr")
+    sigma = check_positive(opts["sigma"], "sigma", allow_zero=True)
+    l2 = check_positive(opts["l2"], "l2", allow_zero=True)
+    n_r = int(keep.sum())
+    bg = min(check_int(opts["batch_grad"], "batch_grad", 1), n_r)
+    bh = min(check_int(opts["batch_hess"], "batch_hess", 1), n_r)
+    n_outer = check_int(opts["n_outer"], "n_outer", 0)
+    n_inner = check_int(opts["n_inner"], "n_inner", 0)
+    seed = check_int(opts["random_state"], "random_state", 0)
+    XR = np.ascontiguousarray(Xc[keep])
+    yR = np.ascontiguousarray(y_enc[keep])
+    res = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, l2, M, lr,
+                             sigma, bg, bh, n_outer, n_inner, seed, nt)
+    extra = {"solver": "hvp", "steps": list(res["steps"]), "M": M, "batch_grad": bg, "batch_hess": bh}
+    return res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
+
+
+# ---------------------------------------------------------------------------------------------- public API
+def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
+    """Unlearn the points `forget` (an index or a list of indices into X) from a fitted model.
+
+    X, y: the full training set the model was fitted on. Returns a new fitted model (the original is
+    untouched) with ``unlearn_info_``; see the module docstring for the methods, their formulas and
+    options. Raises ValueError on an empty / out-of-range / duplicate forget set, on forgetting every
+    point or every point of a class, on unknown methods; TypeError on unknown option names or
+    non-integer indices; NotFittedError on an unfitted model; kktunlearn._core.NumericalError when plain
+    Newton meets a singular Hessian.
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
+    opts = _check_options(method, options)
+    check_is_fitted(model)
+    Xc, y_enc, idx, keep = _split(model, X, y, forget)
+    nt = model._n_threads()
+    t0 = time.perf_counter()
+    new = None
+    if method == "ga":
+        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
+    elif method in ("neggrad", "neggrad_plus", "finetune"):
+        W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
+    elif method == "retrain":
+        new, n_iter, shift, extra = _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt)
+        W1, u1 = new._W, new._u
+    elif method == "scure_newton":
+        W1, u1, n_iter, shift, extra = _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt)
+    else:
+        W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
+    elapsed = time.perf_counter() - t0
+    if new is None:
+        new = model._with_params(np.asarray(W1), np.asarray(u1))
+    step = _flat(new._W, new._u, model.train_outer_) - model.params()
+    shown = {k: (v if k != "multipliers" else (None if v is None else f"<{type(v).__name__}>")) for k, v in opts.items()}
+    info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(np.linalg.norm(step)),
+                            "time": elapsed, "n_iter": int(n_iter), "preact_shift": float(shift),
+                            "forget": idx.copy(), "n_retained": int(keep.sum())}
+    if method == "ga":
+        info["step_norm_normalized"] = info["step_norm"] / extra["scale"]
+    info.update(extra)
+    if not np.isfinite(info["step_norm"]):
+        from ._core import NumericalError
+
+        raise NumericalError(f"{method}: the unlearned parameters are not finite")
+    new.unlearn_info_ = info
+    return new
+
+
+def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
+    """Loss, gradient norm and minimum margin of `model` on (X, y) (the current retained set)."""
+    Xc = model._check_X(X)
+    y_enc = model._encode_y(y, Xc.shape[0])
+    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+    L, gW, gu = _core.loss_and_grad(Xc, y_enc, model._W, model._u, model.slope_, model.train_outer_, model.loss, nt)
+    g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
+    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": float(np.linalg.norm(g)),
+            "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
+
+
+def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
+                     kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
+    """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).
+
+    Each request is an index or list of indices into the ORIGINAL X; round t unlearns it from the model of
+    round t-1 with the retained set S minus every point forgotten so far (so the Newton objective and the
+    GA multipliers are those of the shrinking retained set). Requests must be disjoint.
+    Returns (models, records): models[t] is the model after round t; records[t] is a dict with round,
+    forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin,
+    retained_accuracy and, when kkt=True and kktunlearn.kkt is available, the KKT numbers of the model on
+    the current retained set (epsilon, epsilon_rel, delta, tau; kkt_report with subgradient_tol 0 for the
+    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance; a float
+    kkt_subgradient_tol replaces that rule).
+    """
+    if kkt_subgradient_tol is not None:
+        kkt_subgradient_tol = check_positive(kkt_subgradient_tol, "kkt_subgradient_tol", allow_zero=True)
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
+    if "multipliers" in options:
+        raise ValueError("multipliers cannot be given to unlearn_sequence: they belong to one model and are "
+                         "recomputed at every round")
+    _check_options(method, options)
+    check_is_fitted(model)
+    Xc = model._check_X(X)
+    n = Xc.shape[0]
+    y_arr = np.asarray(y)
+    model._encode_y(y, n)
+    if isinstance(requests, (str, bytes)) or not hasattr(requests, "__len__"):
+        raise TypeError("requests must be a list of forget sets (indices or lists of indices)")
+    if len(requests) == 0:
+        raise ValueError("requests is empty: give at least one forget request")
+    reqs = [_check_forget(r, n) for r in requests]
+    seen = np.zeros(n, dtype=bool)
+    for t, r in enumerate(reqs):
+        if seen[r].any():
+            raise ValueError(f"request {t} repeats already forgotten indices {r[seen[r]][:5].tolist()}")
+        seen[r] = True
+    alive = np.ones(n, dtype=bool)
+    current = model
+    models: List[Any] = []
+    records: List[Dict[str, Any]] = []
+    nt = model._n_threads()
+    for t, r in enumerate(reqs):
+        pos = -np.ones(n, dtype=np.int64)
+        pos[alive] = np.arange(int(alive.sum()))
+        local = pos[r]
+        Xa, ya = Xc[alive], y_arr[alive]
+        new = unlearn(current, Xa, ya, local, method=method, **options)
+        alive[r] = False
+        info = new.unlearn_info_
+        rec: Dict[str, Any] = {"round": t, "forget": r.copy(), "n_retained": int(alive.sum()), "time": info["time"],
+                               "step_norm": info["step_norm"], "preact_shift": info["preact_shift"]}
+        rec.update(_retained_numbers(new, Xc[alive], y_arr[alive], nt))
+        if kkt:
+            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"], kkt_subgradient_tol))
+        models.append(new)
+        records.append(rec)
+        current = new
+    return models, records
+
+
+def _kkt_numbers(model, X, y, preact_shift: float, fixed_tol: Optional[float] = None) -> Dict[str, Any]:
+    try:
+        from .kkt import kkt_report
+    except ImportError:  # pragma: no cover - depends on the verification workstream
+        return {"epsilon": None, "epsilon_rel": None, "delta": None, "tau": None}
+    q = model.margins(X, y)
+    if not q.min() > 0:
+        return {"epsilon": math.nan, "epsilon_rel": math.nan, "delta": math.nan, "tau": math.nan}
+    scale = float(q.min()) ** (1.0 / model.degree_)
+    if fixed_tol is not None:
+        tol = fixed_tol
+    else:
+        tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
+    rep = kkt_report(model, X, y, subgradient_tol=tol)
+    return {"epsilon": float(rep.epsilon), "epsilon_rel": float(rep.epsilon_rel), "delta": float(rep.delta),
+            "tau": float(rep.tau), "kkt_subgradient_tol": tol}
