@@ -232,31 +232,115 @@ def test_setting_w_switches_to_primal(data):
 
 
 # ----------------------------------------------------------------------------- CPU dispatch
-def test_cpu_dispatch_variants_agree(data):
-    import importlib
+_DISPATCH_CHECK = r"""
+import importlib, sys
+import numpy as np
+import kktunlearn
+from kktunlearn import _core, _dispatch
+from kktunlearn.datasets import near_orthogonal
 
-    import kktunlearn
-    from kktunlearn import _core, _dispatch
+assert kktunlearn.cpu_variant in ("baseline", "avx2", "avx512")
+assert _core.variant == _dispatch._MODULE[kktunlearn.cpu_variant]
+X, y = near_orthogonal(16, 300, seed=3)
+rng = np.random.default_rng(0)
+W = rng.standard_normal((24, X.shape[1]))
+X32 = rng.standard_normal((6, 9000)).astype(np.float32)
+results = []
+for name in ("_core", "_core_avx2", "_core_avx512"):
+    try:
+        mod = importlib.import_module(f"kktunlearn.{name}")
+    except ImportError:
+        continue
+    key = {"_core": "baseline", "_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
+    if not all(mod.cpu_features().get(f, False) for f in _dispatch._NEEDS[key]):
+        continue
+    results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0)))
+for Z, K, K32 in results[1:]:
+    np.testing.assert_allclose(Z, results[0][0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(K, results[0][1], rtol=1e-12)
+    # float32 long sums are double sums rounded once: identical up to a last-bit tie
+    np.testing.assert_allclose(K32, results[0][2], rtol=2.0 ** -23)
+print(len(results))
+"""
 
-    assert kktunlearn.cpu_variant in ("baseline", "avx2", "avx512")
-    assert _core.variant == _dispatch._MODULE[kktunlearn.cpu_variant]
-    X, y = data
-    rng = np.random.default_rng(0)
-    W = rng.standard_normal((24, X.shape[1]))
-    X32 = rng.standard_normal((6, 9000)).astype(np.float32)
-    results = []
-    for name in ("_core", "_core_avx2", "_core_avx512"):
+
+def test_cpu_dispatch_variants_agree():
+    # In a separate process: loading several builds into one process would also load their
+    # exception translators, which pybind11 shares between modules.
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    r = subprocess.run([sys.executable, "-c", _DISPATCH_CHECK], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip().splitlines()[-1]) >= 1
+    env["KKTUNLEARN_DISPATCH"] = "baseline"
+    r = subprocess.run([sys.executable, "-c", "import kktunlearn; print(kktunlearn.cpu_variant)"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "baseline", r.stderr
+
+
+# ----------------------------------------------------------------------------- verification and unlearning
+def _kkt_pair(loss, train_outer):
+    X, y = near_orthogonal(12, 80, seed=5)
+    kw = dict(width=10, loss=loss, train_outer=train_outer, max_iter=400, random_state=2,
+              lr_max=50.0 if train_outer else np.inf)
+    a = TwoLayerReLU(representation="span", **kw).fit(X, y)
+    b = TwoLayerReLU(representation="primal", **kw).fit(X, y)
+    assert _rel(a.W_, b.W_) < RTOL
+    return X, y, a, b
+
+
+@pytest.mark.parametrize("loss", ["exponential", "logistic"])
+@pytest.mark.parametrize("train_outer", [False, True])
+def test_span_equals_primal_multipliers_and_report(loss, train_outer):
+    from kktunlearn import kkt_multipliers, kkt_report
+
+    X, y, a, b = _kkt_pair(loss, train_outer)
+    ma = kkt_multipliers(a, X, y, subgradient_tol=1e-3)
+    mb = kkt_multipliers(b, X, y, subgradient_tol=1e-3)
+    assert np.array_equal(ma.pinned, mb.pinned)
+    np.testing.assert_allclose(ma.lambdas, mb.lambdas, rtol=1e-7, atol=1e-9 * np.abs(mb.lambdas).max())
+    assert ma.epsilon == pytest.approx(mb.epsilon, rel=1e-7, abs=1e-10)
+    ra = kkt_report(a, X, y, subgradient_tol=1e-3)
+    rb = kkt_report(b, X, y, subgradient_tol=1e-3)
+    for f in ("epsilon", "delta", "min_margin", "scale"):
+        assert getattr(ra, f) == pytest.approx(getattr(rb, f), rel=1e-7, abs=1e-10), f
+
+
+def test_span_equals_primal_linear_multipliers():
+    from kktunlearn import kkt_multipliers
+
+    X, y = near_orthogonal(12, 80, seed=5)
+    a = LinearModel(max_iter=500, representation="span").fit(X, y)
+    b = LinearModel(max_iter=500, representation="primal").fit(X, y)
+    import warnings
+
+    for method in ("nnls", "closed_form"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # closed_form: non-support vectors clipped
+            ma, mb = kkt_multipliers(a, X, y, method=method), kkt_multipliers(b, X, y, method=method)
+        np.testing.assert_allclose(ma.lambdas, mb.lambdas, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("train_outer", [False, True])
+def test_span_equals_primal_every_unlearning_method(train_outer):
+    from kktunlearn import _core
+    from kktunlearn.unlearning import METHODS, unlearn
+
+    X, y, a, b = _kkt_pair("exponential", train_outer)
+    forget = [3]
+    for method in METHODS:
+        opts = {"n_steps": 2} if method in ("neggrad", "neggrad_plus", "finetune") else {}
         try:
-            mod = importlib.import_module(f"kktunlearn.{name}")
-        except ImportError:
+            ub = unlearn(b, X, y, forget, method=method, **opts)
+        except (_core.NumericalError, ValueError) as exc:  # e.g. a singular Hessian: both must fail alike
+            with pytest.raises(type(exc)):
+                unlearn(a, X, y, forget, method=method, **opts)
             continue
-        feats = mod.cpu_features()
-        key = {"_core": "baseline", "_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
-        if not all(feats.get(f, False) for f in _dispatch._NEEDS[key]):
-            continue
-        results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0)))
-    for Z, K, K32 in results[1:]:
-        np.testing.assert_allclose(Z, results[0][0], rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(K, results[0][1], rtol=1e-12)
-        # float32 long sums are double sums rounded once: identical up to a last-bit tie
-        np.testing.assert_allclose(K32, results[0][2], rtol=2.0 ** -23)
+        ua = unlearn(a, X, y, forget, method=method, **opts)
+        assert _rel(ua.W_, ub.W_) < 1e-8, method
+        assert _rel(ua.u_, ub.u_) < 1e-8, method
+        assert ua.unlearn_info_["preact_shift"] == pytest.approx(ub.unlearn_info_["preact_shift"], rel=1e-6,
+                                                                 abs=1e-12), method

@@ -223,11 +223,12 @@ class SpanState:
         return self._W
 
     def preacts(self, Xn: np.ndarray, n_threads: int) -> np.ndarray:
-        """Z = Xn W^T without forming W when it is not cached: Xn W0^T + (Xn X^T) A."""
+        """Z = Xn W^T: from the cached W if it was formed; else Z0 + K A for the training matrix,
+        else Xn W0^T + (Xn X^T) A (W is never formed here)."""
+        if self._W is not None:  # formed already: the same numbers as the primal model
+            return _core.preactivations(Xn, self._W, n_threads)
         if self.is_train(Xn, n_threads):
             return self.train_preacts()
-        if self._W is not None:
-            return _core.preactivations(Xn, self._W, n_threads)
         self.check_X(n_threads)
         Z, _ = init_preacts(self.init, Xn, n_threads)
         Z += _core.preactivations(Xn, self.X, n_threads) @ self.A

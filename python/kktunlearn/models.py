@@ -511,7 +511,8 @@ class _HomogeneousModel:
 
     # ------------------------------------------------------------------ prediction
     def _outputs(self, Xc: np.ndarray) -> np.ndarray:
-        if self._is_span:
+        # a span model whose W has been formed (W_ read) computes exactly like a primal model
+        if self._is_span and self.__dict__["_span"]._W is None:
             return self._outputs_from_preacts(self._preactivations(Xc))
         return _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
 
@@ -616,7 +617,12 @@ class LinearModel(_HomogeneousModel):
         two history records (0 disables).
     history_every : record (loss, min margin, normalized margin) every k steps.
     init_scale : w(0) ~ N(0, init_scale^2 I); default 0 (w(0) = 0).
-    representation : "auto", "primal" or "span" (see choose_representation).
+    representation : "auto", "primal" or "span" (see choose_representation). Both give the same
+        model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
+        stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
+        drawn from (kktunlearn._span), and forms the m x d matrix W only when W_, params() or _W is
+        read. The training X is pickled with a span model. Modifying X in place after fit is
+        detected (RuntimeError), never silently used.
     dtype : np.float64 (default) or np.float32.
     progress : show a tqdm progress bar during fit.
     """
