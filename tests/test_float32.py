@@ -92,3 +92,18 @@ def test_float32_span_model_on_wide_data():
     assert a.representation_ == b.representation_ == "span"
     assert _rel(a.decision_function(X), b.decision_function(X.astype(np.float64))) < TRAIN_RTOL
     assert _rel(a.W_, b.W_) < TRAIN_RTOL
+
+
+def test_float32_multipliers_and_ga_match_float64():
+    from kktunlearn import kkt_multipliers, unlearn
+
+    X, y = near_orthogonal(12, 80, seed=5)
+    a = TwoLayerReLU(width=10, max_iter=400, random_state=2, dtype=np.float32).fit(X, y)
+    b = TwoLayerReLU(width=10, max_iter=400, random_state=2).fit(X, y)
+    ma = kkt_multipliers(a, X, y, subgradient_tol=1e-3)
+    mb = kkt_multipliers(b, X, y, subgradient_tol=1e-3)
+    assert np.abs(ma.lambdas - mb.lambdas).max() <= TRAIN_RTOL * np.abs(mb.lambdas).max()
+    assert abs(ma.epsilon - mb.epsilon) <= TRAIN_RTOL * mb.epsilon
+    ua, ub = unlearn(a, X, y, [3]), unlearn(b, X, y, [3])
+    assert ua.W_.dtype == np.float32
+    assert _rel(ua.W_, ub.W_) < TRAIN_RTOL
