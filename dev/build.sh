@@ -10,6 +10,7 @@ py=${PYTHON:-python3}
 pbdir=$($py -c "import pybind11; print(pybind11.get_cmake_dir())")
 cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$pbdir" -DPython_EXECUTABLE="$(command -v $py)" "$@" >/dev/null
 cmake --build "$bdir" -j2
-so=$(ls "$bdir"/_core*.so)
-cp "$so" "$root/python/kktunlearn/"
-echo "built $(basename "$so") -> python/kktunlearn/"
+for so in "$bdir"/_core*.so; do
+  cp "$so" "$root/python/kktunlearn/"
+  echo "built $(basename "$so") -> python/kktunlearn/"
+done

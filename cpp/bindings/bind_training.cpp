@@ -106,6 +106,18 @@ void def_training(py::module_& m) {
       py::arg("loss"), py::arg("lr"), py::arg("normalized"), py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"),
       py::arg("margin_tol"), py::arg("history_every"), py::arg("n_threads") = 0, py::arg("progress") = py::none(),
       "Full-batch GD in the span of the data: W = W0 + A^T X, Z = Z0 + K A. Returns a dict (A, u, ...).");
+
+  m.def(
+      "add_gamma_t_x",
+      [](CMat<T> Gamma, CMat<T> X, Eigen::Ref<RowMatrix<T>> out, int n_threads) {
+        if (Gamma.rows() != X.rows() || out.rows() != Gamma.cols() || out.cols() != X.cols())
+          throw InvalidArgument("add_gamma_t_x: shapes must be Gamma (n x m), X (n x d), out (m x d)");
+        py::gil_scoped_release nogil;
+        add_gamma_t_x<T>(Gamma, X, out, n_threads);
+      },
+      py::arg("Gamma").noconvert(), py::arg("X").noconvert(), py::arg("out").noconvert(),
+      py::arg("n_threads") = 0,
+      "out += Gamma^T X in place (out m x d, C-contiguous, writable): materializes W = W0 + A^T X.");
 }
 
 }  // namespace

@@ -5,7 +5,15 @@
 #define KKTUNLEARN_VERSION "dev"
 #endif
 
-PYBIND11_MODULE(_core, m) {
+#ifndef KKTUNLEARN_MODULE_NAME
+#define KKTUNLEARN_MODULE_NAME _core
+#endif
+#define KKT_STR2(x) #x
+#define KKT_STR(x) KKT_STR2(x)
+
+// The same sources are compiled as _core (baseline ISA) and, on x86-64, as _core_avx2 / _core_avx512
+// (see CMakeLists.txt and kktunlearn/_dispatch.py).
+PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   m.doc() = "kktunlearn C++ core (Eigen + OpenMP). Use the Python API in kktunlearn, not this module.";
   namespace kb = kktunlearn::bind;
 
@@ -25,6 +33,27 @@ PYBIND11_MODULE(_core, m) {
 
   m.attr("__version__") = KKTUNLEARN_VERSION;
   m.attr("have_openmp") = kktunlearn::have_openmp();
+  m.attr("variant") = KKT_STR(KKTUNLEARN_MODULE_NAME);
+  m.def(
+      "cpu_features",
+      []() {
+        py::dict d;
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        // cpuid bits plus the OS's XSAVE support of the wide registers (libgcc checks XCR0)
+        __builtin_cpu_init();
+        d["avx2"] = static_cast<bool>(__builtin_cpu_supports("avx2"));
+        d["fma"] = static_cast<bool>(__builtin_cpu_supports("fma"));
+        d["bmi2"] = static_cast<bool>(__builtin_cpu_supports("bmi2"));
+        d["f16c"] = static_cast<bool>(__builtin_cpu_supports("f16c"));
+        d["avx512f"] = static_cast<bool>(__builtin_cpu_supports("avx512f"));
+        d["avx512bw"] = static_cast<bool>(__builtin_cpu_supports("avx512bw"));
+        d["avx512dq"] = static_cast<bool>(__builtin_cpu_supports("avx512dq"));
+        d["avx512vl"] = static_cast<bool>(__builtin_cpu_supports("avx512vl"));
+        d["avx512cd"] = static_cast<bool>(__builtin_cpu_supports("avx512cd"));
+#endif
+        return d;
+      },
+      "CPU features relevant to the dispatch between the _core variants (x86-64; empty elsewhere).");
   m.def("max_threads", [](int n) { return kktunlearn::resolve_threads(n); }, py::arg("n_threads") = 0,
         "Threads a kernel would use for n_threads (0 = the OpenMP default).");
 

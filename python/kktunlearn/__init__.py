@@ -9,7 +9,13 @@ Reference implementation of
 
 from __future__ import annotations
 
-from . import _core
+import sys as _sys
+
+from . import _dispatch
+
+# the best build of the C++ core for this CPU (see _dispatch.py); every module imports it as _core
+_core, cpu_variant = _dispatch.load(__name__)
+_sys.modules[__name__ + "._core"] = _core
 from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, NotFittedError, NotSeparableError,
                          TrainingDivergedError)
 from .io import load

@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _span
 from ._validation import (_check_alloc, check_array, check_choice, check_dtype, check_features, check_int,
                           check_is_fitted, check_n_threads, check_positive, encode_labels)
 from .exceptions import ConvergenceWarning, TrainingDivergedError
@@ -35,17 +35,24 @@ _LOSSES = ("exponential", "logistic")
 _REPRESENTATIONS = ("auto", "primal", "span")
 
 
-def choose_representation(n: int, d: int, m: int, max_iter: int) -> str:
-    """The `representation="auto"` cost model (flop counts of one fit).
+# the span representation holds K = X X^T (n x n); above this size "auto" stays primal
+_SPAN_MAX_GRAM_BYTES = 2 << 30
+
+
+def choose_representation(n: int, d: int, m: int, max_iter: int, itemsize: int = 8) -> str:
+    """The `representation="auto"` cost model (flop counts of one fit, plus a memory guard).
 
     primal: every step computes Z = X W^T and W += Gamma^T X:      4 n m d flops per step.
-    span:   once K = X X^T (n^2 d) and Z0 = X W0^T (2 n m d), then Z = Z0 + K A per step
-            (2 n^2 m) and finally W = W0 + A^T X (2 n m d).
-    `span` is chosen when its total is below the primal total, i.e. roughly when n < 2 d.
+    span:   once K = X X^T (n^2 d, symmetric) and Z0 = X W0^T (2 n m d), then per step
+            Z = Z0 + K A (2 n^2 m); W = W0 + A^T X (2 n m d) is formed only if asked for.
+    `span` is chosen when its total is below the primal total (roughly when n < 2 d) and its
+    n x n Gram matrix takes at most 2 GiB (n^2 * itemsize bytes); otherwise `primal`.
     """
     T = max(int(max_iter), 1)
     primal = 4.0 * n * m * d * T
-    span = n * n * d + 4.0 * n * m * d + 2.0 * n * n * m * T
+    span = n * n * d + 2.0 * n * m * d + 2.0 * n * n * m * T
+    if float(n) * n * itemsize > _SPAN_MAX_GRAM_BYTES:
+        return "primal"
     return "span" if span < primal else "primal"
 
 
@@ -133,7 +140,10 @@ class _HomogeneousModel:
     # ------------------------------------------------------------------ fitted state
     @property
     def W_(self) -> np.ndarray:
-        """First-layer weights (m x d); for the linear model the 1 x d row w."""
+        """First-layer weights (m x d); for the linear model the 1 x d row w.
+
+        For a span-represented model this forms W = W0 + A^T X (one pass over X) on first access
+        and caches it (read-only array)."""
         check_is_fitted(self)
         return self._W
 
@@ -142,6 +152,33 @@ class _HomogeneousModel:
         """Output weights (m,) (fixed or trained); (1,) = [1] for the linear model."""
         check_is_fitted(self)
         return self._u
+
+    # The fitted W lives either in "_W_dense" (primal) or in "_span" (a _span.SpanState:
+    # W = W0 + A^T X). `_W` reads W in either case (materializing it for span models) and
+    # assigning to `_W` switches the model to the primal representation.
+    @property
+    def _W(self) -> np.ndarray:
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            return sp.materialize(self._n_threads())
+        try:
+            return self.__dict__["_W_dense"]
+        except KeyError:
+            raise AttributeError("_W") from None
+
+    @_W.setter
+    def _W(self, W: np.ndarray) -> None:
+        self.__dict__["_W_dense"] = W
+        self.__dict__["_span"] = None
+
+    @property
+    def _is_span(self) -> bool:
+        """True when the fitted W is held as W0 + A^T X (see kktunlearn._span)."""
+        return self.__dict__.get("_span") is not None
+
+    def _W_shape(self):
+        sp = self.__dict__.get("_span")
+        return sp.shape if sp is not None else self.__dict__["_W_dense"].shape
 
     def params(self) -> np.ndarray:
         """Flattened parameter vector theta (float64): W row-major, then u if it is trained."""
@@ -153,7 +190,8 @@ class _HomogeneousModel:
 
     def n_params(self) -> int:
         check_is_fitted(self)
-        return int(self._W.size + (self._u.size if self.train_outer_ else 0))
+        m, d = self._W_shape()
+        return int(m * d + (m if self.train_outer_ else 0))
 
     def _set_state(self, W: np.ndarray, u: np.ndarray) -> None:
         dt = self.dtype_
@@ -162,14 +200,158 @@ class _HomogeneousModel:
         self.n_features_in_ = int(self._W.shape[1])
         self.is_fitted_ = True
 
-    def _with_params(self, W: np.ndarray, u: np.ndarray) -> "_HomogeneousModel":
-        """A new fitted model with the same hyper-parameters and label mapping, parameters (W, u)."""
+    def _set_span_state(self, state: "_span.SpanState", u: np.ndarray) -> None:
+        self.__dict__["_W_dense"] = None
+        self.__dict__["_span"] = state
+        self._u = np.ascontiguousarray(u, dtype=self.dtype_)
+        self.n_features_in_ = int(state.X.shape[1])
+        self.is_fitted_ = True
+
+    def _derived(self) -> "_HomogeneousModel":
         new = type(self)(**self.get_params())
         new.classes_ = self.classes_
-        new._set_state(W, u)
         new.n_iter_ = 0
         new.history_ = {}
         new.fit_status_ = "derived"
+        return new
+
+    def _with_params(self, W: np.ndarray, u: np.ndarray) -> "_HomogeneousModel":
+        """A new fitted model with the same hyper-parameters and label mapping, parameters (W, u)."""
+        new = self._derived()
+        new._set_state(W, u)
+        new.representation_ = "primal"
+        return new
+
+    # ------------------------------------------------------------------ span-aware helpers
+    # For the verification and unlearning code: these work on either representation and stay in
+    # the span (cost independent of d) when the model is span-represented and X is its training
+    # matrix. X arguments must already be validated (self._check_X).
+    def _preactivations(self, X: np.ndarray) -> np.ndarray:
+        """Z = X W^T (n x m, model dtype). Span model: Z0 + K A when X is the training matrix (same
+        buffer, or equal content; O(n d) check), else X W0^T + (X X_train^T) A (W not formed)."""
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            return sp.preacts(X, self._n_threads())
+        return _core.preactivations(X, self._W, self._n_threads())
+
+    def _is_training_X(self, X: np.ndarray) -> bool:
+        """True when the model is span-represented and X holds its training matrix."""
+        sp = self.__dict__.get("_span")
+        return sp is not None and sp.is_train(X, self._n_threads())
+
+    def _kernel(self, X: np.ndarray) -> np.ndarray:
+        """K = X X^T (n x n, model dtype); the cached one for a span model's training matrix."""
+        sp = self.__dict__.get("_span")
+        if sp is not None and sp.is_train(X, self._n_threads()):
+            return sp.K
+        return _core.kernel_matrix(X, self._n_threads())
+
+    def _sqnorm_W(self) -> float:
+        """||W||_F^2 in float64 (span: ||W0||^2 + 2<A, Z0> + <A, K A>, no d)."""
+        sp = self.__dict__.get("_span")
+        if sp is not None and sp._W is None:
+            return sp.sqnorm_W()
+        W = np.asarray(self._W, dtype=np.float64).ravel()
+        return float(np.dot(W, W))
+
+    def _outputs_from_preacts(self, Z: np.ndarray) -> np.ndarray:
+        """N_i = sum_j u_j sigma(Z_ij) (float64)."""
+        Zd = np.asarray(Z, dtype=np.float64)
+        a = self.slope_
+        return np.where(Zd > 0, Zd, a * Zd) @ np.asarray(self._u, dtype=np.float64)
+
+    def _span_coefficients(self) -> np.ndarray:
+        """A (n x m) of a span model (W = W0 + A^T X_train); ValueError for a primal model."""
+        sp = self.__dict__.get("_span")
+        if sp is None:
+            raise ValueError("this model is not span-represented")
+        return sp.A
+
+    def _with_span(self, A: np.ndarray, u: np.ndarray) -> "_HomogeneousModel":
+        """New span model W' = W0 + A'^T X_train sharing this model's X, K, Z0 and W0."""
+        sp = self.__dict__.get("_span")
+        if sp is None:
+            raise ValueError("_with_span needs a span-represented model")
+        A = np.ascontiguousarray(A, dtype=self.dtype_)
+        if A.shape != sp.A.shape:
+            raise ValueError(f"A must have shape {sp.A.shape}, got {A.shape}")
+        new = self._derived()
+        new._set_span_state(sp.with_A(A), u)
+        new.representation_ = "span"
+        return new
+
+    def _apply_gamma(self, Gamma: np.ndarray, X: np.ndarray, rows: Any = None, u: Any = None) -> "_HomogeneousModel":
+        """New model with W' = W + Gamma^T X[rows] (Gamma: len(rows) x m; rows=None: all of X) and
+        u' = u (or the given u). Stays in the span (A[rows] += Gamma, O(n m)) when this model is
+        span-represented and X is its training matrix; otherwise W' is formed explicitly."""
+        dt = self.dtype_
+        Gamma = np.ascontiguousarray(Gamma, dtype=dt)
+        u_new = self._u if u is None else np.ascontiguousarray(u, dtype=dt)
+        idx = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.intp).ravel()
+        m = self._W_shape()[0]
+        if Gamma.shape != (idx.size, m):
+            raise ValueError(f"Gamma must have shape {(idx.size, m)}, got {Gamma.shape}")
+        if self._is_training_X(X):
+            A = self.__dict__["_span"].A.copy()
+            np.add.at(A, idx, Gamma)
+            return self._with_span(A, u_new)
+        Xr = X if rows is None else np.ascontiguousarray(X[idx])
+        W = np.array(self._W, dtype=dt, copy=True, order="C")
+        _core.add_gamma_t_x(Gamma, Xr, W, self._n_threads())
+        return self._with_params(W, u_new)
+
+    def _train_rows(self, X: np.ndarray, y: Any, rows: Any = None, start: str = "current",
+                    **overrides: Any) -> "_HomogeneousModel":
+        """Gradient descent on the rows `rows` of (X, y) (all if None), as a new model.
+
+        start="current": continue from this model's (W, u) (fine-tuning on retained data);
+        start="init":    from this model's initialization (W0, u0): retraining from scratch.
+        overrides: training hyper-parameters for this run (max_iter, lr, tol, ...).
+        Stays in the span (K restricted to the rows, no d per step) when this model is
+        span-represented and X is its training matrix; otherwise runs the primal loop."""
+        check_choice(start, "start", ("current", "init"))
+        dt = self.dtype_
+        n = X.shape[0]
+        idx = np.arange(n) if rows is None else np.asarray(rows, dtype=np.intp).ravel()
+        y_enc = self._encode_y(y, n)
+        yr = np.ascontiguousarray(y_enc[idx])
+        hyper = self.get_params()
+        bad = set(overrides) - set(hyper)
+        if bad:
+            raise ValueError(f"unknown training options {sorted(bad)}")
+        hyper.update(overrides)
+        runner = type(self)(**hyper)
+        runner._check_hyper()
+        sp = self.__dict__.get("_span")
+        if sp is not None and sp.is_train(X, self._n_threads()):
+            Kr = np.ascontiguousarray(sp.K[np.ix_(idx, idx)])
+            if start == "current":
+                Z0r = np.ascontiguousarray(sp.train_preacts()[idx])
+                w0sq = sp.sqnorm_W()
+                u0 = self._u
+                base = sp.A
+            else:
+                Z0r = np.ascontiguousarray(sp.Z0[idx])
+                w0sq = sp.w0_sqnorm
+                u0 = np.ascontiguousarray(self._init_source(X.shape[1])[1], dtype=dt)
+                base = np.zeros_like(sp.A)
+            res = runner._run_span(Kr, Z0r, w0sq, yr, u0)
+            A = base.copy()
+            np.add.at(A, idx, res["A"])
+            new = self._with_span(A, res["u"])
+        else:
+            Xr = np.ascontiguousarray(X[idx])
+            if start == "current":
+                W_start, u0 = np.ascontiguousarray(self._W, dtype=dt), self._u
+            else:
+                init, u0 = self._init_source(X.shape[1])
+                W_start = _span.init_full(sp.init if sp is not None else init, dt)
+                u0 = np.ascontiguousarray(u0, dtype=dt)
+            res = runner._run_primal(Xr, yr, W_start, u0)
+            new = self._with_params(res["W"], res["u"])
+        new.n_iter_ = int(res["n_iter"])
+        new.fit_status_ = res["status"]
+        new.history_ = {k: np.asarray(v) for k, v in res["history"].items()}
         return new
 
     def set_parameters(self, W: Any, u: Any = None) -> "_HomogeneousModel":
@@ -228,6 +410,38 @@ class _HomogeneousModel:
     def _default_u(self, m: int) -> np.ndarray:
         raise NotImplementedError
 
+    def _init_source(self, d: int):
+        """(W0 source, u0): W0 as a _span.SeededInit / ZeroInit (regenerable, never stored m x d)."""
+        raise NotImplementedError
+
+    def _init_params(self, d: int):
+        """(W0, u0) as arrays (float64): W0 = init_scale * standard_normal((m, d)) from random_state."""
+        init, u0 = self._init_source(d)
+        return _span.init_full(init, np.float64), u0
+
+    def _train_common(self) -> Dict[str, Any]:
+        return dict(slope=self.slope_, train_outer=self.train_outer_, loss=self.loss, lr=float(self.lr),
+                    normalized=bool(self.normalized_gd), lr_max=float(self.lr_max), max_iter=int(self.max_iter),
+                    tol=float(self.tol), margin_tol=float(self.margin_tol), history_every=int(self.history_every),
+                    n_threads=self._n_threads())
+
+    def _run_primal(self, X, y_enc, W0, u0) -> Dict[str, Any]:
+        bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
+        try:
+            return _core.train_primal(X, y_enc, np.ascontiguousarray(W0), np.ascontiguousarray(u0), progress=bar,
+                                      **self._train_common())
+        finally:
+            bar.close()
+
+    def _run_span(self, K, Z0, w0sq, y_enc, u0) -> Dict[str, Any]:
+        bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
+        A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
+        try:
+            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar,
+                                    **self._train_common())
+        finally:
+            bar.close()
+
     def fit(self, X: Any, y: Any) -> "_HomogeneousModel":
         """Train by full-batch gradient descent from a seeded initialization; returns self.
 
@@ -244,41 +458,33 @@ class _HomogeneousModel:
         y_enc, classes = encode_labels(y, n, dtype=dt)
         m = 1 if self._linear else int(self.width)
         size_name = "width" if not self._linear else "X"
-        _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
         _check_alloc((n, m), np.dtype(dt).itemsize, f"{size_name} (pre-activations of {n} x {m})")
-        W0, u0 = self._init_params(d)
-        W0 = np.ascontiguousarray(W0, dtype=dt)
+        init, u0 = self._init_source(d)
         u0 = np.ascontiguousarray(u0, dtype=dt)
-        m = W0.shape[0]
+        m = init.m
         rep = self.representation
         if rep == "auto":
-            rep = choose_representation(n, d, m, int(self.max_iter))
+            rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
         nt = self._n_threads()
-        common = dict(slope=self.slope_, train_outer=self.train_outer_, loss=self.loss, lr=float(self.lr),
-                      normalized=bool(self.normalized_gd), lr_max=float(self.lr_max),
-                      max_iter=int(self.max_iter), tol=float(self.tol), margin_tol=float(self.margin_tol),
-                      history_every=int(self.history_every), n_threads=nt)
-        bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
         t0 = time.perf_counter()
         try:
             if rep == "primal":
-                res = _core.train_primal(X, y_enc, W0, u0, progress=bar, **common)
-                W = res["W"]
+                _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
+                res = self._run_primal(X, y_enc, _span.init_full(init, dt), u0)
             else:
+                _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
                 K = _core.kernel_matrix(X, nt)
-                Z0 = _core.preactivations(X, W0, nt)
-                w0sq = float(np.dot(W0.ravel().astype(np.float64), W0.ravel().astype(np.float64)))
-                A0 = np.zeros((n, m), dtype=dt)
-                res = _core.train_span(K, Z0, w0sq, y_enc, A0, u0, progress=bar, **common)
-                W = W0 + res["A"].T @ X
+                Z0, w0sq = _span.init_preacts(init, X, nt)
+                res = self._run_span(K, Z0, w0sq, y_enc, u0)
         except _core.NumericalError as exc:
             raise TrainingDivergedError(
                 f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(X).max()):.3g}; rescale X "
                 f"(e.g. rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
-        finally:
-            bar.close()
         self.classes_ = classes
-        self._set_state(W, res["u"])
+        if rep == "primal":
+            self._set_state(res["W"], res["u"])
+        else:
+            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt), res["u"])
         self.representation_ = rep
         self.n_iter_ = int(res["n_iter"])
         self.fit_status_ = res["status"]
@@ -304,10 +510,19 @@ class _HomogeneousModel:
         return self
 
     # ------------------------------------------------------------------ prediction
-    def decision_function(self, X: Any) -> np.ndarray:
-        """N(x_i) for each row of X (float64)."""
-        Xc = self._check_X(X)
+    def _outputs(self, Xc: np.ndarray) -> np.ndarray:
+        # a span model whose W has been formed (W_ read) computes exactly like a primal model
+        if self._is_span and self.__dict__["_span"]._W is None:
+            return self._outputs_from_preacts(self._preactivations(Xc))
         return _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """N(x_i) = sum_j u_j sigma(<w_j, x_i>) for each row of X (float64).
+
+        Span model: from Z = X W0^T + (X X_train^T) A, without forming W (or Z0 + K A on the
+        training matrix itself)."""
+        Xc = self._check_X(X)
+        return self._outputs(Xc)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels: classes_[1] where N(x) > 0, else classes_[0] ({-1, +1} by default)."""
@@ -318,14 +533,14 @@ class _HomogeneousModel:
         """Accuracy of predict(X) against y."""
         Xc = self._check_X(X)
         y_enc = self._encode_y(y, Xc.shape[0])
-        N = _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
+        N = self._outputs(Xc)
         return float(np.mean(np.where(N > 0, 1.0, -1.0) == y_enc))
 
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
         Xc = self._check_X(X)
         y_enc = self._encode_y(y, Xc.shape[0])
-        return y_enc.astype(np.float64) * _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
+        return y_enc.astype(np.float64) * self._outputs(Xc)
 
     def loss_value(self, X: Any, y: Any) -> float:
         """Mean training loss (1/n) sum_i l(q_i)."""
@@ -333,11 +548,27 @@ class _HomogeneousModel:
         return float(_core.margin_stats(q, self.loss)["loss"])
 
     def loss_gradient(self, X: Any, y: Any) -> np.ndarray:
-        """Gradient of the mean loss as a flat vector aligned with params()."""
+        """Gradient of the mean loss as a flat vector aligned with params():
+        dL/dW = Gamma^T X with Gamma_ij = (1/n) l'(q_i) y_i u_j sigma'(Z_ij); dL/du_j = (1/n) sum_i
+        l'(q_i) y_i sigma(Z_ij)."""
         Xc = self._check_X(X)
         y_enc = self._encode_y(y, Xc.shape[0])
-        _, gW, gu = _core.loss_and_grad(Xc, y_enc, self._W, self._u, self.slope_, self.train_outer_, self.loss,
-                                        self._n_threads())
+        if not self._is_span:
+            _, gW, gu = _core.loss_and_grad(Xc, y_enc, self._W, self._u, self.slope_, self.train_outer_,
+                                            self.loss, self._n_threads())
+        else:
+            Z = self._preactivations(Xc)
+            yd = y_enc.astype(np.float64)
+            q = yd * self._outputs_from_preacts(Z)
+            c = _core.losses(q, self.loss)[1] * yd / Xc.shape[0]
+            Zd = Z.astype(np.float64)
+            a = self.slope_
+            Gamma = np.ascontiguousarray(
+                c[:, None] * np.asarray(self._u, dtype=np.float64)[None, :] * np.where(Zd > 0, 1.0, a),
+                dtype=self.dtype_)
+            gW = np.zeros(self._W_shape(), dtype=self.dtype_)
+            _core.add_gamma_t_x(Gamma, Xc, gW, self._n_threads())
+            gu = np.where(Zd > 0, Zd, a * Zd).T @ c if self.train_outer_ else None
         parts = [np.asarray(gW, dtype=np.float64).ravel()]
         if self.train_outer_:
             parts.append(np.asarray(gu, dtype=np.float64))
@@ -346,6 +577,9 @@ class _HomogeneousModel:
     def activation_pattern(self, X: Any) -> np.ndarray:
         """sigma'(<w_j, x_i>) (n x m), with sigma'(0) = leaky_slope."""
         Xc = self._check_X(X)
+        if self._is_span:
+            Z = self._preactivations(Xc)
+            return np.where(Z > 0, 1.0, self.slope_).astype(self.dtype_)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
 
     # ------------------------------------------------------------------ model files
@@ -383,7 +617,12 @@ class LinearModel(_HomogeneousModel):
         two history records (0 disables).
     history_every : record (loss, min margin, normalized margin) every k steps.
     init_scale : w(0) ~ N(0, init_scale^2 I); default 0 (w(0) = 0).
-    representation : "auto", "primal" or "span" (see choose_representation).
+    representation : "auto", "primal" or "span" (see choose_representation). Both give the same
+        model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
+        stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
+        drawn from (kktunlearn._span), and forms the m x d matrix W only when W_, params() or _W is
+        read. The training X is pickled with a span model. Modifying X in place after fit is
+        detected (RuntimeError), never silently used.
     dtype : np.float64 (default) or np.float32.
     progress : show a tqdm progress bar during fit.
     """
@@ -416,14 +655,15 @@ class LinearModel(_HomogeneousModel):
         check_is_fitted(self)
         return self._W[0]
 
-    def _init_params(self, d: int):
+    def _init_source(self, d: int):
         scale = float(self.init_scale)
         if scale > 0:
             rng = np.random.default_rng(self.random_state)
-            W0 = scale * rng.standard_normal((1, d))
+            init = _span.SeededInit.from_rng(rng, scale, 1, d, advance=isinstance(self.random_state,
+                                                                                   np.random.Generator))
         else:
-            W0 = np.zeros((1, d))
-        return W0, np.ones(1)
+            init = _span.ZeroInit(1, d)
+        return init, np.ones(1)
 
     def _default_u(self, m: int) -> np.ndarray:
         return np.ones(m)
@@ -481,17 +721,22 @@ class TwoLayerReLU(_HomogeneousModel):
         u[:half] = 1.0 / math.sqrt(m)
         return u
 
-    def _init_params(self, d: int):
+    def _init_source(self, d: int):
         m = int(self.width)
+        scale = float(self.init_scale)
         rng = np.random.default_rng(self.random_state)
-        W0 = float(self.init_scale) * rng.standard_normal((m, d))
+        if scale > 0:
+            init = _span.SeededInit.from_rng(rng, scale, m, d, advance=isinstance(self.random_state,
+                                                                                   np.random.Generator))
+        else:
+            init = _span.ZeroInit(m, d)
         if self.outer_weights is None:
             u0 = self._default_u(m)
         else:
             u0 = check_array(self.outer_weights, "outer_weights", dtype=np.float64, ndim=1)
             if u0.shape[0] != m:
                 raise ValueError(f"outer_weights has {u0.shape[0]} entries but width is {m}")
-        return W0, u0
+        return init, u0
 
 
 def clone(model: _HomogeneousModel) -> _HomogeneousModel:

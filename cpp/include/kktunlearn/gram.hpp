@@ -9,42 +9,91 @@
 //   b_i = y_i <grad N(x_i), theta> = L * y_i N(x_i) = L q_i (homogeneity of degree L).
 #pragma once
 
+#include <type_traits>
+
 #include "model.hpp"
 
 namespace kktunlearn {
 
-/// K = X X^T, computed tile by tile over the lower triangle (deterministic for any thread count),
-/// accumulated in T (float64 accumulation for float32 input is done by the caller casting X).
+/// K = X X^T (symmetric product: lower-triangle tiles only, diagonal tiles by a rank update),
+/// deterministic for any thread count. float input with d > 4096: the sums over d run in double
+/// on double copies of 1024-column slices (exact products, double sums; see Accumulate).
+///   many tiles (n > 256): parallel over the lower-triangle 128 x 128 tiles;
+///   few tiles  (n <= 256, the n << d regime): parallel over a fixed split of the d columns into
+///     at most 16 groups (independent of the thread count), partial sums added in group order.
 template <class T>
 RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
-  const Index n = X.rows();
-  RowMatrix<T> K(n, n);
+  const Index n = X.rows(), d = X.cols();
   const Index b = 128;
   const Index nb = (n + b - 1) / b;
-  // enumerate lower-triangular tile pairs (I >= J)
+  const bool widen = Accumulate<T>::threshold > 0 && d > Accumulate<T>::threshold;
+  RowMatrixd Kd = RowMatrixd::Zero(n, n);
+  // acc += X[r0:r1, k0:k1] X[c0:c1, k0:k1]^T (lower part when r0 == c0)
+  auto tile_product = [&](Index r0, Index r1, Index c0, Index c1, Index k0, Index k1, RowMatrix<T>& tmp,
+                          RowMatrixd& Ad, RowMatrixd& Bd, Eigen::Ref<RowMatrixd> acc) {
+    if (!widen) {
+      if (r0 == c0) {
+        tmp.setZero(r1 - r0, r1 - r0);
+        tmp.template selfadjointView<Eigen::Lower>().rankUpdate(X.block(r0, k0, r1 - r0, k1 - k0));
+      } else {
+        tmp.resize(r1 - r0, c1 - c0);
+        tmp.noalias() = X.block(r0, k0, r1 - r0, k1 - k0) * X.block(c0, k0, c1 - c0, k1 - k0).transpose();
+      }
+      acc += tmp.template cast<double>();
+      return;
+    }
+    const Index kc = Accumulate<T>::chunk > 0 ? Accumulate<T>::chunk : (k1 - k0);
+    for (Index a = k0; a < k1; a += kc) {
+      const Index kk = std::min(kc, k1 - a);
+      Ad = X.block(r0, a, r1 - r0, kk).template cast<double>();
+      if (r0 == c0) {
+        acc.template selfadjointView<Eigen::Lower>().rankUpdate(Ad);
+      } else {
+        Bd = X.block(c0, a, c1 - c0, kk).template cast<double>();
+        acc.noalias() += Ad * Bd.transpose();
+      }
+    }
+  };
   std::vector<std::pair<Index, Index>> tiles;
   for (Index I = 0; I < nb; ++I)
     for (Index J = 0; J <= I; ++J) tiles.emplace_back(I, J);
-  parallel_blocks(static_cast<Index>(tiles.size()), 1, n_threads, [&](Index t0, Index t1) {
-    for (Index t = t0; t < t1; ++t) {
-      const Index I = tiles[t].first, J = tiles[t].second;
-      const Index r0 = I * b, r1 = std::min(n, r0 + b), c0 = J * b, c1 = std::min(n, c0 + b);
-      if (I == J) {
-        RowMatrix<T> blk = RowMatrix<T>::Zero(r1 - r0, r1 - r0);
-        blk.template selfadjointView<Eigen::Lower>().rankUpdate(X.middleRows(r0, r1 - r0));
-        blk.template triangularView<Eigen::StrictlyUpper>() = blk.transpose();
-        K.block(r0, r0, r1 - r0, r1 - r0) = blk;
-      } else {
-        K.block(r0, c0, r1 - r0, c1 - c0).noalias() = X.middleRows(r0, r1 - r0) * X.middleRows(c0, c1 - c0).transpose();
+  if (nb > 2 || d <= 2 * 4096) {
+    parallel_blocks(static_cast<Index>(tiles.size()), 1, n_threads, [&](Index t0, Index t1) {
+      RowMatrix<T> tmp;
+      RowMatrixd Ad, Bd;
+      for (Index t = t0; t < t1; ++t) {
+        const Index I = tiles[t].first, J = tiles[t].second;
+        const Index r0 = I * b, r1 = std::min(n, r0 + b), c0 = J * b, c1 = std::min(n, c0 + b);
+        tile_product(r0, r1, c0, c1, 0, d, tmp, Ad, Bd, Kd.block(r0, c0, r1 - r0, c1 - c0));
       }
-    }
-  });
-  for (Index I = 0; I < nb; ++I)
-    for (Index J = 0; J < I; ++J) {
-      const Index r0 = I * b, r1 = std::min(n, r0 + b), c0 = J * b, c1 = std::min(n, c0 + b);
-      K.block(c0, r0, c1 - c0, r1 - r0) = K.block(r0, c0, r1 - r0, c1 - c0).transpose();
-    }
-  return K;
+    });
+  } else {
+    const Index G = std::min<Index>(16, (d + 4095) / 4096);
+    const Index gsize = (d + G - 1) / G;
+    std::vector<RowMatrixd> part(static_cast<size_t>(G));
+    parallel_blocks(G, 1, n_threads, [&](Index g0, Index g1) {
+      RowMatrix<T> tmp;
+      RowMatrixd Ad, Bd;
+      for (Index g = g0; g < g1; ++g) {
+        RowMatrixd& P = part[static_cast<size_t>(g)];
+        P.setZero(n, n);
+        const Index k0 = g * gsize, k1 = std::min(d, k0 + gsize);
+        for (const auto& tile : tiles) {
+          const Index r0 = tile.first * b, r1 = std::min(n, r0 + b), c0 = tile.second * b,
+                      c1 = std::min(n, c0 + b);
+          if (k1 > k0) tile_product(r0, r1, c0, c1, k0, k1, tmp, Ad, Bd, P.block(r0, c0, r1 - r0, c1 - c0));
+        }
+      }
+    });
+    for (const auto& P : part) Kd += P;
+  }
+  for (Index i = 0; i < n; ++i)
+    for (Index j = 0; j < i; ++j) Kd(j, i) = Kd(i, j);
+  if constexpr (std::is_same<T, double>::value) {
+    return Kd;
+  } else {
+    return Kd.template cast<T>();
+  }
 }
 
 /// G = (y y^T) o ( K o (S S^T) + [Sig] Sig Sig^T ) (n x n, float64) from precomputed factors:

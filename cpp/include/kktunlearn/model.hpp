@@ -74,12 +74,21 @@ void coefficient_matrix(const MatRef<T>& Z, const VecRef<T>& u, const Vectord& c
   }
 }
 
-/// out (m x d) += Gamma^T X, split over column blocks of d (deterministic for any thread count).
+/// out (m x d) += Gamma^T X. Split over 2048-column blocks of d when d is large, otherwise over
+/// blocks of the m rows of out (so that small-d, large-n problems also use every thread); either
+/// way the blocks depend only on the shapes, so the result is the same for any thread count.
 template <class T>
 void add_gamma_t_x(const MatRef<T>& Gamma, const MatRef<T>& X, Eigen::Ref<RowMatrix<T>> out, int n_threads) {
-  const Index d = X.cols();
-  parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
-    out.middleCols(c0, c1 - c0).noalias() += Gamma.transpose() * X.middleCols(c0, c1 - c0);
+  const Index d = X.cols(), m = Gamma.cols();
+  if (d >= 4096 || m < 32) {
+    parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
+      out.middleCols(c0, c1 - c0).noalias() += Gamma.transpose() * X.middleCols(c0, c1 - c0);
+    });
+    return;
+  }
+  const Index rb = std::max<Index>(16, (m + 7) / 8);
+  parallel_blocks(m, rb, n_threads, [&](Index j0, Index j1) {
+    out.middleRows(j0, j1 - j0).noalias() += Gamma.middleCols(j0, j1 - j0).transpose() * X;
   });
 }
 

@@ -101,7 +101,7 @@ struct PrimalRep {
   PrimalRep(const MatRef<T>& X_, RowMatrix<T> W0, int nt) : X(X_), W(std::move(W0)), n_threads(nt) {}
   void preacts(RowMatrix<T>& Z) { preactivations<T>(X, W, Z, n_threads); }
   void apply(const RowMatrix<T>& Gamma) { add_gamma_t_x<T>(Gamma, X, W, n_threads); }
-  double sqnorm_W() const { return W.template cast<double>().squaredNorm(); }
+  double sqnorm_W(const RowMatrix<T>& /*Z*/) const { return W.template cast<double>().squaredNorm(); }
   void save() { backup = W; }
   void restore() { W = backup; }
 };
@@ -121,17 +121,26 @@ struct SpanRep {
   void preacts(RowMatrix<T>& Z) {
     Z.resize(Z0.rows(), Z0.cols());
     const Index n = K.rows();
-    parallel_blocks(n, 64, n_threads, [&](Index r0, Index r1) {
+    // one step is 2 n^2 m flops: below ~2e7 a parallel region costs more than it saves (and on a
+    // shared machine a descheduled second thread stalls every step), so small steps run serially
+    const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(Z0.cols());
+    const int nt = flops < 2e7 ? 1 : n_threads;
+    parallel_blocks(n, 64, nt, [&](Index r0, Index r1) {
       Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
       Z.middleRows(r0, r1 - r0).noalias() += K.middleRows(r0, r1 - r0) * A;
     });
   }
   void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
-  /// ||W0 + A^T X||^2 = ||W0||^2 + 2 <A, Z0> + <A, K A>
-  double sqnorm_W() const {
-    RowMatrix<T> KA = K * A;
-    const double cross = (A.template cast<double>().array() * Z0.template cast<double>().array()).sum();
-    const double quad = (A.template cast<double>().array() * KA.template cast<double>().array()).sum();
+  /// ||W0 + A^T X||^2 = ||W0||^2 + 2 <A, Z0> + <A, K A>, with K A = Z - Z0 taken from the
+  /// pre-activations Z of the current A (no extra product).
+  double sqnorm_W(const RowMatrix<T>& Z) const {
+    double cross = 0.0, quad = 0.0;
+    for (Index i = 0; i < A.rows(); ++i)
+      for (Index j = 0; j < A.cols(); ++j) {
+        const double a = static_cast<double>(A(i, j)), z0 = static_cast<double>(Z0(i, j));
+        cross += a * z0;
+        quad += a * (static_cast<double>(Z(i, j)) - z0);
+      }
     return w0_sqnorm + 2.0 * cross + quad;
   }
   void save() { backup = A; }
@@ -160,7 +169,7 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
     return q;
   };
   auto sqnorm_theta = [&]() {
-    double s = rep.sqnorm_W();
+    double s = rep.sqnorm_W(Z);
     if (spec.train_outer) s += u.template cast<double>().squaredNorm();
     return s;
   };

@@ -1,0 +1,109 @@
+"""float32 models: the whole pipeline in float32, long sums accumulated in double.
+
+Tolerances (stated here, checked below):
+  * K = X X^T and Z = X W^T in float32 with d > 4096 (here 3e5): each entry is the float32
+    rounding of a double-accurate sum, i.e. within half an ulp (2^-24 relative) of the float64
+    product of the same float32 data (the sums over d run in double; a plain float32 GEMM is off
+    by ~1e-6 of the largest entry at this d, many ulps for the smaller entries).
+  * trained models (300 GD steps, n = 16, d = 300): W, u, decisions and min margin of the float32
+    model within 1e-4 relative of the float64 model (measured ~5e-7; the slack covers the
+    amplification of rounding over the iterations), same activation pattern on the training set
+    wherever |z| > 1e-4 max|z|.
+"""
+
+import numpy as np
+import pytest
+
+from kktunlearn import LinearModel, TwoLayerReLU, _core
+from kktunlearn.datasets import near_orthogonal
+
+TRAIN_RTOL = 1e-4
+
+
+def _rel(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return near_orthogonal(16, 300, seed=3)
+
+
+@pytest.mark.parametrize("rep", ["span", "primal"])
+@pytest.mark.parametrize("kw", [dict(), dict(train_outer=True, lr_max=50.0), dict(leaky_slope=0.1, loss="logistic")])
+def test_float32_network_matches_float64(data, rep, kw):
+    X, y = data
+    a = TwoLayerReLU(width=24, random_state=7, max_iter=300, representation=rep, dtype=np.float32, **kw).fit(X, y)
+    b = TwoLayerReLU(width=24, random_state=7, max_iter=300, representation=rep, **kw).fit(X, y)
+    assert a.W_.dtype == np.float32 and a.u_.dtype == np.float32
+    assert a.representation_ == rep
+    assert _rel(a.W_, b.W_) < TRAIN_RTOL
+    assert _rel(a.u_, b.u_) < TRAIN_RTOL
+    assert _rel(a.decision_function(X), b.decision_function(X)) < TRAIN_RTOL
+    assert abs(a.min_margin_ - b.min_margin_) < TRAIN_RTOL * abs(b.min_margin_)
+    Z = X @ np.asarray(b.W_).T
+    clear = np.abs(Z) > 1e-4 * np.abs(Z).max()
+    assert np.array_equal(a.activation_pattern(X)[clear], b.activation_pattern(X).astype(np.float32)[clear])
+    if rep == "span":
+        Zs = a._preactivations(np.asarray(X, dtype=np.float32))
+        assert Zs.dtype == np.float32
+        assert a._kernel(np.asarray(X, dtype=np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("rep", ["span", "primal"])
+def test_float32_linear_matches_float64(data, rep):
+    X, y = data
+    a = LinearModel(max_iter=500, representation=rep, dtype=np.float32).fit(X, y)
+    b = LinearModel(max_iter=500, representation=rep).fit(X, y)
+    assert a.coef_.dtype == np.float32
+    assert _rel(a.coef_, b.coef_) < TRAIN_RTOL
+
+
+def test_float32_long_sums_accumulate_in_double():
+    rng = np.random.default_rng(0)
+    d = 300_000
+    X = rng.standard_normal((12, d)).astype(np.float32)
+    W = rng.standard_normal((9, d)).astype(np.float32)
+    X64, W64 = X.astype(np.float64), W.astype(np.float64)
+    K64 = X64 @ X64.T
+    K = _core.kernel_matrix(X, 0)
+    assert K.dtype == np.float32
+    # the float32 result is the float32 rounding of a double-accurate sum: within half an ulp
+    # (2^-24 relative) of the float64 product, up to double rounding (1e-12 of the largest entry)
+    assert np.all(np.abs(K - K64) <= 2.0 ** -24 * np.abs(K64) + 1e-12 * np.abs(K64).max())
+    assert np.array_equal(K, K.T)
+    Z64 = X64 @ W64.T
+    Z = _core.preactivations(X, W, 0)
+    assert np.all(np.abs(Z - Z64) <= 2.0 ** -24 * np.abs(Z64) + 1e-12 * np.abs(Z64).max())
+    # thread count does not change a bit
+    assert np.array_equal(_core.kernel_matrix(X, 1), _core.kernel_matrix(X, 2))
+    assert np.array_equal(_core.preactivations(X, W, 1), _core.preactivations(X, W, 2))
+
+
+def test_float32_span_model_on_wide_data():
+    rng = np.random.default_rng(1)
+    n, d = 12, 50_000
+    X = (rng.standard_normal((n, d)) / np.sqrt(d)).astype(np.float32)
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    a = TwoLayerReLU(width=16, random_state=0, max_iter=200, dtype=np.float32).fit(X, y)
+    b = TwoLayerReLU(width=16, random_state=0, max_iter=200).fit(X.astype(np.float64), y)
+    assert a.representation_ == b.representation_ == "span"
+    assert _rel(a.decision_function(X), b.decision_function(X.astype(np.float64))) < TRAIN_RTOL
+    assert _rel(a.W_, b.W_) < TRAIN_RTOL
+
+
+def test_float32_multipliers_and_ga_match_float64():
+    from kktunlearn import kkt_multipliers, unlearn
+
+    X, y = near_orthogonal(12, 80, seed=5)
+    a = TwoLayerReLU(width=10, max_iter=400, random_state=2, dtype=np.float32).fit(X, y)
+    b = TwoLayerReLU(width=10, max_iter=400, random_state=2).fit(X, y)
+    ma = kkt_multipliers(a, X, y, subgradient_tol=1e-3)
+    mb = kkt_multipliers(b, X, y, subgradient_tol=1e-3)
+    assert np.abs(ma.lambdas - mb.lambdas).max() <= TRAIN_RTOL * np.abs(mb.lambdas).max()
+    assert abs(ma.epsilon - mb.epsilon) <= TRAIN_RTOL * mb.epsilon
+    ua, ub = unlearn(a, X, y, [3]), unlearn(b, X, y, [3])
+    assert ua.W_.dtype == np.float32
+    assert _rel(ua.W_, ub.W_) < TRAIN_RTOL
