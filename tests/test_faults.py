@@ -196,9 +196,10 @@ def test_thread_count_helpers():
 
 
 def test_ctrl_c_during_multiplier_solve():
-    # n = 800 Lawson-Hanson iterations: seconds of work in the C++ solver, with the GIL released
-    X, y = near_orthogonal(800, 1000, seed=0)
-    m = kk.LinearModel(n_threads=2).set_parameters(np.random.default_rng(0).standard_normal((1, 1000)))
+    # n = 1600, ~800 Lawson-Hanson iterations: over a second of work in the C++ solver even with
+    # the AVX-512 build, with the GIL released
+    X, y = near_orthogonal(1600, 3000, seed=0)
+    m = kk.LinearModel(n_threads=2).set_parameters(np.random.default_rng(0).standard_normal((1, 3000)))
     kk.kkt_multipliers(m, X[:20], y[:20], scale=1.0)  # warm-up
     _core._testing.threads_used(2)  # start this thread's OpenMP team of 2 (kept by the runtime)
     before_os, before_py = _os_threads(), threading.active_count()

@@ -454,7 +454,10 @@ def test_verify_unlearning_goldstein_default_and_thresholds():
     X, y = near_orthogonal(16, 300, seed=1)
     net = kk.TwoLayerReLU(width=20, random_state=1, max_iter=1500).fit(X, y)
     un = net._with_params(net.W_ * 0.999, net.u_)
-    un.unlearn_info_ = {"method": "fake", "preact_shift": 0.05}
+    un.unlearn_info_ = {"method": "damped_newton", "preact_shift": 0.05}
+    other = kk.verify_unlearning(un, X, y, [2, 5], original=net)
+    assert other.subgradient_tol == pytest.approx(1e-3)  # no Goldstein widening for non-GA methods
+    un.unlearn_info_ = {"method": "ga", "preact_shift": 0.05}
     rep = kk.verify_unlearning(un, X, y, [2, 5], original=net)
     q0 = y * net.decision_function(X)
     s = q0.min()
@@ -500,7 +503,7 @@ def test_clarke_consistent_ga_step_preserves_stationarity():
     for alpha in (0.5, 1.0):
         step = alpha * y[r] * (C[r] * u)[:, None] * X[r][None, :]
         un = kk.TwoLayerReLU(width=100).set_parameters(W - step, u)
-        un.unlearn_info_ = {"preact_shift": float(np.abs(X[keep] @ step.T).max())}
+        un.unlearn_info_ = {"method": "ga", "preact_shift": float(np.abs(X[keep] @ step.T).max())}
         rep = kk.verify_unlearning(un, X, y, [r], reference_scale=1.0)
         assert rep.subgradient_tol == pytest.approx(1e-3 + un.unlearn_info_["preact_shift"])
         eps[alpha] = rep.epsilon

@@ -153,7 +153,8 @@ def test_issue_example_runs_as_written():
     ga = df[df["method"] == "ga"]
     # GA lands next to the retrained network: closer than the original model was (GA spec 7.4)
     assert (ga["cos_to_retrained"] > ga["cos_original_to_retrained"]).all()
-    assert (df.loc[df["method"] == "retrain", "cos_to_retrained"] == 1.0).all()
+    # the oracle against itself (retraining reuses K restricted to the retained rows: equal up to rounding)
+    np.testing.assert_allclose(df.loc[df["method"] == "retrain", "cos_to_retrained"], 1.0, rtol=0, atol=1e-12)
     for col in ("goldstein_epsilon", "plain_epsilon", "clarke_epsilon", "tau", "test_acc", "mia_threshold_auc",
                 "mia_lr_auc", "step_norm", "wall_time", "phi", "psi", "orig_epsilon"):
         assert col in df.columns and df[col].notna().all(), col

@@ -40,6 +40,8 @@ __all__ = ["KKTMultipliers", "KKTReport", "UnlearningReport", "kkt_multipliers",
 
 #: Base tolerance (on the normalized model) of verify_unlearning's default pinned-pair rule (spec 7.4).
 CLARKE_BASE_TOL = 1e-3
+#: Unlearning methods whose default verification tolerance is widened by the step's displacement.
+_GOLDSTEIN_METHODS = frozenset({"ga"})
 
 _METHODS = ("nnls", "dynamics", "closed_form")
 
@@ -433,8 +435,12 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
       tol = CLARKE_BASE_TOL (1e-3) + preact_shift / s,
     where preact_shift = unlearned.unlearn_info_["preact_shift"] (max over retained i and neurons j of
     |<w_j^- - w_j, x_i>| in the unlearned model's raw scale; 0 when absent). A pre-activation within the
-    step's displacement of the kink may take any Clarke derivative. Pass subgradient_tol=0.0 for the plain
-    Clarke measure at theta^- itself.
+    step's displacement of the kink may take any Clarke derivative. This widening is applied by default
+    only to the single KKT-scaled gradient-ascent step (method "ga", for which spec 9.4 derives it); for
+    other methods (large Newton steps, many-step methods, retraining) a displacement-sized tolerance
+    would declare nearly every pair pinned and report epsilon ~ 0, so their default is
+    CLARKE_BASE_TOL alone. Pass subgradient_tol=... to choose any tolerance (0.0: the plain Clarke
+    measure at theta^- itself).
     successful = (epsilon_ <= epsilon) and (delta_ <= delta) and (tau_ <= tau) over the thresholds given
     (None when none is given).
     """
@@ -473,7 +479,10 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
                 "original model's normalization")
         s, src = float(q_self.min()) ** (1.0 / L), "self"
 
-    if subgradient_tol is None:
+    if subgradient_tol is None and info.get("method") not in _GOLDSTEIN_METHODS:
+        st = CLARKE_BASE_TOL
+        rule = f"clarke: {CLARKE_BASE_TOL:g} (Goldstein widening only for {sorted(_GOLDSTEIN_METHODS)})"
+    elif subgradient_tol is None:
         shift = float(info.get("preact_shift", 0.0) or 0.0)
         if not (math.isfinite(shift) and shift >= 0):
             raise ValueError(f"unlearn_info_['preact_shift'] must be finite and >= 0, got {shift!r}")
