@@ -145,7 +145,9 @@ def _np_gd(X, y, W, u, slope, train_outer, loss, lr, normalized, steps, lr_max=n
     u = u.copy()
     for _ in range(steps):
         L, gW, gu = np_loss_grad(X, y, W, u, slope, train_outer, loss)
-        lr_t = min(lr / L, lr_max) if normalized else lr
+        # normalized GD, Lyu & Li's rate for an L-homogeneous model: eta / (L(theta) max(1, log 1/L)^(2-2/L))
+        deg = 2 if train_outer else 1
+        lr_t = min(lr / (L * max(1.0, -np.log(L)) ** (2 - 2 / deg)), lr_max) if normalized else lr
         W = W - lr_t * gW
         if train_outer:
             u = u - lr_t * gu

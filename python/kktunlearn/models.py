@@ -10,7 +10,10 @@ exponential or logistic loss (the C++ core runs the whole loop):
     L(theta) = (1/n) sum_i l(y_i N(x_i)),   l(q) = exp(-q)  or  log(1 + exp(-q))
     theta_{t+1} = theta_t - lr_t grad L(theta_t),
         lr_t = lr                                  (normalized_gd=False)
-        lr_t = min(lr / L(theta_t), lr_max)        (normalized_gd=True, spec 9.5)
+        lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True, spec 9.5)
+        rho_t = max(1, log(1 / L(theta_t))): for L = 1 (linear, fixed u) simply lr / L(theta_t); for the
+        2-homogeneous trained-u network the extra 1/log(1/L) (Lyu & Li 2020) keeps the step from growing
+        with ||theta||.
 
 Internally every model is a network: the linear model is m = 1, u = (1), sigma = identity, so
 one set of kernels serves both.

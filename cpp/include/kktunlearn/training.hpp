@@ -4,7 +4,8 @@
 //   grad L   = (1/n) sum_i l'(q_i) y_i grad N(x_i; theta)
 //   theta_{t+1} = theta_t - lr_t grad L(theta_t)
 //     constant:   lr_t = lr
-//     normalized: lr_t = min(eta / L(theta_t), lr_max)       (spec 9.5)
+//     normalized: lr_t = min(eta / (L(theta_t) rho_t^(2 - 2/L)), lr_max),  rho_t = max(1, log(1/L(theta_t)))
+//                 (spec 9.5; for degree L = 1 simply eta / L(theta_t), Lyu & Li's rate for L = 2)
 //
 // The loop only needs "pre-activations in, coefficients out": a representation supplies the
 // pre-activations Z (n x m) of the current W and applies the coefficient matrix
@@ -215,7 +216,16 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
       break;
     }
     // step coefficients c_i = -lr_t (1/n) l'(q_i) y_i, in the scaled domain
-    const double log_step = opt.normalized ? std::min(log_lr - st.log_loss, log_cap) : std::min(log_lr, log_cap);
+    // normalized GD for an L-homogeneous model (Lyu & Li 2020): lr_t = eta / (L(theta) rho^(2 - 2/L)),
+    // rho = max(1, log(1/L(theta))). For L = 1 this is eta / L(theta); for L = 2 the extra factor
+    // 1/log(1/L) ~ 1/q_min offsets the gradient's growth with ||theta|| (without it the step grows
+    // with the parameters and training blows up).
+    double log_norm = log_lr - st.log_loss;
+    if (spec.degree() > 1) {
+      const double rho = std::max(1.0, -st.log_loss);
+      log_norm -= (2.0 - 2.0 / static_cast<double>(spec.degree())) * std::log(rho);
+    }
+    const double log_step = opt.normalized ? std::min(log_norm, log_cap) : std::min(log_lr, log_cap);
     const double mult = std::exp(log_step - st.shift) / static_cast<double>(n);
     for (Index i = 0; i < n; ++i)
       c[i] = -mult * loss_deriv_scaled(opt.loss, q[i], st.shift) * static_cast<double>(y[i]);
