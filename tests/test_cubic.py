@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq, minimize
 
-from kktunlearn.unlearning import solve_cubic, solve_cubic_eig
+from kktunlearn.unlearning import solve_cubic, solve_cubic_eig, solve_cubic_lowrank
 
 
 def model_value(H, g, M, s):
@@ -177,3 +177,19 @@ def test_cubic_bad_input():
         solve_cubic(H, np.ones(3), "1")
     with pytest.raises(ValueError, match="same length"):
         solve_cubic_eig(np.ones(3), np.ones(2), 1.0)
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_cubic_lowrank_form_matches_dense(l2):
+    rng = np.random.default_rng(21)
+    k, p = 6, 50
+    J = rng.standard_normal((k, p))
+    D = rng.standard_normal(k)  # signed: indefinite inside the span
+    g = rng.standard_normal(p)
+    H = J.T @ (D[:, None] * J) + l2 * np.eye(p)
+    ref = solve_cubic(H, g, 1.5)
+    low = solve_cubic_lowrank(J, D, g, 1.5, l2=l2)
+    np.testing.assert_allclose(low["s"], ref["s"], rtol=1e-9, atol=1e-12)
+    assert low["gamma"] == pytest.approx(ref["gamma"], rel=1e-9)
+    assert low["rank"] == k + 1
+    check_optimality(H, g, 1.5, low)

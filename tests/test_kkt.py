@@ -482,6 +482,43 @@ def test_verify_unlearning_goldstein_default_and_thresholds():
     assert "successful" in repr(ok) and "epsilon" in repr(ok.retained)
 
 
+def test_clarke_consistent_ga_step_preserves_stationarity():
+    """Spec 7.5 (theorem property): removing exactly the forgotten point's fitted term from the normalized
+    model, theta^- = theta - y_r sum_j c_rj u_j x_r e_j^T, leaves the original certificate (lambda_i, mu_ij,
+    i != r) feasible for S \\ {r} under the Goldstein default tolerance (1e-3 + preact_shift / s), with the same
+    residual vector, so epsilon(theta^-, S \\ r) <= epsilon_clarke(theta, S); a half step is far worse."""
+    X, y = near_orthogonal(20, 1000, seed=1)
+    net = kk.TwoLayerReLU(width=100, random_state=1, max_iter=4000).fit(X, y)
+    cert = kk.kkt_multipliers(net, X, y, subgradient_tol=1e-3)
+    W, u = net.W_ / cert.scale, net.u_
+    C = cert.lambdas[:, None] * dact(X @ W.T, 0.0)
+    C[cert.pinned[:, 0], cert.pinned[:, 1]] = cert.mu
+    r = 0
+    assert (cert.pinned[:, 0] == r).sum() > 10  # the forgotten point has pairs at the kink
+    keep = np.arange(20) != r
+    eps = {}
+    for alpha in (0.5, 1.0):
+        step = alpha * y[r] * (C[r] * u)[:, None] * X[r][None, :]
+        un = kk.TwoLayerReLU(width=100).set_parameters(W - step, u)
+        un.unlearn_info_ = {"preact_shift": float(np.abs(X[keep] @ step.T).max())}
+        rep = kk.verify_unlearning(un, X, y, [r], reference_scale=1.0)
+        assert rep.subgradient_tol == pytest.approx(1e-3 + un.unlearn_info_["preact_shift"])
+        eps[alpha] = rep.epsilon
+    assert eps[1.0] <= cert.epsilon * (1 + 1e-9)
+    assert eps[0.5] > 5 * eps[1.0]
+
+
+def test_verify_unlearning_uses_the_ga_steps_reference_scale():
+    X, y = near_orthogonal(20, 1000, seed=1)
+    net = kk.TwoLayerReLU(width=100, random_state=1, max_iter=4000).fit(X, y)
+    un = net.unlearn(X, y, [0], method="ga")
+    rep = kk.verify_unlearning(un, X, y, [0])
+    ref = kk.verify_unlearning(un, X, y, [0], original=net)
+    assert rep.scale_source == "unlearn_info" and rep.scale == pytest.approx(ref.scale, rel=1e-9)
+    assert rep.epsilon == pytest.approx(ref.epsilon, rel=1e-9) and rep.tau == pytest.approx(ref.tau, abs=1e-12)
+    assert rep.tau > 0  # the step lowered some retained margin below 1 in the original frame
+
+
 def test_cosine_similarity():
     rng = np.random.default_rng(0)
     a = kk.TwoLayerReLU(width=4, train_outer=True).set_parameters(rng.standard_normal((4, 7)), rng.standard_normal(4))

@@ -282,3 +282,13 @@ def test_newton_bad_options():
         model.unlearn(X, y, [0], method="cure_newton", damping=1.0)
     with pytest.raises(TypeError, match="n_steps"):
         model.unlearn(X, y, [0], method="pinv_newton", n_steps=1.5)
+
+
+def test_krylov_truncated_warns():
+    X, y = small_data()
+    model = small_model("trained_u", X, y)
+    with pytest.warns(kk.ConvergenceWarning, match="krylov_dim"):
+        out = model.unlearn(X, y, [0], method="cure_newton", solver="krylov", krylov_dim=3)
+    assert out.unlearn_info_["krylov_converged"] is False
+    full = model.unlearn(X, y, [0], method="cure_newton", solver="krylov", krylov_dim=200)
+    assert full.unlearn_info_["krylov_converged"] is True

@@ -218,3 +218,27 @@ def test_unlearn_sequence_with_kkt_numbers(linear, data):
         models, records = kk.unlearn_sequence(linear, X, y, [[0], [1]], method="ga")
     for r in records:
         assert np.isfinite(r["epsilon"]) and r["tau"] >= 0
+
+
+def test_string_labels(data):
+    X, y = data
+    ys = np.where(y > 0, "dog", "cat")
+    model = kk.LinearModel(max_iter=300).fit(X, ys)
+    ref = kk.LinearModel(max_iter=300).fit(X, y)
+    a = model.unlearn(X, ys, [0, 1], method="cure_newton")
+    b = ref.unlearn(X, y, [0, 1], method="cure_newton")
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+    r = model.unlearn(X, ys, [0, 1], method="retrain")
+    assert list(r.classes_) == ["cat", "dog"]
+    with pytest.raises(ValueError, match="class"):
+        model.unlearn(X, ys, np.flatnonzero(ys == "dog"), method="finetune")
+
+
+def test_string_labels_ga_default_multipliers(data):
+    pytest.importorskip("kktunlearn.kkt")
+    X, y = data
+    ys = np.where(y > 0, "dog", "cat")
+    model = kk.LinearModel(max_iter=300).fit(X, ys)
+    ref = kk.LinearModel(max_iter=300).fit(X, y)
+    g = model.unlearn(X, ys, [0], method="ga")
+    np.testing.assert_allclose(g.coef_, ref.unlearn(X, y, [0], method="ga").coef_, rtol=1e-10)

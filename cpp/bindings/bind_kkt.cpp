@@ -86,7 +86,8 @@ void bind_kkt(py::module_& m) {
 
   m.def(
       "nnls_gram",
-      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter) {
+      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads) {
+        (void)n_threads;  // the solver is serial (its cost is O(n^3) on the small Gram matrix)
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
@@ -106,8 +107,9 @@ void bind_kkt(py::module_& m) {
         out["objective"] = r.objective;
         return out;
       },
-      py::arg("G"), py::arg("b"), py::arg("tol") = 1e-10, py::arg("max_iter") = 0,
-      "argmin_{x >= 0} 1/2 x^T G x - b^T x by Lawson-Hanson on the Gram matrix (single-threaded).");
+      py::arg("G"), py::arg("b"), py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("n_threads") = 0,
+      "argmin_{x >= 0} 1/2 x^T G x - b^T x by Lawson-Hanson on the Gram matrix (serial; n_threads is accepted "
+      "for uniformity).");
 }
 
 }  // namespace bind

@@ -28,3 +28,15 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
 ]
+
+from . import datasets  # noqa: E402  (numpy only)
+
+_LAZY_SUBMODULES = ("metrics", "sweep", "plotting", "reproduce", "cli")
+
+
+def __getattr__(name):  # PEP 562: experiment modules (pandas, joblib, matplotlib) load on first use
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

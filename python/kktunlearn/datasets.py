@@ -2,11 +2,18 @@
 
 near_orthogonal: rows x_i ~ N(0, I_d / d), so ||x_i||^2 ~ 1 and <x_i, x_j> = O(sqrt(log n / d))
 (spec 5.1). stats(X): psi = max_i |1 - ||x_i||^2|, phi = max_{i != j} |<x_i, x_j>| (spec 4.5).
+gaussian_mixture: y uniform in {-1, +1}, x = y mu + xi, xi ~ N(0, I_d / d) (spec 5.2), with a
+`test` sampler for fresh points of the same mixture (same mu).
+correlated: x_i = sqrt(rho) c + sqrt(1 - rho) g_i with one shared unit vector c and g_i ~ N(0, I_d / d):
+E ||x_i||^2 = 1 and E <x_i, x_j> = rho, so rho dials the near-orthogonality assumption away.
+load_digits_binary, load_breast_cancer: scikit-learn's bundled sets (no network access), as
+two-class problems with labels in {-1, +1} and unit-norm rows.
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Tuple
+import math
+from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -58,3 +65,262 @@ def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "r
         while n >= 2 and abs(y.sum()) == n:
             y = rng.choice(np.array([-1.0, 1.0]), size=n)
     return X, y
+
+
+def _random_signs(rng: np.random.Generator, n: int, labels: str) -> np.ndarray:
+    """Labels in {-1, +1}: "random" i.i.d. uniform (both classes guaranteed for n >= 2) or "balanced"."""
+    if labels == "balanced":
+        y = np.where(np.arange(n) < (n + 1) // 2, 1.0, -1.0)
+        rng.shuffle(y)
+        return y
+    y = rng.choice(np.array([-1.0, 1.0]), size=n)
+    while n >= 2 and abs(y.sum()) == n:
+        y = rng.choice(np.array([-1.0, 1.0]), size=n)
+    return y
+
+
+def _check_prob(value: Any, name: str, upper: float = 1.0, include_upper: bool = True) -> float:
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    ok = 0.0 <= v <= upper if include_upper else 0.0 <= v < upper
+    if not ok or math.isnan(v):
+        raise ValueError(f"{name} must be in [0, {upper}{']' if include_upper else ')'}, got {value!r}")
+    return v
+
+
+class GaussianMixture:
+    """A sample of the two-component Gaussian mixture D_MG (spec 5.2), and its sampler.
+
+    y ~ Uniform{-1, +1};  x = y_clean * mu + xi,  xi ~ N(0, I_d / d);  the observed label y is y_clean
+    flipped with probability `label_noise`. Attributes: X (n x d), y (n,), y_clean (n,), mu (d,),
+    mu_norm = ||mu||, label_noise, seed. Unpacks as `X, y = gaussian_mixture(...)`.
+
+    Everything random is fixed by `seed`: mu, the training sample, and the stream of test samples
+    (the k-th call of `test()` without a seed draws from child k of the seed's SeedSequence).
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, y_clean: np.ndarray, mu: np.ndarray,
+                 label_noise: float, seed: Optional[int], seq: np.random.SeedSequence):
+        self.X = X
+        self.y = y
+        self.y_clean = y_clean
+        self.mu = mu
+        self.mu_norm = float(np.linalg.norm(mu))
+        self.label_noise = label_noise
+        self.seed = seed
+        self._seq = seq
+        self._n_test_calls = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.X, self.y))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __repr__(self) -> str:
+        n, d = self.X.shape
+        return (f"GaussianMixture(n={n}, d={d}, mu_norm={self.mu_norm:.4g}, label_noise={self.label_noise}, "
+                f"seed={self.seed})")
+
+    def sample(self, n: int, rng: np.random.Generator, label_noise: Optional[float] = None):
+        """(X, y, y_clean) of n fresh points of this mixture drawn with `rng`."""
+        d = self.mu.shape[0]
+        eta = self.label_noise if label_noise is None else _check_prob(label_noise, "label_noise", 0.5, False)
+        y_clean = _random_signs(rng, n, "random") if n >= 2 else rng.choice(np.array([-1.0, 1.0]), size=n)
+        X = y_clean[:, None] * self.mu[None, :] + rng.standard_normal((n, d)) / math.sqrt(d)
+        flip = rng.random(n) < eta
+        y = np.where(flip, -y_clean, y_clean)
+        return X, y, y_clean
+
+    def test(self, n: int = 1000, seed: Optional[int] = None, clean: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """n fresh points (X, y) from the same mixture (same mu, same label noise).
+
+        clean=True returns the noise-free labels y_clean (the Bayes-optimal target sign(<mu, x>)
+        direction), otherwise labels flipped with probability label_noise like the training set.
+        Without `seed`, successive calls give different (but seed-determined) samples.
+        """
+        n = check_int(n, "n", 1)
+        if seed is None:
+            child = np.random.SeedSequence(self._seq.entropy, spawn_key=self._seq.spawn_key + (1, self._n_test_calls))
+            self._n_test_calls += 1
+            rng = np.random.default_rng(child)
+        else:
+            rng = np.random.default_rng(seed)
+        X, y, y_clean = self.sample(n, rng)
+        return X, (y_clean if clean else y)
+
+
+def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_noise: float = 0.0,
+                     seed: Optional[int] = None) -> GaussianMixture:
+    """n points of the mixture x = y mu + N(0, I_d / d), y uniform in {-1, +1} (spec 5.2).
+
+    mu is a uniformly random direction (fixed by `seed`) of norm `mu_norm`; the default
+    mu_norm = d^(-1/4) gives ||mu||^2 = 1/sqrt(d), the scale at which the signal n ||mu||^2 beats
+    the noise sqrt(n/d) of the inner products while <x_i, x_j> = +-||mu||^2 + O(sqrt(log n / d))
+    stays small (near-orthogonality). label_noise in [0, 1/2): each observed label is flipped
+    independently with this probability. Labels are resampled until both classes occur (n >= 2).
+
+    Returns a GaussianMixture (unpacks as X, y; `.test(n)` draws fresh points, `.mu` the mean).
+    """
+    n = check_int(n, "n", 1)
+    d = check_int(d, "d", 1)
+    if mu_norm is None:
+        mu_norm = d ** -0.25
+    import numbers
+
+    if isinstance(mu_norm, bool) or not isinstance(mu_norm, numbers.Real) or not math.isfinite(mu_norm) \
+            or mu_norm < 0:
+        raise ValueError(f"mu_norm must be a finite number >= 0, got {mu_norm!r}")
+    eta = _check_prob(label_noise, "label_noise", 0.5, include_upper=False)
+    seq = np.random.SeedSequence(seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (0,)))
+    direction = rng.standard_normal(d)
+    direction /= np.linalg.norm(direction)
+    mu = float(mu_norm) * direction
+    gm = GaussianMixture(np.empty((0, d)), np.empty(0), np.empty(0), mu, eta, seed, seq)
+    X, y, y_clean = gm.sample(n, rng)
+    gm.X, gm.y, gm.y_clean = X, y, y_clean
+    return gm
+
+
+def _shared_direction(d: int, seed: Optional[int]) -> np.ndarray:
+    """The shared unit vector c of `correlated` (a function of the seed only)."""
+    rng = np.random.default_rng(None if seed is None else [0, int(seed)])
+    c = rng.standard_normal(d)
+    return c / np.linalg.norm(c)
+
+
+def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
+               labels: str = "random") -> Tuple[np.ndarray, np.ndarray]:
+    """Near-orthogonal data with a dial: x_i = sqrt(rho) c + sqrt(1 - rho) g_i.
+
+    c is one random unit vector shared by all rows and g_i ~ N(0, I_d / d), so
+    E ||x_i||^2 = 1 and E <x_i, x_j> = rho (i != j), with fluctuations O(sqrt(log n / d)):
+    rho = 0 is near_orthogonal, rho -> 1 makes all points nearly parallel. Used to stress the
+    near-orthogonality assumption (phi small) of the GA theory (spec open question 4).
+    Labels as in near_orthogonal (independent of X).
+    """
+    n = check_int(n, "n", 1)
+    d = check_int(d, "d", 1)
+    r = _check_prob(rho, "rho", 1.0, include_upper=False)
+    if seed is not None:
+        seed = check_int(seed, "seed", 0)
+    if labels not in ("random", "balanced"):
+        raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
+    c = _shared_direction(d, seed)
+    rng = np.random.default_rng(None if seed is None else [1, seed])
+    G = rng.standard_normal((n, d)) / math.sqrt(d)
+    X = math.sqrt(r) * c[None, :] + math.sqrt(1.0 - r) * G
+    y = _random_signs(rng, n, labels)
+    return X, y
+
+
+def _finish_real(X: np.ndarray, y: np.ndarray, n: Optional[int], seed: Optional[int]):
+    """Optional stratification-free subsample of n rows, then rows scaled to unit norm."""
+    if n is not None:
+        n = check_int(n, "n", 2)
+        if n > X.shape[0]:
+            raise ValueError(f"n = {n} is larger than the data set ({X.shape[0]} points)")
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.choice(X.shape[0], size=n, replace=False))
+        X, y = X[idx], y[idx]
+    norms = np.linalg.norm(X, axis=1)
+    norms[norms == 0] = 1.0
+    X = np.ascontiguousarray(X / norms[:, None])
+    return X, np.ascontiguousarray(y, dtype=np.float64)
+
+
+def _sklearn_datasets():
+    try:
+        from sklearn import datasets as skd
+    except ImportError as exc:
+        raise ImportError("the real data sets are the ones bundled with scikit-learn; install it with "
+                          "pip install 'kktunlearn[experiments]' (or pip install scikit-learn)") from exc
+    return skd
+
+
+def load_digits_binary(positive: Optional[Sequence[int]] = None, negative: Optional[Sequence[int]] = None,
+                       n: Optional[int] = None, seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits (1797 images, 64 pixels) as a two-class problem.
+
+    Labels: +1 for digits in `positive`, -1 for digits in `negative`; other digits are dropped.
+    Default: even digits (0, 2, 4, 6, 8) = +1 against odd digits = -1 (all 1797 images).
+    Features: pixels centered by their mean over the kept images, then each row scaled to unit
+    norm (||x_i|| = 1, the bias-free models' natural scale). `n`, `seed`: optional random subsample
+    (before scaling). Loaded from the files shipped inside scikit-learn: no network access.
+    """
+    skd = _sklearn_datasets()
+    data = skd.load_digits()
+    X = np.asarray(data.data, dtype=np.float64)
+    t = np.asarray(data.target)
+    pos = (0, 2, 4, 6, 8) if positive is None else tuple(int(v) for v in positive)
+    neg = tuple(v for v in range(10) if v not in pos) if negative is None else tuple(int(v) for v in negative)
+    if not pos or not neg or set(pos) & set(neg) or not set(pos) | set(neg) <= set(range(10)):
+        raise ValueError(f"positive {pos} and negative {neg} must be disjoint, non-empty sets of digits 0-9")
+    keep = np.isin(t, pos + neg)
+    X, t = X[keep], t[keep]
+    y = np.where(np.isin(t, pos), 1.0, -1.0)
+    X = X - X.mean(axis=0, keepdims=True)
+    return _finish_real(X, y, n, seed)
+
+
+def load_breast_cancer(n: Optional[int] = None, seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled Wisconsin breast-cancer set (569 points, 30 features), two classes.
+
+    Labels: +1 benign (sklearn target 1), -1 malignant. Features standardized (z-scores over the
+    whole set), then each row scaled to unit norm. `n`, `seed`: optional random subsample (the
+    standardization uses all 569 points). No network access.
+    """
+    skd = _sklearn_datasets()
+    data = skd.load_breast_cancer()
+    X = np.asarray(data.data, dtype=np.float64)
+    y = np.where(np.asarray(data.target) == 1, 1.0, -1.0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return _finish_real(X, y, n, seed)
+
+
+def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None, **kwargs: Any):
+    """One entry point by name, used by the sweep: returns (X, y, sampler) where sampler(n_test, seed)
+    gives fresh (X, y) points of the same distribution (None for the real data sets, whose held-out
+    points are the rows not drawn into the training sample: see `real_split`).
+
+    names: "near_orthogonal", "mixture" (kwargs mu_norm, label_noise), "correlated" (kwarg rho),
+    "digits", "breast_cancer" (d is ignored: 64 and 30 features).
+    """
+    if name == "near_orthogonal":
+        X, y = near_orthogonal(n, d, seed=seed, labels=kwargs.get("labels", "random"))
+
+        def sampler(k: int, s: Optional[int]):
+            return near_orthogonal(k, d, seed=s)
+        return X, y, sampler
+    if name == "mixture":
+        gm = gaussian_mixture(n, d, mu_norm=kwargs.get("mu_norm"), label_noise=kwargs.get("label_noise", 0.0),
+                              seed=seed)
+        return gm.X, gm.y, (lambda k, s: gm.test(k, seed=s))
+    if name == "correlated":
+        rho = kwargs.get("rho", 0.0)
+        X, y = correlated(n, d, rho, seed=seed)
+        c = _shared_direction(d, seed)
+
+        def sampler_c(k: int, s: Optional[int]):
+            rng = np.random.default_rng(s)
+            G = rng.standard_normal((k, d)) / math.sqrt(d)
+            return math.sqrt(rho) * c[None, :] + math.sqrt(1.0 - rho) * G, _random_signs(rng, k, "random")
+        return X, y, sampler_c
+    if name in ("digits", "breast_cancer"):
+        Xall, yall = load_digits_binary() if name == "digits" else load_breast_cancer()
+        check_int(n, "n", 2)
+        if n >= Xall.shape[0]:
+            raise ValueError(f"n = {n} must be below the size of {name} ({Xall.shape[0]}) to leave held-out points")
+        perm = np.random.default_rng(seed).permutation(Xall.shape[0])
+        tr, te = perm[:n], perm[n:]
+
+        def sampler_r(k: int, s: Optional[int]):
+            idx = te[: min(k, te.size)]
+            return Xall[idx], yall[idx]
+        return Xall[tr], yall[tr], sampler_r
+    raise ValueError(f"unknown data set {name!r}; choose one of near_orthogonal, mixture, correlated, digits, "
+                     "breast_cancer")

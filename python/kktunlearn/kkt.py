@@ -96,7 +96,8 @@ class KKTMultipliers(_ReprMixin):
     pinned : (P, 2) int64 (i, j) = (point, neuron) pairs with |<w_j, x_i>| <= subgradient_tol * s.
     mu : (P,) the fitted Clarke coefficient c_ij of each pinned pair, in [slope lambda_i, lambda_i].
     n_pinned : P.
-    epsilon_plain : epsilon of the plain NNLS (sigma'(0) = slope, no pinned pairs); equals epsilon when P = 0.
+    epsilon_plain : epsilon of the plain NNLS (sigma'(0) = slope, no pinned pairs); equals epsilon when P = 0;
+        NaN for the methods "dynamics", "closed_form" and "given" (no NNLS is run).
     theta_norm : ||theta / s||.  margins : normalized margins q_i / s^L.
     kkt_violation : largest violation of the solver's optimality conditions (absolute).
     n_fallback : linear solves that needed the rank-revealing fallback.
@@ -373,6 +374,15 @@ def cosine_similarity(model_a: Any, model_b: Any) -> float:
     return float(np.dot(a, b) / (na * nb))
 
 
+def _info_scale(info: Dict[str, Any]) -> Optional[float]:
+    """The original model's normalization scale recorded by the unlearning code: "reference_scale", or
+    "scale" of method "ga" (the s of the multipliers the step was built from)."""
+    v = info.get("reference_scale")
+    if v is None and info.get("method") == "ga":
+        v = info.get("scale")
+    return None if v is None else float(v)
+
+
 def _check_forget(forget: Any, n: int) -> np.ndarray:
     if forget is None:
         raise ValueError("forget must be an index or an array of indices, got None")
@@ -416,7 +426,8 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     Normalization scale s (the unlearned model is measured in the original model's frame, so that tau
     reflects the margins the step lost):
       reference_scale if given; else original's s = (min_{i in S} q_i(original))^(1/L) if `original` is given;
-      else unlearned.unlearn_info_["reference_scale"] if present; else the unlearned model's own
+      else unlearned.unlearn_info_["reference_scale"], or unlearn_info_["scale"] of method "ga" (the
+      original model's s recorded by the GA step); else the unlearned model's own
       (min_{i in S \\ F} q_i)^(1/L) (then tau = 0 by construction).
     Pinned-pair tolerance (Goldstein-type, spec 7.4/9.4), unless subgradient_tol is given:
       tol = CLARKE_BASE_TOL (1e-3) + preact_shift / s,
@@ -451,8 +462,8 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
             raise NotSeparableError(f"the original model does not fit X (min margin {q0.min():.4g} <= 0); "
                                     "it cannot give the reference scale")
         s, src = float(q0.min()) ** (1.0 / original.degree_), "original"
-    elif info.get("reference_scale") is not None:
-        s, src = check_positive(float(info["reference_scale"]), "unlearn_info_['reference_scale']"), "unlearn_info"
+    elif _info_scale(info) is not None:
+        s, src = check_positive(_info_scale(info), "unlearn_info_ reference scale"), "unlearn_info"
     else:
         q_self = _margins(unlearned, Xc[keep], yc[keep], nt)
         if not q_self.min() > 0:

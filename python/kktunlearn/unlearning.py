@@ -20,7 +20,8 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
         u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
     The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (it overflows, spec 9.6).
     Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
-    deletions), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
+    deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
+    subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
     subgradient_tol (1e-3 for networks, 0 for the linear model; the pinned-pair tolerance passed to
     kkt_multipliers when the multipliers are computed here).
 "neggrad"       n_steps gradient-ASCENT steps on the mean forget loss (1/k) sum_{r in F} l(q_r).
@@ -38,7 +39,8 @@ parameters), g, H its gradient and Hessian:
 "cure_newton"   theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3 (global minimizer, hard
     case included; damping gamma = M ||s|| / 2 recorded).
     Common options: l2 (0), n_steps (1), solver ("auto" | "lowrank" | "dense" | "krylov"),
-    dense_max_params (2000), krylov_dim (100), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
+    dense_max_params (2000), krylov_dim (None: min(100, max(10, 5e7 / p)) Lanczos vectors, i.e. at most
+    ~400 MB of basis for large p), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
     solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
     n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
     "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
@@ -61,20 +63,21 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
 from ._validation import check_choice, check_int, check_is_fitted, check_positive
-from .exceptions import NotSeparableError
+from .exceptions import ConvergenceWarning, NotSeparableError
 
-__all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "METHODS"]
+__all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "solve_cubic_lowrank", "METHODS"]
 
 METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton", "damped_newton", "pinv_newton",
            "cure_newton", "scure_newton")
 
-_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": 100,
+_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": None,
                   "krylov_tol": 1e-10}
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "ga": {"step_scale": 1.0, "multipliers": None, "multiplier_method": "nnls", "subgradient": "clarke",
@@ -130,6 +133,43 @@ def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
         raise ValueError("lam and b must be finite")
     M = check_positive(M, "M")
     return _core.cubic_solve_eig(lv, bv, M)
+
+
+def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Dict[str, Any]:
+    """The cubic subproblem for H = J^T diag(D) J + l2 I (J: k x p, l2 >= 0) without forming H.
+
+    S = span{rows of J, g} is H-invariant and contains g, so the minimizer lies in S (H acts as l2 I >= 0 on
+    its complement): with B = [J^T, g], C = B^T B = V diag(c) V^T and T = V_+ diag(c_+)^{-1/2}, the problem
+    is solved exactly in the orthonormal basis B T (dimension <= k + 1):
+        H_r = T^T (P^T diag(D) P + l2 C) T,  g_r = T^T B^T g,  P = J B = [J J^T, J g].
+    Cost O(k^2 p + k^3). Returns dict(s (length p), gamma, norm, value, hard_case, n_iter, rank).
+    """
+    Jm = np.asarray(J, dtype=np.float64)
+    Dv = np.asarray(D, dtype=np.float64).ravel()
+    gv = np.asarray(g, dtype=np.float64).ravel()
+    if Jm.ndim != 2 or Jm.shape[1] != gv.shape[0] or Dv.shape[0] != Jm.shape[0]:
+        raise ValueError(f"J must be k x p with D of length k and g of length p; got J {Jm.shape}, D {Dv.shape}, "
+                         f"g {gv.shape}")
+    if not (np.isfinite(Jm).all() and np.isfinite(Dv).all() and np.isfinite(gv).all()):
+        raise ValueError("J, D and g must be finite")
+    M = check_positive(M, "M")
+    l2 = check_positive(l2, "l2", allow_zero=True)
+    k = Jm.shape[0]
+    JJ = Jm @ Jm.T
+    Jg = Jm @ gv
+    C = np.block([[JJ, Jg[:, None]], [Jg[None, :], np.array([[gv @ gv]])]])
+    P = np.hstack([JJ, Jg[:, None]])
+    BHB = P.T @ (Dv[:, None] * P) + l2 * C
+    Bg = np.concatenate([Jg, [gv @ gv]])
+    c, V = np.linalg.eigh(C)
+    keep = c > 1e-13 * max(c.max(initial=0.0), 0.0)
+    T = V[:, keep] / np.sqrt(c[keep])
+    lam, U = np.linalg.eigh(T.T @ BHB @ T)
+    res = dict(_core.cubic_solve_eig(np.ascontiguousarray(lam), np.ascontiguousarray(U.T @ (T.T @ Bg)), M))
+    a = T @ (U @ res["s"])
+    res["s"] = Jm.T @ a[:k] + a[k] * gv
+    res["rank"] = int(keep.sum())
+    return res
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -212,7 +252,7 @@ def _preact_shift(Xr: np.ndarray, W0: np.ndarray, W1: np.ndarray, nt: int) -> fl
 
 
 # ---------------------------------------------------------------------------------------------- methods
-def _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt):
+def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
     alpha = check_positive(opts["step_scale"], "step_scale", allow_zero=True)
     sub = check_choice(opts["subgradient"], "subgradient", ("clarke", "autograd"))
     linear = bool(getattr(model, "_linear", False))
@@ -227,7 +267,7 @@ def _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt):
         except ImportError as exc:  # pragma: no cover - depends on the verification workstream
             raise ImportError("method='ga' needs the KKT multipliers from kktunlearn.kkt, which is not available; "
                               "pass multipliers=... explicitly") from exc
-        mult = kkt_multipliers(model, Xc, y_enc, method=opts["multiplier_method"],
+        mult = kkt_multipliers(model, Xc, y, method=opts["multiplier_method"],
                                subgradient_tol=(tol if sub == "clarke" else 0.0), n_threads=model.n_threads)
         computed = True
     else:
@@ -346,7 +386,10 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     damping = check_positive(opts.get("damping", 0.0), "damping", allow_zero=True)
     rcond = check_positive(opts.get("rcond", 1e-15), "rcond", allow_zero=True)
     M = check_positive(opts.get("M", 1.0), "M")
-    kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
+    if opts["krylov_dim"] is None:  # Lanczos basis of krylov_dim * p doubles: stay below ~400 MB
+        kdim = int(min(100, max(10, 5e7 // max(model.n_params(), 1))))
+    else:
+        kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
     ktol = check_positive(opts["krylov_tol"], "krylov_tol", allow_zero=True)
     solver = _choose_solver(model, opts)
     XR = np.ascontiguousarray(Xc[keep])
@@ -361,6 +404,14 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         W1, u1 = res["W"], res["u"]
     steps = list(res["steps"])
     extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2}
+    if solver == "krylov":
+        ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
+        extra["krylov_dim"] = kdim
+        extra["krylov_converged"] = ok
+        if not ok:
+            warnings.warn(f"{method}: the Lanczos solve stopped at krylov_dim = {kdim} before its residual reached "
+                          f"krylov_tol = {ktol:g} ||g||; the step is the exact solution in that Krylov space only. "
+                          "Raise krylov_dim for a more accurate step.", ConvergenceWarning, stacklevel=3)
     if kind == "damped":
         extra["damping"] = damping
     if kind == "pinv":
@@ -411,7 +462,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     t0 = time.perf_counter()
     new = None
     if method == "ga":
-        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y_enc, idx, keep, opts, nt)
+        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
     elif method in ("neggrad", "neggrad_plus", "finetune"):
         W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
     elif method == "retrain":
@@ -452,7 +503,7 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
 
 
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
-                     **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
+                     kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
     """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).
 
     Each request is an index or list of indices into the ORIGINAL X; round t unlearns it from the model of
@@ -462,8 +513,11 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
     forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin,
     retained_accuracy and, when kkt=True and kktunlearn.kkt is available, the KKT numbers of the model on
     the current retained set (epsilon, epsilon_rel, delta, tau; kkt_report with subgradient_tol 0 for the
-    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance).
+    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance; a float
+    kkt_subgradient_tol replaces that rule).
     """
+    if kkt_subgradient_tol is not None:
+        kkt_subgradient_tol = check_positive(kkt_subgradient_tol, "kkt_subgradient_tol", allow_zero=True)
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
     if "multipliers" in options:
@@ -502,14 +556,14 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
                                "step_norm": info["step_norm"], "preact_shift": info["preact_shift"]}
         rec.update(_retained_numbers(new, Xc[alive], y_arr[alive], nt))
         if kkt:
-            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"]))
+            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"], kkt_subgradient_tol))
         models.append(new)
         records.append(rec)
         current = new
     return models, records
 
 
-def _kkt_numbers(model, X, y, preact_shift: float) -> Dict[str, Any]:
+def _kkt_numbers(model, X, y, preact_shift: float, fixed_tol: Optional[float] = None) -> Dict[str, Any]:
     try:
         from .kkt import kkt_report
     except ImportError:  # pragma: no cover - depends on the verification workstream
@@ -518,7 +572,10 @@ def _kkt_numbers(model, X, y, preact_shift: float) -> Dict[str, Any]:
     if not q.min() > 0:
         return {"epsilon": math.nan, "epsilon_rel": math.nan, "delta": math.nan, "tau": math.nan}
     scale = float(q.min()) ** (1.0 / model.degree_)
-    tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
+    if fixed_tol is not None:
+        tol = fixed_tol
+    else:
+        tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
     rep = kkt_report(model, X, y, subgradient_tol=tol)
     return {"epsilon": float(rep.epsilon), "epsilon_rel": float(rep.epsilon_rel), "delta": float(rep.delta),
             "tau": float(rep.tau), "kkt_subgradient_tol": tol}

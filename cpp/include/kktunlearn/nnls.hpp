@@ -97,20 +97,91 @@ inline NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOpt
   std::vector<char> passive(n, 0), barred(n, 0);
   Vectord& x = res.x;
 
-  auto solve_passive = [&](Vectord& s) {
-    std::vector<Index> idx;
-    for (Index i = 0; i < n; ++i)
-      if (passive[i]) idx.push_back(i);
-    const Index k = static_cast<Index>(idx.size());
+  // Cholesky factor L (lower) of G restricted to the ordered passive list `plist`, kept up to date
+  // incrementally: a coordinate entering P appends one row (O(k^2): l = L^{-1} G_{P,i},
+  // d = sqrt(G_ii - l.l)); a coordinate leaving P triggers a re-factorization (rare: only in the
+  // inner loop). When a pivot reveals ill-conditioning (min pivot^2 / max pivot^2 < 1e-13) the factor
+  // is dropped and the passive system goes to detail::spd_solve's fallbacks until the next rebuild.
+  std::vector<Index> plist;
+  std::vector<char> inlist(static_cast<size_t>(n), 0);
+  Eigen::MatrixXd Lf;
+  Index kf = 0;  // size of the valid factor (== plist.size() when fok)
+  bool fok = true;
+  double minp2 = std::numeric_limits<double>::infinity(), maxp2 = 0.0;
+  auto rebuild = [&]() {
+    const Index k = static_cast<Index>(plist.size());
+    kf = 0;
+    minp2 = std::numeric_limits<double>::infinity();
+    maxp2 = 0.0;
+    if (Lf.rows() < n) Lf.resize(n, n);
+    if (k == 0) return true;
     Eigen::MatrixXd A(k, k);
-    Eigen::VectorXd r(k), sp;
-    for (Index a = 0; a < k; ++a) {
-      r[a] = b[idx[a]];
-      for (Index c = 0; c < k; ++c) A(a, c) = G(idx[a], idx[c]);
+    for (Index a2 = 0; a2 < k; ++a2)
+      for (Index c = 0; c < k; ++c) A(a2, c) = G(plist[a2], plist[c]);
+    Eigen::LLT<Eigen::MatrixXd> llt(A);
+    if (llt.info() != Eigen::Success) return false;
+    const Eigen::VectorXd dg = llt.matrixLLT().diagonal().cwiseAbs2();
+    minp2 = dg.minCoeff();
+    maxp2 = dg.maxCoeff();
+    if (!(maxp2 > 0) || minp2 < 1e-13 * maxp2) return false;
+    Lf.topLeftCorner(k, k) = llt.matrixL();
+    kf = k;
+    return true;
+  };
+  auto sync = [&]() {
+    bool removed = false;
+    std::vector<Index> kept;
+    kept.reserve(plist.size());
+    for (Index i : plist) {
+      if (passive[i]) kept.push_back(i);
+      else {
+        inlist[i] = 0;
+        removed = true;
+      }
     }
-    if (detail::spd_solve(A, r, sp)) ++res.n_fallback;
+    plist.swap(kept);
+    if (removed || !fok) fok = rebuild();
+    for (Index i = 0; i < n; ++i) {
+      if (!passive[i] || inlist[i]) continue;
+      plist.push_back(i);
+      inlist[i] = 1;
+      if (!fok) continue;
+      if (Lf.rows() < n) Lf.resize(n, n);
+      Eigen::VectorXd g(kf);
+      for (Index a2 = 0; a2 < kf; ++a2) g[a2] = G(plist[a2], i);
+      const Eigen::VectorXd l = Lf.topLeftCorner(kf, kf).triangularView<Eigen::Lower>().solve(g);
+      const double d2 = G(i, i) - l.squaredNorm();
+      const double mn = std::min(minp2, d2), mx = std::max(maxp2, d2);
+      if (!(d2 > 0) || !(mx > 0) || mn < 1e-13 * mx) {
+        fok = false;
+        continue;
+      }
+      Lf.row(kf).head(kf) = l.transpose();
+      Lf(kf, kf) = std::sqrt(d2);
+      minp2 = mn;
+      maxp2 = mx;
+      ++kf;
+    }
+  };
+  auto solve_passive = [&](Vectord& s) {
+    sync();
+    const Index k = static_cast<Index>(plist.size());
+    Eigen::VectorXd r(k), sp;
+    for (Index a2 = 0; a2 < k; ++a2) r[a2] = b[plist[a2]];
+    bool done = false;
+    if (fok && kf == k) {
+      const auto Lk = Lf.topLeftCorner(k, k).triangularView<Eigen::Lower>();
+      sp = Lk.transpose().solve(Lk.solve(r));
+      done = sp.allFinite();
+    }
+    if (!done) {
+      Eigen::MatrixXd A(k, k);
+      for (Index a2 = 0; a2 < k; ++a2)
+        for (Index c = 0; c < k; ++c) A(a2, c) = G(plist[a2], plist[c]);
+      if (detail::spd_solve(A, r, sp)) ++res.n_fallback;
+    }
     s.setZero(n);
-    for (Index a = 0; a < k; ++a) s[idx[a]] = sp[a];
+    for (Index a2 = 0; a2 < k; ++a2) s[plist[a2]] = sp[a2];
   };
 
   // inner loop: from a feasible x with passive set P, reach the minimizer over P (feasible).

@@ -1,0 +1,302 @@
+"""Metrics of an unlearning experiment (spec 7.1 of the GA paper, 6.2 / 8.5 of the Newton paper).
+
+Every number has its formula here; the sweep's rows use the same names.
+
+Accuracy and margins (q_i = y_i N(x_i; theta)):
+    accuracy(T)           = (1/|T|) sum_{i in T} 1[q_i > 0]
+    margins are reported on the ORIGINAL model's normalized scale: q_i / q_min(theta_orig, S), so the
+    original model has min margin 1 on the training set S and "margin of x_r 1.01 -> 0.30" reads as in
+    the paper (spec 7.4, setting C).
+KKT numbers (kktunlearn.kkt, computed on the retained set S_retain = S minus the forget set, for every
+model in the ORIGINAL model's frame theta / s0, s0 = q_min(theta_orig, S)^(1/L), so that tau shows the
+margin the step lost and models that no longer fit S_retain still get numbers):
+    epsilon       = min_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||
+    epsilon_rel   = epsilon / ||theta||
+    delta         = max_i lambda_i (q_i - 1),    tau = max(0, 1 - min_i q_i)
+    three variants of epsilon: "plain" (sigma'(0) = 0, no pinned pairs), "clarke" (pairs with
+    |<w_j, x_i>| <= clarke_tol may take any derivative in [0, 1]) and "goldstein" (the verifier's default
+    tolerance for an unlearned model, which also covers the step's displacement, spec 9.4).
+Distances:
+    cosine(a, b)  = <theta_a, theta_b> / (||theta_a|| ||theta_b||)  on the flat parameter vectors
+    step_norm     = || theta_unlearned - theta_original ||_2         (the model's own raw scale)
+Membership inference (forget set F against held-out points H never seen in training):
+    loss-threshold attack: "member if l(q) < t". As l is decreasing this is "member if q > l^{-1}(t)", so
+    the attack's ROC is that of the score q; AUC_threshold = P(q_F > q_H) + 1/2 P(q_F = q_H).
+    logistic-regression attack: a logistic regression on the features (q, q^2) (standardized) fitted to
+    tell retained points (members) from half of H, then scored on F against the other half of H.
+    AUC = (rank-sum of the positives - n_pos (n_pos + 1) / 2) / (n_pos n_neg) (Mann-Whitney; ties get
+    average ranks). An AUC near 0.5 means the forget set looks like unseen data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import time
+import warnings
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+__all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "membership_inference",
+           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed"]
+
+
+# ---------------------------------------------------------------------------------------------- basics
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their average rank."""
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    ranks = np.empty(a.size, dtype=np.float64)
+    # boundaries of runs of equal values
+    starts = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
+    ends = np.r_[starts[1:], s.size]
+    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
+def auc(scores_pos: Any, scores_neg: Any) -> float:
+    """Area under the ROC curve of "positive if score is high", from ranks (Mann-Whitney U).
+
+    AUC = (sum of the ranks of the positives among all scores - P (P + 1) / 2) / (P N)
+        = P(s_pos > s_neg) + 1/2 P(s_pos = s_neg).
+    """
+    p = np.asarray(scores_pos, dtype=np.float64).ravel()
+    n = np.asarray(scores_neg, dtype=np.float64).ravel()
+    if p.size == 0 or n.size == 0:
+        raise ValueError(f"auc needs at least one positive and one negative score, got {p.size} and {n.size}")
+    if not (np.isfinite(p).all() and np.isfinite(n).all()):
+        raise ValueError("auc scores must be finite")
+    r = _ranks(np.concatenate([p, n]))
+    return float((r[: p.size].sum() - p.size * (p.size + 1) / 2.0) / (p.size * n.size))
+
+
+def accuracy(model: Any, X: Any, y: Any) -> float:
+    """(1/n) sum_i 1[y_i N(x_i) > 0]."""
+    return float(np.mean(model.margins(X, y) > 0))
+
+
+def cosine(a: Any, b: Any) -> float:
+    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors)."""
+    va = np.asarray(a.params() if hasattr(a, "params") else a, dtype=np.float64).ravel()
+    vb = np.asarray(b.params() if hasattr(b, "params") else b, dtype=np.float64).ravel()
+    if va.shape != vb.shape:
+        raise ValueError(f"the two models have different parameter counts ({va.size} and {vb.size})")
+    na, nb = np.linalg.norm(va), np.linalg.norm(vb)
+    if na == 0 or nb == 0:
+        return float("nan")
+    return float(np.dot(va, vb) / (na * nb))
+
+
+def step_norm(original: Any, unlearned: Any) -> float:
+    """|| theta_unlearned - theta_original ||_2 on the raw parameters."""
+    return float(np.linalg.norm(unlearned.params() - original.params()))
+
+
+def timed(fn, *args: Any, **kwargs: Any):
+    """(result, seconds) of fn(*args, **kwargs) (perf_counter wall time)."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def margin_summary(q: np.ndarray, prefix: str) -> Dict[str, float]:
+    """accuracy = mean(q > 0), min and mean margin of the (already scaled) margins q."""
+    if q.size == 0:
+        return {f"{prefix}_acc": float("nan"), f"{prefix}_margin_min": float("nan"),
+                f"{prefix}_margin_mean": float("nan")}
+    return {f"{prefix}_acc": float(np.mean(q > 0)), f"{prefix}_margin_min": float(q.min()),
+            f"{prefix}_margin_mean": float(q.mean())}
+
+
+# ---------------------------------------------------------------------------------- membership inference
+def logistic_regression(F: np.ndarray, t: np.ndarray, l2: float = 1e-3, max_iter: int = 100,
+                        tol: float = 1e-10) -> np.ndarray:
+    """Weights (intercept first) of an L2-regularized logistic regression fitted by Newton's method.
+
+    Minimizes (1/n) sum_i log(1 + exp(-s_i z_i)) + (l2/2) ||w_{1:}||^2, z = [1, F] w, s_i = 2 t_i - 1.
+    """
+    F = np.asarray(F, dtype=np.float64)
+    A = np.hstack([np.ones((F.shape[0], 1)), F])
+    s = np.where(np.asarray(t) > 0.5, 1.0, -1.0)
+    n, p = A.shape
+    w = np.zeros(p)
+    reg = np.full(p, l2)
+    reg[0] = 1e-12  # leave the intercept (almost) free
+    for _ in range(max_iter):
+        z = s * (A @ w)
+        sig = 0.5 * (1.0 - np.tanh(0.5 * z))      # 1 / (1 + exp(z)), stable
+        g = -(A.T @ (s * sig)) / n + reg * w
+        h = sig * (1.0 - sig)
+        H = (A.T * h) @ A / n + np.diag(reg)
+        step = np.linalg.solve(H, g)
+        w -= step
+        if np.linalg.norm(step) <= tol * (1.0 + np.linalg.norm(w)):
+            break
+    return w
+
+
+def _attack_features(q: np.ndarray, center: float, scale: float) -> np.ndarray:
+    z = (q - center) / scale
+    return np.column_stack([z, z * z])
+
+
+def membership_inference(model: Any, X_forget: Any, y_forget: Any, X_heldout: Any, y_heldout: Any,
+                         X_retain: Any = None, y_retain: Any = None, seed: Optional[int] = 0) -> Dict[str, float]:
+    """Membership-inference attacks on per-example losses: forget set (positives) vs held-out points.
+
+    Returns mia_threshold_auc (score q, i.e. the loss-threshold attack), mia_threshold_acc (best balanced
+    accuracy over all thresholds) and, when a retained set is given, mia_lr_auc: a logistic regression on
+    (q, q^2) trained on retained points (members) against a random half of the held-out points, and
+    evaluated on the forget set against the other half. Margins are divided by the model's own min
+    margin on the retained (or forget) set so the features are scale-free.
+    """
+    qf = model.margins(X_forget, y_forget)
+    qh = model.margins(X_heldout, y_heldout)
+    if qh.size < 2:
+        raise ValueError("membership_inference needs at least 2 held-out points")
+    out: Dict[str, float] = {}
+    out["mia_threshold_auc"] = auc(qf, qh)
+    # best balanced accuracy of "member if q > t"
+    thr = np.unique(np.concatenate([qf, qh]))
+    tpr = (qf[None, :] >= thr[:, None]).mean(axis=1)
+    tnr = (qh[None, :] < thr[:, None]).mean(axis=1)
+    out["mia_threshold_acc"] = float(np.max(0.5 * (tpr + tnr)))
+    if X_retain is not None:
+        qr = model.margins(X_retain, y_retain)
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(qh.size)
+        h_fit, h_eval = perm[: qh.size // 2], perm[qh.size // 2:]
+        train_q = np.concatenate([qr, qh[h_fit]])
+        center = float(np.mean(train_q))
+        scale = float(np.std(train_q)) or 1.0
+        Ftr = _attack_features(train_q, center, scale)
+        ttr = np.r_[np.ones(qr.size), np.zeros(h_fit.size)]
+        w = logistic_regression(Ftr, ttr)
+        score = lambda q: np.hstack([np.ones((q.size, 1)), _attack_features(q, center, scale)]) @ w  # noqa: E731
+        out["mia_lr_auc"] = auc(score(qf), score(qh[h_eval]))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- KKT
+def report_to_dict(report: Any, prefix: str = "") -> Dict[str, Any]:
+    """Scalar fields (numbers, bools, short strings) of a dataclass report, names prefixed."""
+    out: Dict[str, Any] = {}
+    if report is None:
+        return out
+    if dataclasses.is_dataclass(report):
+        items = [(f.name, getattr(report, f.name)) for f in dataclasses.fields(report)]
+    elif isinstance(report, dict):
+        items = list(report.items())
+    else:
+        items = [(k, v) for k, v in vars(report).items() if not k.startswith("_")]
+    for k, v in items:
+        if isinstance(v, (bool, np.bool_)):
+            out[prefix + k] = bool(v)
+        elif isinstance(v, (numbers.Integral, np.integer)):
+            out[prefix + k] = int(v)
+        elif isinstance(v, (numbers.Real, np.floating)):
+            out[prefix + k] = float(v)
+        elif isinstance(v, str) and len(v) < 80:
+            out[prefix + k] = v
+    return out
+
+
+def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix: str = "",
+                multipliers: Any = None, scale: Optional[float] = None) -> Dict[str, Any]:
+    """epsilon, epsilon_rel, delta, tau, n_pinned, ... of `model` on (X, y) (kktunlearn.kkt.kkt_report).
+
+    scale: normalize theta by this s (e.g. the original model's) instead of the model's own
+    q_min^(1/L). A model that cannot be normalized (min margin <= 0 and no scale) gets NaN numbers and
+    the reason under `<prefix>kkt_error`; solver warnings are recorded under `<prefix>kkt_warning`.
+    """
+    from .kkt import kkt_report
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rep = kkt_report(model, X, y, multipliers=multipliers, subgradient_tol=subgradient_tol, scale=scale)
+    except (ValueError, ArithmeticError) as exc:
+        return {prefix + "epsilon": float("nan"), prefix + "epsilon_rel": float("nan"),
+                prefix + "delta": float("nan"), prefix + "tau": float("nan"),
+                prefix + "kkt_error": f"{type(exc).__name__}: {exc}"[:200]}
+    d = report_to_dict(rep)
+    keep = ("epsilon", "epsilon_rel", "delta", "delta_sum", "tau", "min_margin", "n_pinned", "scale")
+    out = {prefix + k: d[k] for k in keep if k in d}
+    if caught:
+        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
+    return out
+
+
+def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: Sequence[int],
+                        retrained: Any = None, X_test: Any = None, y_test: Any = None,
+                        kkt: bool = True, clarke_tol: float = 1e-3, mia: bool = True,
+                        seed: Optional[int] = 0) -> Dict[str, Any]:
+    """Every metric of one unlearning result, as a flat dict (one sweep row's metric columns).
+
+    original: the model trained on S = (X, y); unlearned: the result of an unlearning method (or the
+    retrained model itself); forget: indices of the forgotten points in S; retrained: the model trained
+    on S_retain from the same initialization (for cosine_to_retrained); X_test, y_test: fresh points
+    (test accuracy, and the held-out side of the membership-inference attacks).
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    ya = np.asarray(y)
+    n = Xa.shape[0]
+    f = np.atleast_1d(np.asarray(forget, dtype=np.int64))
+    keep = np.ones(n, dtype=bool)
+    keep[f] = False
+    Xr, yr, Xf, yf = Xa[keep], ya[keep], Xa[f], ya[f]
+    q_orig = original.margins(Xa, ya)
+    qmin0 = float(q_orig.min())
+    if not qmin0 > 0:
+        raise ValueError(f"the original model does not fit its training set (min margin {qmin0:.3g}); "
+                         "unlearning metrics are defined for models that fit the data")
+    # margin reference: the original model's normalization (min margin 1 on S)
+    q = unlearned.margins(Xa, ya) / qmin0
+    row: Dict[str, Any] = {}
+    row.update(margin_summary(q[keep], "retained"))
+    row.update(margin_summary(q[f], "forget"))
+    # tau on the original scale (spec 7.1): how far below 1 the retained margins fall
+    row["tau"] = max(0.0, 1.0 - row["retained_margin_min"]) if keep.any() else float("nan")
+    info = getattr(unlearned, "unlearn_info_", None) or {}
+    row["step_norm"] = step_norm(original, unlearned)
+    for k in ("time", "n_iter"):
+        if k in info and isinstance(info[k], (numbers.Real, np.floating, np.integer)):
+            row["wall_time" if k == "time" else "unlearn_n_iter"] = float(info[k]) if k == "time" else int(info[k])
+    row["theta_norm"] = float(np.linalg.norm(unlearned.params()))
+    if X_test is not None:
+        row["test_acc"] = accuracy(unlearned, X_test, y_test)
+    if retrained is not None:
+        row["cos_to_retrained"] = cosine(unlearned, retrained)
+        row["cos_original_to_retrained"] = cosine(original, retrained)
+        row["param_dist_to_retrained"] = float(np.linalg.norm(unlearned.params() - retrained.params()))
+        if X_test is not None:
+            row["test_agreement_with_retrained"] = float(np.mean(
+                np.sign(unlearned.decision_function(X_test)) == np.sign(retrained.decision_function(X_test))))
+    if kkt:
+        # every KKT number in the ORIGINAL model's frame: theta^- / s0, s0 = q_min(theta, S)^(1/L)
+        s0 = qmin0 ** (1.0 / original.degree_)
+        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=0.0, prefix="plain_", scale=s0))
+        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=clarke_tol, prefix="clarke_", scale=s0))
+        from .kkt import verify_unlearning
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original)
+        except (ValueError, ArithmeticError) as exc:
+            row["goldstein_epsilon"] = float("nan")
+            row["kkt_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        else:
+            if caught:
+                row["goldstein_kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
+            d = report_to_dict(rep)
+            for k in ("epsilon", "epsilon_rel", "delta", "tau", "n_pinned", "subgradient_tol", "successful"):
+                if k in d:
+                    row["goldstein_" + k] = d[k]
+        row["epsilon"] = row.get("goldstein_epsilon", row.get("clarke_epsilon"))
+    if mia and X_test is not None and np.asarray(X_test).shape[0] >= 2:
+        row.update(membership_inference(unlearned, Xf, yf, X_test, y_test, Xr, yr, seed=seed))
+    return row
+
