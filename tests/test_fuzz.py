@@ -86,7 +86,7 @@ def test_forward_kernels_match_numpy(case):
     assert np.all(np.abs(K - X64 @ X64.T) <= _bound(dtype, d, np.abs(X64) @ np.abs(X64).T))
 
 
-@fuzz(300)
+@fuzz(200)
 @given(net_case(), st.booleans(), st.sampled_from(["exponential", "logistic"]))
 def test_gradient_kernels_match_numpy(case, train_outer, loss):
     dtype, X, W, u, y, slope = case
@@ -105,16 +105,17 @@ def test_gradient_kernels_match_numpy(case, train_outer, loss):
     mag = (np.abs(c)[:, None] * np.abs(u64)[None, :]).T @ np.abs(X64)
     assert gW.dtype == dtype
     # c itself carries the margin's rounding (relative tol_q through l'), plus the product rounding
-    assert np.all(np.abs(gW - gW_ref) <= mag * (4 * (n + 2) * EPS[dtype] + 2 * np.max(tol_q) + 1e-12) + 1e-300)
+    floor = 8 * (n + 2) * np.finfo(dtype).tiny  # float32 subnormals may flush to zero
+    assert np.all(np.abs(gW - gW_ref) <= mag * (4 * (n + 2) * EPS[dtype] + 2 * np.max(tol_q) + 1e-12) + floor)
     if train_outer:
         gu_ref = np_act(Zlib, slope).T @ c
         magu = np.abs(np_act(Zlib, slope)).T @ np.abs(c)
-        assert np.all(np.abs(gu - gu_ref) <= magu * (4 * (n + 2) * EPS[dtype] + 2 * np.max(tol_q) + 1e-12) + 1e-300)
+        assert np.all(np.abs(gu - gu_ref) <= magu * (4 * (n + 2) * EPS[dtype] + 2 * np.max(tol_q) + 1e-12) + floor)
     else:
         assert gu is None
     # vjp with the same coefficients gives the same gradient; jvp is its adjoint
     vW, vu = _core.vjp(X, W, u, slope, train_outer, c, 1)
-    np.testing.assert_allclose(vW, gW_ref, atol=float(np.max(mag, initial=0)) * 1e-4 + 1e-300, rtol=0)
+    np.testing.assert_allclose(vW, gW_ref, atol=float(np.max(mag, initial=0)) * 1e-4 + floor, rtol=0)
     V = np.ones_like(W)
     jv = _core.jvp(X, W, u, slope, train_outer, V, np.ones(W.shape[0]) if train_outer else None, 1)
     lhs = float(jv @ c)
@@ -138,7 +139,8 @@ def test_gradient_gram_matches_explicit_jacobian(case, train_outer):
                        + ([np_act(Z64, slope)] if train_outer else []), axis=1)
     Gref = (y64[:, None] * J) @ (y64[:, None] * J).T
     mag = np.abs(J) @ np.abs(J).T
-    assert np.all(np.abs(G - Gref) <= mag * 8 * (m * d + 4) * EPS[dtype] + 1e-300)
+    floor = 8 * (m * d + 4) * np.finfo(dtype).tiny * (1.0 + float(np.sum(u64 ** 2)))  # K in float32 may flush
+    assert np.all(np.abs(G - Gref) <= mag * 8 * (m * d + 4) * EPS[dtype] + floor)
 
 
 # ----------------------------------------------------------------------------- losses at any margin
