@@ -25,12 +25,29 @@ if [ -z "$asan" ]; then
   exit 1
 fi
 
+# libstdc++ must be loaded with the runtime: CPython does not link it, and ASan's __cxa_throw
+# interceptor then has no real function to call (a C++ exception would abort the process)
+stdcxx=$(ldd "$so" | awk '/libstdc\+\+/ {print $3}')
+
 reports=$(mktemp -d)
 mapfile -t subset < <(grep -v '^\s*#' tests/sanitize/subset.txt | grep -v '^\s*$')
-export LD_PRELOAD="$asan${ubsan:+ $ubsan}"
+export LD_PRELOAD="$asan${stdcxx:+ $stdcxx}${ubsan:+ $ubsan}"
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:detect_odr_violation=0:log_path=$reports/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
 export KKT_FUZZ_SCALE=${KKT_FUZZ_SCALE:-1}
+# self-check: a deliberate heap-buffer-overflow must be reported (proves the runtime is active)
+if python -c "import kktunlearn._core as c; c._testing.read_heap(4)" 2>/dev/null; then
+  echo "sanitize: AddressSanitizer did not report a deliberate overflow; the stage is not effective" >&2
+  exit 1
+fi
+rm -f "$reports"/*
+python -c "import kktunlearn._core as c; c._testing.throw_in_parallel(100, 3, [5], 'invalid', False, 2)" 2>/dev/null \
+  && { echo "sanitize: expected a ValueError from the self-check" >&2; exit 1; }
+if compgen -G "$reports/*" >/dev/null; then
+  echo "sanitize: an exception thrown inside an OpenMP region produced a sanitizer report:" >&2
+  cat "$reports"/* >&2
+  exit 1
+fi
 # run from the tests folder's parent, importing the installed (sanitized) package
 status=0
 python -m pytest "${subset[@]}" -q -p no:cacheprovider "$@" || status=$?
