@@ -116,7 +116,7 @@ def test_ctrl_c_during_training(representation):
     finally:
         timer.cancel()
         timer.join()
-    assert elapsed < 0.3 + 1.5  # the contract is "within a second" of the signal
+    assert elapsed < 0.3 + (10.0 if os.environ.get("KKT_SANITIZE") else 1.5)  # "within a second" of the signal
     assert threading.active_count() == before_py
     assert _os_threads() <= before_os  # no thread left behind (the OpenMP team is reused)
     k = model.n_iter_
@@ -220,7 +220,8 @@ def test_ctrl_c_during_multiplier_solve():
         pytest.skip(f"the solve finished in {elapsed:.2f} s, before the interrupt; nothing to test on this machine")
     # the solver loops check every 0.1 s; the latency is bounded by the longest single kernel before
     # them (the n x n Gram matrix, about a second on a loaded 2-core machine at this size)
-    assert elapsed < 0.2 + 3.0
+    # (the sanitizer build is ~10x slower per kernel: there only the interrupt itself is checked)
+    assert elapsed < 0.2 + (30.0 if os.environ.get("KKT_SANITIZE") else 3.0)
     assert threading.active_count() == before_py and _os_threads() <= before_os
     # the model and the solver are usable afterwards and give the same answer as before
     r1 = kk.kkt_multipliers(m, X[:30], y[:30], scale=1.0)
