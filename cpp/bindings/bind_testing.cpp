@@ -56,6 +56,18 @@ void bind_testing(py::module_& m) {
       py::arg("total"), py::arg("block"), py::arg("throw_at"), py::arg("kind") = "runtime",
       py::arg("tiles") = false, py::arg("n_threads") = 0);
 
+  // Reads element k of a 4-element heap array. k >= 4 is a deliberate heap-buffer-overflow: the
+  // sanitizer stage of CI calls it once to prove that AddressSanitizer is active and reports.
+  // Never called with k >= 4 by the normal tests.
+  t.def(
+      "read_heap",
+      [](std::int64_t k) {
+        std::vector<double> v(4, 1.0);
+        volatile const double* p = v.data();
+        return static_cast<double>(p[k]);
+      },
+      py::arg("k"));
+
   // Number of OpenMP threads that actually ran a parallel region of n_threads (0 = default).
   t.def(
       "threads_used",

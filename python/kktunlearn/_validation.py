@@ -52,6 +52,10 @@ def check_array(X: Any, name: str = "X", dtype: type = np.float64, ndim: int = 2
         except MemoryError as exc:
             raise ValueError(f"{name} is too large: converting shape {raw.shape} to {np.dtype(dtype).name} "
                              "needs more memory than is available") from exc
+    if arr.strides != _canonical_strides(arr.shape, arr.itemsize):
+        # numpy calls an array with a length-1 axis "C-contiguous" whatever that axis' stride is
+        # (e.g. a negative one after X[::-1]); the zero-copy bindings need the canonical strides
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one sample and one feature are needed")
     if not np.isfinite(arr).all():
@@ -70,6 +74,15 @@ def _check_alloc(shape: Sequence[int], itemsize: int, name: str) -> None:
         total *= int(s)
     if total > _MAX_BYTES:
         raise ValueError(f"{name} is too large: shape {tuple(int(s) for s in shape)} needs {total:.3e} bytes")
+
+
+def _canonical_strides(shape: Sequence[int], itemsize: int) -> Tuple[int, ...]:
+    out = []
+    step = itemsize
+    for s in reversed(shape):
+        out.append(step)
+        step *= max(int(s), 1)
+    return tuple(reversed(out))
 
 
 def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,

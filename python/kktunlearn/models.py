@@ -614,7 +614,14 @@ class LinearModel(_HomogeneousModel):
     normalized_gd : use lr_t = min(lr / L(w_t), lr_max).
     tol : stop when the mean loss <= tol (0 disables).
     random_state : seed of the initialization (only used when init_scale > 0).
-    n_threads : OpenMP threads per kernel call (None = OpenMP default).
+    n_threads : OpenMP threads per kernel call (None = the OpenMP default, which OMP_NUM_THREADS and
+        threadpoolctl limit; at most max(256, 4 x CPUs) are used). Only the speed depends on it: every
+        kernel splits its work into fixed-size blocks (row/column/tile blocks independent of the thread
+        count) and reduces them in a fixed order, so for a given random_state and dtype, training,
+        predictions, KKT multipliers and unlearning results are bit-identical for any n_threads
+        (tests/test_threads.py checks 1, 2, 3 and 7 threads). What changes results: random_state, dtype,
+        representation ("auto" picks primal or span from n, d, width and max_iter, and the two
+        differ in the last bits), and the machine/compiler (SIMD width, FMA) — not n_threads.
     lr_max : cap of the normalized learning rate.
     margin_tol : stop when the normalized margin improves by less than this (relative) between
         two history records (0 disables).
