@@ -110,8 +110,13 @@ inline CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, doubl
     return out;
   }
 
-  // hard case test (only possible when lam_1 < 0)
-  if (lam1 < 0 && std::sqrt(b1sq) <= hard_tol * gnorm) {
+  // hard case test (only possible when lam_1 < 0). Besides the exact hard case (b vanishes on the
+  // lam_1 eigenspace), the *nearly* hard case is taken here too when the root gamma* is closer to the
+  // pole -lam_1 than double precision resolves: there the bottom component of s has norm
+  // t = sqrt(r^2 - ||s_perp||^2) and gamma* + lam_1 = ||b_1|| / t, so when ||b_1|| <= 1e-13 * gmin * t
+  // the hard-case formula (with the sign of b_1) is the solution to ~1e-13 relative, whereas the
+  // secular iteration would hit the pole (overflow) or lose the bottom component.
+  if (lam1 < 0) {
     Vectord sp = Vectord::Zero(k);
     std::vector<char> in_bottom(k, 0);
     for (Index i : bottom) in_bottom[i] = 1;
@@ -119,7 +124,9 @@ inline CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, doubl
       if (!in_bottom[i]) sp[i] = -b[i] / (lam[i] - lam1);
     const double spn = sp.norm();
     const double r = 2.0 * gmin / M;
-    if (spn <= r) {
+    bool hard = std::sqrt(b1sq) <= hard_tol * gnorm;
+    if (!hard && spn < r) hard = std::sqrt(b1sq) <= 1e-13 * gmin * std::sqrt(r * r - spn * spn);
+    if (hard && spn <= r) {
       // choose the direction: the bottom component of b with the largest magnitude decides the sign
       // (continuity with the nearly-hard case); +u_1 when b vanishes there.
       Index ib = i1;
