@@ -44,6 +44,21 @@ py::dict result_dict(const TrainResult& r, bool interrupted) {
   return d;
 }
 
+/// Runs the shared GD loop on a representation with the GIL released, forwards progress/Ctrl-C,
+/// re-raises a callback's error, and returns the result dict (the caller adds the parameters).
+template <class T, class Rep>
+py::dict run_training(Rep& rep, const CVec<T>& y, Vector<T>& u, double slope, bool train_outer,
+                      const TrainOptions& opt, py::object progress) {
+  PyProgress cb{std::move(progress)};
+  TrainResult r;
+  {
+    py::gil_scoped_release nogil;
+    r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
+  }
+  cb.rethrow_error();
+  return result_dict(r, cb.interrupted);
+}
+
 template <class T>
 void def_training(py::module_& m) {
   m.def(
@@ -58,14 +73,7 @@ void def_training(py::module_& m) {
         check_vec(u0, W0.rows(), "train_primal", "u0");
         PrimalRep<T> rep(X, RowMatrix<T>(W0), n_threads);
         Vector<T> u = u0;
-        PyProgress cb{progress};
-        TrainResult r;
-        {
-          py::gil_scoped_release nogil;
-          r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
-        }
-        cb.rethrow_error();
-        py::dict d = result_dict(r, cb.interrupted);
+        py::dict d = run_training<T>(rep, y, u, slope, train_outer, opt, progress);
         d["W"] = std::move(rep.W);
         d["u"] = std::move(u);
         return d;
@@ -89,14 +97,7 @@ void def_training(py::module_& m) {
         check_mat(A0, y.size(), u0.size(), "train_span", "A0");
         SpanRep<T> rep(K, Z0, w0_sqnorm, RowMatrix<T>(A0), n_threads);
         Vector<T> u = u0;
-        PyProgress cb{progress};
-        TrainResult r;
-        {
-          py::gil_scoped_release nogil;
-          r = train_gd<T>(rep, y, u, make_spec(slope, train_outer), opt, std::ref(cb));
-        }
-        cb.rethrow_error();
-        py::dict d = result_dict(r, cb.interrupted);
+        py::dict d = run_training<T>(rep, y, u, slope, train_outer, opt, progress);
         d["A"] = std::move(rep.A);
         d["u"] = std::move(u);
         return d;
