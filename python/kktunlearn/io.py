@@ -18,6 +18,10 @@ member with ``allow_pickle=False``) holding
                                                    # classes_, n_iter_, history_, unlearn_info_, ...
        "arrays": {name: {"dtype": "<f8", "shape": [m, d]}, ...},
        "dropped": [...],                           # attributes that could not be stored (see below)
+       "rng": {"name": "philox4x32-10+box-muller", "version": 1},
+                                                   # the generator of W0 (kktunlearn._random) of the
+                                                   # library that wrote the file; absent in files of
+                                                   # kktunlearn 0.1.0, whose W0 came from numpy's PCG64
        "sha256": "..."}
 
 * one ``.npy`` member per array (numeric, boolean or fixed-width string dtype; never ``object``).
@@ -55,10 +59,13 @@ from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
+from . import _random
 from .exceptions import ModelFileError
 
 FORMAT_NAME = "kktunlearn-model"
 FORMAT_VERSION = 1
+# The W0 generator of files without an "rng" entry (kktunlearn 0.1.0).
+LEGACY_RNG = {"name": "numpy-pcg64-standard_normal", "version": 0}
 _META = "__meta__"
 _ATTR_RE = re.compile(r"^[a-z][a-z0-9_]*_$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
@@ -189,6 +196,7 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         "attributes": attributes,
         "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape)} for k, a in enc.arrays.items()},
         "dropped": enc.dropped,
+        "rng": dict(_random.GENERATOR),
     }
     meta["sha256"] = _digest(enc.arrays, meta)
     if enc.dropped:
@@ -387,6 +395,10 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
         model._check_hyper()
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{where}: invalid parameters for {cls_name}: {exc}") from exc
+    rng = meta.get("rng", LEGACY_RNG)  # absent: a file of kktunlearn 0.1.0 (numpy PCG64 draws)
+    if not (isinstance(rng, dict) and set(rng) == {"name", "version"} and isinstance(rng["name"], str)
+            and isinstance(rng["version"], int) and not isinstance(rng["version"], bool)):
+        raise ModelFileError(f"{where}: malformed rng entry {rng!r}")
     state = meta.get("state")
     if state is None:
         return model
