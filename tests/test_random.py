@@ -152,13 +152,15 @@ def test_fused_preacts_equal_generate_then_multiply(dtype):
         W0 = _random.normal_block(11, 0, 0, m, 0, d, scale=0.01, dtype=dtype)
         ref = X.astype(np.float64) @ W0.astype(np.float64).T
         res = {nt: _core.normal_preacts(X, 11, 0, m, 0.01, nt) for nt in (1, 2, 3)}
-        Z, sq = res[1]
-        assert Z.dtype == dtype and Z.shape == (n, m)
+        Z, rowsq = res[1]
+        assert Z.dtype == dtype and Z.shape == (n, m) and rowsq.shape == (m,)
         tol = 1e-12 if dtype == np.float64 else 1e-6
         np.testing.assert_allclose(Z, ref, rtol=tol, atol=tol * np.abs(ref).max())
-        assert sq == pytest.approx(float(np.sum(W0.astype(np.float64) ** 2)), rel=1e-12)
+        np.testing.assert_allclose(rowsq, np.sum(W0.astype(np.float64) ** 2, axis=1), rtol=1e-12)
         for nt in (2, 3):
-            assert np.array_equal(res[nt][0], Z) and res[nt][1] == sq
+            assert np.array_equal(res[nt][0], Z) and np.array_equal(res[nt][1], rowsq)
+        # no rows: the norms alone
+        assert np.array_equal(_core.normal_preacts(X[:0], 11, 0, m, 0.01, 2)[1], rowsq)
 
 
 def test_seeded_init_is_the_documented_draw():
@@ -275,3 +277,24 @@ def test_mixture_test_sampler_streams():
     np.testing.assert_allclose(Xt, yt[:, None] * gm2.mu + ref_normals(2, 4, 4, 300) / math.sqrt(300), rtol=1e-12,
                                atol=1e-14)
     assert not np.array_equal(gm2.test(4, seed=2)[0], gm2.X[:4])  # seeded test points are not training rows
+
+
+def test_model_file_records_the_generator(tmp_path):
+    import json
+    import zipfile
+
+    X = _random.normal_block(1, 1, 0, 8, 0, 300, scale=1 / math.sqrt(300))
+    y = np.array([1.0, -1] * 4)
+    for rep in ("span", "primal"):
+        net = kk.TwoLayerReLU(width=30, random_state=2**63 + 5, max_iter=50, representation=rep).fit(X, y)
+        path = tmp_path / f"{rep}.kktu"
+        net.save(path)
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(np.load(zf.open("__meta__.npy")).tobytes())
+        assert meta["rng"] == {"name": "philox4x32-10+box-muller", "version": 1}
+        if rep == "span":
+            ini = meta["state"]["init"]
+            assert ini["generator"] == meta["rng"] and ini["seed"] == 2**63 + 5
+        back = kk.load(path)
+        assert np.array_equal(back.decision_function(X), net.decision_function(X))
+        assert np.array_equal(back.W_, net.W_)

@@ -38,18 +38,18 @@ void def_preacts(py::module_& m) {
       [](CMat<T> X, std::uint64_t seed, std::uint32_t stream, Index rows, double scale, int n_threads) {
         if (rows < 0) throw InvalidArgument("normal_preacts: rows must be >= 0");
         RowMatrix<T> Z;
-        double sq = 0.0;
+        Vectord rowsq;
         {
           py::gil_scoped_release nogil;
-          rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, sq, n_threads);
+          rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads);
         }
-        return py::make_tuple(Z, sq);
+        return py::make_tuple(Z, rowsq);
       },
       py::arg("X").noconvert(), py::arg("seed"), py::arg("stream"), py::arg("rows"), py::arg("scale"),
       py::arg("n_threads") = 0,
-      "(Z0, sq): Z0 = X W0^T (n x rows) and sq = sum W0_jk^2 (float64) for W0 = normal_block(seed, stream, 0, "
-      "rows, 0, d, scale) in X's dtype, generated tile by tile (never rows x d in memory); bit-identical for "
-      "any n_threads.");
+      "(Z0, rowsq): Z0 = X W0^T (n x rows) and rowsq_j = sum_k W0_jk^2 (float64) for W0 = normal_block(seed, "
+      "stream, 0, rows, 0, d, scale) in X's dtype, generated tile by tile (never rows x d in memory); "
+      "bit-identical for any n_threads.");
 }
 
 }  // namespace

@@ -209,22 +209,24 @@ void normal_fill(std::uint64_t seed, std::uint32_t stream, Index row0, Index row
   });
 }
 
-/// The fused kernel: Z0 = X W0^T (n x m) and sum of W0_jk^2 (float64) for W0 (m x d) with entries
-/// T(scale * z(j, k)) of (seed, stream), W0 generated tile by tile and never held at m x d.
+/// The fused kernel: Z0 = X W0^T (n x m) and the row norms rowsq_j = sum_k W0_jk^2 (float64) for W0
+/// (m x d) with entries T(scale * z(j, k)) of (seed, stream), W0 generated tile by tile and never
+/// held at m x d. n = 0 is allowed (then only rowsq is computed).
 ///
 /// Work split (from the shapes only, never from the thread count): W0 rows in blocks of up to 128
 /// (X is streamed once per row block) and the d columns in C chunks; task (row block, chunk)
 /// computes its partial product in double, sub-block by sub-block of 512 columns, and the
-/// partials are summed in chunk order. So the result is bit-identical for any thread count.
+/// partials (and the per-chunk row norms) are summed in chunk order. So the result is bit-identical
+/// for any thread count.
 /// float: X and W0 tiles are converted to double before the product (exact products, double
 /// sums), Z0 is rounded to float once at the end.
 template <class T>
 void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
-                    RowMatrix<T>& Z0, double& sqnorm, int n_threads) {
+                    RowMatrix<T>& Z0, Vectord& rowsq, int n_threads) {
   const Index n = X.rows(), d = X.cols();
   require(m >= 0 && m <= (Index(1) << 32), "normal_preacts: m out of range");
   Z0.setZero(n, m);
-  sqnorm = 0.0;
+  rowsq.setZero(m);
   if (m == 0 || d == 0) return;
   const Index RB = 128, SB = 512;
   const Index rb = std::min(m, RB);
@@ -236,7 +238,7 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   const Index cw = ((d + C - 1) / C + SB - 1) / SB * SB;  // chunk width, a multiple of SB
   C = (d + cw - 1) / cw;
   std::vector<RowMatrix<double>> part(static_cast<std::size_t>(C));
-  std::vector<double> psq(static_cast<std::size_t>(C * nrb), 0.0);
+  std::vector<double> psq(static_cast<std::size_t>(C * m), 0.0);  // psq[c m + j]: chunk c's part of rowsq_j
   for (auto& p : part) p.setZero(n, m);
   const Index ntasks = C * nrb;
   const int nt = static_cast<int>(std::min<Index>(resolve_threads(n_threads), ntasks));
@@ -247,7 +249,7 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
     const Index k0 = c * cw, k1 = std::min(d, k0 + cw);
     RowMatrix<T> Wt(nr, SB);
     RowMatrix<double> Wd, Xd;
-    double sq = 0.0;
+    double* sq = psq.data() + c * m + r0;
     auto P = part[static_cast<std::size_t>(c)].middleCols(r0, nr);
     for (Index s0 = k0; s0 < k1; s0 += SB) {
       const Index w = std::min(SB, k1 - s0);
@@ -256,7 +258,9 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
                       Wt.data() + r * SB);
       for (Index r = 0; r < nr; ++r) {
         const T* wr = Wt.data() + r * SB;
-        for (Index k = 0; k < w; ++k) sq += static_cast<double>(wr[k]) * static_cast<double>(wr[k]);
+        double acc = 0.0;
+        for (Index k = 0; k < w; ++k) acc += static_cast<double>(wr[k]) * static_cast<double>(wr[k]);
+        sq[r] += acc;
       }
       if constexpr (std::is_same<T, double>::value) {
         P.noalias() += X.middleCols(s0, w) * Wt.leftCols(w).transpose();
@@ -266,7 +270,6 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
         P.noalias() += Xd * Wd.transpose();
       }
     }
-    psq[static_cast<std::size_t>(t)] = sq;
   };
   if (nt <= 1) {
     for (Index t = 0; t < ntasks; ++t) task(t);
@@ -280,7 +283,8 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   RowMatrix<double> acc = part[0];
   for (Index c = 1; c < C; ++c) acc += part[static_cast<std::size_t>(c)];
   Z0 = acc.template cast<T>();
-  for (Index t = 0; t < ntasks; ++t) sqnorm += psq[static_cast<std::size_t>(t)];
+  for (Index c = 0; c < C; ++c)
+    for (Index j = 0; j < m; ++j) rowsq[j] += psq[static_cast<std::size_t>(c * m + j)];
 }
 
 }  // namespace rng
