@@ -35,6 +35,9 @@ import numpy as np
 
 from . import _core
 
+# Products of new data with (W0, X) are cached up to this size per array (see SpanState._new_data_products).
+_NEW_DATA_CACHE_BYTES = 64 << 20
+
 # W0 is regenerated in float64 row blocks of at most this many bytes.
 _W0_BLOCK_BYTES = 32 << 20
 
@@ -207,7 +210,7 @@ class SpanState:
 
     def __init__(self, X: np.ndarray, K: np.ndarray, Z0: np.ndarray, A: np.ndarray, init, w0_sqnorm: float,
                  n_threads: int = 0, fingerprint: Optional[np.ndarray] = None, probe: Optional[np.ndarray] = None,
-                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None):
+                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None, basis_cache: Optional[dict] = None):
         self.X = X
         self.K = K
         self.Z0 = Z0
@@ -222,6 +225,9 @@ class SpanState:
             self.w0_sqnorm = float(w0_sqnorm)
         self._W = None
         self._Z = None
+        # products with new data that depend only on (X, W0), shared by every state derived from this one
+        # (unlearned, retrained, ... models over the same X and W0): new-data key -> (fingerprint, Xn W0^T, Xn X^T)
+        self._basis = basis_cache if basis_cache is not None else {}
         self._probe = probe if probe is not None else _probe(X.shape[1], X.dtype)
         self._fp = fingerprint if fingerprint is not None else self._fingerprint(X, n_threads)
 
@@ -260,13 +266,20 @@ class SpanState:
         if self._same_buffer(X):
             self.check_X(n_threads)
             return np.arange(T.shape[0], dtype=np.intp)
-        fp = self._fingerprint(X, n_threads).ravel().astype(np.float64)
         ref = self._fp.ravel().astype(np.float64)
         order = np.argsort(ref, kind="stable")
         srt = ref[order]
         tol = 1e-6 * (np.abs(srt).max(initial=0.0) + 1e-300)
-        lo = np.searchsorted(srt, fp - tol, side="left")
-        hi = np.searchsorted(srt, fp + tol, side="right")
+
+        def candidates(fp):
+            return np.searchsorted(srt, fp - tol, side="left"), np.searchsorted(srt, fp + tol, side="right")
+
+        # new data is told apart by its first row alone (O(d)), before fingerprinting all of X
+        lo0, hi0 = candidates(self._fingerprint(X[:1], n_threads).ravel().astype(np.float64))
+        if not any(np.array_equal(X[0], T[c]) for c in order[lo0[0]:hi0[0]]):
+            return None
+        fp = self._fingerprint(X, n_threads).ravel().astype(np.float64)
+        lo, hi = candidates(fp)
         rows = np.empty(X.shape[0], dtype=np.intp)
         for k in range(X.shape[0]):
             for c in order[lo[k]:hi[k]]:
@@ -317,11 +330,31 @@ class SpanState:
             Z = self.train_preacts()
             return Z.copy() if rows.size == Z.shape[0] and np.all(rows == np.arange(rows.size)) else Z[rows]
         self.check_X(n_threads)
-        Z, _ = init_preacts(self.init, Xn, n_threads)
-        if self.w0_coef != 1.0:
-            Z *= Xn.dtype.type(self.w0_coef)
-        Z += _core.preactivations(Xn, self.X, n_threads) @ self.A
+        Z0n, Kn = self._new_data_products(Xn, n_threads)
+        Z = Kn @ self.A
+        Z += Z0n if self.w0_coef == 1.0 else self.w0_coef * Z0n
         return Z
+
+    def _new_data_products(self, Xn: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(Xn W0^T, Xn X^T) for new data. Cached per array (its buffer, shape and fingerprint; a modified
+        array is recomputed) and shared by the states over the same X and W0, so that a model, its
+        unlearned versions and its retrained oracle predict a test set with one W0 pass between them.
+        The cached products are the very numbers a fresh computation gives (deterministic kernels)."""
+        key = (Xn.__array_interface__["data"][0], Xn.shape, Xn.strides, Xn.dtype.str)
+        small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.itemsize <= _NEW_DATA_CACHE_BYTES
+        fp = self._fingerprint(Xn, n_threads) if small else None
+        hit = self._basis.get(key)
+        if hit is not None and np.array_equal(hit[0], fp):
+            return hit[1], hit[2]
+        Z0n, _ = init_preacts(self.init, Xn, n_threads)
+        Kn = _core.preactivations(Xn, self.X, n_threads)
+        if small:
+            Z0n.flags.writeable = False
+            Kn.flags.writeable = False
+            while len(self._basis) >= 4:
+                self._basis.pop(next(iter(self._basis)))
+            self._basis[key] = (fp, Z0n, Kn)
+        return Z0n, Kn
 
     def rowsq0(self) -> np.ndarray:
         """||w0_j||^2 (m,) float64 (computed once by regenerating W0 when the state was built without it)."""
@@ -370,7 +403,7 @@ class SpanState:
         """Same X, K, Z0, W0; new A (and c) (shares the cached arrays, no copies)."""
         return SpanState(self.X, self.K, self.Z0, A, self.init, self.w0_sqnorm, fingerprint=self._fp,
                          probe=self._probe, w0_coef=self.w0_coef if w0_coef is None else w0_coef,
-                         w0_rowsq=self.w0_rowsq)
+                         w0_rowsq=self.w0_rowsq, basis_cache=self._basis)
 
     def nbytes(self) -> int:
         """Bytes held by the model itself (the training X is the caller's and not counted)."""
@@ -386,6 +419,7 @@ class SpanState:
         st = self.__dict__.copy()
         st["_W"] = None
         st["_Z"] = None
+        st["_basis"] = None
         st["_fp"] = None
         return st
 
@@ -394,6 +428,7 @@ class SpanState:
         st.setdefault("w0_rowsq", None)
         st.setdefault("_Z", None)
         self.__dict__.update(st)
+        self._basis = {}
         self._fp = self._fingerprint(self.X, 0)
 
 
