@@ -398,3 +398,18 @@ def test_span_file_is_checked():
     assert meta["format_version"] == 2
     back = ku.load(write(meta, arrays))
     assert np.array_equal(back.decision_function(X), a.decision_function(X))
+
+
+def test_in_place_modification_is_detected_by_every_consumer():
+    X, y, a = _fit("relu")
+    X = X.copy()
+    a = ku.clone(a).fit(X, y)
+    r = unlearn(a, X, y, [1], method="retrain")
+    X[3, 5] += 1.0
+    for call in (lambda: a.decision_function(X), lambda: kkt_multipliers(a, X, y), lambda: unlearn(a, X, y, [1]),
+                 lambda: verify_unlearning(r, X, y, [1], original=a), lambda: a.predict(X[:2].copy())):
+        with pytest.raises(RuntimeError, match="modified in place"):
+            call()
+    X[3, 5] = np.nan
+    with pytest.raises(RuntimeError, match="modified in place"):
+        a.margins(X, y)

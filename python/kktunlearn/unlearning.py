@@ -68,7 +68,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _span
 from ._validation import check_choice, check_int, check_is_fitted, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
@@ -570,6 +570,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
 
 
 # ---------------------------------------------------------------------------------------------- public API
+@_span.scoped('model')
 def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
     """Unlearn the points `forget` (an index or a list of indices into X) from a fitted model.
 
@@ -645,6 +646,7 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
             "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
 
 
+@_span.scoped('model')
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
                      kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
     """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).
