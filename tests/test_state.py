@@ -413,3 +413,20 @@ def test_in_place_modification_is_detected_by_every_consumer():
     X[3, 5] = np.nan
     with pytest.raises(RuntimeError, match="modified in place"):
         a.margins(X, y)
+
+
+def test_new_data_cache_never_serves_stale_or_invalid_data():
+    X, y, a = _fit("relu")
+    Xt = np.random.default_rng(2).standard_normal((6, X.shape[1]))
+    N1 = a.decision_function(Xt)
+    u = unlearn(a, X, y, [0])
+    Nu = u.decision_function(Xt)  # served from the shared cache: the same numbers as a fresh model's
+    fresh = pickle.loads(pickle.dumps(u))
+    assert np.array_equal(fresh.decision_function(Xt), Nu)
+    Xt[1, 3] += 0.5  # modified in place: recomputed
+    b = _primal_twin(a)
+    assert _rel(a.decision_function(Xt), b.decision_function(Xt)) < 1e-10
+    assert not np.array_equal(a.decision_function(Xt), N1)
+    Xt[2, 2] = np.nan  # and validated again
+    with pytest.raises(ValueError, match="NaN"):
+        a.decision_function(Xt)

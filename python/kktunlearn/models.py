@@ -423,6 +423,9 @@ class _HomogeneousModel:
             # or inf written into it would fail) replaces a second finiteness pass
             sp.check_X(self._n_threads())
             return X
+        if (sp is not None and isinstance(X, np.ndarray) and X.dtype == self.dtype_ and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == sp.X.shape[1] and sp.known_new_data(X, self._n_threads())):
+            return X  # predicted before, unchanged since (fingerprint): validated then
         Xc = check_array(X, name, dtype=self.dtype_)
         check_features(self, Xc, name)
         return Xc
