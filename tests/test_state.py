@@ -430,3 +430,25 @@ def test_new_data_cache_never_serves_stale_or_invalid_data():
     Xt[2, 2] = np.nan  # and validated again
     with pytest.raises(ValueError, match="NaN"):
         a.decision_function(Xt)
+
+
+@pytest.mark.parametrize("kind", ["relu", "trained", "linear"])
+@pytest.mark.parametrize("method", ["finetune", "neggrad_plus"])
+def test_weight_decay_steps_stay_in_the_span(kind, method):
+    """finetune / NegGrad+ with weight decay on a span model: W = (beta c) W0 + A^T X (the W0 coefficient
+    carries the decay), equal to the primal loop on the same W."""
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    opts = dict(n_steps=4, weight_decay=0.05, lr=0.5)
+    ua, ub = unlearn(a, X, y, [2], method=method, **opts), unlearn(b, X, y, [2], method=method, **opts)
+    assert ua._is_span and ua._state.w0_coef != 1.0 or kind == "linear"
+    assert _rel(ua.W_, ub.W_) < 1e-10
+    assert _rel(ua.u_, ub.u_) < 1e-10
+    np.testing.assert_allclose(ua.unlearn_info_["objective"], ub.unlearn_info_["objective"], rtol=1e-9)
+    assert ua.unlearn_info_["preact_shift"] == pytest.approx(ub.unlearn_info_["preact_shift"], rel=1e-8)
+    assert ua.unlearn_info_["step_norm"] == pytest.approx(ub.unlearn_info_["step_norm"], rel=1e-8)
+    Xt = np.random.default_rng(0).standard_normal((3, X.shape[1]))
+    assert _rel(ua.decision_function(Xt), ub.decision_function(Xt)) < 1e-10
+    back = _roundtrip_file(ua)
+    assert back._state.w0_coef == ua._state.w0_coef
+    assert np.array_equal(back.decision_function(Xt), ua.decision_function(Xt))
