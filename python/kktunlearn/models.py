@@ -417,6 +417,15 @@ class _HomogeneousModel:
     # ------------------------------------------------------------------ validation helpers
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self)
+        sp = self.__dict__.get("_span")
+        if sp is not None and isinstance(X, np.ndarray) and sp._same_buffer(X):
+            # the span model's own training matrix: validated at fit, and the in-place check (which a NaN
+            # or inf written into it would fail) replaces a second finiteness pass
+            sp.check_X(self._n_threads())
+            return X
+        if (sp is not None and isinstance(X, np.ndarray) and X.dtype == self.dtype_ and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == sp.X.shape[1] and sp.known_new_data(X, self._n_threads())):
+            return X  # predicted before, unchanged since (fingerprint): validated then
         Xc = check_array(X, name, dtype=self.dtype_)
         check_features(self, Xc, name)
         return Xc
@@ -577,8 +586,9 @@ class _HomogeneousModel:
 
         Span model: from Z = X W0^T + (X X_train^T) A, without forming W (or Z0 + K A on the
         training matrix itself)."""
-        Xc = self._check_X(X)
-        return self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            return self._outputs(Xc)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels: classes_[1] where N(x) > 0, else classes_[0] ({-1, +1} by default)."""
@@ -587,16 +597,18 @@ class _HomogeneousModel:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of predict(X) against y."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        N = self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            N = self._outputs(Xc)
         return float(np.mean(np.where(N > 0, 1.0, -1.0) == y_enc))
 
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        return y_enc.astype(np.float64) * self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            return y_enc.astype(np.float64) * self._outputs(Xc)
 
     def loss_value(self, X: Any, y: Any) -> float:
         """Mean training loss (1/n) sum_i l(q_i)."""
