@@ -1,4 +1,6 @@
-"""Metrics of an unlearning experiment (spec 7.1 of the GA paper, 6.2 / 8.5 of the Newton paper).
+"""Metrics of an unlearning experiment: the (epsilon, delta, tau) criterion of Melamed, Yehudai & Vardi 2025
+(arXiv 2510.14844, Sec. 2), cosine to retraining, accuracies, and the evaluation of Zhang et al. 2024
+(arXiv 2406.14507, the experiments section: accuracies, update norm, membership inference, Tug-of-War).
 
 Every number has its formula here; the sweep's rows use the same names.
 
@@ -6,16 +8,23 @@ Accuracy and margins (q_i = y_i N(x_i; theta)):
     accuracy(T)           = (1/|T|) sum_{i in T} 1[q_i > 0]
     margins are reported on the ORIGINAL model's normalized scale: q_i / q_min(theta_orig, S), so the
     original model has min margin 1 on the training set S and "margin of x_r 1.01 -> 0.30" reads as in
-    the paper (spec 7.4, setting C).
-KKT numbers (kktunlearn.kkt, computed on the retained set S_retain = S minus the forget set, for every
-model in the ORIGINAL model's frame theta / s0, s0 = q_min(theta_orig, S)^(1/L), so that tau shows the
-margin the step lost and models that no longer fit S_retain still get numbers):
-    epsilon       = min_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||
+    the paper's Gaussian-mixture discussion.
+KKT numbers (kktunlearn.kkt.verify_unlearning, the same measure for every method, computed on the
+retained set S_retain = S minus the forget set for every model in the ORIGINAL model's frame theta / s0,
+s0 = q_min(theta_orig, S)^(1/L), so that tau shows the margin the unlearning lost and models that no
+longer fit S_retain still get numbers):
+    epsilon       = min_{lambda >= 0, h_i} || theta - sum_i lambda_i y_i h_i ||  (stationarity, Lyu & Li 2020)
     epsilon_rel   = epsilon / ||theta||
-    delta         = max_i lambda_i (q_i - 1),    tau = max(0, 1 - min_i q_i)
-    three variants of epsilon: "plain" (sigma'(0) = 0, no pinned pairs), "clarke" (pairs with
-    |<w_j, x_i>| <= clarke_tol may take any derivative in [0, 1]) and "goldstein" (the verifier's default
-    tolerance for an unlearned model, which also covers the step's displacement, spec 9.4).
+    delta         = max_i lambda_i (q_i - 1)_+,    tau = max(0, 1 - min_i q_i)
+    in two readings of h_i in the Clarke subdifferential (columns literal_* and relaxed_*):
+    "literal" (pairs with |<w_j, x_i>| / s0 <= literal_tol = kktunlearn.kkt.LITERAL_TOL may take any
+    derivative in [0, 1]; the headline epsilon / epsilon_rel / delta) and "relaxed" (Goldstein-type:
+    pairs within literal_tol + r, r = relaxed_radius stated per experiment; relaxed_free_fraction =
+    share of (point, neuron) pairs free at r).
+Success verdict of a row (successful): literal_epsilon_rel <= SUCCESS_THRESHOLDS["epsilon_rel"],
+    literal_delta <= SUCCESS_THRESHOLDS["delta"] and tau <= SUCCESS_THRESHOLDS["tau"].
+Gaps to the retrained model (retraining = the oracle; positive = the unlearned model is higher):
+    retained_acc_gap, test_acc_gap, forget_acc_gap = accuracy(unlearned) - accuracy(retrained).
 Distances:
     cosine(a, b)  = <theta_a, theta_b> / (||theta_a|| ||theta_b||)  on the flat parameter vectors
     step_norm     = || theta_unlearned - theta_original ||_2         (the model's own raw scale)
@@ -39,7 +48,23 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 __all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "membership_inference",
-           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed"]
+           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed", "SUCCESS_THRESHOLDS",
+           "success_verdict"]
+
+#: thresholds of the row-level success verdict (literal reading, original model's scale): the unlearned
+#: model is an approximate KKT point of S_retain with relative stationarity residual <= 0.1, complementary
+#: slackness <= 0.1 and no retained margin more than 10% below the original model's minimum margin.
+SUCCESS_THRESHOLDS: Dict[str, float] = {"epsilon_rel": 0.1, "delta": 0.1, "tau": 0.1}
+
+
+def success_verdict(row: Dict[str, Any], thresholds: Optional[Dict[str, float]] = None) -> Optional[bool]:
+    """literal_epsilon_rel <= t["epsilon_rel"] and literal_delta <= t["delta"] and tau <= t["tau"]
+    (t = SUCCESS_THRESHOLDS by default); None when a number is missing or NaN."""
+    t = SUCCESS_THRESHOLDS if thresholds is None else thresholds
+    vals = [row.get("literal_epsilon_rel"), row.get("literal_delta"), row.get("tau")]
+    if any(v is None or not np.isfinite(v) for v in vals):
+        return None
+    return bool(vals[0] <= t["epsilon_rel"] and vals[1] <= t["delta"] and vals[2] <= t["tau"])
 
 
 # ---------------------------------------------------------------------------------------------- basics
@@ -220,25 +245,29 @@ def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix
     except (ValueError, ArithmeticError) as exc:
         return {prefix + "epsilon": float("nan"), prefix + "epsilon_rel": float("nan"),
                 prefix + "delta": float("nan"), prefix + "tau": float("nan"),
-                prefix + "kkt_error": f"{type(exc).__name__}: {exc}"[:200]}
+                prefix + "kkt_error": f"{type(exc).__name__}: {exc}"}
     d = report_to_dict(rep)
     keep = ("epsilon", "epsilon_rel", "delta", "delta_sum", "tau", "min_margin", "n_pinned", "scale")
     out = {prefix + k: d[k] for k in keep if k in d}
     if caught:
-        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
+        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)
     return out
 
 
 def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: Sequence[int],
                         retrained: Any = None, X_test: Any = None, y_test: Any = None,
-                        kkt: bool = True, clarke_tol: float = 1e-3, mia: bool = True,
-                        seed: Optional[int] = 0) -> Dict[str, Any]:
+                        kkt: bool = True, clarke_tol: Optional[float] = None, mia: bool = True,
+                        seed: Optional[int] = 0, relaxed_radius: Optional[float] = None) -> Dict[str, Any]:
     """Every metric of one unlearning result, as a flat dict (one sweep row's metric columns).
 
     original: the model trained on S = (X, y); unlearned: the result of an unlearning method (or the
     retrained model itself); forget: indices of the forgotten points in S; retrained: the model trained
-    on S_retain from the same initialization (for cosine_to_retrained); X_test, y_test: fresh points
-    (test accuracy, and the held-out side of the membership-inference attacks).
+    on S_retain from the same initialization (cosine_to_retrained, the accuracy gaps); X_test, y_test:
+    fresh points (test accuracy, and the held-out side of the membership-inference attacks).
+    The KKT columns are UnlearningReport.columns() of verify_unlearning(unlearned, ..., original=original,
+    subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius): the same measure whatever the method
+    (clarke_tol = the literal kink tolerance, default LITERAL_TOL; relaxed_radius = r, default
+    RELAXED_RADIUS; pass one r for every row of an experiment).
     """
     Xa = np.asarray(X, dtype=np.float64)
     ya = np.asarray(y)
@@ -257,7 +286,7 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
     row: Dict[str, Any] = {}
     row.update(margin_summary(q[keep], "retained"))
     row.update(margin_summary(q[f], "forget"))
-    # tau on the original scale (spec 7.1): how far below 1 the retained margins fall
+    # tau on the original scale: how far below 1 the retained margins fall
     row["tau"] = max(0.0, 1.0 - row["retained_margin_min"]) if keep.any() else float("nan")
     info = getattr(unlearned, "unlearn_info_", None) or {}
     row["step_norm"] = step_norm(original, unlearned)
@@ -271,32 +300,38 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
         row["cos_to_retrained"] = cosine(unlearned, retrained)
         row["cos_original_to_retrained"] = cosine(original, retrained)
         row["param_dist_to_retrained"] = float(np.linalg.norm(unlearned.params() - retrained.params()))
+        qr = retrained.margins(Xa, ya)
+        row["retained_acc_gap"] = row["retained_acc"] - float(np.mean(qr[keep] > 0))
+        row["forget_acc_gap"] = row["forget_acc"] - float(np.mean(qr[f] > 0))
         if X_test is not None:
+            row["test_acc_gap"] = row["test_acc"] - accuracy(retrained, X_test, y_test)
             row["test_agreement_with_retrained"] = float(np.mean(
                 np.sign(unlearned.decision_function(X_test)) == np.sign(retrained.decision_function(X_test))))
+        tow = globals().get("tug_of_war")
+        if tow is not None:
+            try:
+                row["tow"] = float(tow(original, unlearned, retrained, X, y, forget, X_test, y_test))
+            except Exception as exc:  # the ToW needs its own inputs; never lose the row for it
+                row["tow_error"] = f"{type(exc).__name__}: {exc}"
     if kkt:
-        # every KKT number in the ORIGINAL model's frame: theta^- / s0, s0 = q_min(theta, S)^(1/L)
-        s0 = qmin0 ** (1.0 / original.degree_)
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=0.0, prefix="plain_", scale=s0))
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=clarke_tol, prefix="clarke_", scale=s0))
         from .kkt import verify_unlearning
 
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original)
-        except (ValueError, ArithmeticError) as exc:
-            row["goldstein_epsilon"] = float("nan")
-            row["kkt_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original,
+                                        subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            for k in ("epsilon", "epsilon_rel", "delta", "literal_epsilon", "literal_epsilon_rel", "literal_delta",
+                      "relaxed_epsilon", "relaxed_epsilon_rel", "relaxed_delta", "relaxed_free_fraction"):
+                row[k] = float("nan")
+            row["kkt_error"] = f"{type(exc).__name__}: {exc}"
         else:
             if caught:
-                row["goldstein_kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
-            d = report_to_dict(rep)
-            for k in ("epsilon", "epsilon_rel", "delta", "tau", "n_pinned", "subgradient_tol", "successful"):
-                if k in d:
-                    row["goldstein_" + k] = d[k]
-        row["epsilon"] = row.get("goldstein_epsilon", row.get("clarke_epsilon"))
+                row["kkt_warning"] = "; ".join(str(w.message) for w in caught)
+            row.update(rep.columns())
+        row["successful"] = success_verdict(row)
+        row["success_thresholds"] = ", ".join(f"{k} <= {v:g}" for k, v in SUCCESS_THRESHOLDS.items())
     if mia and X_test is not None and np.asarray(X_test).shape[0] >= 2:
         row.update(membership_inference(unlearned, Xf, yf, X_test, y_test, Xr, yr, seed=seed))
     return row
-
