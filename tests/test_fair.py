@@ -178,3 +178,63 @@ def test_unlearn_sequence_records_the_full_error_text(small, monkeypatch):
     monkeypatch.setattr(K, "verify_unlearning", boom)
     _, recs = kk.unlearn_sequence(net, X, y, [[0]], method="finetune")
     assert recs[0]["kkt_error"].endswith("the end") and math.isnan(recs[0]["epsilon"])
+
+
+def test_method_table_regenerates_from_one_command(tmp_path):
+    """bench/unlearn_table.py builds bench/README.md's method table in one command (tiny setting here)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    md = tmp_path / "table.md"
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, os.path.join(root, "bench", "unlearn_table.py"), "--n", "14", "--d", "300", "--width", "12",
+           "--n-test", "60", "--rounds", "2", "--markdown", str(md)]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    text = md.read_text()
+    assert text.count("### data =") == 2  # both data sets
+    for label in ("original (no unlearning)", "retrain (oracle)", "| ga |", "neggrad", "finetune", "damped_newton",
+                  "pinv_newton", "cure_newton", "scure_newton", "newton, l2 = 0.001"):
+        assert label in text, label
+    for col in ("eps literal", "eps relaxed", "tau", "ToW", "gap retained [pp]", "gap test [pp]", "gap forget [pp]",
+                "success"):
+        assert col in text, col
+    assert "measure (every row)" in text and "relaxed radius r =" in text and "verdict thresholds" in text
+    assert "failed rows:" in text and "sequential unlearning" in text
+    # the singular Hessian of plain Newton is a counted failure with its whole message
+    assert "newton: NumericalError" in text and "l2 > 0" in text
+
+
+def test_evaluate_unlearning_tow_and_gaps_against_numpy(small):
+    from kktunlearn.metrics import SUCCESS_THRESHOLDS, evaluate_unlearning
+
+    X, y, net = small
+    Xt, yt = near_orthogonal(50, 300, seed=9)
+    f = [2, 5]
+    keep = np.setdiff1d(np.arange(len(y)), f)
+    ret = net.unlearn(X, y, f, method="retrain")
+    out = net.unlearn(X, y, f, method="pinv_newton")
+    row = evaluate_unlearning(net, out, X, y, f, retrained=ret, X_test=Xt, y_test=yt, mia=False, relaxed_radius=0.02)
+
+    def acc(m, A, b):
+        return float(np.mean(b * m.decision_function(A) > 0))
+
+    gaps = [acc(out, A, b) - acc(ret, A, b) for A, b in ((X[f], y[f]), (X[keep], y[keep]), (Xt, yt))]
+    assert [row["forget_acc_gap"], row["retained_acc_gap"], row["test_acc_gap"]] == pytest.approx(gaps)
+    assert row["tow"] == pytest.approx(np.prod([1 - abs(g) for g in gaps]))
+    assert row["relaxed_radius"] == 0.02 and row["kkt_scale_source"] == "original"
+    o_lit = kk.kkt_report(net, X, y, subgradient_tol=LITERAL_TOL)
+    o_rel = kk.kkt_report(net, X, y, subgradient_tol=LITERAL_TOL + 0.02)
+    assert row["orig_literal_epsilon_rel"] == pytest.approx(o_lit.epsilon_rel)
+    assert row["orig_relaxed_delta"] == pytest.approx(o_rel.delta)
+    t = SUCCESS_THRESHOLDS
+    for reading, o, col in (("literal", o_lit, "successful"), ("relaxed", o_rel, "relaxed_successful")):
+        ok = (row[f"{reading}_epsilon_rel"] <= o.epsilon_rel + t["epsilon_rel"] and row[f"{reading}_delta"] <=
+              o.delta + t["delta"] and row["tau"] <= t["tau"])
+        assert row[col] is ok
+    assert "epsilon_rel <= orig + 0.05" in row["success_thresholds"]
+    # doing nothing is not unlearning: the forgotten point's term is missing from the retained-set sum
+    same = evaluate_unlearning(net, net, X, y, f, retrained=ret, mia=False)
+    assert same["tau"] == 0 and same["literal_epsilon_rel"] > same["orig_literal_epsilon_rel"]

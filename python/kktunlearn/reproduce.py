@@ -472,7 +472,7 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 20, mu_norm: 
                                                                **NEWTON_METHODS.get(meth, {}))
             err = None
         except (ValueError, ArithmeticError, RuntimeError) as exc:  # e.g. a singular Hessian
-            model, err = None, f"{type(exc).__name__}: {exc}"[:200]
+            model, err = None, f"{type(exc).__name__}: {exc}"
         elapsed = time.perf_counter() - t0
         row = dict(base, protocol="batch", method=meth, round=1)
         if model is not None:
@@ -497,7 +497,7 @@ def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 20, mu_norm: 
                 models = list(res[0] if isinstance(res, tuple) else getattr(res, "models", res))
                 err = None
             except (ValueError, ArithmeticError, RuntimeError) as exc:
-                models, err = [], f"{type(exc).__name__}: {exc}"[:200]
+                models, err = [], f"{type(exc).__name__}: {exc}"
         prev = net
         for k, (gone, oracle_k) in enumerate(oracles):
             row = dict(base, protocol="sequential", method=meth, round=k + 1)

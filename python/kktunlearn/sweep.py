@@ -580,7 +580,7 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mdl.fit(Xf, yf)
-        msg = "; ".join(str(w.message) for w in caught)[:300] or None
+        msg = "; ".join(str(w.message) for w in caught) or None
         return mdl, time.perf_counter() - t0, msg
 
     original, fit_time, fit_warning = _cached(("orig",) + model_key, lambda: fit(X, y))

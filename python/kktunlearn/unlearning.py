@@ -7,7 +7,7 @@ retained set (n_r = |R|), q_i = y_i N(x_i; theta), l the model's loss, L its hom
 
 Methods (``unlearn(model, X, y, forget, method=..., **options)``)
 -----------------------------------------------------------------
-"ga" (A_GA, GA spec 4.1-4.6, 9.3-9.6)
+"ga" (A_GA of Melamed, Yehudai & Vardi 2025, arXiv 2510.14844: the gradient-ascent step with the Thm 4.1 step size)
     On the normalized model theta = theta_raw / s, s = (min_i q_i)^{1/L}, with KKT multipliers lambda
     of theta for S (kktunlearn.kkt.kkt_multipliers):
         theta^- = theta - step_scale * sum_{r in F} y_r h_r,
@@ -18,7 +18,7 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
     Mapped back by homogeneity: theta_raw^- = s theta^-, i.e. on the raw parameters
         W^- = W - step_scale s^{2-L} sum_r y_r sum_j c_rj u_j x_r e_j^T,
         u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
-    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (it overflows, spec 9.6).
+    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (with the exponential loss it overflows).
     Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
     deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
     subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
@@ -31,7 +31,7 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
     Lbar = sum_i |w_i| l(q_i) the weighted loss magnitude, the training schedule; False: lr_t = lr), lr_max.
 "retrain"       a clone with the same hyper-parameters and random_state (the same initialization) fitted
     on R only: the oracle.
-Newton family (newton spec 1-4) on F(theta) = (1/n_r) sum_R l(q_i) + (l2/2) ||theta||^2 (model's own
+Newton family (Bui et al. 2024, arXiv 2406.14507: Newton, its naive fixes and CureNewton) on F(theta) = (1/n_r) sum_R l(q_i) + (l2/2) ||theta||^2 (model's own
 parameters), g, H its gradient and Hessian:
 "newton"        theta <- theta - H^{-1} g  (NumericalError when H is singular).
 "damped_newton" theta <- theta - (H + damping I)^{-1} g.
@@ -44,7 +44,7 @@ parameters), g, H its gradient and Hessian:
     solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
     n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
     "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
-"scure_newton"  SCureNewton (newton spec 4.3): n_outer outer steps, each on minibatches B1 (batch_grad
+"scure_newton"  SCureNewton (arXiv 2406.14507, the stochastic variant): n_outer outer steps, each on minibatches B1 (batch_grad
     rows, gradient) and B2 (batch_hess rows, Hessian-vector products) of R: Cauchy-point start
     Delta_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M), kappa = g^T H g / (M ||g||^2), then
     n_inner steps Delta <- Delta - lr (g + sigma zeta + H Delta + (M/2)||Delta|| Delta), zeta uniform on the
