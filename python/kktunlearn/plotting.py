@@ -4,7 +4,7 @@ Every function takes the tidy DataFrame of kktunlearn.sweep.sweep (or a reproduc
 optional matplotlib Axes, draws on it and returns it. Axis labels name the quantity and its formula
 (LABELS). Points are means over the rows sharing an x value (seeds, forgotten points); the band or
 error bar is +- one standard deviation over those rows (their number is given in the legend / caption),
-clipped at 0 for nonnegative quantities. Values below NOISE_FLOOR times the largest value of a curve
+clipped at 0 for nonnegative quantities and at 1 for cosines, accuracies and fractions. Values below NOISE_FLOOR times the largest value of a curve
 are rounding noise and are drawn as 0 (on a log axis: not drawn), never as a trend. Legends sit
 outside the data (below the axes).
 """
@@ -107,14 +107,15 @@ def outside_legend(ax: Any, where: str = "below", **kw: Any):
 
 def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = None, logx: bool = False,
                 logy: Optional[bool] = None, band: bool = True, marker: str = "o", legend: bool = True,
-                label_prefix: str = "", name: Optional[str] = None, **line_kw: Any):
+                label_prefix: str = "", name: Optional[str] = None, floor: float = 0.0, **line_kw: Any):
     """Mean of `y` against `x` (one line per value of `hue`), +- one standard deviation.
 
     The mean and standard deviation are over all rows with the same (hue, x), e.g. over seeds and
     forgotten points (the row count is appended to the legend label). band=True draws the spread as a
     shaded band, else as error bars; for a nonnegative column the band is clipped at 0. logy=None picks a
     log axis when the positive means span more than two decades. Means below NOISE_FLOOR x the curve's
-    largest value are drawn as 0 (left out on a log axis). Integer ticks on an x named "round".
+    largest value, or below the absolute `floor` (e.g. 1e-12 for a relative residual), are drawn as 0 (left
+    out on a log axis). Integer ticks on an x named "round".
     """
     _check(df, [x, y] + ([hue] if hue else []))
     ax = _ax(ax)
@@ -127,7 +128,7 @@ def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = No
         mu = stats["mean"].to_numpy(float)
         sd = np.nan_to_num(stats["std"].to_numpy(float))
         top = np.nanmax(np.abs(mu)) if mu.size and np.isfinite(mu).any() else 0.0
-        noise = np.abs(mu) < NOISE_FLOOR * top
+        noise = (np.abs(mu) < NOISE_FLOOR * top) | (np.abs(mu) < floor)
         mu = np.where(noise, 0.0, mu)
         sd = np.where(noise, 0.0, sd)
         cnt = int(stats["count"].max()) if len(stats) else 0
@@ -136,19 +137,21 @@ def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = No
     if logy is None:
         pos = np.concatenate([c[2][c[2] > 0] for c in curves]) if curves else np.zeros(0)
         logy = bool(nonneg and pos.size >= 2 and pos.max() / pos.min() > 100.0)
+    bounded = y.startswith("cos") or y.endswith("_acc") or y.endswith("fraction") or y == "tow"
     for lab, xs, mu, sd in curves:
         lo = mu - sd
+        hi = np.minimum(mu + sd, 1.0) if bounded else mu + sd
         if nonneg:
             lo = np.maximum(lo, 0.0)
         if logy:
             keep = mu > 0
-            xs, mu, sd, lo = xs[keep], mu[keep], sd[keep], lo[keep]
+            xs, mu, sd, lo, hi = xs[keep], mu[keep], sd[keep], lo[keep], hi[keep]
             lo = np.where(lo > 0, lo, mu * 0.5)
         if band:
             line, = ax.plot(xs, mu, marker=marker, label=lab, **line_kw)
-            ax.fill_between(xs, lo, mu + sd, alpha=0.2, color=line.get_color())
+            ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color())
         else:
-            ax.errorbar(xs, mu, yerr=np.vstack([mu - lo, sd]), marker=marker, label=lab, capsize=3, **line_kw)
+            ax.errorbar(xs, mu, yerr=np.vstack([mu - lo, hi - mu]), marker=marker, label=lab, capsize=3, **line_kw)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     if logx:
