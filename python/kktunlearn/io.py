@@ -22,6 +22,18 @@ member with ``allow_pickle=False``) holding
 
 * one ``.npy`` member per array (numeric, boolean or fixed-width string dtype; never ``object``).
 
+Span-represented models (format version 2) store their state instead of W, so that a loaded model
+computes bit-for-bit what the saved one did (W = c W0 + A^T X is never formed on save or load)::
+
+       "state": {"kind": "span", "u": <array>, "X": <array n x d>, "K": <array n x n>,
+                 "Z0": <array n x m>, "A": <array n x m>, "w0_coef": c, "w0_rowsq": <array m, float64>,
+                 "w0_sqnorm": ||W0||_F^2, "init": {"kind": "seed", "bit_generator_state": {...},
+                 "scale": s, "m": m, "d": d} | {"kind": "zero", "m": m, "d": d} | {"kind": "array", "W0": <array>}}
+
+X is the training matrix the model refers to (stored, so the file is self-contained); K = X X^T and
+Z0 = X W0^T are the cached products, stored bit-exact rather than recomputed. W0 itself is not stored:
+it is regenerated from the generator state when needed. Files of primal models keep format version 1.
+
 Values are encoded in JSON as themselves (None, bool, int, float including NaN/inf, str) or as a
 one-key object: ``{"__array__": name}`` (an array member), ``{"__dict__": {...}}``,
 ``{"__tuple__": [...]}``, ``{"__dtype__": "float64"}``; lists are JSON lists. NumPy scalars are
@@ -58,7 +70,8 @@ import numpy as np
 from .exceptions import ModelFileError
 
 FORMAT_NAME = "kktunlearn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_PRIMAL_FORMAT_VERSION = 1
 _META = "__meta__"
 _ATTR_RE = re.compile(r"^[a-z][a-z0-9_]*_$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
@@ -170,8 +183,11 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
     fitted = bool(getattr(model, "is_fitted_", False))
     state = None
     attributes: Dict[str, Any] = {}
-    if fitted:
+    if fitted and model._is_span:
+        state = _encode_span_state(enc, model._state, np.asarray(model.u_))
+    elif fitted:
         state = {"W": enc.encode(np.asarray(model.W_), "W"), "u": enc.encode(np.asarray(model.u_), "u")}
+    if fitted:
         cls = type(model)
         for name in sorted(vars(model)):
             if not _ATTR_RE.match(name) or isinstance(getattr(cls, name, None), property):
@@ -181,7 +197,7 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
                 attributes[name] = v
     meta: Dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if (state is not None and "kind" in state) else _PRIMAL_FORMAT_VERSION,
         "library_version": __version__,
         "class": cls_name,
         "params": params,
@@ -213,6 +229,84 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         except OSError:
             pass
         raise
+
+
+def _encode_span_state(enc: "_Encoder", sp: Any, u: np.ndarray) -> Dict[str, Any]:
+    """The span state of a model (format version 2; see the module docstring)."""
+    from . import _span
+
+    init = sp.init
+    if isinstance(init, _span.SeededInit):
+        ini = {"kind": "seed", "bit_generator_state": enc.encode(init.state, "init.state"), "scale": init.scale,
+               "m": init.m, "d": init.d}
+    elif isinstance(init, _span.ZeroInit):
+        ini = {"kind": "zero", "m": init.m, "d": init.d}
+    elif isinstance(init, _span.ArrayInit):
+        ini = {"kind": "array", "W0": enc.encode(np.asarray(init.W0), "W0")}
+    else:  # pragma: no cover - every init kind is listed above
+        raise TypeError(f"cannot save a span model initialized by {type(init).__name__}")
+    return {"kind": "span", "u": enc.encode(u, "u"), "X": enc.encode(np.asarray(sp.X), "X"),
+            "K": enc.encode(np.asarray(sp.K), "K"), "Z0": enc.encode(np.asarray(sp.Z0), "Z0"),
+            "A": enc.encode(np.asarray(sp.A), "A"), "w0_coef": float(sp.w0_coef),
+            "w0_rowsq": enc.encode(np.asarray(sp.rowsq0(), dtype=np.float64), "w0_rowsq"),
+            "w0_sqnorm": float(sp.w0_sqnorm), "init": ini}
+
+
+def _decode_span_state(state: Dict[str, Any], arrays: Dict[str, np.ndarray], dt: Any, where: str):
+    """(SpanState, u) from a format-version-2 span state, checked for consistent shapes and dtypes."""
+    from . import _span
+
+    keys = {"kind", "u", "X", "K", "Z0", "A", "w0_coef", "w0_rowsq", "w0_sqnorm", "init"}
+    if set(state) != keys:
+        raise ModelFileError(f"{where}: malformed span state (keys {sorted(state)})")
+    get = {k: _decode(state[k], arrays, where) for k in ("u", "X", "K", "Z0", "A", "w0_rowsq")}
+    for k in ("u", "X", "K", "Z0", "A"):
+        a = get[k]
+        if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != (1 if k == "u" else 2):
+            raise ModelFileError(f"{where}: span state {k} must be a {np.dtype(dt).name} array")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{where}: span state {k} must be finite")
+    X, K, Z0, A, u = get["X"], get["K"], get["Z0"], get["A"], get["u"]
+    n, d = X.shape
+    m = u.shape[0]
+    if n == 0 or d == 0 or m == 0 or K.shape != (n, n) or Z0.shape != (n, m) or A.shape != (n, m):
+        raise ModelFileError(f"{where}: span state shapes disagree (X {X.shape}, K {K.shape}, Z0 {Z0.shape}, "
+                             f"A {A.shape}, u {u.shape})")
+    rowsq = get["w0_rowsq"]
+    if not isinstance(rowsq, np.ndarray) or rowsq.dtype != np.float64 or rowsq.shape != (m,):
+        raise ModelFileError(f"{where}: span state w0_rowsq must be a float64 array of {m} entries")
+    c, sq = state["w0_coef"], state["w0_sqnorm"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (c, sq)):
+        raise ModelFileError(f"{where}: span state w0_coef and w0_sqnorm must be finite numbers")
+    ini = state["init"]
+    if not isinstance(ini, dict) or ini.get("kind") not in ("seed", "zero", "array"):
+        raise ModelFileError(f"{where}: malformed span initialization")
+    if ini["kind"] == "array":
+        W0 = _decode(ini.get("W0"), arrays, where)
+        if not isinstance(W0, np.ndarray) or W0.shape != (m, d):
+            raise ModelFileError(f"{where}: span initialization W0 must be {m} x {d}")
+        init = _span.ArrayInit(W0)
+    else:
+        if ini.get("m") != m or ini.get("d") != d:
+            raise ModelFileError(f"{where}: span initialization is for {ini.get('m')} x {ini.get('d')}, the state "
+                                 f"is {m} x {d}")
+        if ini["kind"] == "zero":
+            init = _span.ZeroInit(m, d)
+        else:
+            gs = _decode(ini.get("bit_generator_state"), arrays, where)
+            scale = ini.get("scale")
+            if not isinstance(gs, dict) or not isinstance(gs.get("bit_generator"), str) or \
+                    gs["bit_generator"] not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+                raise ModelFileError(f"{where}: unknown generator in the span initialization")
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
+                raise ModelFileError(f"{where}: span initialization scale must be > 0")
+            init = _span.SeededInit(gs, float(scale), m, d)
+            try:
+                init._generator()
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ModelFileError(f"{where}: invalid generator state in the span initialization ({exc})") from exc
+    st = _span.SpanState(X, K, Z0, A, init, float(sq), w0_coef=float(c), w0_rowsq=rowsq)
+    return st, u
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -390,6 +484,8 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
     state = meta.get("state")
     if state is None:
         return model
+    if isinstance(state, dict) and state.get("kind") == "span":
+        return _build_span_model(model, meta, state, arrays, where)
     if not isinstance(state, dict) or set(state) != {"W", "u"}:
         raise ModelFileError(f"{where}: malformed fitted state")
     W = _decode(state["W"], arrays, where)
@@ -412,12 +508,33 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
             raise ModelFileError(f"{where}: attribute name {name!r} is not allowed")
         decoded[name] = _decode(v, arrays, where)
     model._set_state(W, u)
+    return _finish_model(model, cls, attributes, arrays, W.shape[1], where)
+
+
+def _finish_model(model: Any, cls: type, attributes: Any, arrays: Dict[str, np.ndarray], d: int, where: str) -> Any:
+    if not isinstance(attributes, dict):
+        raise ModelFileError(f"{where}: malformed attributes")
+    decoded = {}
+    for name, v in attributes.items():
+        if not isinstance(name, str) or not _ATTR_RE.match(name) or hasattr(cls, name):
+            raise ModelFileError(f"{where}: attribute name {name!r} is not allowed")
+        decoded[name] = _decode(v, arrays, where)
     for name, v in decoded.items():
         setattr(model, name, v)
     model.is_fitted_ = True
-    if getattr(model, "n_features_in_", W.shape[1]) != W.shape[1]:
+    if getattr(model, "n_features_in_", d) != d:
         raise ModelFileError(f"{where}: n_features_in_ does not match W")
     cl = getattr(model, "classes_", None)
     if not isinstance(cl, np.ndarray) or cl.shape != (2,):
         raise ModelFileError(f"{where}: classes_ must be an array of the two class labels")
     return model
+
+
+def _build_span_model(model: Any, meta: Dict[str, Any], state: Dict[str, Any], arrays: Dict[str, np.ndarray],
+                      where: str) -> Any:
+    """A span model from a format-version-2 file: the same state, bit for bit (W is not formed)."""
+    st, u = _decode_span_state(state, arrays, model.dtype_, where)
+    if model._linear and u.shape[0] != 1:
+        raise ModelFileError(f"{where}: a LinearModel has one weight row, the file holds {u.shape[0]}")
+    model._set_span_state(st, u)
+    return _finish_model(model, type(model), meta.get("attributes"), arrays, st.X.shape[1], where)

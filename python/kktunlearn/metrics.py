@@ -91,7 +91,8 @@ def _original_readings(original: Any, X: np.ndarray, y: np.ndarray, tol: float, 
     """The original model's (epsilon_rel, delta) on S in both readings (memoized per model and data)."""
     from .kkt import kkt_report
 
-    key = (id(original), hash(original.params().tobytes()), hash(np.ascontiguousarray(X).tobytes()),
+    sig = original._sqnorm_theta() if hasattr(original, "_sqnorm_theta") else float(np.sum(original.params() ** 2))
+    key = (id(original), float(sig), hash(np.ascontiguousarray(X).tobytes()),
            hash(np.asarray(y).tobytes()), tol, radius)
     if key in _ORIG_MEMO:
         return _ORIG_MEMO[key]
@@ -141,8 +142,23 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     return float(np.mean(model.margins(X, y) > 0))
 
 
+def _is_model(a: Any) -> bool:
+    return hasattr(a, "_state") and hasattr(a, "_inner_theta")
+
+
 def cosine(a: Any, b: Any) -> float:
-    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors)."""
+    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors).
+
+    Two models are compared through their states (kktunlearn._span): for span models over the same W0
+    and nested training rows the inner products are c_a c_b ||W0||^2 + c_a <A_b, Z0> + c_b <A_a, Z0> +
+    <A_a, K A_b> (no d); W is never formed."""
+    if _is_model(a) and _is_model(b):
+        if a._W_shape() != b._W_shape() or a.train_outer_ != b.train_outer_:
+            raise ValueError(f"the two models have different parameter counts ({a.n_params()} and {b.n_params()})")
+        na2, nb2 = a._sqnorm_theta(), b._sqnorm_theta()
+        if not (na2 > 0 and nb2 > 0):
+            return float("nan")
+        return float(min(1.0, max(-1.0, a._inner_theta(b) / np.sqrt(na2 * nb2))))
     va = np.asarray(a.params() if hasattr(a, "params") else a, dtype=np.float64).ravel()
     vb = np.asarray(b.params() if hasattr(b, "params") else b, dtype=np.float64).ravel()
     if va.shape != vb.shape:
@@ -154,8 +170,8 @@ def cosine(a: Any, b: Any) -> float:
 
 
 def step_norm(original: Any, unlearned: Any) -> float:
-    """|| theta_unlearned - theta_original ||_2 on the raw parameters."""
-    return float(np.linalg.norm(unlearned.params() - original.params()))
+    """|| theta_unlearned - theta_original ||_2 on the raw parameters (from the states; no d for span models)."""
+    return float(np.sqrt(unlearned._sqdist_theta(original)))
 
 
 def timed(fn, *args: Any, **kwargs: Any):
@@ -435,13 +451,13 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
     for k in ("time", "n_iter"):
         if k in info and isinstance(info[k], (numbers.Real, np.floating, np.integer)):
             row["wall_time" if k == "time" else "unlearn_n_iter"] = float(info[k]) if k == "time" else int(info[k])
-    row["theta_norm"] = float(np.linalg.norm(unlearned.params()))
+    row["theta_norm"] = float(np.sqrt(unlearned._sqnorm_theta()))
     if X_test is not None:
         row["test_acc"] = accuracy(unlearned, X_test, y_test)
     if retrained is not None:
         row["cos_to_retrained"] = cosine(unlearned, retrained)
         row["cos_original_to_retrained"] = cosine(original, retrained)
-        row["param_dist_to_retrained"] = float(np.linalg.norm(unlearned.params() - retrained.params()))
+        row["param_dist_to_retrained"] = float(np.sqrt(unlearned._sqdist_theta(retrained)))
         qr = retrained.margins(Xa, ya)
         row["retained_acc_gap"] = row["retained_acc"] - float(np.mean(qr[keep] > 0))
         row["forget_acc_gap"] = row["forget_acc"] - float(np.mean(qr[f] > 0))

@@ -175,6 +175,18 @@ class _HomogeneousModel:
         self.__dict__["_span"] = None
 
     @property
+    def _state(self):
+        """The fitted first layer as a state object: _span.SpanState (W = c W0 + A^T X) or
+        _span.PrimalState (W as an array). Both have the same methods; every consumer goes through them."""
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            return sp
+        W = self.__dict__.get("_W_dense")
+        if W is None:
+            raise AttributeError("_state")
+        return _span.PrimalState(W)
+
+    @property
     def _is_span(self) -> bool:
         """True when the fitted W is held as W0 + A^T X (see kktunlearn._span)."""
         return self.__dict__.get("_span") is not None
@@ -232,30 +244,56 @@ class _HomogeneousModel:
     def _preactivations(self, X: np.ndarray) -> np.ndarray:
         """Z = X W^T (n x m, model dtype). Span model: Z0 + K A when X is the training matrix (same
         buffer, or equal content; O(n d) check), else X W0^T + (X X_train^T) A (W not formed)."""
-        sp = self.__dict__.get("_span")
-        if sp is not None:
-            return sp.preacts(X, self._n_threads())
-        return _core.preactivations(X, self._W, self._n_threads())
+        return self._state.preacts(X, self._n_threads())
 
     def _is_training_X(self, X: np.ndarray) -> bool:
         """True when the model is span-represented and X holds its training matrix."""
         sp = self.__dict__.get("_span")
         return sp is not None and sp.is_train(X, self._n_threads())
 
-    def _kernel(self, X: np.ndarray) -> np.ndarray:
-        """K = X X^T (n x n, model dtype); the cached one for a span model's training matrix."""
+    def _train_rows_of(self, X: np.ndarray) -> Optional[np.ndarray]:
+        """Span model: the training-row indices of X's rows (X a row subset of the training matrix, in
+        any order), else None (primal model, or new data)."""
         sp = self.__dict__.get("_span")
-        if sp is not None and sp.is_train(X, self._n_threads()):
-            return sp.K
+        return None if sp is None else sp.rows_of(X, self._n_threads())
+
+    def _kernel(self, X: np.ndarray) -> np.ndarray:
+        """K = X X^T (n x n, model dtype); from the cached one when X's rows are a span model's training rows."""
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            rows = sp.rows_of(X, self._n_threads())
+            if rows is not None:
+                if rows.size == sp.K.shape[0] and np.all(rows == np.arange(rows.size)):
+                    return sp.K
+                return np.ascontiguousarray(sp.K[np.ix_(rows, rows)])
         return _core.kernel_matrix(X, self._n_threads())
 
     def _sqnorm_W(self) -> float:
-        """||W||_F^2 in float64 (span: ||W0||^2 + 2<A, Z0> + <A, K A>, no d)."""
-        sp = self.__dict__.get("_span")
-        if sp is not None and sp._W is None:
-            return sp.sqnorm_W()
-        W = np.asarray(self._W, dtype=np.float64).ravel()
-        return float(np.dot(W, W))
+        """||W||_F^2 in float64 (span: c^2 ||W0||^2 + 2c <A, Z0> + <A, K A>, no d)."""
+        return self._state.sqnorm_W()
+
+    def _sqnorm_theta(self) -> float:
+        """||theta||^2 = ||W||_F^2 (+ ||u||^2 when u is trained), float64, no d for span models."""
+        v = self._sqnorm_W()
+        if self.train_outer_:
+            v += float(np.dot(np.asarray(self._u, np.float64), np.asarray(self._u, np.float64)))
+        return v
+
+    def _inner_theta(self, other: "_HomogeneousModel") -> float:
+        """<theta, theta'> (float64) without forming a span model's W (d-free for two span models over the
+        same W0 and nested training rows, e.g. a model and its retrained or unlearned versions)."""
+        v = _span.inner_W(self._state, other._state, self._n_threads())
+        if self.train_outer_:
+            v += float(np.dot(np.asarray(self._u, np.float64), np.asarray(other._u, np.float64)))
+        return v
+
+    def _sqdist_theta(self, other: "_HomogeneousModel") -> float:
+        """||theta - theta'||^2 (float64), d-free for related span models (see _span.sqdist_W)."""
+        v = _span.sqdist_W(self._state, other._state, self._n_threads())
+        if self.train_outer_:
+            du = np.asarray(self._u, np.float64) - np.asarray(other._u, np.float64)
+            v += float(np.dot(du, du))
+        return v
 
     def _outputs_from_preacts(self, Z: np.ndarray) -> np.ndarray:
         """N_i = sum_j u_j sigma(Z_ij) (float64)."""
@@ -263,14 +301,7 @@ class _HomogeneousModel:
         a = self.slope_
         return np.where(Zd > 0, Zd, a * Zd) @ np.asarray(self._u, dtype=np.float64)
 
-    def _span_coefficients(self) -> np.ndarray:
-        """A (n x m) of a span model (W = W0 + A^T X_train); ValueError for a primal model."""
-        sp = self.__dict__.get("_span")
-        if sp is None:
-            raise ValueError("this model is not span-represented")
-        return sp.A
-
-    def _with_span(self, A: np.ndarray, u: np.ndarray) -> "_HomogeneousModel":
+    def _with_span(self, A: np.ndarray, u: np.ndarray, w0_coef: Optional[float] = None) -> "_HomogeneousModel":
         """New span model W' = W0 + A'^T X_train sharing this model's X, K, Z0 and W0."""
         sp = self.__dict__.get("_span")
         if sp is None:
@@ -279,7 +310,7 @@ class _HomogeneousModel:
         if A.shape != sp.A.shape:
             raise ValueError(f"A must have shape {sp.A.shape}, got {A.shape}")
         new = self._derived()
-        new._set_span_state(sp.with_A(A), u)
+        new._set_span_state(sp.with_A(A, w0_coef), u)
         new.representation_ = "span"
         return new
 
@@ -294,9 +325,10 @@ class _HomogeneousModel:
         m = self._W_shape()[0]
         if Gamma.shape != (idx.size, m):
             raise ValueError(f"Gamma must have shape {(idx.size, m)}, got {Gamma.shape}")
-        if self._is_training_X(X):
+        trows = self._train_rows_of(X)
+        if trows is not None:
             A = self.__dict__["_span"].A.copy()
-            np.add.at(A, idx, Gamma)
+            np.add.at(A, trows[idx], Gamma)
             return self._with_span(A, u_new)
         Xr = X if rows is None else np.ascontiguousarray(X[idx])
         W = np.array(self._W, dtype=dt, copy=True, order="C")
@@ -326,22 +358,26 @@ class _HomogeneousModel:
         runner = type(self)(**hyper)
         runner._check_hyper()
         sp = self.__dict__.get("_span")
-        if sp is not None and sp.is_train(X, self._n_threads()):
-            Kr = np.ascontiguousarray(sp.K[np.ix_(idx, idx)])
+        trows = self._train_rows_of(X)
+        if trows is not None:
+            tidx = trows[idx]
+            Kr = np.ascontiguousarray(sp.K[np.ix_(tidx, tidx)])
             if start == "current":
-                Z0r = np.ascontiguousarray(sp.train_preacts()[idx])
+                Z0r = np.ascontiguousarray(sp.train_preacts()[tidx])
                 w0sq = sp.sqnorm_W()
                 u0 = self._u
                 base = sp.A
+                coef = sp.w0_coef
             else:
-                Z0r = np.ascontiguousarray(sp.Z0[idx])
+                Z0r = np.ascontiguousarray(sp.Z0[tidx])
                 w0sq = sp.w0_sqnorm
                 u0 = np.ascontiguousarray(self._init_source(X.shape[1])[1], dtype=dt)
                 base = np.zeros_like(sp.A)
+                coef = 1.0
             res = runner._run_span(Kr, Z0r, w0sq, yr, u0)
             A = base.copy()
-            np.add.at(A, idx, res["A"])
-            new = self._with_span(A, res["u"])
+            np.add.at(A, tidx, res["A"])
+            new = self._with_span(A, res["u"], w0_coef=coef)
         else:
             Xr = np.ascontiguousarray(X[idx])
             if start == "current":
@@ -407,9 +443,6 @@ class _HomogeneousModel:
         check_dtype(self.dtype)
 
     # ------------------------------------------------------------------ training
-    def _init_params(self, d: int):
-        raise NotImplementedError
-
     def _default_u(self, m: int) -> np.ndarray:
         raise NotImplementedError
 
@@ -477,7 +510,8 @@ class _HomogeneousModel:
             else:
                 _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
                 K = _core.kernel_matrix(X, nt)
-                Z0, w0sq = _span.init_preacts(init, X, nt)
+                Z0, w0rowsq = _span.init_preacts(init, X, nt, per_row=True)
+                w0sq = float(w0rowsq.sum())
                 res = self._run_span(K, Z0, w0sq, y_enc, u0)
         except _core.NumericalError as exc:
             raise TrainingDivergedError(
@@ -487,7 +521,7 @@ class _HomogeneousModel:
         if rep == "primal":
             self._set_state(res["W"], res["u"])
         else:
-            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt), res["u"])
+            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_rowsq=w0rowsq), res["u"])
         self.representation_ = rep
         self.n_iter_ = int(res["n_iter"])
         self.fit_status_ = res["status"]
@@ -514,10 +548,11 @@ class _HomogeneousModel:
 
     # ------------------------------------------------------------------ prediction
     def _outputs(self, Xc: np.ndarray) -> np.ndarray:
-        # a span model whose W has been formed (W_ read) computes exactly like a primal model
-        if self._is_span and self.__dict__["_span"]._W is None:
+        # A span model computes from its state alone (Z = c Z0 + K A on training rows, else
+        # c X W0^T + (X X_train^T) A), whether or not a user has formed W: reading W_ changes nothing.
+        if self._is_span:
             return self._outputs_from_preacts(self._preactivations(Xc))
-        return _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
+        return _core.outputs(Xc, self.__dict__["_W_dense"], self._u, self.slope_, self._n_threads())
 
     def decision_function(self, X: Any) -> np.ndarray:
         """N(x_i) = sum_j u_j sigma(<w_j, x_i>) for each row of X (float64).

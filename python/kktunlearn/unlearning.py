@@ -253,6 +253,114 @@ def _preact_shift(Xr: np.ndarray, W0: np.ndarray, W1: np.ndarray, nt: int) -> fl
     return float(np.max(np.abs(_core.preactivations(Xr, D, nt)), initial=0.0))
 
 
+def _loss_scaled(loss: str, q: np.ndarray, s: float) -> Tuple[np.ndarray, np.ndarray]:
+    """(e^s l(q), e^s l'(q)) for s <= q, as the C++ kernels compute them (kktunlearn/loss.hpp)."""
+    if loss == "exponential":
+        v = np.exp(s - q)
+        return v, -v
+    pos = q > 0
+    t = np.exp(-np.abs(q))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(t > 1e-8, np.log1p(t) / np.where(t > 0, t, 1.0), 1.0 - 0.5 * t)
+    val = np.where(pos, np.exp(s - q) * ratio, math.exp(s) * (-q + np.log1p(np.exp(np.minimum(q, 0.0)))))
+    der = np.where(q >= 0, -np.exp(s - q) / (1.0 + np.exp(-np.maximum(q, 0.0))),
+                   -math.exp(s) / (1.0 + np.exp(np.minimum(q, 0.0))))
+    return val, der
+
+
+def _act(Z: np.ndarray, slope: float) -> np.ndarray:
+    return np.where(Z > 0, Z, Z.dtype.type(slope) * Z)
+
+
+def _dact(Z: np.ndarray, slope: float) -> np.ndarray:
+    return np.where(Z > 0, 1.0, slope)
+
+
+# ---------------------------------------------------------------------------------------------- span paths
+# A span model (W = c W0 + A^T X_train) unlearned on its own training rows stays a span model: every
+# method below changes A's rows (and u), computing with K, Z = c Z0 + K A and u only (no d).
+def _ga_span(model, trows, y_enc, idx, keep, lamF, pr, pj, mu_l, alpha, w_scale):
+    sp = model._state
+    dt = model.dtype_
+    m = sp.A.shape[1]
+    Z = sp.train_preacts()
+    fr, kr = trows[idx], trows[keep]
+    ZF = Z[fr]
+    yF = y_enc[idx].astype(np.float64)
+    C = lamF[:, None] * _dact(ZF, model.slope_)
+    for r, j, mu in zip(pr, pj, mu_l):
+        if not 0 <= j < m:
+            raise ValueError("multipliers.pinned refers to neurons this model does not have")
+        C[r, j] = mu
+    u = np.asarray(model._u)
+    Gam = (-alpha * w_scale * yF[:, None] * C * u.astype(np.float64)[None, :]).astype(dt)
+    if model.train_outer_:
+        su = (lamF * yF) @ _act(ZF, model.slope_).astype(np.float64)
+        u1 = (u.astype(np.float64) - alpha * su).astype(dt)
+    else:
+        u1 = u.copy()
+    A1 = sp.A.copy()
+    np.add.at(A1, fr, Gam)
+    shift = 0.0
+    if kr.size:
+        KRF = sp.K[np.ix_(kr, fr)].astype(np.float64)
+        shift = float(np.abs(KRF @ Gam.astype(np.float64)).max())
+    return model._with_span(A1, u1), shift, len(pr)
+
+
+def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps):
+    """n_steps of gd_weighted (kktunlearn/unlearning.hpp) in the span: Z = Z_start + K dA on the rows with
+    w_i != 0, dA accumulating the coefficient matrices (the same iterates as the primal loop, no d)."""
+    sp = model._state
+    dt = model.dtype_
+    rows = np.flatnonzero(w != 0.0)
+    tr = trows[rows]
+    Kt = np.ascontiguousarray(sp.K[np.ix_(tr, tr)])
+    Zs = np.ascontiguousarray(sp.train_preacts()[tr])
+    ys = y_enc[rows].astype(np.float64)
+    ws = w[rows]
+    u = np.array(model._u, dtype=dt, copy=True)
+    dA = np.zeros((tr.size, sp.A.shape[1]), dtype=dt)
+    obj, lrs = [], []
+    a = model.slope_
+    for _ in range(n_steps):
+        Z = Zs + Kt @ dA
+        q = ys * (_act(Z, a).astype(np.float64) @ u.astype(np.float64))
+        qmin = float(q.min())
+        if not math.isfinite(qmin):
+            raise _core.NumericalError("gradient unlearning: margins are not finite (diverged; lower lr)")
+        shift = max(0.0, qmin)
+        ls, ld = _loss_scaled(model.loss, q, shift)
+        phi_s = float(np.sum(ws * ls))
+        abs_s = float(np.sum(np.abs(ws) * ls))
+        c = ws * ld * ys
+        if normalized:
+            if not abs_s > 0:
+                raise _core.NumericalError("gradient unlearning: the loss vanished; normalized steps undefined")
+            step = min(lr / abs_s, lr_max * math.exp(-shift))
+            lrs.append(min(lr / abs_s * math.exp(shift), lr_max))
+        else:
+            step = lr * math.exp(-shift)
+            lrs.append(lr)
+        obj.append(phi_s * math.exp(-shift))
+        cc = -step * c
+        Gam = (cc[:, None] * u.astype(np.float64)[None, :] * _dact(Z, a)).astype(dt)
+        if model.train_outer_:
+            gu = cc @ _act(Z, a).astype(np.float64)
+            u = (u.astype(np.float64) + gu).astype(dt)
+        dA += Gam
+        if not np.isfinite(dA).all():
+            raise _core.NumericalError("gradient unlearning diverged (non-finite weights); lower lr")
+    A1 = sp.A.copy()
+    np.add.at(A1, tr, dA)
+    kr = trows[keep]
+    shift = 0.0
+    if kr.size:
+        shift = float(np.abs(sp.K[np.ix_(kr, tr)].astype(np.float64) @ dA.astype(np.float64)).max(initial=0.0))
+    extra = {"objective": np.asarray(obj), "lr": np.asarray(lrs)}
+    return model._with_span(A1, u), shift, extra
+
+
 # ---------------------------------------------------------------------------------------------- methods
 def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
     alpha = check_positive(opts["step_scale"], "step_scale", allow_zero=True)
@@ -286,7 +394,7 @@ def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
         raise ValueError("multipliers.lambdas must be finite and >= 0")
     s = float(mult.scale)
     # the multipliers must belong to this model: s = (min_i q_i)^{1/L}
-    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+    q = y_enc.astype(np.float64) * model._outputs(Xc)
     qmin = float(q.min())
     if not qmin > 0:
         raise NotSeparableError(
@@ -311,17 +419,23 @@ def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
         pr = pos[pinned[sel, 0]].tolist()
         pj = pinned[sel, 1].tolist()
         mu_l = mu[sel].tolist()
-    XF = np.ascontiguousarray(Xc[idx])
-    yF = np.ascontiguousarray(y_enc[idx])
-    XR = np.ascontiguousarray(Xc[keep])
     w_scale = s ** (2 - L)
-    W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
-                                            np.ascontiguousarray(lam[idx]), pr, pj, np.asarray(mu_l, dtype=np.float64),
-                                            alpha, w_scale, nt)
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        new, shift, n_clarke = _ga_span(model, trows, y_enc, idx, keep, lam[idx], pr, pj, mu_l, alpha, w_scale)
+        W1 = u1 = None
+    else:
+        new = None
+        XF = np.ascontiguousarray(Xc[idx])
+        yF = np.ascontiguousarray(y_enc[idx])
+        XR = np.ascontiguousarray(Xc[keep])
+        W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
+                                                np.ascontiguousarray(lam[idx]), pr, pj,
+                                                np.asarray(mu_l, dtype=np.float64), alpha, w_scale, nt)
     extra = {"scale": s, "degree": L, "lambda_forget": lam[idx].copy(), "n_clarke": int(n_clarke),
              "subgradient": sub, "subgradient_tol": tol, "multipliers_computed": computed,
              "multiplier_method": getattr(mult, "method", None), "kkt_epsilon": getattr(mult, "epsilon", None)}
-    return W1, u1, 1, float(shift), extra
+    return new, W1, u1, 1, float(shift), extra
 
 
 def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
@@ -341,6 +455,10 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
     elif method == "neggrad_plus":
         fw = check_positive(opts["forget_weight"], "forget_weight", allow_zero=True)
         w[idx] = -fw / k
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        new, shift, extra = _gd_span(model, trows, y_enc, w, keep, lr, bool(normalized), lr_max, n_steps)
+        return new, None, None, n_steps, shift, extra
     rows = np.flatnonzero(w != 0.0)
     Xs = np.ascontiguousarray(Xc[rows])
     ys = np.ascontiguousarray(y_enc[rows])
@@ -349,12 +467,21 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
     W1, u1 = res["W"], res["u"]
     shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, W1, nt)
     extra = {"objective": np.asarray(res["objective"]), "lr": np.asarray(res["lr"])}
-    return W1, u1, n_steps, shift, extra
+    return None, W1, u1, n_steps, shift, extra
 
 
 def _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt):
     from .models import clone
 
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        # in the span: K[keep][:, keep], Z0[keep] and the model's own W0 (the same initialization)
+        new = model._train_rows(Xc, y, np.flatnonzero(keep), start="init")
+        kr = trows[keep]
+        D = new._state.train_preacts()[kr].astype(np.float64) - model._state.train_preacts()[kr].astype(np.float64)
+        shift = float(np.abs(D).max(initial=0.0))
+        extra = {"same_initialization": True, "fit_status": getattr(new, "fit_status_", None)}
+        return new, int(getattr(new, "n_iter_", 0)), shift, extra
     new = clone(model)
     yr = np.asarray(y)[keep]
     new.fit(Xc[keep], yr)
@@ -422,7 +549,7 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         extra["M"] = M
         extra["gamma"] = [st["gamma"] for st in steps]
         extra["hard_case"] = any(st["hard_case"] for st in steps)
-    return W1, u1, n_steps, float(res["preact_shift"]), extra
+    return None, W1, u1, n_steps, float(res["preact_shift"]), extra
 
 
 def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
@@ -441,7 +568,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     res = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, l2, M, lr,
                              sigma, bg, bh, n_outer, n_inner, seed, nt)
     extra = {"solver": "hvp", "steps": list(res["steps"]), "M": M, "batch_grad": bg, "batch_hess": bh}
-    return res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
+    return None, res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
 
 
 # ---------------------------------------------------------------------------------------------- public API
@@ -464,23 +591,23 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     t0 = time.perf_counter()
     new = None
     if method == "ga":
-        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
     elif method in ("neggrad", "neggrad_plus", "finetune"):
-        W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
     elif method == "retrain":
         new, n_iter, shift, extra = _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt)
-        W1, u1 = new._W, new._u
     elif method == "scure_newton":
-        W1, u1, n_iter, shift, extra = _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt)
     else:
-        W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
     elapsed = time.perf_counter() - t0
     ref_scale = _reference_scale(model, Xc, y_enc, nt)
     if new is None:
         new = model._with_params(np.asarray(W1), np.asarray(u1))
-    step = _flat(new._W, new._u, model.train_outer_) - model.params()
+    # ||theta^- - theta|| from the two states (no d when both are span models over the same X and W0)
+    step_norm = math.sqrt(new._sqdist_theta(model))
     shown = {k: (v if k != "multipliers" else (None if v is None else f"<{type(v).__name__}>")) for k, v in opts.items()}
-    info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(np.linalg.norm(step)),
+    info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(step_norm),
                             "time": elapsed, "n_iter": int(n_iter), "preact_shift": float(shift),
                             "forget": idx.copy(), "n_retained": int(keep.sum()), "reference_scale": ref_scale}
     if method == "ga":
@@ -501,7 +628,7 @@ def _reference_scale(model, Xc: np.ndarray, y_enc: np.ndarray, nt: int) -> Optio
     prev = (getattr(model, "unlearn_info_", None) or {}).get("reference_scale")
     if prev is not None:
         return float(prev)
-    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+    q = y_enc.astype(np.float64) * model._outputs(Xc)
     qmin = float(q.min())
     return qmin ** (1.0 / model.degree_) if qmin > 0 else None
 
@@ -510,10 +637,26 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
     """Loss, gradient norm and minimum margin of `model` on (X, y) (the current retained set)."""
     Xc = model._check_X(X)
     y_enc = model._encode_y(y, Xc.shape[0])
-    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
-    L, gW, gu = _core.loss_and_grad(Xc, y_enc, model._W, model._u, model.slope_, model.train_outer_, model.loss, nt)
-    g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
-    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": float(np.linalg.norm(g)),
+    if model._train_rows_of(Xc) is not None:
+        # span: ||grad_W||^2 = <Gamma, K Gamma>, Gamma_ij = (1/n) l'(q_i) y_i u_j sigma'(z_ij) (no d)
+        Z = model._preactivations(Xc)
+        yd = y_enc.astype(np.float64)
+        q = yd * model._outputs_from_preacts(Z)
+        c = _core.losses(q, model.loss)[1] * yd / Xc.shape[0]
+        u = np.asarray(model._u, dtype=np.float64)
+        Gam = c[:, None] * u[None, :] * _dact(Z, model.slope_)
+        g2 = float(np.einsum("ij,ij->", Gam, model._kernel(Xc).astype(np.float64) @ Gam))
+        if model.train_outer_:
+            gu = _act(Z, model.slope_).astype(np.float64).T @ c
+            g2 += float(gu @ gu)
+        gnorm = math.sqrt(max(g2, 0.0))
+    else:
+        q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+        L, gW, gu = _core.loss_and_grad(Xc, y_enc, model._W, model._u, model.slope_, model.train_outer_, model.loss,
+                                        nt)
+        g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
+        gnorm = float(np.linalg.norm(g))
+    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": gnorm,
             "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
 
 
