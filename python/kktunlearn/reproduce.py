@@ -142,6 +142,10 @@ def _finish(name: str, quick: bool, rows: Any, summary: Any, checks: Dict[str, A
             print("checks:")
             for k, v, expect, ok in verdicts:
                 print(f"  {k} = {_fmt(v)}  (expected: {expect})  {'PASS' if ok else 'FAIL'}")
+            judged = {k for k, *_ in verdicts}
+            rest = [k for k in checks if k not in judged and k != "n_failed"]
+            if rest:
+                print("recorded (no stated expectation): " + ", ".join(f"{k} = {_fmt(checks[k])}" for k in rest))
             if csv_path:
                 print(f"wrote {csv_path}" + (f", {fig_path}" if fig_path else "") + (f" and {cap_path}" if cap_path else ""))
     return res
