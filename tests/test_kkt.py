@@ -456,19 +456,20 @@ def test_clarke_spec_setting_far_below_plain():
 
 
 # ----------------------------------------------------------------------------------------- verify_unlearning
-def test_verify_unlearning_goldstein_default_and_thresholds():
+def test_verify_unlearning_same_default_measure_and_thresholds():
     X, y = near_orthogonal(16, 300, seed=1)
     net = kk.TwoLayerReLU(width=20, random_state=1, max_iter=1500).fit(X, y)
     un = net._with_params(net.W_ * 0.999, net.u_)
     un.unlearn_info_ = {"method": "damped_newton", "preact_shift": 0.05}
     other = kk.verify_unlearning(un, X, y, [2, 5], original=net)
-    assert other.subgradient_tol == pytest.approx(1e-3)  # no Goldstein widening for non-GA methods
     un.unlearn_info_ = {"method": "ga", "preact_shift": 0.05}
     rep = kk.verify_unlearning(un, X, y, [2, 5], original=net)
+    # the method does not change the measure (no step-sized widening for GA)
+    assert rep.subgradient_tol == other.subgradient_tol == pytest.approx(1e-3)
+    assert rep.epsilon == other.epsilon and rep.relaxed_radius == other.relaxed_radius
     q0 = y * net.decision_function(X)
     s = q0.min()
     assert rep.scale == pytest.approx(s, rel=1e-12) and rep.scale_source == "original"
-    assert rep.subgradient_tol == pytest.approx(1e-3 + 0.05 / s, rel=1e-12)
     assert rep.successful is None
     keep = np.setdiff1d(np.arange(16), [2, 5])
     q = y[keep] * un.decision_function(X[keep]) / s
@@ -486,7 +487,9 @@ def test_verify_unlearning_goldstein_default_and_thresholds():
     assert r2.cosine_to_retrained == pytest.approx(kk.cosine_similarity(un, ret))
     assert r2.cosine_original_to_retrained == pytest.approx(kk.cosine_similarity(net, ret))
     assert list(r2.forget) == [2, 5]
-    self_scaled = kk.verify_unlearning(un, X, y, [2, 5])
+    un.unlearn_info_ = {"method": "ga", "preact_shift": 0.05}  # no recorded scale
+    with pytest.warns(UserWarning, match="tau = 0"):
+        self_scaled = kk.verify_unlearning(un, X, y, [2, 5])
     assert self_scaled.scale_source == "self" and self_scaled.tau <= 1e-12
     assert "successful" in repr(ok) and "epsilon" in repr(ok.retained)
 
@@ -494,7 +497,7 @@ def test_verify_unlearning_goldstein_default_and_thresholds():
 def test_clarke_consistent_ga_step_preserves_stationarity():
     """Spec 7.5 (theorem property): removing exactly the forgotten point's fitted term from the normalized
     model, theta^- = theta - y_r sum_j c_rj u_j x_r e_j^T, leaves the original certificate (lambda_i, mu_ij,
-    i != r) feasible for S \\ {r} under the Goldstein default tolerance (1e-3 + preact_shift / s), with the same
+    i != r) feasible for S \\ {r} under the relaxed reading with radius r = preact_shift / s, with the same
     residual vector, so epsilon(theta^-, S \\ r) <= epsilon_clarke(theta, S); a half step is far worse."""
     X, y = near_orthogonal(20, 1000, seed=1)
     net = kk.TwoLayerReLU(width=100, random_state=1, max_iter=4000).fit(X, y)
@@ -511,9 +514,10 @@ def test_clarke_consistent_ga_step_preserves_stationarity():
         step = alpha * y[r] * (C[r] * u)[:, None] * X[r][None, :]
         un = kk.TwoLayerReLU(width=100).set_parameters(W - step, u)
         un.unlearn_info_ = {"method": "ga", "preact_shift": float(np.abs(X[keep] @ step.T).max())}
-        rep = kk.verify_unlearning(un, X, y, [r], reference_scale=1.0)
-        assert rep.subgradient_tol == pytest.approx(1e-3 + un.unlearn_info_["preact_shift"])
-        eps[alpha] = rep.epsilon
+        rep = kk.verify_unlearning(un, X, y, [r], reference_scale=1.0,
+                                   relaxed_radius=un.unlearn_info_["preact_shift"])
+        assert rep.relaxed.subgradient_tol == pytest.approx(1e-3 + un.unlearn_info_["preact_shift"])
+        eps[alpha] = rep.epsilon_relaxed
     assert eps[1.0] <= cert.epsilon * (1 + 1e-9)
     assert eps[0.5] > 5 * eps[1.0]
 

@@ -155,6 +155,10 @@ def test_issue_example_runs_as_written():
     assert (ga["cos_to_retrained"] > ga["cos_original_to_retrained"]).all()
     # the oracle against itself (retraining reuses K restricted to the retained rows: equal up to rounding)
     np.testing.assert_allclose(df.loc[df["method"] == "retrain", "cos_to_retrained"], 1.0, rtol=0, atol=1e-12)
-    for col in ("goldstein_epsilon", "plain_epsilon", "clarke_epsilon", "tau", "test_acc", "mia_threshold_auc",
-                "mia_lr_auc", "step_norm", "wall_time", "phi", "psi", "orig_epsilon"):
+    for col in ("epsilon", "literal_epsilon", "relaxed_epsilon", "relaxed_free_fraction", "relaxed_radius", "tau",
+                "test_acc", "mia_threshold_auc", "mia_lr_auc", "step_norm", "wall_time", "phi", "psi", "orig_epsilon",
+                "retained_acc_gap", "test_acc_gap", "forget_acc_gap", "measure"):
         assert col in df.columns and df[col].notna().all(), col
+    # one measure for both methods of a configuration: the same r (from the alpha = 1 GA step), scale, tolerance
+    for d, g in df.groupby("d"):
+        assert g["relaxed_radius"].nunique() == 1 and g["measure"].nunique() == 1 and g["literal_tol"].nunique() == 1

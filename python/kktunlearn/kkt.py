@@ -16,9 +16,25 @@ n x (m d) Jacobian: it works with K = X X^T, the pre-activations Z = X W^T and u
 * delta        = max_i lambda_i (q_i - 1)_+   (complementary slackness, K3; 0 when all lambda_i (q_i - 1) <= 0),
   delta_sum    = sum_i lambda_i (q_i - 1)_+   (the summed variant);
 * tau          = max(0, 1 - min_i q_i)        (how far the margin constraints are violated, U2);
-* (epsilon, delta, tau)-successful unlearning (spec 3.3): the unlearned model, measured in the original
-  model's normalization, is an (epsilon, delta)-approximate KKT point of the retained set whose margin
-  constraints are relaxed by tau.
+* (epsilon, delta, tau)-successful unlearning (Melamed, Yehudai & Vardi 2025, arXiv 2510.14844, Sec. 2:
+  the success criterion): the unlearned model, measured in the original model's normalization, is an
+  (epsilon, delta)-approximate KKT point (Lyu & Li 2020, Def. of an (epsilon, delta)-KKT point) of the
+  retained set whose margin constraints are relaxed by tau.
+
+Two readings of "h_i in the Clarke subdifferential" (every unlearning report gives both)
+---------------------------------------------------------------------------------------
+* literal : the Clarke subdifferential of N(x_i; .) at theta^- itself (Clarke 1983, Def. 2.1.1). A ReLU
+  pair (point i, neuron j) is at the kink, and may take any derivative in [slope, 1], only when
+  |<w_j, x_i>| / s <= LITERAL_TOL (1e-3 on the normalized model; exact zeros are never reached by
+  floating-point training, GD leaves such pairs oscillating within ~1e-3 of 0).
+* relaxed : a Goldstein-type enlargement (Goldstein 1977): the convex hull of the gradients within a
+  radius r of theta^- in pre-activation space, i.e. every pair with |<w_j, x_i>| / s <= LITERAL_TOL + r
+  is free. r is stated, fixed once per experiment and applied to every method and every step size alike
+  (default RELAXED_RADIUS; ga_radius() gives the displacement of the KKT-scaled GA step at alpha = 1).
+The headline numbers (epsilon, epsilon_rel, delta, n_pinned) are the literal reading: it is the
+definition as written, needs no radius, so no method can look better through the choice of r. The
+relaxed reading is the one under which one exact gradient-ascent step preserves stationarity for ReLU
+networks (a step moves pre-activations that sat at the kink off it; Figure 1's V appears under it).
 """
 
 from __future__ import annotations
@@ -36,12 +52,17 @@ from ._validation import check_choice, check_int, check_is_fitted, check_n_threa
 from .exceptions import ConvergenceWarning, NotSeparableError
 
 __all__ = ["KKTMultipliers", "KKTReport", "UnlearningReport", "kkt_multipliers", "kkt_report",
-           "verify_unlearning", "cosine_similarity", "CLARKE_BASE_TOL"]
+           "verify_unlearning", "cosine_similarity", "ga_radius", "CLARKE_BASE_TOL", "LITERAL_TOL",
+           "RELAXED_RADIUS"]
 
-#: Base tolerance (on the normalized model) of verify_unlearning's default pinned-pair rule (spec 7.4).
-CLARKE_BASE_TOL = 1e-3
-#: Unlearning methods whose default verification tolerance is widened by the step's displacement.
-_GOLDSTEIN_METHODS = frozenset({"ga"})
+#: Kink tolerance of the literal reading: on the normalized model a pair with |<w_j, x_i>| / s <= LITERAL_TOL
+#: is at the ReLU kink (any derivative in [slope, 1]). The same value for every method.
+LITERAL_TOL = 1e-3
+#: Backward-compatible name of LITERAL_TOL.
+CLARKE_BASE_TOL = LITERAL_TOL
+#: Default Goldstein radius r of the relaxed reading (normalized pre-activation units) when the caller
+#: gives none; experiments state their own r (e.g. ga_radius(), the alpha = 1 GA step's displacement).
+RELAXED_RADIUS = 1e-2
 
 _METHODS = ("nnls", "dynamics", "closed_form")
 
@@ -164,18 +185,32 @@ class KKTReport(_ReprMixin):
 
 @dataclass(frozen=True, repr=False)
 class UnlearningReport(_ReprMixin):
-    """Verification of an unlearned model on the retained set (spec 3.3).
+    """Verification of an unlearned model on the retained set S \\ F ((epsilon, delta, tau)-successful
+    unlearning, arXiv 2510.14844 Sec. 2), in both readings of the Clarke subdifferential.
 
-    retained : KKTReport of the unlearned model on S \\ F, normalized by `scale`.
-    epsilon, epsilon_rel, delta, delta_sum, tau, min_margin, n_pinned : copied from `retained`.
+    Headline numbers (the literal reading, see the module docstring for why):
+    epsilon, epsilon_rel, delta, delta_sum, n_pinned : of `retained`, the literal report.
+    tau, min_margin : max(0, 1 - min_{i in S \\ F} q_i / s^L) and that minimum (the same in both readings).
+    Both readings side by side:
+    epsilon_literal, epsilon_rel_literal, delta_literal, n_pinned_literal : Clarke subdifferential at
+        theta^- itself, kink tolerance literal_tol (= subgradient_tol).
+    epsilon_relaxed, epsilon_rel_relaxed, delta_relaxed, n_free_relaxed : Goldstein-type enlargement, pairs
+        with |<w_j, x_i>| / s <= literal_tol + relaxed_radius free; free_fraction_relaxed = n_free_relaxed /
+        n_pairs (n_pairs = |S \\ F| m for a network, 0 for the linear model, which has no kinks).
+    relaxed : the KKTReport of the relaxed reading (the literal one is `retained`).
     scale, scale_source : the normalization s and where it came from ("reference_scale", "original",
-        "unlearn_info", or "self" = the unlearned model's own retained min margin, which makes tau = 0).
-    subgradient_tol, tol_rule : the pinned-pair tolerance used and how it was chosen.
+        "unlearn_info" = the original model's s recorded by unlearn(), or "self" = the unlearned model's own
+        retained min margin, which makes tau = 0 and is warned about).
+    subgradient_tol, tol_rule : the literal reading's kink tolerance and how it was chosen.
+    relaxed_radius, radius_rule : r and how it was chosen.
+    measure : every parameter of the measure (headline reading, tolerances, r, scale, multiplier method,
+        delta and tau formulas); measure_id : the same in one line, for tables.
     forget : indices of the forgotten points.  forget_margins : their margins y N(x) / s^L.
     cosine_to_retrained : cos(theta^-, theta_retrained) when `retrained` is given.
     cosine_original_to_retrained : cos(theta, theta_retrained) when `original` and `retrained` are given.
     thresholds : the (epsilon, delta, tau) thresholds given (None where not given).
-    successful : every given threshold met (epsilon <= eps, delta <= delta, tau <= tau); None if none given.
+    successful : every given threshold met by the headline numbers (epsilon <= eps, delta <= delta,
+        tau <= tau); None if none given.
     """
 
     retained: KKTReport
@@ -196,9 +231,46 @@ class UnlearningReport(_ReprMixin):
     cosine_original_to_retrained: Optional[float]
     thresholds: Dict[str, Optional[float]]
     successful: Optional[bool]
+    reading: str = "literal"
+    literal_tol: float = LITERAL_TOL
+    relaxed_radius: float = 0.0
+    radius_rule: str = ""
+    epsilon_literal: float = math.nan
+    epsilon_rel_literal: float = math.nan
+    delta_literal: float = math.nan
+    n_pinned_literal: int = 0
+    epsilon_relaxed: float = math.nan
+    epsilon_rel_relaxed: float = math.nan
+    delta_relaxed: float = math.nan
+    n_free_relaxed: int = 0
+    n_pairs: int = 0
+    free_fraction_relaxed: float = math.nan
+    relaxed: Optional[KKTReport] = field(default=None, compare=False)
+    measure: Dict[str, Any] = field(default_factory=dict, compare=False)
+    measure_id: str = ""
 
-    _repr_fields = ("successful", "epsilon", "epsilon_rel", "delta", "delta_sum", "tau", "min_margin", "n_pinned",
-                    "scale", "scale_source", "subgradient_tol", "cosine_to_retrained", "forget_margins")
+    def columns(self, prefix: str = "") -> Dict[str, Any]:
+        """The certificate as flat table columns (sweep rows, unlearn_sequence records, bench tables):
+        epsilon / epsilon_rel / delta (headline = literal), literal_* and relaxed_* (both readings), tau,
+        min_margin (normalized), relaxed_free_pairs / relaxed_free_fraction (pairs free at r), the measure
+        parameters (literal_tol, relaxed_radius, kkt_scale, kkt_scale_source, measure) and successful."""
+        c = {"epsilon": self.epsilon, "epsilon_rel": self.epsilon_rel, "delta": self.delta, "tau": self.tau,
+             "kkt_min_margin": self.min_margin,
+             "literal_epsilon": self.epsilon_literal, "literal_epsilon_rel": self.epsilon_rel_literal,
+             "literal_delta": self.delta_literal, "literal_n_pinned": self.n_pinned_literal,
+             "relaxed_epsilon": self.epsilon_relaxed, "relaxed_epsilon_rel": self.epsilon_rel_relaxed,
+             "relaxed_delta": self.delta_relaxed, "relaxed_free_pairs": self.n_free_relaxed,
+             "relaxed_free_fraction": self.free_fraction_relaxed, "n_pairs": self.n_pairs,
+             "literal_tol": self.literal_tol, "relaxed_radius": self.relaxed_radius, "kkt_scale": self.scale,
+             "kkt_scale_source": self.scale_source, "measure": self.measure_id,
+             "kkt_converged": bool(self.retained.converged and (self.relaxed is None or self.relaxed.converged))}
+        if self.successful is not None:
+            c["successful"] = self.successful
+        return {prefix + k: v for k, v in c.items()}
+
+    _repr_fields = ("successful", "epsilon", "epsilon_rel", "epsilon_relaxed", "epsilon_rel_relaxed", "delta",
+                    "tau", "min_margin", "n_pinned", "free_fraction_relaxed", "scale", "scale_source",
+                    "literal_tol", "relaxed_radius", "cosine_to_retrained", "forget_margins")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -287,9 +359,9 @@ def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradien
         clarke=True, the exact Clarke problem is solved: lambda_i >= 0 and mu_ij in [slope lambda_i, lambda_i]
         (a convex QP, primal active set started from the plain solution, so epsilon <= epsilon_plain).
         subgradient_tol=0 still pins pre-activations that are exactly 0.
-    method="dynamics" (spec 9.2): lambda = c v, v_i = |l'(q_i^raw)| (the training loss), c = <theta, g>/||g||^2,
+    method="dynamics" (the parameters align with -grad L in the limit, Ji & Telgarsky 2020): lambda = c v, v_i = |l'(q_i^raw)| (the training loss), c = <theta, g>/||g||^2,
         g = sum_i v_i y_i grad N(x_i) (no optimization; pinned pairs keep mu = lambda_i sigma'(z_ij)).
-    method="closed_form" (linear model only, spec 9.1): all points support vectors, lambda = G^{-1} 1
+    method="closed_form" (linear model only; hard-margin SVM dual with every point a support vector): all points support vectors, lambda = G^{-1} 1
         (= y o (X X^T)^{-1} y); negative entries are clipped to 0 with a warning.
 
     tol : relative optimality tolerance of the solvers; max_iter : their iteration limit (None = automatic).
@@ -336,7 +408,7 @@ def kkt_report(model: Any, X: Any, y: Any, multipliers: Optional[KKTMultipliers]
 
     delta = max_i lambda_i (q_i - 1)_+, delta_sum = sum_i lambda_i (q_i - 1)_+, tau = max(0, 1 - min_i q_i),
     q_i the normalized margins. Without `multipliers` they are computed by kkt_multipliers(method=...).
-    With `multipliers` (e.g. the original model's, spec 7.1 "fixed-lambda" variant), this model's residual is
+    With `multipliers` (e.g. the original model's: the "fixed-lambda" variant), this model's residual is
     evaluated at those lambda_i (and at their mu for the pinned pairs they list; other pinned pairs of this
     call use c_ij = lambda_i sigma'(z_ij)); they must have one entry per row of X.
     """
@@ -401,8 +473,9 @@ def _cosine(model_a: Any, model_b: Any) -> float:
 
 
 def _info_scale(info: Dict[str, Any]) -> Optional[float]:
-    """The original model's normalization scale recorded by the unlearning code: "reference_scale", or
-    "scale" of method "ga" (the s of the multipliers the step was built from)."""
+    """The original model's normalization scale recorded by the unlearning code: "reference_scale" (every
+    method, kktunlearn.unlearn), or "scale" of method "ga" (the s of the multipliers the step was built
+    from) for models made before reference_scale was recorded."""
     v = info.get("reference_scale")
     if v is None and info.get("method") == "ga":
         v = info.get("scale")
@@ -440,34 +513,55 @@ def _check_forget(forget: Any, n: int) -> np.ndarray:
     return np.sort(f)
 
 
+def ga_radius(original: Any, X: Any, y: Any, forget: Any, multipliers: Optional[KKTMultipliers] = None,
+              subgradient: str = "clarke") -> float:
+    """The relaxed reading's radius r taken from the KKT-scaled GA step at alpha = 1 (arXiv 2510.14844,
+    Thm 4.1 step size): r = max_{i in S \\ F, j} |<w_j^- - w_j, x_i>| / s, the largest pre-activation
+    displacement the step causes on a retained point, in the original model's normalization s.
+
+    Compute it once per experiment (one original model and forget set) and pass it as relaxed_radius to
+    verify_unlearning for every method and every step scale alike. multipliers: the original model's
+    KKTMultipliers on (X, y) (computed with subgradient_tol = LITERAL_TOL when None).
+    """
+    from .unlearning import unlearn
+
+    _check_model(original, "original")
+    if multipliers is None:
+        multipliers = kkt_multipliers(original, X, y, subgradient_tol=LITERAL_TOL)
+    step = unlearn(original, X, y, forget, method="ga", multipliers=multipliers, subgradient=subgradient)
+    info = step.unlearn_info_
+    return float(info["preact_shift"]) / float(info["scale"])
+
+
 @_span.scoped('unlearned', 'retrained', 'original')
 def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: Any = None,
                       epsilon: Optional[float] = None, delta: Optional[float] = None, tau: Optional[float] = None,
                       subgradient_tol: Optional[float] = None, *, original: Any = None,
-                      reference_scale: Optional[float] = None, method: str = "nnls",
-                      n_threads: Optional[int] = None, tol: float = 1e-10,
+                      reference_scale: Optional[float] = None, relaxed_radius: Optional[float] = None,
+                      method: str = "nnls", n_threads: Optional[int] = None, tol: float = 1e-10,
                       max_iter: Optional[int] = None) -> UnlearningReport:
     """Is `unlearned` an (epsilon, delta)-approximate KKT point of the retained set S \\ F with margin
-    constraints relaxed by tau (spec 3.3)?  X, y: the full training set S; forget: indices of F.
+    constraints relaxed by tau ((epsilon, delta, tau)-successful unlearning, arXiv 2510.14844 Sec. 2)?
+    X, y: the full training set S; forget: indices of F.
 
-    Normalization scale s (the unlearned model is measured in the original model's frame, so that tau
-    reflects the margins the step lost):
-      reference_scale if given; else original's s = (min_{i in S} q_i(original))^(1/L) if `original` is given;
-      else unlearned.unlearn_info_["reference_scale"], or unlearn_info_["scale"] of method "ga" (the
-      original model's s recorded by the GA step); else the unlearned model's own
+    The measure is the same for every unlearning method (GA, NegGrad, fine-tuning, every Newton method,
+    retraining); only the arguments below change it, and the report records it (`measure`, `measure_id`).
+
+    Scale s (always the ORIGINAL model's, so tau shows the margin the unlearning lost):
+      reference_scale if given; else original's s = (min_{i in S} q_i(original))^(1/L) if `original` is
+      given; else unlearned.unlearn_info_["reference_scale"] (recorded by kktunlearn.unlearn for every
+      method: the s of the model it started from); else, with a warning, the unlearned model's own
       (min_{i in S \\ F} q_i)^(1/L) (then tau = 0 by construction).
-    Pinned-pair tolerance (Goldstein-type, spec 7.4/9.4), unless subgradient_tol is given:
-      tol = CLARKE_BASE_TOL (1e-3) + preact_shift / s,
-    where preact_shift = unlearned.unlearn_info_["preact_shift"] (max over retained i and neurons j of
-    |<w_j^- - w_j, x_i>| in the unlearned model's raw scale; 0 when absent). A pre-activation within the
-    step's displacement of the kink may take any Clarke derivative. This widening is applied by default
-    only to the single KKT-scaled gradient-ascent step (method "ga", for which spec 9.4 derives it); for
-    other methods (large Newton steps, many-step methods, retraining) a displacement-sized tolerance
-    would declare nearly every pair pinned and report epsilon ~ 0, so their default is
-    CLARKE_BASE_TOL alone. Pass subgradient_tol=... to choose any tolerance (0.0: the plain Clarke
-    measure at theta^- itself).
-    successful = (epsilon_ <= epsilon) and (delta_ <= delta) and (tau_ <= tau) over the thresholds given
-    (None when none is given).
+    Readings (both computed, see the module docstring):
+      literal: kink tolerance subgradient_tol (default LITERAL_TOL = 1e-3);
+      relaxed: tolerance subgradient_tol + r, r = relaxed_radius (default RELAXED_RADIUS = 1e-2; use
+        ga_radius() for the GA step's displacement; 0 makes the relaxed reading equal to the literal one).
+    The headline epsilon / epsilon_rel / delta / n_pinned are the literal reading.
+    epsilon = min_{lambda >= 0, h_i in the reading's subdifferential} || theta^-/s - sum_i lambda_i y_i h_i ||,
+    epsilon_rel = epsilon / ||theta^-/s||, delta = max_i lambda_i (q_i - 1)_+, tau = max(0, 1 - min_i q_i),
+    q_i = y_i N(x_i; theta^-) / s^L over the retained set.
+    successful = (epsilon_ <= epsilon) and (delta_ <= delta) and (tau_ <= tau) over the thresholds given, on
+    the headline numbers (None when none is given).
     """
     _check_model(unlearned, "unlearned")
     Xc = unlearned._check_X(X)
@@ -503,21 +597,27 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
                 "reference scale was given; pass original=... or reference_scale=... to measure it in the "
                 "original model's normalization")
         s, src = float(q_self.min()) ** (1.0 / L), "self"
+        warnings.warn("verify_unlearning: no original model, reference_scale or unlearn_info_ scale, so the "
+                      "unlearned model is measured in its own scale and tau = 0 by construction; pass "
+                      "original=... to compare methods in the original model's scale", UserWarning, stacklevel=2)
 
-    if subgradient_tol is None and info.get("method") not in _GOLDSTEIN_METHODS:
-        st = CLARKE_BASE_TOL
-        rule = f"clarke: {CLARKE_BASE_TOL:g} (Goldstein widening only for {sorted(_GOLDSTEIN_METHODS)})"
-    elif subgradient_tol is None:
-        shift = float(info.get("preact_shift", 0.0) or 0.0)
-        if not (math.isfinite(shift) and shift >= 0):
-            raise ValueError(f"unlearn_info_['preact_shift'] must be finite and >= 0, got {shift!r}")
-        st = CLARKE_BASE_TOL + shift / s
-        rule = f"goldstein: {CLARKE_BASE_TOL:g} + preact_shift ({shift:.4g}) / scale ({s:.4g})"
+    if subgradient_tol is None:
+        st, rule = LITERAL_TOL, f"literal: LITERAL_TOL = {LITERAL_TOL:g}"
     else:
-        st = check_positive(subgradient_tol, "subgradient_tol", allow_zero=True)
-        rule = "given"
+        st, rule = check_positive(subgradient_tol, "subgradient_tol", allow_zero=True), "given"
+    if relaxed_radius is None:
+        r, rrule = RELAXED_RADIUS, f"default: RELAXED_RADIUS = {RELAXED_RADIUS:g}"
+    else:
+        r, rrule = check_positive(relaxed_radius, "relaxed_radius", allow_zero=True), "given"
 
-    rep = _report(unlearned, Xc[keep], yc[keep], None, st, s, method, n_threads, tol, max_iter)
+    Xr, yr = Xc[keep], yc[keep]
+    rep = _report(unlearned, Xr, yr, None, st, s, method, n_threads, tol, max_iter)
+    linear = bool(getattr(unlearned, "_linear", False))
+    if r == 0 or linear:  # no kinks (linear) or no enlargement: the relaxed reading is the literal one
+        rel = rep
+    else:
+        rel = _report(unlearned, Xr, yr, None, st + r, s, method, n_threads, tol, max_iter)
+    n_pairs = 0 if linear else int(Xr.shape[0] * unlearned._W_shape()[0])
     qf = _margins(unlearned, Xc[f], yc[f], nt) / (s ** L)
     cos_r = cos_o = None
     if retrained is not None:
@@ -530,8 +630,19 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
         ok = bool((thr["epsilon"] is None or rep.epsilon <= thr["epsilon"]) and
                   (thr["delta"] is None or rep.delta <= thr["delta"]) and
                   (thr["tau"] is None or rep.tau <= thr["tau"]))
+    measure = {"headline": "literal", "literal_tol": st, "tol_rule": rule, "relaxed_radius": r,
+               "radius_rule": rrule, "relaxed_tol": st + r, "scale": s, "scale_source": src,
+               "multiplier_method": method, "delta": "max_i lambda_i (q_i - 1)_+",
+               "tau": "max(0, 1 - min_i q_i / s^L)", "retained_points": int(Xr.shape[0])}
+    mid = f"literal tol {st:g} | relaxed r {r:.4g} | scale {src}"
     return UnlearningReport(
         retained=rep, epsilon=rep.epsilon, epsilon_rel=rep.epsilon_rel, delta=rep.delta, delta_sum=rep.delta_sum,
         tau=rep.tau, min_margin=rep.min_margin, n_pinned=rep.n_pinned, scale=s, scale_source=src,
         subgradient_tol=st, tol_rule=rule, forget=_frozen(f), forget_margins=_frozen(qf),
-        cosine_to_retrained=cos_r, cosine_original_to_retrained=cos_o, thresholds=thr, successful=ok)
+        cosine_to_retrained=cos_r, cosine_original_to_retrained=cos_o, thresholds=thr, successful=ok,
+        reading="literal", literal_tol=st, relaxed_radius=r, radius_rule=rrule,
+        epsilon_literal=rep.epsilon, epsilon_rel_literal=rep.epsilon_rel, delta_literal=rep.delta,
+        n_pinned_literal=rep.n_pinned, epsilon_relaxed=rel.epsilon, epsilon_rel_relaxed=rel.epsilon_rel,
+        delta_relaxed=rel.delta, n_free_relaxed=rel.n_pinned, n_pairs=n_pairs,
+        free_fraction_relaxed=(rel.n_pinned / n_pairs) if n_pairs else 0.0, relaxed=rel, measure=measure,
+        measure_id=mid)

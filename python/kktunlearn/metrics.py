@@ -1,4 +1,6 @@
-"""Metrics of an unlearning experiment (spec 7.1 of the GA paper, 6.2 / 8.5 of the Newton paper).
+"""Metrics of an unlearning experiment: the (epsilon, delta, tau) criterion of Melamed, Yehudai & Vardi 2025
+(arXiv 2510.14844, Sec. 2), cosine to retraining, accuracies, and the evaluation of Zhang et al. 2024
+(arXiv 2406.14507, the experiments section: accuracies, update norm, membership inference, Tug-of-War).
 
 Every number has its formula here; the sweep's rows use the same names.
 
@@ -6,16 +8,25 @@ Accuracy and margins (q_i = y_i N(x_i; theta)):
     accuracy(T)           = (1/|T|) sum_{i in T} 1[q_i > 0]
     margins are reported on the ORIGINAL model's normalized scale: q_i / q_min(theta_orig, S), so the
     original model has min margin 1 on the training set S and "margin of x_r 1.01 -> 0.30" reads as in
-    the paper (spec 7.4, setting C).
-KKT numbers (kktunlearn.kkt, computed on the retained set S_retain = S minus the forget set, for every
-model in the ORIGINAL model's frame theta / s0, s0 = q_min(theta_orig, S)^(1/L), so that tau shows the
-margin the step lost and models that no longer fit S_retain still get numbers):
-    epsilon       = min_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||
+    the paper's Gaussian-mixture discussion.
+KKT numbers (kktunlearn.kkt.verify_unlearning, the same measure for every method, computed on the
+retained set S_retain = S minus the forget set for every model in the ORIGINAL model's frame theta / s0,
+s0 = q_min(theta_orig, S)^(1/L), so that tau shows the margin the unlearning lost and models that no
+longer fit S_retain still get numbers):
+    epsilon       = min_{lambda >= 0, h_i} || theta - sum_i lambda_i y_i h_i ||  (stationarity, Lyu & Li 2020)
     epsilon_rel   = epsilon / ||theta||
-    delta         = max_i lambda_i (q_i - 1),    tau = max(0, 1 - min_i q_i)
-    three variants of epsilon: "plain" (sigma'(0) = 0, no pinned pairs), "clarke" (pairs with
-    |<w_j, x_i>| <= clarke_tol may take any derivative in [0, 1]) and "goldstein" (the verifier's default
-    tolerance for an unlearned model, which also covers the step's displacement, spec 9.4).
+    delta         = max_i lambda_i (q_i - 1)_+,    tau = max(0, 1 - min_i q_i)
+    in two readings of h_i in the Clarke subdifferential (columns literal_* and relaxed_*):
+    "literal" (pairs with |<w_j, x_i>| / s0 <= literal_tol = kktunlearn.kkt.LITERAL_TOL may take any
+    derivative in [0, 1]; the headline epsilon / epsilon_rel / delta) and "relaxed" (Goldstein-type:
+    pairs within literal_tol + r, r = relaxed_radius stated per experiment; relaxed_free_fraction =
+    share of (point, neuron) pairs free at r).
+Success verdict of a row (successful: literal reading; relaxed_successful: relaxed reading), against
+    the original model's own numbers on S in the same reading (orig_literal_*, orig_relaxed_*):
+    epsilon_rel <= orig_epsilon_rel + 0.05, delta <= orig_delta + 0.1, tau <= 0.1 (SUCCESS_THRESHOLDS).
+Gaps to the retrained model (retraining = the oracle; positive = the unlearned model is higher):
+    retained_acc_gap, test_acc_gap, forget_acc_gap = accuracy(unlearned) - accuracy(retrained);
+    tow = tug_of_war_models(unlearned, retrained, [forget, retained, test]) (test left out without X_test).
 Distances:
     cosine(a, b)  = <theta_a, theta_b> / (||theta_a|| ||theta_b||)  on the flat parameter vectors
     step_norm     = || theta_unlearned - theta_original ||_2         (the model's own raw scale)
@@ -50,8 +61,52 @@ import numpy as np
 from . import _span
 
 __all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "membership_inference",
-           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed",
-           "tug_of_war", "tug_of_war_models", "js_divergence"]
+           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed", "SUCCESS_THRESHOLDS",
+           "success_verdict", "tug_of_war", "tug_of_war_models", "js_divergence"]
+
+#: allowances of the row-level success verdict, in the spirit of (epsilon, delta, tau)-successful unlearning
+#: (arXiv 2510.14844, Sec. 2; its theorems bound epsilon by epsilon_0 and delta by delta_0 + O(phi), where
+#: (epsilon_0, delta_0) are the ORIGINAL model's numbers on S): a row succeeds in a reading when
+#:   epsilon_rel <= epsilon_rel_0 + 0.05,  delta <= delta_0 + 0.1  and  tau <= 0.1,
+#: with epsilon_rel_0, delta_0 the original model's numbers on S in the same reading (orig_* columns).
+SUCCESS_THRESHOLDS: Dict[str, float] = {"epsilon_rel": 0.05, "delta": 0.1, "tau": 0.1}
+
+
+def success_verdict(row: Dict[str, Any], thresholds: Optional[Dict[str, float]] = None,
+                    reading: str = "literal") -> Optional[bool]:
+    """<reading>_epsilon_rel <= orig_<reading>_epsilon_rel + t["epsilon_rel"], <reading>_delta <=
+    orig_<reading>_delta + t["delta"] and tau <= t["tau"] (t = SUCCESS_THRESHOLDS by default); without
+    the orig_* numbers the allowances are absolute (epsilon_0 = delta_0 = 0). None when a number is NaN."""
+    t = SUCCESS_THRESHOLDS if thresholds is None else thresholds
+    vals = [row.get(f"{reading}_epsilon_rel"), row.get(f"{reading}_delta"), row.get("tau")]
+    e0 = row.get(f"orig_{reading}_epsilon_rel", 0.0)
+    d0 = row.get(f"orig_{reading}_delta", 0.0)
+    if any(v is None or not np.isfinite(v) for v in vals + [e0, d0]):
+        return None
+    return bool(vals[0] <= e0 + t["epsilon_rel"] and vals[1] <= d0 + t["delta"] and vals[2] <= t["tau"])
+
+
+_ORIG_MEMO: Dict[Any, Dict[str, float]] = {}
+
+
+def _original_readings(original: Any, X: np.ndarray, y: np.ndarray, tol: float, radius: float) -> Dict[str, float]:
+    """The original model's (epsilon_rel, delta) on S in both readings (memoized per model and data)."""
+    from .kkt import kkt_report
+
+    sig = original._sqnorm_theta() if hasattr(original, "_sqnorm_theta") else float(np.sum(original.params() ** 2))
+    key = (id(original), float(sig), hash(np.ascontiguousarray(X).tobytes()),
+           hash(np.asarray(y).tobytes()), tol, radius)
+    if key in _ORIG_MEMO:
+        return _ORIG_MEMO[key]
+    lit = kkt_report(original, X, y, subgradient_tol=tol)
+    rel = lit if radius == 0 or getattr(original, "_linear", False) else \
+        kkt_report(original, X, y, subgradient_tol=tol + radius)
+    out = {"orig_literal_epsilon_rel": lit.epsilon_rel, "orig_literal_delta": lit.delta,
+           "orig_relaxed_epsilon_rel": rel.epsilon_rel, "orig_relaxed_delta": rel.delta}
+    if len(_ORIG_MEMO) >= 16:
+        _ORIG_MEMO.pop(next(iter(_ORIG_MEMO)))
+    _ORIG_MEMO[key] = out
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- basics
@@ -350,26 +405,30 @@ def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix
     except (ValueError, ArithmeticError) as exc:
         return {prefix + "epsilon": float("nan"), prefix + "epsilon_rel": float("nan"),
                 prefix + "delta": float("nan"), prefix + "tau": float("nan"),
-                prefix + "kkt_error": f"{type(exc).__name__}: {exc}"[:200]}
+                prefix + "kkt_error": f"{type(exc).__name__}: {exc}"}
     d = report_to_dict(rep)
     keep = ("epsilon", "epsilon_rel", "delta", "delta_sum", "tau", "min_margin", "n_pinned", "scale")
     out = {prefix + k: d[k] for k in keep if k in d}
     if caught:
-        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
+        out[prefix + "kkt_warning"] = "; ".join(str(w.message) for w in caught)
     return out
 
 
 @_span.scoped("original", "unlearned", "retrained")
 def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: Sequence[int],
                         retrained: Any = None, X_test: Any = None, y_test: Any = None,
-                        kkt: bool = True, clarke_tol: float = 1e-3, mia: bool = True,
-                        seed: Optional[int] = 0) -> Dict[str, Any]:
+                        kkt: bool = True, clarke_tol: Optional[float] = None, mia: bool = True,
+                        seed: Optional[int] = 0, relaxed_radius: Optional[float] = None) -> Dict[str, Any]:
     """Every metric of one unlearning result, as a flat dict (one sweep row's metric columns).
 
     original: the model trained on S = (X, y); unlearned: the result of an unlearning method (or the
     retrained model itself); forget: indices of the forgotten points in S; retrained: the model trained
-    on S_retain from the same initialization (for cosine_to_retrained); X_test, y_test: fresh points
-    (test accuracy, and the held-out side of the membership-inference attacks).
+    on S_retain from the same initialization (cosine_to_retrained, the accuracy gaps); X_test, y_test:
+    fresh points (test accuracy, and the held-out side of the membership-inference attacks).
+    The KKT columns are UnlearningReport.columns() of verify_unlearning(unlearned, ..., original=original,
+    subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius): the same measure whatever the method
+    (clarke_tol = the literal kink tolerance, default LITERAL_TOL; relaxed_radius = r, default
+    RELAXED_RADIUS; pass one r for every row of an experiment).
     """
     Xa = np.asarray(X, dtype=np.float64)
     ya = np.asarray(y)
@@ -388,7 +447,7 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
     row: Dict[str, Any] = {}
     row.update(margin_summary(q[keep], "retained"))
     row.update(margin_summary(q[f], "forget"))
-    # tau on the original scale (spec 7.1): how far below 1 the retained margins fall
+    # tau on the original scale: how far below 1 the retained margins fall
     row["tau"] = max(0.0, 1.0 - row["retained_margin_min"]) if keep.any() else float("nan")
     info = getattr(unlearned, "unlearn_info_", None) or {}
     row["step_norm"] = step_norm(original, unlearned)
@@ -402,32 +461,40 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
         row["cos_to_retrained"] = cosine(unlearned, retrained)
         row["cos_original_to_retrained"] = cosine(original, retrained)
         row["param_dist_to_retrained"] = float(np.sqrt(unlearned._sqdist_theta(retrained)))
+        qr = retrained.margins(Xa, ya)
+        row["retained_acc_gap"] = row["retained_acc"] - float(np.mean(qr[keep] > 0))
+        row["forget_acc_gap"] = row["forget_acc"] - float(np.mean(qr[f] > 0))
         if X_test is not None:
+            row["test_acc_gap"] = row["test_acc"] - accuracy(retrained, X_test, y_test)
             row["test_agreement_with_retrained"] = float(np.mean(
                 np.sign(unlearned.decision_function(X_test)) == np.sign(retrained.decision_function(X_test))))
+        sets = [(Xf, yf), (Xr, yr)] + ([(X_test, y_test)] if X_test is not None else [])
+        row["tow"] = tug_of_war_models(unlearned, retrained, sets)
     if kkt:
-        # every KKT number in the ORIGINAL model's frame: theta^- / s0, s0 = q_min(theta, S)^(1/L)
-        s0 = qmin0 ** (1.0 / original.degree_)
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=0.0, prefix="plain_", scale=s0))
-        row.update(kkt_numbers(unlearned, Xr, yr, subgradient_tol=clarke_tol, prefix="clarke_", scale=s0))
         from .kkt import verify_unlearning
 
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original)
-        except (ValueError, ArithmeticError) as exc:
-            row["goldstein_epsilon"] = float("nan")
-            row["kkt_error"] = f"{type(exc).__name__}: {exc}"[:200]
+                rep = verify_unlearning(unlearned, Xa, ya, f, retrained=retrained, original=original,
+                                        subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            for k in ("epsilon", "epsilon_rel", "delta", "literal_epsilon", "literal_epsilon_rel", "literal_delta",
+                      "relaxed_epsilon", "relaxed_epsilon_rel", "relaxed_delta", "relaxed_free_fraction"):
+                row[k] = float("nan")
+            row["kkt_error"] = f"{type(exc).__name__}: {exc}"
         else:
             if caught:
-                row["goldstein_kkt_warning"] = "; ".join(str(w.message) for w in caught)[:200]
-            d = report_to_dict(rep)
-            for k in ("epsilon", "epsilon_rel", "delta", "tau", "n_pinned", "subgradient_tol", "successful"):
-                if k in d:
-                    row["goldstein_" + k] = d[k]
-        row["epsilon"] = row.get("goldstein_epsilon", row.get("clarke_epsilon"))
+                row["kkt_warning"] = "; ".join(str(w.message) for w in caught)
+            row.update(rep.columns())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                row.update(_original_readings(original, Xa, ya, rep.literal_tol, rep.relaxed_radius))
+        row["successful"] = success_verdict(row)
+        row["relaxed_successful"] = success_verdict(row, reading="relaxed")
+        t = SUCCESS_THRESHOLDS
+        row["success_thresholds"] = (f"epsilon_rel <= orig + {t['epsilon_rel']:g}, delta <= orig + {t['delta']:g}, "
+                                     f"tau <= {t['tau']:g}")
     if mia and X_test is not None and np.asarray(X_test).shape[0] >= 2:
         row.update(membership_inference(unlearned, Xf, yf, X_test, y_test, Xr, yr, seed=seed))
     return row
-

@@ -3,7 +3,10 @@
 Every function takes the tidy DataFrame of kktunlearn.sweep.sweep (or a reproduction's CSV) and an
 optional matplotlib Axes, draws on it and returns it. Axis labels name the quantity and its formula
 (LABELS). Points are means over the rows sharing an x value (seeds, forgotten points); the band or
-error bar is +- one standard deviation.
+error bar is +- one standard deviation over those rows (their number is given in the legend / caption),
+clipped at 0 for nonnegative quantities and at 1 for cosines, accuracies and fractions. Values below NOISE_FLOOR times the largest value of a curve
+are rounding noise and are drawn as 0 (on a log axis: not drawn), never as a trend. Legends sit
+outside the data (below the axes).
 """
 
 from __future__ import annotations
@@ -12,18 +15,26 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["LABELS", "label", "plot_metric", "plot_fig1", "plot_methods", "new_figure"]
+__all__ = ["LABELS", "label", "plot_metric", "plot_fig1", "plot_methods", "new_figure", "outside_legend",
+           "NOISE_FLOOR"]
+
+#: relative floor under which a plotted mean is rounding noise (drawn as 0, or left out on a log axis)
+NOISE_FLOOR = 1e-12
 
 #: axis label of each metric column: the quantity and its formula
 LABELS: Dict[str, str] = {
     "step_scale": r"step scale $\alpha = \beta / \beta_{\mathrm{Thm\,4.1}}$,  $\beta_{\mathrm{Thm\,4.1}} = \lambda_r / |\ell'(q_r)|$",
     "epsilon": r"$\varepsilon = \min_{\lambda \geq 0} \|\theta^- - \sum_{i \in S_{ret}} \lambda_i y_i \nabla N(x_i)\|$",
-    "plain_epsilon": r"$\varepsilon_{plain}$ ($\sigma'(0) = 0$) $= \min_{\lambda\geq 0}\|\theta^- - \sum_i \lambda_i y_i \nabla N(x_i)\|$",
-    "clarke_epsilon": r"$\varepsilon_{Clarke}$: $\sigma'(z) \in [0,1]$ for $|z| \leq$ tol",
-    "goldstein_epsilon": r"$\varepsilon_{Goldstein}$: tol $= 10^{-3} +$ step displacement",
+    "literal_epsilon": r"$\varepsilon_{literal}$: Clarke subdifferential at $\theta^-$ (kink tol $10^{-3}$)",
+    "relaxed_epsilon": r"$\varepsilon_{relaxed}$: Goldstein, pairs within radius $r$ free",
+    "relaxed_free_fraction": r"share of (point, neuron) pairs free at $r$",
+    "literal_epsilon_rel": r"$\varepsilon_{literal} / \|\theta^-\|$",
+    "relaxed_epsilon_rel": r"$\varepsilon_{relaxed} / \|\theta^-\|$",
     "epsilon_rel": r"$\varepsilon / \|\theta\|$",
     "tau": r"$\tau = \max(0,\ 1 - \min_{i \in S_{ret}} y_i N(x_i; \theta^-) / q_{\min}(\theta))$",
     "delta": r"$\delta = \max_i \lambda_i (y_i N(x_i) - 1)$",
+    "literal_delta": r"$\delta_{literal} = \max_i \lambda_i (q_i - 1)_+$",
+    "tow": "Tug-of-War (ToW)",
     "cos_to_retrained": r"$\cos(\theta^-, \theta_{retrain}) = \langle\theta^-, \theta_r\rangle / (\|\theta^-\|\|\theta_r\|)$",
     "cos_original_to_retrained": r"$\cos(\theta, \theta_{retrain})$",
     "test_acc": r"test accuracy $= \frac{1}{n_{test}} \sum_i 1[y_i N(x_i) > 0]$",
@@ -82,61 +93,103 @@ def _check(df: Any, cols: Sequence[str]) -> None:
         raise ValueError(f"the DataFrame has no column(s) {missing}; available: {list(df.columns)}")
 
 
+def outside_legend(ax: Any, where: str = "below", **kw: Any):
+    """A legend outside the data: below the axes (where="below", default) or to their right ("right")."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        if where == "right":
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small", **kw)
+        else:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), borderaxespad=0.0, fontsize="small",
+                      ncol=kw.pop("ncol", 1), **kw)
+    return ax
+
+
 def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = None, logx: bool = False,
-                logy: bool = False, band: bool = True, marker: str = "o", legend: bool = True,
-                label_prefix: str = "", **line_kw: Any):
+                logy: Optional[bool] = None, band: bool = True, marker: str = "o", legend: bool = True,
+                label_prefix: str = "", name: Optional[str] = None, floor: float = 0.0, **line_kw: Any):
     """Mean of `y` against `x` (one line per value of `hue`), +- one standard deviation.
 
     The mean and standard deviation are over all rows with the same (hue, x), e.g. over seeds and
-    forgotten points. band=True draws the spread as a shaded band, else as error bars.
+    forgotten points (the row count is appended to the legend label). band=True draws the spread as a
+    shaded band, else as error bars; for a nonnegative column the band is clipped at 0. logy=None picks a
+    log axis when the positive means span more than two decades. Means below NOISE_FLOOR x the curve's
+    largest value, or below the absolute `floor` (e.g. 1e-12 for a relative residual), are drawn as 0 (left
+    out on a log axis). Integer ticks on an x named "round".
     """
     _check(df, [x, y] + ([hue] if hue else []))
     ax = _ax(ax)
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
+    nonneg = bool((df[y].dropna() >= 0).all())
+    curves = []
     for key, g in groups:
         stats = g.groupby(x, sort=True)[y].agg(["mean", "std", "count"])
         xs = np.asarray(stats.index, dtype=float)
         mu = stats["mean"].to_numpy(float)
         sd = np.nan_to_num(stats["std"].to_numpy(float))
-        name = label_prefix + (y if key is None else f"{hue} = {key}")
+        top = np.nanmax(np.abs(mu)) if mu.size and np.isfinite(mu).any() else 0.0
+        noise = (np.abs(mu) < NOISE_FLOOR * top) | (np.abs(mu) < floor)
+        mu = np.where(noise, 0.0, mu)
+        sd = np.where(noise, 0.0, sd)
+        cnt = int(stats["count"].max()) if len(stats) else 0
+        base = name if name is not None else (y if key is None else f"{hue} = {key}")
+        curves.append((label_prefix + base + (f" (n={cnt})" if band else ""), xs, mu, sd))
+    if logy is None:
+        pos = np.concatenate([c[2][c[2] > 0] for c in curves]) if curves else np.zeros(0)
+        logy = bool(nonneg and pos.size >= 2 and pos.max() / pos.min() > 100.0)
+    bounded = y.startswith("cos") or y.endswith("_acc") or y.endswith("fraction") or y == "tow"
+    for lab, xs, mu, sd in curves:
+        lo = mu - sd
+        hi = np.minimum(mu + sd, 1.0) if bounded else mu + sd
+        if nonneg:
+            lo = np.maximum(lo, 0.0)
+        if logy:
+            keep = mu > 0
+            xs, mu, sd, lo, hi = xs[keep], mu[keep], sd[keep], lo[keep], hi[keep]
+            lo = np.where(lo > 0, lo, mu * 0.5)
         if band:
-            line, = ax.plot(xs, mu, marker=marker, label=name, **line_kw)
-            ax.fill_between(xs, mu - sd, mu + sd, alpha=0.2, color=line.get_color())
+            line, = ax.plot(xs, mu, marker=marker, label=lab, **line_kw)
+            ax.fill_between(xs, lo, hi, alpha=0.2, color=line.get_color())
         else:
-            ax.errorbar(xs, mu, yerr=sd, marker=marker, label=name, capsize=3, **line_kw)
+            ax.errorbar(xs, mu, yerr=np.vstack([mu - lo, hi - mu]), marker=marker, label=lab, capsize=3, **line_kw)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    if legend and (hue is not None or label_prefix):
-        ax.legend(fontsize="small")
+    if x == "round":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if legend and (hue is not None or label_prefix or name):
+        outside_legend(ax)
     ax.grid(True, alpha=0.3)
     return ax
 
 
-def plot_fig1(df: Any, ax: Any = None, measures: Sequence[str] = ("plain_epsilon", "clarke_epsilon",
-                                                                  "goldstein_epsilon"), hue: Optional[str] = None):
+def plot_fig1(df: Any, ax: Any = None, measures: Sequence[str] = ("literal_epsilon", "relaxed_epsilon"),
+              hue: Optional[str] = None):
     """The GA paper's Figure 1: retained-set epsilon against the step scale alpha, mean +- std.
 
-    One line per epsilon variant (plain sigma'(0) = 0, Clarke with a fixed tolerance, Goldstein with the
-    tolerance covering the step), optionally split by `hue` (e.g. "subgradient"); a dotted line at
-    alpha = 1, the step size of Theorem 4.1.
+    One line per reading (literal: Clarke subdifferential at theta^-; relaxed: Goldstein-type radius r, the
+    same r for every alpha), optionally split by `hue` (e.g. "subgradient"); a dotted line at alpha = 1,
+    the step size of Theorem 4.1.
     """
     ax = _ax(ax)
     cols = [m for m in measures if m in df.columns]
     if not cols:
         raise ValueError(f"the DataFrame has none of the columns {list(measures)}")
+    names = {"literal_epsilon": r"literal (Clarke at $\theta^-$)", "relaxed_epsilon": r"relaxed (Goldstein, radius $r$)"}
     for col in cols:
+        nm = names.get(col, col)
         if hue is None:
-            plot_metric(df, "step_scale", col, ax=ax, legend=False, label_prefix="")
-            ax.lines[-1].set_label(col.replace("_epsilon", ""))
+            plot_metric(df, "step_scale", col, ax=ax, legend=False, name=nm, logy=False)
         else:
-            plot_metric(df, "step_scale", col, hue=hue, ax=ax, legend=False, label_prefix=col.replace("_epsilon", "") + ", ")
-    ax.axvline(1.0, color="gray", linestyle=":", linewidth=1)
+            plot_metric(df, "step_scale", col, hue=hue, ax=ax, legend=False, label_prefix=nm + ", ", logy=False)
+    ax.axvline(1.0, color="gray", linestyle=":", linewidth=1, label=r"$\alpha = 1$ (Thm 4.1)")
     ax.set_ylabel(r"$\varepsilon$ on $S_{ret}$ $= \min_{\lambda \geq 0} \|\theta^- - \sum_i \lambda_i y_i h_i\|$")
-    ax.legend(fontsize="small")
+    outside_legend(ax)
     return ax
 
 

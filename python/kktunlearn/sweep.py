@@ -473,7 +473,8 @@ DEFAULTS: Dict[str, Any] = {
     "mu_norm": None,             # data="mixture": ||mu|| (None: d^(-1/4))
     "label_noise": 0.0,          # data="mixture"
     "n_test": 500,               # fresh points: test accuracy and membership-inference held-out set
-    "clarke_tol": 1e-3,          # pinned-pair tolerance of the "clarke_" KKT numbers
+    "clarke_tol": 1e-3,          # kink tolerance of the literal reading (kktunlearn.kkt.LITERAL_TOL)
+    "relaxed_radius": "ga",      # r of the relaxed reading: "ga" = the alpha = 1 GA step's displacement, or a float
     "kkt": True,                 # compute the KKT numbers (three NNLS solves per row)
     "mia": True,                 # membership-inference attacks
 }
@@ -535,7 +536,11 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
        the original model's multipliers kkt_multipliers(original, X, y, subgradient_tol=clarke_tol),
        computed once per model (unless opt_multipliers or opt_multiplier_method is given);
     5. every metric of kktunlearn.metrics.evaluate_unlearning, plus psi and phi of the data
-       (kktunlearn.datasets.stats) and the original model's KKT numbers on S (orig_*).
+       (kktunlearn.datasets.stats) and the original model's KKT numbers on S (orig_*, literal reading).
+    The certificate is the same for every method and every step scale: the original model's scale, the
+    literal kink tolerance clarke_tol, and ONE relaxed radius r per (original model, forget set):
+    relaxed_radius="ga" takes r = kktunlearn.kkt.ga_radius (the pre-activation displacement of the GA
+    step at alpha = 1, Clarke-consistent, from the original model's multipliers), a float fixes it.
     Keys and defaults: DEFAULTS. Unknown keys raise ValueError.
     """
     from . import datasets
@@ -578,7 +583,7 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mdl.fit(Xf, yf)
-        msg = "; ".join(str(w.message) for w in caught)[:300] or None
+        msg = "; ".join(str(w.message) for w in caught) or None
         return mdl, time.perf_counter() - t0, msg
 
     original, fit_time, fit_warning = _cached(("orig",) + model_key, lambda: fit(X, y))
@@ -589,7 +594,7 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     keep[forget] = False
 
     def multipliers():
-        # the original model's KKT multipliers on S (Clarke-relaxed with tolerance clarke_tol, spec 7.4),
+        # the original model's KKT multipliers on S (literal Clarke reading, kink tolerance clarke_tol),
         # computed once per model and shared by every GA step and the orig_* numbers
         from .kkt import kkt_multipliers
 
@@ -634,8 +639,20 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         row.update(_cached(("origkkt",) + model_key + (p["clarke_tol"],),
                            lambda: kkt_numbers(original, X, y, subgradient_tol=p["clarke_tol"], prefix="orig_",
                                                multipliers=multipliers())))
+    radius = None
+    if p["kkt"]:
+        if isinstance(p["relaxed_radius"], str):
+            if p["relaxed_radius"] != "ga":
+                raise ValueError(f"relaxed_radius must be 'ga' or a number >= 0, got {p['relaxed_radius']!r}")
+            from .kkt import ga_radius
+
+            radius = _cached(("radius",) + model_key + (p["clarke_tol"], tuple(forget.tolist())),
+                             lambda: ga_radius(original, X, y, forget.tolist(), multipliers=multipliers()))
+        else:
+            radius = float(p["relaxed_radius"])
     metrics = evaluate_unlearning(original, unlearned, X, y, forget, retrained=retrained, X_test=Xt, y_test=yt,
-                                  kkt=p["kkt"], clarke_tol=p["clarke_tol"], mia=p["mia"], seed=p["seed"])
+                                  kkt=p["kkt"], clarke_tol=p["clarke_tol"], mia=p["mia"], seed=p["seed"],
+                                  relaxed_radius=radius)
     if method == "retrain":
         metrics["wall_time"] = retrain_time
     row.update(metrics)

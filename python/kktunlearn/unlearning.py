@@ -7,7 +7,7 @@ retained set (n_r = |R|), q_i = y_i N(x_i; theta), l the model's loss, L its hom
 
 Methods (``unlearn(model, X, y, forget, method=..., **options)``)
 -----------------------------------------------------------------
-"ga" (A_GA, GA spec 4.1-4.6, 9.3-9.6)
+"ga" (A_GA of Melamed, Yehudai & Vardi 2025, arXiv 2510.14844: the gradient-ascent step with the Thm 4.1 step size)
     On the normalized model theta = theta_raw / s, s = (min_i q_i)^{1/L}, with KKT multipliers lambda
     of theta for S (kktunlearn.kkt.kkt_multipliers):
         theta^- = theta - step_scale * sum_{r in F} y_r h_r,
@@ -18,7 +18,7 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
     Mapped back by homogeneity: theta_raw^- = s theta^-, i.e. on the raw parameters
         W^- = W - step_scale s^{2-L} sum_r y_r sum_j c_rj u_j x_r e_j^T,
         u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
-    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (it overflows, spec 9.6).
+    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (with the exponential loss it overflows).
     Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
     deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
     subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
@@ -72,7 +72,7 @@ component outside the data span.
     solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
     n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
     "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
-"scure_newton"  SCureNewton (newton spec 4.3): n_outer outer steps, each on minibatches B1 (batch_grad
+"scure_newton"  SCureNewton (arXiv 2406.14507, the stochastic variant): n_outer outer steps, each on minibatches B1 (batch_grad
     rows, gradient) and B2 (batch_hess rows, Hessian-vector products) of R: Cauchy-point start
     Delta_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M), kappa = g^T H g / (M ||g||^2), then
     n_inner steps Delta <- Delta - lr (g + sigma zeta + H Delta + (M/2)||Delta|| Delta), zeta uniform on the
@@ -81,7 +81,9 @@ component outside the data span.
 
 unlearn_info_ keys (all methods): method, options, step_norm (||theta^- - theta||, raw flat parameters),
 time (seconds), n_iter, preact_shift (max over retained i and neurons j of |<w_j^- - w_j, x_i>|, raw
-scale), forget (the indices), n_retained; plus method-specific keys (ga: scale, lambda_forget, n_clarke,
+scale), forget (the indices), n_retained, reference_scale (the original model's s = (min_{i in S} q_i)^(1/L),
+inherited along a chain of unlearning calls, in which kktunlearn.verify_unlearning measures every method);
+plus method-specific keys (ga: scale, lambda_forget, n_clarke,
 subgradient, step_norm_normalized; Newton: solver, steps (per-step records), gamma / damping / rcond /
 M, hard_case; NegGrad family: objective, lr).
 """
@@ -746,6 +748,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     else:
         new, W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
     elapsed = time.perf_counter() - t0
+    ref_scale = _reference_scale(model, Xc, y_enc, nt)
     if new is None:
         new = model._with_params(np.asarray(W1), np.asarray(u1))
     # ||theta^- - theta|| from the two states (no d when both are span models over the same X and W0)
@@ -753,7 +756,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     shown = {k: (v if k != "multipliers" else (None if v is None else f"<{type(v).__name__}>")) for k, v in opts.items()}
     info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(step_norm),
                             "time": elapsed, "n_iter": int(n_iter), "preact_shift": float(shift),
-                            "forget": idx.copy(), "n_retained": int(keep.sum())}
+                            "forget": idx.copy(), "n_retained": int(keep.sum()), "reference_scale": ref_scale}
     if method == "ga":
         info["step_norm_normalized"] = info["step_norm"] / extra["scale"]
     info.update(extra)
@@ -763,6 +766,18 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
         raise NumericalError(f"{method}: the unlearned parameters are not finite")
     new.unlearn_info_ = info
     return new
+
+
+def _reference_scale(model, Xc: np.ndarray, y_enc: np.ndarray, nt: int) -> Optional[float]:
+    """The original model's normalization s = (min_{i in S} q_i)^(1/L), the scale in which every method's
+    certificate is measured (kktunlearn.verify_unlearning). A model that came out of an earlier unlearning
+    call passes on the scale it recorded (the original of the chain); None when the model does not fit S."""
+    prev = (getattr(model, "unlearn_info_", None) or {}).get("reference_scale")
+    if prev is not None:
+        return float(prev)
+    q = y_enc.astype(np.float64) * model._outputs(Xc)
+    qmin = float(q.min())
+    return qmin ** (1.0 / model.degree_) if qmin > 0 else None
 
 
 def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
@@ -794,21 +809,30 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
 
 @_span.scoped('model')
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
-                     kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
-    """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).
+                     kkt_subgradient_tol: Optional[float] = None, kkt_relaxed_radius: Optional[float] = None,
+                     **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
+    """Serve a list of forget requests one after another (sequential unlearning; Zhang et al. 2024,
+    arXiv 2406.14507, the sequential-deletion experiments).
 
     Each request is an index or list of indices into the ORIGINAL X; round t unlearns it from the model of
     round t-1 with the retained set S minus every point forgotten so far (so the Newton objective and the
     GA multipliers are those of the shrinking retained set). Requests must be disjoint.
     Returns (models, records): models[t] is the model after round t; records[t] is a dict with round,
-    forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin,
-    retained_accuracy and, when kkt=True and kktunlearn.kkt is available, the KKT numbers of the model on
-    the current retained set (epsilon, epsilon_rel, delta, tau; kkt_report with subgradient_tol 0 for the
-    linear model and 1e-3 + preact_shift / scale for networks, the Goldstein-type tolerance; a float
-    kkt_subgradient_tol replaces that rule).
+    forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin (raw),
+    retained_accuracy and, when kkt=True, the certificate of round t's model on the current retained set
+    (UnlearningReport.columns(): epsilon / epsilon_rel / delta = the literal reading, literal_* and
+    relaxed_* both readings, tau, relaxed_free_fraction, the measure), computed by verify_unlearning with
+    the SAME measure in every round and for every method:
+      scale = the ORIGINAL model's s = (min_{i in S} q_i)^(1/L) (so tau > 0 when a round pushes retained
+        margins below the original's, and a model that no longer fits the retained set still gets numbers);
+      literal kink tolerance kkt_subgradient_tol (default kktunlearn.kkt.LITERAL_TOL);
+      relaxed radius kkt_relaxed_radius (default kktunlearn.kkt.RELAXED_RADIUS), fixed for all rounds.
+    A round whose certificate cannot be computed gets NaN numbers and the full error under kkt_error.
     """
     if kkt_subgradient_tol is not None:
         kkt_subgradient_tol = check_positive(kkt_subgradient_tol, "kkt_subgradient_tol", allow_zero=True)
+    if kkt_relaxed_radius is not None:
+        kkt_relaxed_radius = check_positive(kkt_relaxed_radius, "kkt_relaxed_radius", allow_zero=True)
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
     if "multipliers" in options:
@@ -819,7 +843,7 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
     Xc = model._check_X(X)
     n = Xc.shape[0]
     y_arr = np.asarray(y)
-    model._encode_y(y, n)
+    y_enc = model._encode_y(y, n)
     if isinstance(requests, (str, bytes)) or not hasattr(requests, "__len__"):
         raise TypeError("requests must be a list of forget sets (indices or lists of indices)")
     if len(requests) == 0:
@@ -835,6 +859,7 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
     models: List[Any] = []
     records: List[Dict[str, Any]] = []
     nt = model._n_threads()
+    s0 = _reference_scale(model, Xc, y_enc, nt) if kkt else None
     for t, r in enumerate(reqs):
         pos = -np.ones(n, dtype=np.int64)
         pos[alive] = np.arange(int(alive.sum()))
@@ -847,26 +872,38 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
                                "step_norm": info["step_norm"], "preact_shift": info["preact_shift"]}
         rec.update(_retained_numbers(new, Xc[alive], y_arr[alive], nt))
         if kkt:
-            rec.update(_kkt_numbers(new, Xc[alive], y_arr[alive], info["preact_shift"], kkt_subgradient_tol))
+            rec.update(_kkt_numbers(new, Xa, ya, local, s0, kkt_subgradient_tol, kkt_relaxed_radius))
         models.append(new)
         records.append(rec)
         current = new
     return models, records
 
 
-def _kkt_numbers(model, X, y, preact_shift: float, fixed_tol: Optional[float] = None) -> Dict[str, Any]:
+_KKT_NAN_KEYS = ("epsilon", "epsilon_rel", "delta", "tau", "literal_epsilon", "literal_epsilon_rel", "literal_delta",
+                 "relaxed_epsilon", "relaxed_epsilon_rel", "relaxed_delta", "relaxed_free_fraction")
+
+
+def _kkt_numbers(model, X, y, forget, scale: Optional[float], literal_tol: Optional[float] = None,
+                 relaxed_radius: Optional[float] = None) -> Dict[str, Any]:
+    """The round's certificate: verify_unlearning(model, X, y, forget) in the original model's scale
+    (X, y: the set the round started from, forget: the round's request in it)."""
+    from .kkt import verify_unlearning
+
+    if scale is None:
+        out: Dict[str, Any] = {k: math.nan for k in _KKT_NAN_KEYS}
+        out["kkt_error"] = ("NotSeparableError: the original model does not fit its training set, so there is no "
+                            "original scale to measure the rounds in")
+        return out
     try:
-        from .kkt import kkt_report
-    except ImportError:  # pragma: no cover - depends on the verification workstream
-        return {"epsilon": None, "epsilon_rel": None, "delta": None, "tau": None}
-    q = model.margins(X, y)
-    if not q.min() > 0:
-        return {"epsilon": math.nan, "epsilon_rel": math.nan, "delta": math.nan, "tau": math.nan}
-    scale = float(q.min()) ** (1.0 / model.degree_)
-    if fixed_tol is not None:
-        tol = fixed_tol
-    else:
-        tol = 0.0 if getattr(model, "_linear", False) else 1e-3 + preact_shift / scale
-    rep = kkt_report(model, X, y, subgradient_tol=tol)
-    return {"epsilon": float(rep.epsilon), "epsilon_rel": float(rep.epsilon_rel), "delta": float(rep.delta),
-            "tau": float(rep.tau), "kkt_subgradient_tol": tol}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rep = verify_unlearning(model, X, y, forget, subgradient_tol=literal_tol, reference_scale=scale,
+                                    relaxed_radius=relaxed_radius)
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        out = {k: math.nan for k in _KKT_NAN_KEYS}
+        out["kkt_error"] = f"{type(exc).__name__}: {exc}"
+        return out
+    out = rep.columns()
+    if caught:
+        out["kkt_warning"] = "; ".join(str(w.message) for w in caught)
+    return out
