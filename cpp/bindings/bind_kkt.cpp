@@ -18,7 +18,7 @@ void def_kkt(py::module_& m) {
       [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& method,
          double subgradient_tol, double tol, std::int64_t max_iter, double scale, const std::string& loss,
          bool clarke, std::optional<Vectord> lambdas, std::optional<PairArray> pairs, std::optional<Vectord> mu,
-         int n_threads, int pdas_iter) {
+         int n_threads, int pdas_iter, const std::string& solver) {
         KKTOptions opt;
         opt.method = multiplier_method_from_string(method);
         opt.subgradient_tol = subgradient_tol;
@@ -29,6 +29,7 @@ void def_kkt(py::module_& m) {
         opt.clarke = clarke;
         opt.should_stop = PyInterruptCheck{};
         opt.clarke_pdas_iter = pdas_iter;
+        opt.nnls_solver = nnls_solver_from_string(solver);
         if (opt.method == MultiplierMethod::Given) {
           if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
           opt.given_lambdas = *lambdas;
@@ -62,6 +63,8 @@ void def_kkt(py::module_& m) {
         out["converged"] = r.converged;
         out["n_iter"] = r.n_iter;
         out["n_fallback"] = r.n_fallback;
+        out["n_dropped"] = r.n_dropped;
+        out["n_factor"] = r.n_factor;
         out["kkt_violation"] = r.kkt_violation;
         out["clarke_iter"] = r.clarke_iter;
         out["clarke_converged"] = r.clarke_converged;
@@ -74,7 +77,7 @@ void def_kkt(py::module_& m) {
       py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls", py::arg("subgradient_tol") = 0.0,
       py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0, py::arg("loss") = "exponential",
       py::arg("clarke") = true, py::arg("lambdas") = py::none(), py::arg("pairs") = py::none(),
-      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
+      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50, py::arg("solver") = "auto",
       "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp).");
 }
 
@@ -86,16 +89,19 @@ void bind_kkt(py::module_& m) {
 
   m.def(
       "nnls_gram",
-      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads) {
-        (void)n_threads;  // the solver is serial (its cost is O(n^3) on the small Gram matrix)
+      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads,
+         const std::string& solver, std::optional<Vectord> x0, double drop_tol) {
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
         o.should_stop = PyInterruptCheck{};
+        o.solver = nnls_solver_from_string(solver);
+        o.n_threads = n_threads;
+        o.drop_tol = drop_tol;
         NNLSResult r;
         {
           py::gil_scoped_release nogil;
-          r = nnls_gram(G, b, o);
+          r = nnls_gram(G, b, o, x0 ? &*x0 : nullptr);
         }
         py::dict out;
         out["x"] = r.x;
@@ -105,11 +111,17 @@ void bind_kkt(py::module_& m) {
         out["converged"] = r.converged;
         out["kkt_violation"] = r.kkt_violation;
         out["objective"] = r.objective;
+        out["n_factor"] = r.n_factor;
+        out["n_dropped"] = r.n_dropped;
+        out["n_pdas"] = r.n_pdas;
+        out["polished"] = r.polished;
         return out;
       },
       py::arg("G"), py::arg("b"), py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("n_threads") = 0,
-      "argmin_{x >= 0} 1/2 x^T G x - b^T x by Lawson-Hanson on the Gram matrix (serial; n_threads is accepted "
-      "for uniformity).");
+      py::arg("solver") = "auto", py::arg("x0") = py::none(), py::arg("drop_tol") = 1e-10,
+      "argmin_{x >= 0} 1/2 x^T G x - b^T x on the Gram matrix. solver='auto': one blocked Cholesky factor "
+      "(dependent coordinates dropped) and a primal-dual active-set iteration, Lawson-Hanson finishing if it "
+      "does not settle; solver='active_set': Lawson-Hanson alone (serial). See nnls.hpp.");
 }
 
 }  // namespace bind
