@@ -73,3 +73,64 @@ def numpy_multipliers(X, y, W, u):
     eps = float(np.linalg.norm(resid))
     delta = float(np.sum(lam * (qn - 1.0)))
     return lam, eps, delta
+
+
+# ---------------------------------------------------------------- multiplier peers (issue 16)
+def _gram_numpy(X, y, W, u, s):
+    """G_ik = y_i y_k K_ik sum_j u_j^2 s_ij s_kj and b_i = y_i <grad N(x_i), theta/s> (fixed-u ReLU net,
+    model normalized by s), with numpy's BLAS (K by X @ X.T)."""
+    Zn = (X @ W.T) / s
+    S = (Zn > 0).astype(np.float64) * u[None, :]
+    K = X @ X.T
+    G = (y[:, None] * y[None, :]) * K * (S @ S.T)
+    b = y * (S * Zn).sum(axis=1)
+    return G, b, S
+
+
+def _certificate(X, y, W, u, s, lam, S):
+    """epsilon = ||theta/s - sum_i lambda_i y_i grad N(x_i)|| formed explicitly (m x d)."""
+    coef = (lam * y)[:, None] * S
+    return float(np.linalg.norm(W / s - coef.T @ X))
+
+
+def multipliers_chol(X, y, W, u, s):
+    """`chol` peer: the Gram matrix, its Cholesky factor R (G = R^T R), scipy.optimize.nnls on
+    (R, R^{-T} b), then epsilon. Returns (lambda, epsilon)."""
+    from scipy.linalg import cholesky, solve_triangular
+    from scipy.optimize import nnls
+
+    G, b, S = _gram_numpy(X, y, W, u, s)
+    R = cholesky(G + 1e-12 * np.trace(G) / len(G) * np.eye(len(G)))
+    lam, _ = nnls(R, solve_triangular(R, b, trans="T"), maxiter=50 * len(b))
+    return lam, _certificate(X, y, W, u, s, lam, S)
+
+
+def multipliers_pg(X, y, W, u, s, tol=1e-10, max_iter=100_000):
+    """`pg` peer: the Gram matrix and accelerated projected gradient (FISTA with gradient restart,
+    step 1 / lambda_max(G) from scipy's eigsh) on min_{lambda >= 0} 1/2 lambda^T G lambda - b^T lambda,
+    stopped by the same test as kktunlearn's solvers: max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|)
+    <= tol * max|b|, w = b - G lambda. Returns (lambda, epsilon, iterations)."""
+    from scipy.sparse.linalg import eigsh
+
+    G, b, S = _gram_numpy(X, y, W, u, s)
+    Lip = float(eigsh(G, k=1, which="LA", return_eigenvectors=False)[0])
+    lam = np.zeros_like(b)
+    z = lam.copy()
+    t = 1.0
+    thr = tol * np.abs(b).max()
+    it = 0
+    for it in range(1, max_iter + 1):
+        w = b - G @ z
+        new = np.maximum(z + w / Lip, 0.0)
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        if np.dot(new - lam, z - new) > 0:  # gradient restart (O'Donoghue & Candes 2015)
+            t_new, z = 1.0, new
+        else:
+            z = new + ((t - 1.0) / t_new) * (new - lam)
+        lam, t = new, t_new
+        if it % 10 == 0:
+            wl = b - G @ lam
+            viol = np.max(np.where(lam > 0, np.abs(wl), wl))
+            if viol <= thr:
+                break
+    return lam, _certificate(X, y, W, u, s, lam, S), it

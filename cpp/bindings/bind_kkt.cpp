@@ -13,7 +13,8 @@ using PairArray = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 2, Eigen::RowMajor
 
 KKTOptions make_kkt_options(const std::string& method, double subgradient_tol, double tol, std::int64_t max_iter,
                       double scale, const std::string& loss, bool clarke, const std::optional<Vectord>& lambdas,
-                      const std::optional<PairArray>& pairs, const std::optional<Vectord>& mu, int pdas_iter) {
+                      const std::optional<PairArray>& pairs, const std::optional<Vectord>& mu, int pdas_iter,
+                      const std::string& solver) {
   KKTOptions opt;
   opt.method = multiplier_method_from_string(method);
   opt.subgradient_tol = subgradient_tol;
@@ -24,6 +25,7 @@ KKTOptions make_kkt_options(const std::string& method, double subgradient_tol, d
   opt.clarke = clarke;
   opt.should_stop = PyInterruptCheck{};
   opt.clarke_pdas_iter = pdas_iter;
+  opt.nnls_solver = nnls_solver_from_string(solver);
   if (opt.method == MultiplierMethod::Given) {
     if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
     opt.given_lambdas = *lambdas;
@@ -56,6 +58,8 @@ py::dict kkt_result_dict(const KKTResult& r) {
   out["converged"] = r.converged;
   out["n_iter"] = r.n_iter;
   out["n_fallback"] = r.n_fallback;
+  out["n_dropped"] = r.n_dropped;
+  out["n_factor"] = r.n_factor;
   out["kkt_violation"] = r.kkt_violation;
   out["clarke_iter"] = r.clarke_iter;
   out["clarke_converged"] = r.clarke_converged;
@@ -72,9 +76,9 @@ void def_kkt(py::module_& m) {
       [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& method,
          double subgradient_tol, double tol, std::int64_t max_iter, double scale, const std::string& loss,
          bool clarke, std::optional<Vectord> lambdas, std::optional<PairArray> pairs, std::optional<Vectord> mu,
-         int n_threads, int pdas_iter) {
+         int n_threads, int pdas_iter, const std::string& solver) {
         const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
-                                                pairs, mu, pdas_iter);
+                                                pairs, mu, pdas_iter, solver);
         KKTResult r;
         {
           py::gil_scoped_release nogil;
@@ -86,7 +90,7 @@ void def_kkt(py::module_& m) {
       py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls", py::arg("subgradient_tol") = 0.0,
       py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0, py::arg("loss") = "exponential",
       py::arg("clarke") = true, py::arg("lambdas") = py::none(), py::arg("pairs") = py::none(),
-      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
+      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50, py::arg("solver") = "auto",
       "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp).");
 
   m.def(
@@ -95,9 +99,10 @@ void def_kkt(py::module_& m) {
          const std::vector<std::int64_t>& rows, double w0_coef, double w0_sqnorm, CVec<T> y,
          CVec<T> u, double slope, bool train_outer, const std::string& method, double subgradient_tol, double tol,
          std::int64_t max_iter, double scale, const std::string& loss, bool clarke, std::optional<Vectord> lambdas,
-         std::optional<PairArray> pairs, std::optional<Vectord> mu, int n_threads, int pdas_iter) {
+         std::optional<PairArray> pairs, std::optional<Vectord> mu, int n_threads, int pdas_iter,
+         const std::string& solver) {
         const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
-                                                pairs, mu, pdas_iter);
+                                                pairs, mu, pdas_iter, solver);
         KKTResult r;
         {
           py::gil_scoped_release nogil;
@@ -113,6 +118,7 @@ void def_kkt(py::module_& m) {
       py::arg("subgradient_tol") = 0.0, py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0,
       py::arg("loss") = "exponential", py::arg("clarke") = true, py::arg("lambdas") = py::none(),
       py::arg("pairs") = py::none(), py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
+      py::arg("solver") = "auto",
       "kkt_solve for a span model W = w0_coef W0 + A^T X_train on the training rows `rows`: Z = X W^T and\n"
       "K = X X^T on those rows, wsq_j = ||w_j||^2; Ktrain, Z0 = X_train W0^T, A and w0_sqnorm = ||W0||_F^2 for\n"
       "the direct residual (cost O(n^2 m), no d; see kkt.hpp).");
@@ -134,16 +140,19 @@ void bind_kkt(py::module_& m) {
 
   m.def(
       "nnls_gram",
-      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads) {
-        (void)n_threads;  // the solver is serial (its cost is O(n^3) on the small Gram matrix)
+      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads,
+         const std::string& solver, std::optional<Vectord> x0, double drop_tol) {
         NNLSOptions o;
         o.tol = tol;
         o.max_iter = max_iter;
         o.should_stop = PyInterruptCheck{};
+        o.solver = nnls_solver_from_string(solver);
+        o.n_threads = n_threads;
+        o.drop_tol = drop_tol;
         NNLSResult r;
         {
           py::gil_scoped_release nogil;
-          r = nnls_gram(G, b, o);
+          r = nnls_gram(G, b, o, x0 ? &*x0 : nullptr);
         }
         py::dict out;
         out["x"] = r.x;
@@ -153,11 +162,17 @@ void bind_kkt(py::module_& m) {
         out["converged"] = r.converged;
         out["kkt_violation"] = r.kkt_violation;
         out["objective"] = r.objective;
+        out["n_factor"] = r.n_factor;
+        out["n_dropped"] = r.n_dropped;
+        out["n_pdas"] = r.n_pdas;
+        out["polished"] = r.polished;
         return out;
       },
       py::arg("G"), py::arg("b"), py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("n_threads") = 0,
-      "argmin_{x >= 0} 1/2 x^T G x - b^T x by Lawson-Hanson on the Gram matrix (serial; n_threads is accepted "
-      "for uniformity).");
+      py::arg("solver") = "auto", py::arg("x0") = py::none(), py::arg("drop_tol") = 1e-10,
+      "argmin_{x >= 0} 1/2 x^T G x - b^T x on the Gram matrix. solver='auto': one blocked Cholesky factor "
+      "(dependent coordinates dropped) and a primal-dual active-set iteration, Lawson-Hanson finishing if it "
+      "does not settle; solver='active_set': Lawson-Hanson alone (serial). See nnls.hpp.");
 }
 #endif
 

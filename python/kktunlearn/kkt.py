@@ -39,6 +39,7 @@ networks (a step moves pre-activations that sat at the kink off it; Figure 1's V
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -65,6 +66,7 @@ CLARKE_BASE_TOL = LITERAL_TOL
 RELAXED_RADIUS = 1e-2
 
 _METHODS = ("nnls", "dynamics", "closed_form")
+_SOLVERS = ("auto", "active_set")
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -124,6 +126,9 @@ class KKTMultipliers(_ReprMixin):
     theta_norm : ||theta / s||.  margins : normalized margins q_i / s^L.
     kkt_violation : largest violation of the solver's optimality conditions (absolute).
     n_fallback : linear solves that needed the rank-revealing fallback.
+    n_dropped : points whose gradient is linearly dependent on the others' (the Gram matrix is singular,
+        e.g. n > m d or duplicated points); their lambda_i is set to 0. lambda is then one of many
+        minimizers (the one supported on the greedy independent subset in index order); epsilon is unique.
     direct_residual : epsilon was recomputed directly (O(n m d)) because the Gram identity had cancelled.
     """
 
@@ -145,6 +150,10 @@ class KKTMultipliers(_ReprMixin):
     n_fallback: int = 0
     clarke_iter: int = 0
     direct_residual: bool = False
+    n_dropped: int = 0
+    # fingerprint of (model state, X, y, scale, subgradient_tol, lambdas, mu) this result was computed
+    # for: kkt_report(model, X, y, multipliers=...) on the same state reuses it instead of recomputing
+    _state_key: Any = field(default=None, compare=False, repr=False)
 
     _repr_fields = ("epsilon", "epsilon_rel", "epsilon_plain", "method", "converged", "n_iter", "scale",
                     "n_pinned", "subgradient_tol", "lambdas")
@@ -292,7 +301,7 @@ def _check_scale(scale: Any, name: str = "scale") -> float:
 
 def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: float, tol: float,
            max_iter: int, scale: float, n_threads: int, clarke: bool = True, lambdas: Optional[np.ndarray] = None,
-           pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None) -> Dict[str, Any]:
+           pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None, solver: str = "auto") -> Dict[str, Any]:
     rows = model._train_rows_of(Xc) if model._is_span else None
     if rows is not None:
         # span model on (a subset of) its training rows: the problem is built from K, Z = c Z0 + K A and the
@@ -305,11 +314,11 @@ def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_
         r = _core.kkt_solve_span(Zr, Kr, sp.neuron_sqnorms(), sp.K, sp.Z0, sp.A, rows.astype(np.int64).tolist(),
                                  sp.w0_coef, sp.w0_sqnorm, yc, model._u, model.slope_, model.train_outer_, method,
                                  subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
-                                 n_threads)
+                                 n_threads, solver=solver)
     else:
         r = _core.kkt_solve(Xc, yc, model._state.materialize(n_threads), model._u, model.slope_, model.train_outer_,
                             method, subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
-                            n_threads)
+                            n_threads, solver=solver)
     if not r["separable"]:
         q = r["q_min_raw"]
         raise NotSeparableError(
@@ -317,6 +326,44 @@ def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_
             "min margin 1 and the KKT conditions of the margin problem do not apply. Train longer, or pass a "
             "reference scale (scale=...) to measure an unnormalized model.")
     return r
+
+
+@functools.lru_cache(maxsize=16)
+def _probe(k: int, salt: int) -> np.ndarray:
+    v = np.random.default_rng(0x6b6b74 + salt).standard_normal(k)
+    v.setflags(write=False)
+    return v
+
+
+def _checksum(a: np.ndarray, salt: int) -> float:
+    """s^T A r for fixed pseudo-random probes r, s (O(size) with one matrix-vector product): changes
+    under any edit, permutation or rescaling of A except ones orthogonal to the rank-one s r^T."""
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if a.ndim == 1:
+        return float(np.dot(a.astype(np.float64), _probe(a.shape[0], salt)))
+    v = a @ _probe(a.shape[1], salt).astype(a.dtype)
+    return float(np.dot(v.astype(np.float64), _probe(a.shape[0], salt + 1)))
+
+
+def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: float) -> tuple:
+    """What a multipliers result depends on: the model's parameters, the data, the normalization and the
+    pinned-pair tolerance (cheap fingerprint: O(m d + n d), against O(n^2 d) for recomputing)."""
+    u = np.asarray(model._u)
+    if getattr(model, "_is_span", False):
+        sp = model._state    # W = c W0 + A^T X_train: (c, ||W0||, Z0 = X_train W0^T, A, K) determine it on the span
+        params = ("span", float(sp.w0_coef), float(sp.w0_sqnorm), _checksum(sp.Z0, 11), _checksum(sp.A, 13),
+                  _checksum(sp.K, 17))
+    else:
+        W = np.asarray(model._W)
+        params = (W.shape, _checksum(W, 1))
+    return (type(model).__name__, params, Xc.shape, Xc.dtype.str, float(model.slope_), bool(model.train_outer_),
+            _checksum(u, 3), _checksum(Xc, 5), _checksum(yc, 7), float(scale), float(st))
+
+
+def _result_key(lam: np.ndarray, mu: np.ndarray) -> tuple:
+    return (np.asarray(lam).tobytes(), np.asarray(mu).tobytes())
 
 
 def _to_multipliers(r: Dict[str, Any], method: str, subgradient_tol: float) -> KKTMultipliers:
@@ -329,7 +376,8 @@ def _to_multipliers(r: Dict[str, Any], method: str, subgradient_tol: float) -> K
         pinned=_frozen(pinned), mu=_frozen(r["mu"]), n_pinned=int(pinned.shape[0]),
         subgradient_tol=float(subgradient_tol), epsilon_plain=float(r["epsilon_plain"]), theta_norm=tn,
         margins=_frozen(r["margins"]), kkt_violation=float(r["kkt_violation"]), n_fallback=int(r["n_fallback"]),
-        clarke_iter=int(r["clarke_iter"]), direct_residual=bool(r["direct_residual"]))
+        clarke_iter=int(r["clarke_iter"]), direct_residual=bool(r["direct_residual"]),
+        n_dropped=int(r.get("n_dropped", 0)))
 
 
 def _margins(model: Any, Xc: np.ndarray, yc: np.ndarray, nt: int) -> np.ndarray:
@@ -349,7 +397,7 @@ def _prepare(model: Any, X: Any, y: Any):
 @_span.scoped('model')
 def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradient_tol: float = 0.0,
                     n_threads: Optional[int] = None, tol: float = 1e-10, max_iter: Optional[int] = None,
-                    scale: Optional[float] = None, clarke: bool = True) -> KKTMultipliers:
+                    scale: Optional[float] = None, clarke: bool = True, solver: str = "auto") -> KKTMultipliers:
     """KKT multipliers of the margin problem on (X, y) for the normalized model theta / s.
 
     method="nnls" (default): lambda = argmin_{lambda >= 0} ||theta - sum_i lambda_i y_i grad N(x_i)||, by
@@ -364,19 +412,28 @@ def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradien
     method="closed_form" (linear model only; hard-margin SVM dual with every point a support vector): all points support vectors, lambda = G^{-1} 1
         (= y o (X X^T)^{-1} y); negative entries are clipped to 0 with a warning.
 
-    tol : relative optimality tolerance of the solvers; max_iter : their iteration limit (None = automatic).
+    solver : the plain NNLS solver. "auto" (default): one blocked Cholesky factorization of the Gram matrix
+        on the candidate support (points whose gradient depends linearly on earlier points' are dropped:
+        lambda_i = 0), then primal-dual active-set iterations (Hintermueller, Ito & Kunisch 2003) that reuse
+        the factor through an r x r Schur complement, and Lawson-Hanson to finish if they do not settle;
+        "active_set": Lawson-Hanson (1974, ch. 23) alone. Both stop at the same optimality test
+        max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|) <= tol * max|b|, w = b - G lambda.
+    tol : relative optimality tolerance of the solvers; max_iter : their iteration limit (None = automatic:
+        50 active-set iterations for "auto", then Lawson-Hanson with 3 n + 30; never silently too small,
+        a solve that stops early warns with ConvergenceWarning).
     scale : normalize by this s instead of q_min^(1/L) (for a model that need not fit the data, e.g. an
         unlearned model measured in the original model's scale).
     Raises NotFittedError, ValueError (dimension/label mismatch), NotSeparableError (q_min <= 0 without scale).
     """
     Xc, yc = _prepare(model, X, y)
-    return _multipliers(model, Xc, yc, method, subgradient_tol, n_threads, tol, max_iter, scale, clarke)
+    return _multipliers(model, Xc, yc, method, subgradient_tol, n_threads, tol, max_iter, scale, clarke, solver)
 
 
 def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: Any, n_threads: Any,
-                 tol: Any, max_iter: Any, scale: Any, clarke: Any = True) -> KKTMultipliers:
+                 tol: Any, max_iter: Any, scale: Any, clarke: Any = True, solver: str = "auto") -> KKTMultipliers:
     """kkt_multipliers on validated arrays (Xc in the model's dtype, yc encoded to -1/+1)."""
     check_choice(method, "method", _METHODS)
+    check_choice(solver, "solver", _SOLVERS)
     st = check_positive(subgradient_tol, "subgradient_tol", allow_zero=True)
     tol = check_positive(tol, "tol")
     mi = 0 if max_iter is None else check_int(max_iter, "max_iter", 1)
@@ -385,7 +442,8 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
         raise ValueError("method='closed_form' exists for LinearModel only; use method='nnls'")
     nt = _threads(model, n_threads)
     try:
-        r = _solve(model, Xc, yc, method, st, tol, mi, sc, nt, clarke=bool(clarke))
+        key = _state_key(model, Xc, yc, sc, st)
+        r = _solve(model, Xc, yc, method, st, tol, mi, sc, nt, clarke=bool(clarke), solver=solver)
     except _core.NumericalError as exc:
         if method == "closed_form":
             raise ValueError(f"closed-form multipliers are not applicable here: {exc}") from exc
@@ -397,7 +455,9 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
     if not r["converged"]:
         warnings.warn(f"kkt_multipliers: the solver stopped before meeting tol={tol} (violation "
                       f"{r['kkt_violation']:.3g}); raise max_iter", ConvergenceWarning, stacklevel=3)
-    return _to_multipliers(r, method, st)
+    mult = _to_multipliers(r, method, st)
+    object.__setattr__(mult, "_state_key", (key, _result_key(mult.lambdas, mult.mu)))
+    return mult
 
 
 @_span.scoped('model')
@@ -423,6 +483,11 @@ def _report(model: Any, Xc: np.ndarray, yc: np.ndarray, multipliers: Optional[KK
     nt = _threads(model, n_threads)
     if multipliers is None:
         mult = _multipliers(model, Xc, yc, method, st, n_threads, tol, max_iter, scale)
+    elif isinstance(multipliers, KKTMultipliers) and multipliers._state_key is not None and \
+            multipliers._state_key[1] == _result_key(multipliers.lambdas, multipliers.mu) and \
+            multipliers._state_key[0] == _state_key(model, Xc, yc, sc, st):
+        # this model's own multipliers on this data, scale and tolerance: every number is already there
+        mult = multipliers
     else:
         if not isinstance(multipliers, KKTMultipliers):
             raise TypeError(f"multipliers must be a KKTMultipliers (from kkt_multipliers), got "

@@ -65,6 +65,7 @@ struct KKTOptions {
   bool clarke = true;            // solve the exact Clarke QP when some pair is pinned
   StopCheck should_stop;         // optional cancellation check of the solvers' loops (Ctrl-C)
   int clarke_pdas_iter = 50;     // primal-dual active-set warm-start iterations (0: primal method only)
+  NNLSSolver nnls_solver = NNLSSolver::Auto;  // plain multipliers: factor + PDAS (auto) or Lawson-Hanson
   // method == Given
   Vectord given_lambdas;
   std::vector<std::pair<Index, Index>> given_pairs;
@@ -86,6 +87,8 @@ struct KKTResult {
   bool converged = true;
   std::int64_t n_iter = 0;
   std::int64_t n_fallback = 0;
+  std::int64_t n_dropped = 0;  // NNLS: coordinates dropped as linearly dependent (lambda not unique)
+  std::int64_t n_factor = 0;   // NNLS: Cholesky factorizations of the Gram block
   double kkt_violation = 0.0;  // of the last solver run (NNLS or Clarke QP), absolute
   std::int64_t clarke_iter = 0;
   bool clarke_converged = true;
@@ -775,9 +778,13 @@ KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, con
       no.tol = opt.tol;
       no.max_iter = opt.max_iter;
       no.should_stop = opt.should_stop;
+      no.solver = opt.nnls_solver;
+      no.n_threads = n_threads;
       const NNLSResult nr = nnls_gram(G, b, no);
       res.n_iter = nr.n_iter;
       res.n_fallback = nr.n_fallback;
+      res.n_dropped = nr.n_dropped;
+      res.n_factor = nr.n_factor;
       res.converged = nr.converged;
       res.kkt_violation = nr.kkt_violation;
       res.lambdas = nr.x;
