@@ -37,7 +37,8 @@ y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     net = kk.TwoLayerReLU(width=m, train_outer=train_outer, loss="logistic", normalized_gd=False, lr=1.0,
-                          max_iter=5, weight_decay=5e-4, random_state=0, init_scale=0.1, n_threads=1).fit(X, y)
+                          max_iter=5, weight_decay=5e-4, random_state=0, init_scale=0.1, n_threads=1,
+                          representation="primal").fit(X, y)
 opts = {"cure_newton": {"M": 5.0}, "scure_newton": {"M": 5.0, "batch_grad": 128, "batch_hess": 64, "n_outer": 10,
                                                       "n_inner": 5, "lr": 1.0}}[method]
 before = rss("VmRSS:")
