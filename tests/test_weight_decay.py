@@ -280,8 +280,6 @@ def test_weight_decay_validation():
     X, y = data()
     with pytest.raises(ValueError, match="normalized_gd=False"):
         kk.TwoLayerReLU(width=3, weight_decay=0.1).fit(X, y)
-    with pytest.raises(ValueError, match="span"):
-        kk.TwoLayerReLU(width=3, weight_decay=0.1, normalized_gd=False, representation="span").fit(X, y)
     with pytest.raises(ValueError, match="weight_decay"):
         kk.TwoLayerReLU(width=3, weight_decay=-1.0, normalized_gd=False).fit(X, y)
     with pytest.raises(ValueError, match="weight_decay"):
@@ -291,3 +289,26 @@ def test_weight_decay_validation():
     from kktunlearn.models import clone
 
     assert clone(m).weight_decay == 0.1
+
+
+@pytest.mark.parametrize("train_outer", [False, True])
+def test_span_training_with_weight_decay_equals_primal(train_outer):
+    """W = beta W0 + A^T X with beta = prod_t (1 - lr lambda): the span loop follows the primal iterates."""
+    X, y = data(n=10, d=40)
+    lam, lr, T = 0.2, 0.5, 12
+    kw = dict(width=4, random_state=0, init_scale=0.5, train_outer=train_outer, loss="logistic",
+              normalized_gd=False, lr=lr, max_iter=T, weight_decay=lam)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kk.ConvergenceWarning)
+        sp = kk.TwoLayerReLU(representation="span", **kw).fit(X, y)
+        pr = kk.TwoLayerReLU(representation="primal", **kw).fit(X, y)
+    assert sp.representation_ == "span"
+    assert sp._state.w0_coef == pytest.approx((1 - lr * lam) ** T, rel=1e-12)
+    np.testing.assert_allclose(sp.decision_function(X), pr.decision_function(X), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sp.params(), pr.params(), rtol=1e-10, atol=1e-12)
+    # retraining from the span state keeps the same objective
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", kk.ConvergenceWarning)
+        a = sp.unlearn(X, y, [0], method="retrain")
+        b = pr.unlearn(X, y, [0], method="retrain")
+    np.testing.assert_allclose(a.params(), b.params(), rtol=1e-9, atol=1e-11)

@@ -91,9 +91,9 @@ void def_training(py::module_& m) {
       [](CMat<T> K, CMat<T> Z0, double w0_sqnorm, CVec<T> y, CMat<T> A0, CVec<T> u0, double slope,
          bool train_outer, const std::string& loss, double lr, bool normalized, double lr_max,
          std::int64_t max_iter, double tol, double margin_tol, std::int64_t history_every, int n_threads,
-         py::object progress) {
-        const TrainOptions opt =
-            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads, 0.0);
+         py::object progress, double weight_decay) {
+        const TrainOptions opt = make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every,
+                                              n_threads, weight_decay);
         check_mat(K, y.size(), y.size(), "train_span", "K");
         check_mat(Z0, y.size(), u0.size(), "train_span", "Z0");
         check_mat(A0, y.size(), u0.size(), "train_span", "A0");
@@ -101,6 +101,7 @@ void def_training(py::module_& m) {
         Vector<T> u = u0;
         py::dict d = run_training<T>(rep, y, u, slope, train_outer, opt, progress);
         d["A"] = std::move(rep.A);
+        d["w0_coef"] = rep.beta;
         d["u"] = std::move(u);
         return d;
       },
@@ -108,7 +109,9 @@ void def_training(py::module_& m) {
       py::arg("A0").noconvert(), py::arg("u0").noconvert(), py::arg("slope"), py::arg("train_outer"),
       py::arg("loss"), py::arg("lr"), py::arg("normalized"), py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"),
       py::arg("margin_tol"), py::arg("history_every"), py::arg("n_threads") = 0, py::arg("progress") = py::none(),
-      "Full-batch GD in the span of the data: W = W0 + A^T X, Z = Z0 + K A. Returns a dict (A, u, ...).");
+      py::arg("weight_decay") = 0.0,
+      "Full-batch GD in the span of the data: W = beta W0 + A^T X, Z = beta Z0 + K A (beta = 1 without weight\n"
+      "decay). Returns a dict (A, w0_coef = beta, u, ...).");
 
   m.def(
       "add_gamma_t_x",

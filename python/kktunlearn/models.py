@@ -375,9 +375,11 @@ class _HomogeneousModel:
                 base = np.zeros_like(sp.A)
                 coef = 1.0
             res = runner._run_span(Kr, Z0r, w0sq, yr, u0)
-            A = base.copy()
+            # the run's W = beta W_start + dA^T X_r, W_start = coef W0 + base^T X (weight decay: beta < 1)
+            beta = float(res["w0_coef"])
+            A = base * np.asarray(beta, dtype=base.dtype) if beta != 1.0 else base.copy()
             np.add.at(A, tidx, res["A"])
-            new = self._with_span(A, res["u"], w0_coef=coef)
+            new = self._with_span(A, res["u"], w0_coef=coef * beta)
         else:
             Xr = np.ascontiguousarray(X[idx])
             if start == "current":
@@ -449,10 +451,6 @@ class _HomogeneousModel:
         check_positive(self.init_scale, "init_scale", allow_zero=True)
         check_choice(self.representation, "representation", _REPRESENTATIONS)
         wd = check_positive(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
-        if wd > 0 and self.representation == "span":
-            raise ValueError("representation='span' does not support weight_decay > 0 yet (with weight decay GD "
-                             "gives W = beta W0 + A^T X, which the span state does not hold); use "
-                             "representation='auto' or 'primal'")
         if wd > 0 and self.normalized_gd:
             raise ValueError("weight_decay > 0 needs normalized_gd=False: the normalized step lr / L(theta) "
                              "multiplies the decay factor (1 - lr_t weight_decay), which turns negative once "
@@ -494,12 +492,9 @@ class _HomogeneousModel:
     def _run_span(self, K, Z0, w0sq, y_enc, u0) -> Dict[str, Any]:
         bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
         A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
-        common = self._train_common()
-        if common.pop("weight_decay") > 0:
-            bar.close()
-            raise ValueError("the span representation does not support weight_decay > 0; use representation='primal'")
         try:
-            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar, **common)
+            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar,
+                                    **self._train_common())
         finally:
             bar.close()
 
@@ -525,9 +520,7 @@ class _HomogeneousModel:
         m = init.m
         rep = self.representation
         if rep == "auto":
-            # weight decay: primal until the span state carries the W0 coefficient beta (W = beta W0 + A^T X)
-            rep = "primal" if float(getattr(self, "weight_decay", 0.0)) > 0 else \
-                choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
+            rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
         nt = self._n_threads()
         t0 = time.perf_counter()
         try:
@@ -548,7 +541,8 @@ class _HomogeneousModel:
         if rep == "primal":
             self._set_state(res["W"], res["u"])
         else:
-            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_rowsq=w0rowsq), res["u"])
+            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_coef=float(res["w0_coef"]),
+                                                 w0_rowsq=w0rowsq), res["u"])
         self.representation_ = rep
         self.n_iter_ = int(res["n_iter"])
         self.fit_status_ = res["status"]
@@ -699,8 +693,8 @@ class LinearModel(_HomogeneousModel):
         of the Newton paper, arXiv 2406.14507, and of Guo et al.'s certified removal); each step multiplies
         theta by (1 - lr lambda) before the gradient step. Needs normalized_gd=False. Unlearning methods
         that optimize an objective (finetune, neggrad_plus, the Newton family) use the model's
-        weight_decay unless told otherwise. With weight_decay > 0, representation="auto" is primal and
-        "span" is refused (the span state W = W0 + A^T X has no W0 coefficient yet).
+        weight_decay unless told otherwise. In the span representation W = beta W0 + A^T X, beta the
+        product of the decay factors (the model's w0_coef).
     representation : "auto", "primal" or "span" (see choose_representation). Both give the same
         model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
         stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was

@@ -14,9 +14,10 @@ that end in PASS or FAIL against a stated expectation. The settings of both vers
                  predictor, and (epsilon, delta, tau), as d grows at fixed n.
   mixture        Gaussian-mixture generalization: test accuracy of the original, GA-unlearned and
                  retrained models (linear and two-layer).
-  newton         Newton paper's headline on our models: update norm, retained/test accuracy and epsilon
-                 of pinv, damped and cubic Newton against GA, NegGrad+, fine-tuning and retraining, in
-                 batch and over 5 sequential rounds.
+  newton         Newton paper's headline on our models (binarized digits, class-level requests, 5 sequential
+                 rounds): update norm, retained/test/forget accuracy, ToW, JS, M, gamma of pinv, damped,
+                 cubic and stochastic cubic Newton against NegGrad+, fine-tuning and retraining, in the
+                 paper's regime and in our KKT regime, plus a weight decay x training length phase diagram.
   orthogonality  stress test: epsilon, tau and cosine as the data's pairwise correlation rho grows.
 """
 
@@ -26,12 +27,12 @@ import dataclasses
 import math
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["fig1", "linear", "mixture", "newton", "orthogonality", "run", "REPRODUCTIONS", "SETTINGS",
-           "Reproduction", "newton_task"]
+           "Reproduction", "newton_task", "newton_phase_task"]
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 
@@ -54,9 +55,12 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
                       max_iter=3000),
     },
     "newton": {
-        "full": dict(n=100, d=200, m=50, mu_norm=0.15, n_forget=5, rounds=5, seed=[0, 1, 2], max_iter=2000,
-                     n_test=5000),
-        "quick": dict(n=40, d=100, m=20, mu_norm=0.15, n_forget=4, rounds=5, seed=[0], max_iter=1000, n_test=1000),
+        # settings x seeds of the main table; `phase` is the phase diagram's grid (weight decay x training length)
+        "full": dict(setting=["paper", "kkt"], seed=[0, 1, 2], n_train=None, max_iter=2000, rounds=5,
+                     phase=dict(weight_decay=[0.0, 1e-4, 5e-4, 1e-3, 1e-2], max_iter=[100, 300, 1000, 3000],
+                                seed=[0, 1, 2])),
+        "quick": dict(setting=["paper", "kkt"], seed=[0], n_train=400, max_iter=1000, rounds=5,
+                      phase=dict(weight_decay=[0.0, 5e-4], max_iter=[300, 1000], seed=[0, 1, 2])),
     },
     "orthogonality": {
         "full": dict(n=20, d=1000, m=100, rho=[0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7], seed=list(range(5)),
@@ -81,6 +85,7 @@ class Reproduction:
     verdicts: List[Any] = dataclasses.field(default_factory=list)  # (name, value, expectation, passed)
     caption: str = ""
     caption_path: Optional[str] = None
+    phase: Any = None         # newton only: the phase diagram rows (newton_phase.csv)
 
     def __repr__(self) -> str:
         return (f"Reproduction({self.name!r}, quick={self.quick}, rows={len(self.rows)}, "
@@ -419,154 +424,318 @@ def orthogonality(quick: bool = False, out: Optional[str] = None, n_jobs: Option
 
 
 # ------------------------------------------------------------------------------------------------- newton
-#: methods of the newton reproduction and their options (the Newton paper's baselines, spec 2.2, 8.6)
-NEWTON_METHODS: Dict[str, Dict[str, Any]] = {
-    "retrain": {},
-    "ga": {"step_scale": 1.0},
-    "neggrad_plus": {},
-    "finetune": {},
-    "pinv_newton": {},
-    "damped_newton": {"damping": 1e-4},
-    "cure_newton": {"M": 1.0},
+#: the two settings of the newton reproduction (model hyper-parameters; the data are the binarized digits)
+NEWTON_REGIMES: Dict[str, Dict[str, Any]] = {
+    # the Newton paper's regime on our models: trained outer layer (indefinite Hessian), L2-regularized
+    # logistic loss, constant-lr GD for a fixed budget (not at the max-margin limit)
+    "paper": dict(train_outer=True, loss="logistic", weight_decay=5e-4, normalized_gd=False, lr=1.0, width=10),
+    # our KKT regime: fixed outer layer, exponential loss, no weight decay, normalized GD towards the KKT point
+    "kkt": dict(train_outer=False, loss="exponential", weight_decay=0.0, normalized_gd=True, lr=0.5, width=20),
 }
 
+#: methods of the newton reproduction and their options (the Newton paper's baselines, its sections 2.2, 6)
+NEWTON_METHODS: Dict[str, Dict[str, Any]] = {
+    "retrain": {},
+    "finetune": {"n_steps": 10},
+    "neggrad_plus": {"n_steps": 5},
+    "pinv_newton": {"rcond": 1e-15},
+    "damped_newton": {"damping": 1e-4},
+    "cure_newton": {"M": "auto", "M_init": 5.0},
+    # the paper's non-LLM minibatch sizes n1 / n2 = 128 / 64, T_in = 5, T_out = 10, M = 5 (its FashionMNIST value)
+    "scure_newton": {"M": 5.0, "batch_grad": 128, "batch_hess": 64, "n_inner": 5, "n_outer": 10, "sigma": 1e-3},
+}
 
-def newton_task(seed: int = 0, n: int = 40, d: int = 100, m: int = 20, mu_norm: float = 0.15, n_forget: int = 4,
-                rounds: int = 5, max_iter: int = 1000, n_test: int = 1000, loss: str = "logistic", lr: float = 2.0,
-                label_noise: float = 0.0, methods: Optional[List[str]] = None, protocol: str = "both",
-                n_threads: int = 1) -> List[Dict[str, Any]]:
-    """One seed of the newton reproduction: rows per (protocol, method, round).
+#: how each method's M is chosen (the M_rule column)
+NEWTON_M_RULE = {"cure_newton": "auto: Lipschitz(2 HVPs) <= M and ACR ratio >= 0.1, from M_init = 5 (paper, FMNIST)",
+                 "scure_newton": "paper: M = 5 (FashionMNIST value, its section 6.2)"}
 
-    Data: Gaussian mixture (so test accuracy is meaningful), a two-layer ReLU network (fixed outer
-    weights) trained by plain GD (constant lr) on the mean logistic loss, so that, as in the Newton
-    paper, the original model sits near a minimizer of a loss that is not yet ~0. batch: one request forgetting n_forget random points;
-    sequential: `rounds` requests of n_forget points each, served one after another on the current model
-    and the shrinking retained set (unlearn_sequence); the oracle of round k is retraining on
-    S minus the union of the first k requests, from the same initialization.
-    """
-    from . import datasets
-    from .metrics import evaluate_unlearning
+#: sub-classes removed, one per round (class-level requests; round 1 = the batch request "all 3s")
+NEWTON_REQUESTS = (3, 4, 5, 6, 7)
+
+
+def _digits_split(seed: int, n_train: Optional[int]):
+    """The 8x8 digits, pixels / 16, rows scaled to unit norm, label +1 even / -1 odd; a seeded train/test
+    split (n_train training images, the rest test). Returns X, y, digit, Xt, yt, digit_t."""
+    from .datasets import _sklearn_datasets
+
+    data = _sklearn_datasets().load_digits()
+    X = np.asarray(data.data, dtype=np.float64) / 16.0
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    dig = np.asarray(data.target)
+    y = np.where(dig % 2 == 0, 1.0, -1.0)
+    perm = np.random.default_rng([11, seed]).permutation(len(y))
+    ntr = int(0.8 * len(y)) if n_train is None else int(n_train)
+    tr, te = perm[:ntr], perm[ntr:]
+    return X[tr], y[tr], dig[tr], X[te], y[te], dig[te]
+
+
+def _neg_ratio(loss: str, q: np.ndarray) -> np.ndarray:
+    """-l'(q) / l''(q): 1 for the exponential loss, 1 + e^{-q} for the logistic loss."""
+    if loss == "exponential":
+        return np.ones_like(q)
+    return 1.0 + np.exp(-q)
+
+
+def _linear_margin_raise(model, X, y, W1) -> np.ndarray:
+    """y_i (J s)_i, the first-order change of the margins of (X, y) under the step W1 - W (fixed u)."""
+    Z = X @ model.W_.T
+    P = X @ (W1 - model.W_).T
+    sp = np.where(Z > 0, 1.0, model.slope_)
+    return y * ((sp * P) @ model.u_)
+
+
+def _newton_rows(setting: str, seed: int, n_train: Optional[int], max_iter: int, rounds: int,
+                 methods: List[str], weight_decay: Optional[float] = None, n_threads: int = 1,
+                 requests: Sequence[int] = NEWTON_REQUESTS) -> List[Dict[str, Any]]:
+    """Sequential class-level unlearning on the digits: one row per (method, round)."""
+    import warnings
+
+    from .metrics import js_divergence, tug_of_war
     from .models import TwoLayerReLU, clone
-    from .unlearning import unlearn, unlearn_sequence
+    from .unlearning import unlearn
 
-    methods = list(NEWTON_METHODS) if methods is None else list(methods)
-    gm = datasets.gaussian_mixture(n, d, mu_norm=mu_norm, label_noise=label_noise, seed=seed)
-    X, y = gm.X, gm.y
-    Xt, yt = gm.test(n_test, seed=seed + 7919)
-    net = TwoLayerReLU(width=m, random_state=seed, max_iter=max_iter, loss=loss, lr=lr, normalized_gd=False,
-                       n_threads=n_threads).fit(X, y)
-    rng = np.random.default_rng([3, seed])
-    perm = rng.permutation(n)
-    requests = [sorted(perm[k * n_forget:(k + 1) * n_forget].tolist()) for k in range(rounds)]
-    rows: List[Dict[str, Any]] = []
-    base = dict(seed=seed, n=n, d=d, m=m, mu_norm=mu_norm, n_forget=n_forget, loss=loss, lr=lr,
-                original_test_acc=float(np.mean(net.margins(Xt, yt) > 0)))
-
-    def retrained_on(forgotten):
-        keep = np.ones(n, dtype=bool)
-        keep[forgotten] = False
-        return clone(net).fit(X[keep], y[keep])
-
-    if protocol not in ("both", "batch", "sequential"):
-        raise ValueError(f"protocol must be 'both', 'batch' or 'sequential', got {protocol!r}")
-    # batch: the first request
-    oracle = retrained_on(requests[0])
-    for meth in (methods if protocol in ("both", "batch") else []):
-        t0 = time.perf_counter()
-        try:
-            model = oracle if meth == "retrain" else unlearn(net, X, y, requests[0], method=meth,
-                                                               **NEWTON_METHODS.get(meth, {}))
-            err = None
-        except (ValueError, ArithmeticError, RuntimeError) as exc:  # e.g. a singular Hessian
-            model, err = None, f"{type(exc).__name__}: {exc}"
-        elapsed = time.perf_counter() - t0
-        row = dict(base, protocol="batch", method=meth, round=1)
-        if model is not None:
-            row.update(evaluate_unlearning(net, model, X, y, requests[0], retrained=oracle, X_test=Xt, y_test=yt,
-                                           mia=False))
-            row["wall_time"] = oracle.fit_time_ if meth == "retrain" else row.get("wall_time", elapsed)
-        row["error"] = err
-        rows.append(row)
-    # sequential: 5 rounds
+    hyper = dict(NEWTON_REGIMES[setting])
+    if weight_decay is not None:
+        hyper["weight_decay"] = float(weight_decay)
+    X, y, dig, Xt, yt, dt = _digits_split(seed, n_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a model that does not fit every point is part of the paper's regime
+        net = TwoLayerReLU(random_state=seed, init_scale=0.1, max_iter=max_iter, n_threads=n_threads,
+                           **hyper).fit(X, y)
+    base = dict(setting=setting, seed=seed, n_train=len(y), max_iter=max_iter, weight_decay=hyper["weight_decay"],
+                loss=hyper["loss"], train_outer=hyper["train_outer"], width=hyper["width"],
+                n_params=net.n_params(), original_train_acc=net.score(X, y), original_test_acc=net.score(Xt, yt))
+    reqs = list(requests)[:rounds]
+    # oracles: retraining from the same initialization on the retained set of each round
     oracles = []
-    forgotten: List[int] = []
-    for req in requests:
-        forgotten = sorted(forgotten + req)
-        oracles.append((list(forgotten), retrained_on(forgotten)))
-    for meth in (methods if protocol in ("both", "sequential") else []):
-        if meth == "retrain":
-            models = [o for _, o in oracles]
+    gone: List[int] = []
+    for k, c in enumerate(reqs):
+        gone = gone + [c]
+        keep = ~np.isin(dig, gone)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            o = clone(net).fit(X[keep], y[keep])
+        oracles.append((list(gone), keep, o, time.perf_counter() - t0))
+    rows: List[Dict[str, Any]] = []
+    for meth in methods:
+        cur, cur_idx = net, np.arange(len(y))
+        for k, (gone_k, keep_k, oracle, t_or) in enumerate(oracles):
+            row = dict(base, method=meth, round=k + 1, forgotten_class=reqs[k], forgotten_classes=str(gone_k),
+                       M_rule=NEWTON_M_RULE.get(meth, ""))
+            fr = np.flatnonzero(dig[cur_idx] == reqs[k])  # the request in the current model's training set
+            Xc, yc = X[cur_idx], y[cur_idx]
             err = None
-        else:
-            try:
-                res = unlearn_sequence(net, X, y, requests, method=meth, kkt=False, **NEWTON_METHODS.get(meth, {}))
-                models = list(res[0] if isinstance(res, tuple) else getattr(res, "models", res))
-                err = None
-            except (ValueError, ArithmeticError, RuntimeError) as exc:
-                models, err = [], f"{type(exc).__name__}: {exc}"
-        prev = net
-        for k, (gone, oracle_k) in enumerate(oracles):
-            row = dict(base, protocol="sequential", method=meth, round=k + 1)
-            if k < len(models):
-                mk = models[k]
-                row.update(evaluate_unlearning(net, mk, X, y, gone, retrained=oracle_k, X_test=Xt, y_test=yt,
-                                               mia=False))
-                row["round_step_norm"] = float(np.sqrt(mk._sqdist_theta(prev)))  # from the states, no W formed
-                if meth == "retrain":
-                    row["wall_time"] = mk.fit_time_
-                prev = mk
+            t0 = time.perf_counter()
+            if meth == "retrain":
+                new, wall = oracle, t_or
+            else:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        opts = dict(NEWTON_METHODS.get(meth, {}))
+                        if meth in ("finetune", "neggrad_plus", "scure_newton"):
+                            opts.setdefault("lr", float(hyper["lr"]) if not hyper["normalized_gd"] else None)
+                            if opts["lr"] is None:
+                                opts.pop("lr")
+                                if meth == "scure_newton":
+                                    opts["lr"] = 1.0
+                        new = unlearn(cur, Xc, yc, fr, method=meth, **opts)
+                except (ValueError, ArithmeticError, RuntimeError) as exc:
+                    new, err = None, f"{type(exc).__name__}: {exc}"
+                wall = time.perf_counter() - t0
+            row["wall_time"] = wall
             row["error"] = err
+            if new is None:
+                rows.append(row)
+                break  # a sequence cannot continue from a failed round
+            Xf = X[~keep_k]
+            yf = y[~keep_k]
+            test = ~np.isin(dt, gone_k)
+            acc_u = [new.score(Xf, yf), new.score(X[keep_k], y[keep_k]), new.score(Xt[test], yt[test])]
+            acc_r = [oracle.score(Xf, yf), oracle.score(X[keep_k], y[keep_k]), oracle.score(Xt[test], yt[test])]
+            row.update(step_norm=float(np.linalg.norm(new.params() - cur.params())),
+                       drift=float(np.linalg.norm(new.params() - net.params())),
+                       forget_acc=acc_u[0], retained_acc=acc_u[1], test_acc=acc_u[2],
+                       retrain_forget_acc=acc_r[0], retrain_retained_acc=acc_r[1], retrain_test_acc=acc_r[2],
+                       tow=tug_of_war(acc_u, acc_r), js=js_divergence(new, oracle, Xt[test]),
+                       param_dist_to_retrained=float(np.linalg.norm(new.params() - oracle.params())))
+            info = getattr(new, "unlearn_info_", None) or {}
+            Mv = info.get("M")
+            row["M"] = float(Mv[-1]) if isinstance(Mv, list) and Mv else (float(Mv) if Mv is not None else np.nan)
+            gam = info.get("gamma")
+            if meth == "damped_newton":
+                gam = [info.get("damping")]
+            row["gamma"] = float(np.mean(gam)) if gam else np.nan
+            # the l'/l'' explanation: -l'/l'' on the retained points of this round, and (fixed u) the
+            # first-order margin change y_i (J s)_i of the Newton-type step
+            qr = cur.margins(Xc[np.setdiff1d(np.arange(len(yc)), fr)], yc[np.setdiff1d(np.arange(len(yc)), fr)])
+            ratio = _neg_ratio(hyper["loss"], qr)
+            row["neg_lprime_over_lsecond_max"] = float(ratio.max())
+            row["neg_lprime_over_lsecond_min"] = float(ratio.min())
+            if not hyper["train_outer"] and meth in ("pinv_newton", "damped_newton", "cure_newton"):
+                rk = np.setdiff1d(np.arange(len(yc)), fr)
+                raise_ = _linear_margin_raise(cur, Xc[rk], yc[rk], new.W_)
+                row["lin_margin_raise_dev"] = float(np.max(np.abs(raise_ - ratio)))
+                row["lin_margin_raise_mean"] = float(np.mean(raise_))
+                row["lin_margin_raise_frac"] = float(np.mean(np.abs(raise_ - ratio) <= 1e-3 * np.maximum(ratio, 1.0)))
             rows.append(row)
+            cur = new
+            cur_idx = cur_idx[np.setdiff1d(np.arange(len(cur_idx)), fr)]
     return rows
+
+
+def newton_task(setting: str = "paper", seed: int = 0, n_train: Optional[int] = None, max_iter: int = 1000,
+                rounds: int = 5, methods: Optional[List[str]] = None, weight_decay: Optional[float] = None,
+                n_threads: int = 1) -> List[Dict[str, Any]]:
+    """One (setting, seed) of the newton reproduction: rows per (method, round); see `newton`."""
+    if setting not in NEWTON_REGIMES:
+        raise ValueError(f"setting must be one of {sorted(NEWTON_REGIMES)}, got {setting!r}")
+    ms = list(NEWTON_METHODS) if methods is None else list(methods)
+    return _newton_rows(setting, seed, n_train, max_iter, rounds, ms, weight_decay, n_threads)
+
+
+def newton_phase_task(weight_decay: float = 0.0, max_iter: int = 1000, seed: int = 0, n_train: Optional[int] = None,
+                      n_threads: int = 1) -> List[Dict[str, Any]]:
+    """One cell of the phase diagram: the paper-regime model with this weight decay and training length,
+    one batch request (all 3s), retrain / pinv / damped / cubic (M = 5, the paper's value)."""
+    old = NEWTON_METHODS["cure_newton"]
+    rows = []
+    try:
+        NEWTON_METHODS["cure_newton"] = {"M": 5.0}
+        rows = _newton_rows("paper", seed, n_train, max_iter, 1,
+                            ["retrain", "pinv_newton", "damped_newton", "cure_newton"], weight_decay, n_threads)
+    finally:
+        NEWTON_METHODS["cure_newton"] = old
+    for r in rows:
+        r["M_rule"] = "paper: M = 5" if r["method"] == "cure_newton" else r["M_rule"]
+    return rows
+
+
+def _collapsed(test_acc: float, retrain_acc: float, chance: float) -> bool:
+    """The issue's collapse criterion: >= 20 points below retraining, or within 10 points of chance."""
+    return bool(test_acc <= retrain_acc - 0.20 or abs(test_acc - chance) <= 0.10)
 
 
 def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None, progress: bool = False,
            verbose: bool = True, backend: str = "local", **override: Any) -> Reproduction:
-    """Newton paper's headline (Newton spec 2.3, 5, 6.3, 9) on a two-layer ReLU network.
+    """The Newton paper's headline (arXiv 2406.14507, sections 2.3, 5, 6.3 and its checklist, section 9)
+    on our models, where it lives and where it does not.
 
-    Methods: retraining (oracle), GA (KKT step), NegGrad+, fine-tuning, pseudo-inverse Newton, damped
-    Newton and cubic-regularized Newton (CureNewton) on the retained loss; batch (one request) and
-    sequential (5 requests) protocols. Reported: update norm ||theta^- - theta||, retained and test
-    accuracy, epsilon on the retained set, cosine to the oracle, wall time. Expected: pinv and damped
-    Newton take far larger steps than the cubic one (and lose accuracy); the cubic step stays small
-    and keeps retained / test accuracy.
+    Data: scikit-learn's 8x8 digits, binarized even (+1) / odd (-1), rows of unit norm. Requests are
+    class-level: round k forgets every training image of digit NEWTON_REQUESTS[k] (3, 4, 5, 6, 7); round 1
+    is the batch request "all 3s", rounds 1-5 the sequential protocol (each round starts from the
+    previous round's model; its oracle is retraining on what remains, from the same initialization).
+    Settings (NEWTON_REGIMES): "paper" = two-layer ReLU with a trained outer layer, logistic loss,
+    weight decay 5e-4, constant-lr GD for max_iter steps; "kkt" = fixed outer layer, exponential loss,
+    no weight decay, normalized GD (our KKT regime), where -l'/l'' = 1 makes the pinv Newton step the
+    minimum-norm step raising every retained margin by one to first order (column lin_margin_raise_dev =
+    max_i |y_i (J s)_i - (-l'/l'')(q_i)|, about 0 when J has full row rank).
+    Methods (NEWTON_METHODS): retrain, finetune, neggrad_plus, pinv_newton, damped_newton (1e-4),
+    cure_newton (M='auto' from M_init = 5), scure_newton (M = 5, n1/n2 = 128/64).
+    Rows (newton.csv): one per (setting, seed, method, round): step_norm (this round's ||theta_k -
+    theta_{k-1}||), retained_acc, test_acc (test images of the digits not yet forgotten), forget_acc (all
+    forgotten images so far), tow (Tug-of-War against the round's oracle on forget / retained / test),
+    js (mean Bernoulli JS divergence to the oracle on those test images, nats), wall_time, M, gamma
+    (cubic: (M/2)||s||; damped: the damping), M_rule.
+    Phase diagram (newton_phase.csv): weight decay x training length over the seeds, one batch request,
+    pinv / damped / cubic (M = 5); `collapsed` = test accuracy >= 20 points below retraining or within 10
+    points of chance (0.5).
     """
     t0 = time.perf_counter()
-    grid = _grid("newton", quick, protocol=["batch", "sequential"], **override)
+    grid = _grid("newton", quick, **override)
+    phase = grid.pop("phase")
     all_rows = _sweep(grid, n_jobs, progress, backend, experiment=newton_task)
-    rows = all_rows
-    cols = ["step_norm", "retained_acc", "test_acc", "literal_epsilon", "relaxed_epsilon", "tau", "cos_to_retrained",
-            "wall_time"]
-    cols = [c for c in cols if c in rows]
-    ok = rows[rows["error"].isna()] if "error" in rows else rows
-    last = ok[(ok["protocol"] == "batch") | (ok["round"] == ok["round"].max())]
-    summary, mean = _mean_std(last, ["protocol", "method"], cols)
-    b = mean.loc["batch"]
-    checks = {f"batch_step_norm_{k}": float(b.loc[k, "step_norm"]) for k in b.index}
-    if {"pinv_newton", "cure_newton"} <= set(b.index):
-        checks["pinv_over_cubic_norm"] = float(b.loc["pinv_newton", "step_norm"] / b.loc["cure_newton", "step_norm"])
-    if "damped_newton" in b.index and "cure_newton" in b.index:
-        checks["damped_over_cubic_norm"] = float(b.loc["damped_newton", "step_norm"] / b.loc["cure_newton", "step_norm"])
+    prow = _sweep(dict(phase, n_train=grid.get("n_train")), n_jobs, progress, backend,
+                  experiment=newton_phase_task)
+    ok = _ok(all_rows)
+    last_round = ok.groupby(["setting", "seed", "method"])["round"].transform("max") == ok["round"]
+    cols = ["step_norm", "retained_acc", "test_acc", "forget_acc", "tow", "js", "wall_time", "M", "gamma"]
+    final = ok[last_round & (ok["round"] == ok["round"].max())]
+    summary, mean = _mean_std(final, ["setting", "method"], cols)
+    checks: Dict[str, Any] = {}
+    for s in ("paper", "kkt"):
+        if s not in mean.index.get_level_values(0):
+            continue
+        b = mean.loc[s]
+        if {"pinv_newton", "cure_newton"} <= set(b.index):
+            checks[f"{s}_pinv_over_cubic_norm"] = float(b.loc["pinv_newton", "step_norm"] / b.loc["cure_newton", "step_norm"])
+        if "retrain" in b.index:
+            for m in ("pinv_newton", "damped_newton", "cure_newton", "scure_newton"):
+                if m in b.index:
+                    checks[f"{s}_{m}_test_drop"] = float(b.loc["retrain", "test_acc"] - b.loc[m, "test_acc"])
+    if "paper" in mean.index.get_level_values(0):
+        b = mean.loc["paper"]
+        drops = [checks.get(f"paper_{m}_test_drop", np.nan) for m in ("pinv_newton", "damped_newton")]
+        checks["paper_naive_collapse"] = bool(all(_collapsed(b.loc["retrain", "test_acc"] - d, b.loc["retrain", "test_acc"],
+                                                             0.5) for d in drops if np.isfinite(d)))
+        checks["paper_cubic_within_5pts"] = bool(all(abs(checks.get(f"paper_{m}_test_drop", 1.0)) <= 0.05
+                                                     for m in ("cure_newton", "scure_newton")))
+    kk = ok[(ok["setting"] == "kkt") & (ok["method"] == "pinv_newton")]
+    if len(kk) and "lin_margin_raise_frac" in kk:
+        # share of retained points whose linearized margin rises by -l'/l'' = 1 (to 1e-3) under the pinv step
+        checks["kkt_pinv_margin_raise_frac_min"] = float(kk["lin_margin_raise_frac"].min())
+        checks["kkt_pinv_margin_raise_frac_median"] = float(kk["lin_margin_raise_frac"].median())
+        checks["kkt_pinv_margin_raise_dev_median"] = float(kk["lin_margin_raise_dev"].median())
+    # phase diagram: collapse per cell (mean over seeds)
+    pok = _ok(prow)
+    if len(pok):
+        ret = pok[pok["method"] == "retrain"].set_index(["weight_decay", "max_iter", "seed"])["test_acc"]
+        pok = pok.assign(retrain_acc=[ret.get((w, t, s), np.nan) for w, t, s in
+                                      zip(pok["weight_decay"], pok["max_iter"], pok["seed"])])
+        pok["collapsed"] = [_collapsed(a, r, 0.5) for a, r in zip(pok["test_acc"], pok["retrain_acc"])]
+        prow = prow.merge(pok[["weight_decay", "max_iter", "seed", "method", "collapsed", "retrain_acc"]],
+                          on=["weight_decay", "max_iter", "seed", "method"], how="left")
+        cells = pok.groupby(["weight_decay", "max_iter", "method"]).agg(
+            step_norm=("step_norm", "median"), test_acc=("test_acc", "mean"), collapsed=("collapsed", "mean"),
+            n_seeds=("seed", "nunique")).reset_index()
+        checks["phase_cells_collapsed"] = int(((cells["method"].isin(["pinv_newton", "damped_newton"]))
+                                               & (cells["collapsed"] >= 0.5)).sum())
+        checks["phase_cells_cubic_collapsed"] = int(((cells["method"] == "cure_newton") & (cells["collapsed"] >= 0.5)).sum())
+        checks["phase_min_seeds"] = int(cells["n_seeds"].min())
+        if verbose:
+            import pandas as pd
+
+            with pd.option_context("display.width", 200, "display.max_columns", 30):
+                print("== newton phase diagram (mean over seeds; collapsed = share of seeds) ==")
+                print(cells.pivot_table(index=["weight_decay", "max_iter"], columns="method",
+                                        values=["test_acc", "step_norm", "collapsed"]).round(3).to_string())
     fig = None
     if out is not None:
-        from .plotting import new_figure, plot_methods, plot_metric
+        from .plotting import new_figure, plot_methods
 
         fig, axes = new_figure(4, 1, width=4.6)
-        bt = ok[ok["protocol"] == "batch"]
         order = list(NEWTON_METHODS)
-        plot_methods(bt, "step_norm", ax=axes[0, 0], logy=True, order=order)
-        axes[0, 0].set_title("batch: update norm")
-        plot_methods(bt, "test_acc", ax=axes[0, 1], order=order)
-        lo = float(bt["test_acc"].min()) if len(bt) else 0.0
-        axes[0, 1].set_ylim(max(0.0, lo - 0.1), 1.0)
-        axes[0, 1].set_title("batch: test accuracy")
-        sq = ok[ok["protocol"] == "sequential"]
-        if len(sq):
-            plot_metric(sq, "round", "cos_to_retrained", hue="method", ax=axes[0, 2], band=False)
-            axes[0, 2].set_title("sequential: closeness to the oracle")
-            plot_metric(sq, "round", "test_acc", hue="method", ax=axes[0, 3], band=False, legend=False)
-            axes[0, 3].set_title("sequential: test accuracy")
-    return _finish("newton", quick, all_rows, summary, checks, fig, out, verbose, t0)
+        pp = ok[(ok["setting"] == "paper")]
+        if len(pp):
+            plot_methods(pp[pp["round"] == 1], "step_norm", ax=axes[0, 0], logy=True, order=order)
+            axes[0, 0].set_title("paper regime, round 1 (all 3s): update norm")
+            for meth, g in pp.groupby("method"):
+                gm = g.groupby("round")["test_acc"].mean()
+                axes[0, 1].plot(gm.index, gm.values, marker="o", label=meth)
+            axes[0, 1].set_xlabel("round")
+            axes[0, 1].set_ylabel("test accuracy")
+            axes[0, 1].set_title("paper regime: sequential rounds")
+            axes[0, 1].legend(fontsize=6)
+        kt = ok[(ok["setting"] == "kkt")]
+        if len(kt):
+            plot_methods(kt[kt["round"] == 1], "step_norm", ax=axes[0, 2], logy=True, order=order)
+            axes[0, 2].set_title("KKT regime, round 1: update norm")
+        if len(pok):
+            for meth in ("pinv_newton", "damped_newton", "cure_newton"):
+                g = pok[pok["method"] == meth].groupby(["weight_decay", "max_iter"])["test_acc"].mean()
+                axes[0, 3].plot(range(len(g)), g.values, marker="o", label=meth)
+                axes[0, 3].set_xticks(range(len(g)))
+                axes[0, 3].set_xticklabels([f"{w:g}/{t}" for w, t in g.index], rotation=60, fontsize=6)
+            axes[0, 3].set_xlabel("weight decay / training steps")
+            axes[0, 3].set_ylabel("test accuracy")
+            axes[0, 3].set_title("phase diagram (batch, all 3s)")
+            axes[0, 3].legend(fontsize=6)
+    res = _finish("newton", quick, all_rows, summary, checks, fig, out, verbose, t0)
+    if out is not None:
+        prow.to_csv(os.path.join(out, "newton_phase.csv"), index=False)
+    res.phase = prow
+    return res
 
 
 REPRODUCTIONS: Dict[str, Callable[..., Reproduction]] = {

@@ -609,7 +609,7 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             mdl = original._train_rows(X, y, np.flatnonzero(keep), start="init")
-        msg = "; ".join(str(w.message) for w in caught)[:300] or None
+        msg = "; ".join(str(w.message) for w in caught) or None
         return mdl, time.perf_counter() - t0, msg
 
     retrained, retrain_time, retrain_warning = _cached(("retrain",) + model_key + (tuple(forget.tolist()),),

@@ -13,8 +13,8 @@
 // Gamma = -lr_t * (per-example coefficient) * u_j * sigma'(Z_ij) (n x m), i.e. W += Gamma^T X.
 //   PrimalRep: W stored (m x d); Z = X W^T (O(n m d)), W += Gamma^T X (O(n m d)).
 //   SpanRep:   W = W0 + A^T X with A (n x m); Z = Z0 + K A (O(m n^2)), A += Gamma; K = X X^T and
-//              Z0 = X W0^T computed once. Exact: both follow the same iterates. Weight decay would make
-//              W = beta W0 + A^T X; the span state has no beta yet, so SpanRep refuses lambda > 0.
+//              Z0 = X W0^T computed once. Exact: both follow the same iterates. With weight decay
+//              W = beta W0 + A^T X: each step multiplies beta and A by (1 - lr_t lambda), Z = beta Z0 + K A.
 #pragma once
 
 #include <chrono>
@@ -122,6 +122,9 @@ struct SpanRep {
   RowMatrix<T> backup;
   int n_threads = 0;
 
+  double beta = 1.0;  // W0 coefficient (weight decay)
+  double beta_backup = 1.0;
+
   SpanRep(const MatRef<T>& K_, const MatRef<T>& Z0_, double w0sq, RowMatrix<T> A0, int nt)
       : K(K_), Z0(Z0_), w0_sqnorm(w0sq), A(std::move(A0)), n_threads(nt) {}
   void preacts(RowMatrix<T>& Z) {
@@ -131,31 +134,40 @@ struct SpanRep {
     // shared machine a descheduled second thread stalls every step), so small steps run serially
     const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(Z0.cols());
     const int nt = flops < 2e7 ? 1 : n_threads;
+    const T b = static_cast<T>(beta);
     parallel_blocks(n, 64, nt, [&](Index r0, Index r1) {
-      Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
+      if (beta == 1.0)
+        Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
+      else
+        Z.middleRows(r0, r1 - r0) = b * Z0.middleRows(r0, r1 - r0);
       Z.middleRows(r0, r1 - r0).noalias() += K.middleRows(r0, r1 - r0) * A;
     });
   }
   void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
   void scale(double f) {
-    if (f != 1.0)
-      throw InvalidArgument("the span representation does not support weight decay (W = beta W0 + A^T X needs a "
-                            "W0 coefficient); use the primal representation");
+    beta *= f;
+    A *= static_cast<T>(f);
   }
-  /// ||W0 + A^T X||^2 = ||W0||^2 + 2 <A, Z0> + <A, K A>, with K A = Z - Z0 taken from the
-  /// pre-activations Z of the current A (no extra product).
+  /// ||beta W0 + A^T X||^2 = beta^2 ||W0||^2 + 2 beta <A, Z0> + <A, K A>, with K A = Z - beta Z0 taken
+  /// from the pre-activations Z of the current A (no extra product).
   double sqnorm_W(const RowMatrix<T>& Z) const {
     double cross = 0.0, quad = 0.0;
     for (Index i = 0; i < A.rows(); ++i)
       for (Index j = 0; j < A.cols(); ++j) {
         const double a = static_cast<double>(A(i, j)), z0 = static_cast<double>(Z0(i, j));
         cross += a * z0;
-        quad += a * (static_cast<double>(Z(i, j)) - z0);
+        quad += a * (static_cast<double>(Z(i, j)) - beta * z0);
       }
-    return w0_sqnorm + 2.0 * cross + quad;
+    return beta * beta * w0_sqnorm + 2.0 * beta * cross + quad;
   }
-  void save() { backup = A; }
-  void restore() { A = backup; }
+  void save() {
+    backup = A;
+    beta_backup = beta;
+  }
+  void restore() {
+    A = backup;
+    beta = beta_backup;
+  }
 };
 
 /// The training loop, shared by every representation. u is updated in place when trained.
