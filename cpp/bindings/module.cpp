@@ -61,5 +61,6 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   kb::bind_training(m);
   kb::bind_kkt(m);
   kb::bind_unlearn(m);
+  kb::bind_random(m);
   kb::bind_testing(m);
 }

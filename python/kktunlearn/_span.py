@@ -12,8 +12,8 @@ A span-fitted model stores (SpanState):
             the caller's array already has that dtype and is C-contiguous)
     K, Z0   n x n and n x m                                       (cached, computed once)
     A       n x m
-    init    where W0 comes from: the generator state it was drawn from (W0 is regenerated in row
-            blocks, never stored at m x d), or an explicit array, or zero
+    init    where W0 comes from: the seed of the counter-based generator (W0 is regenerated in
+            blocks in C++, never stored at m x d), or an explicit array, or zero
     fp      a fingerprint of X (X r for a fixed random r, n numbers; r is d numbers) used to
             detect that the training matrix was modified in place after fit (error, never a
             silently different model)
@@ -34,13 +34,17 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _random
 
 # Products of new data with (W0, X) are cached up to this size per array (see SpanState._new_data_products).
 _NEW_DATA_CACHE_BYTES = 64 << 20
 
-# W0 is regenerated in float64 row blocks of at most this many bytes.
+# W0 is regenerated in row blocks of at most this many bytes when a caller asks for blocks.
 _W0_BLOCK_BYTES = 32 << 20
+
+# Counter-based streams (see kktunlearn/_random.py): 0 is W0 of a model, 15 the fingerprint probe.
+_W0_STREAM = 0
+_PROBE_STREAM = 15
 
 
 def _block_rows(d: int, m: int) -> int:
@@ -50,14 +54,68 @@ def _block_rows(d: int, m: int) -> int:
 
 
 class SeededInit:
-    """W0 = scale * G.standard_normal((m, d)) for the generator G at `state`, cast to the dtype.
+    """W0[j, k] = dtype(scale * z(seed, stream 0, j, k)) with the counter-based standard normals z
+    of kktunlearn._random (Philox4x32-10 + Box-Muller, generated in C++).
 
-    numpy's Generator fills arrays in C order from one stream, so drawing (r, d) blocks one after
-    the other gives the same numbers as one (m, d) draw; W0 is regenerated in row blocks and
-    never held at m x d (tested in tests/test_span.py).
+    Every entry is a pure function of (seed, j, k): W0 is generated in any blocks, in parallel,
+    with bits independent of the thread count and of the block split, and never held at m x d
+    unless asked (`init_full`). float32 models get float32 W0: the float64 product scale * z is
+    rounded once to float32. The draw differs from kktunlearn 0.1.0 (numpy PCG64); models pickled
+    by 0.1.0 keep their PCG64 init (`PCG64Init`).
     """
 
     kind = "seed"
+    generator = _random.GENERATOR
+
+    def __init__(self, seed: int, scale: float, m: int, d: int):
+        self.seed = int(seed)
+        self.scale = float(scale)
+        self.m = int(m)
+        self.d = int(d)
+
+    @classmethod
+    def from_random_state(cls, random_state, scale: float, m: int, d: int) -> "SeededInit":
+        """The init of a model's `random_state` (see kktunlearn._random.seed_from_random_state)."""
+        return cls(_random.seed_from_random_state(random_state), scale, m, d)
+
+    def block(self, r0: int, r1: int, dtype, n_threads: int = 0) -> np.ndarray:
+        """W0[r0:r1] as a new (r1 - r0) x d array of `dtype`."""
+        return _random.normal_block(self.seed, _W0_STREAM, r0, r1 - r0, 0, self.d, scale=self.scale, dtype=dtype,
+                                    n_threads=n_threads)
+
+    def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield (r0, r1, W0[r0:r1]) in `dtype`, in row blocks within _W0_BLOCK_BYTES. With `out`
+        (m x d, dtype) the blocks are written into out[r0:r1] and those views are yielded."""
+        rb = _block_rows(self.d, self.m)
+        for r0 in range(0, self.m, rb):
+            r1 = min(self.m, r0 + rb)
+            blk = self.block(r0, r1, dtype)
+            if out is not None:
+                out[r0:r1] = blk
+                blk = out[r0:r1]
+            yield r0, r1, blk
+
+    def full(self, dtype, n_threads: int = 0) -> np.ndarray:
+        """W0 (m x d) in one parallel C++ fill."""
+        return self.block(0, self.m, dtype, n_threads)
+
+    def preacts(self, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(X W0^T, ||w0_j||^2 (m,) of the dtype-rounded W0 in float64), in one fused C++ kernel
+        that generates W0 tile by tile (memory O(n m), never m x d)."""
+        return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads)
+
+    def __setstate__(self, st):
+        if "state" in st:  # pickled by kktunlearn 0.1.0: a numpy PCG64 state
+            self.__class__ = PCG64Init
+        self.__dict__.update(st)
+
+
+class PCG64Init:
+    """kktunlearn 0.1.0's W0 (for models pickled by 0.1.0 only): scale * G.standard_normal((m, d))
+    for the numpy Generator G at `state`, in row blocks (numpy fills C order from one stream)."""
+
+    kind = "seed"
+    generator = {"name": "numpy-pcg64-standard_normal", "version": 0}
 
     def __init__(self, state: dict, scale: float, m: int, d: int):
         self.state = state
@@ -65,33 +123,13 @@ class SeededInit:
         self.m = int(m)
         self.d = int(d)
 
-    @classmethod
-    def from_rng(cls, rng: np.random.Generator, scale: float, m: int, d: int, advance: bool) -> "SeededInit":
-        """Snapshot rng's state; with advance=True also move rng on exactly as one (m, d) draw would
-        (needed only when rng is the caller's Generator object, which fit() would have consumed)."""
-        import copy
-
-        init = cls(copy.deepcopy(rng.bit_generator.state), scale, m, d)
-        if advance:
-            rng.bit_generator.state = init._advanced_state()
-        return init
-
     def _generator(self) -> np.random.Generator:
         bg = getattr(np.random, self.state["bit_generator"])()
         bg.state = self.state
         return np.random.Generator(bg)
 
-    def _advanced_state(self) -> dict:
-        g = self._generator()
-        rb = _block_rows(self.d, self.m)
-        for r0 in range(0, self.m, rb):
-            g.standard_normal((min(rb, self.m - r0), self.d))
-        return g.bit_generator.state
-
     def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
-        """Yield (r0, r1, W0[r0:r1]) in `dtype`. Without `out` the yielded array is a reused buffer:
-        consume (or copy) it before asking for the next block. With `out` (m x d, dtype) the
-        blocks are written into out[r0:r1] and those views are yielded."""
+        """Yield (r0, r1, W0[r0:r1]) in `dtype` (a reused buffer without `out`)."""
         g = self._generator()
         rb = _block_rows(self.d, self.m)
         f64 = np.dtype(dtype) == np.float64
@@ -138,8 +176,10 @@ class ZeroInit:
 
 def init_full(init, dtype) -> np.ndarray:
     """W0 as one m x d array (the primal representation needs it)."""
-    W0 = np.zeros((init.m, init.d), dtype=dtype)
     if isinstance(init, SeededInit):
+        return init.full(dtype)
+    W0 = np.zeros((init.m, init.d), dtype=dtype)
+    if isinstance(init, PCG64Init):
         for _ in init.blocks(dtype, out=W0):
             pass
     else:
@@ -149,10 +189,14 @@ def init_full(init, dtype) -> np.ndarray:
 
 
 def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
-    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block.
+    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block
+    (for SeededInit in one fused C++ kernel).
 
     per_row=True returns the per-neuron squared norms ||w0_j||^2 (m,) float64 instead of their sum
     (the KKT problem of a span model needs them; their sum in row order is the same float64 number)."""
+    if isinstance(init, SeededInit):
+        Z0, rowsq = init.preacts(X, n_threads)
+        return (Z0, rowsq) if per_row else (Z0, float(rowsq.sum()))
     Z0 = np.zeros((X.shape[0], init.m), dtype=X.dtype)
     rowsq = np.zeros(init.m)
     for r0, r1, blk in init.blocks(X.dtype):
@@ -166,6 +210,8 @@ def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
 
 def init_rowsq(init, dtype) -> np.ndarray:
     """||w0_j||^2 (m,) float64 of the dtype-rounded W0, W0 block by block (one generation pass)."""
+    if isinstance(init, SeededInit):
+        return init.preacts(np.empty((0, init.d), dtype=dtype), 0)[1]
     rowsq = np.zeros(init.m)
     for r0, r1, blk in init.blocks(dtype):
         rowsq[r0:r1] = np.einsum("ij,ij->i", blk, blk, dtype=np.float64)
@@ -181,6 +227,8 @@ def same_init(a, b) -> bool:
     if isinstance(a, ZeroInit):
         return True
     if isinstance(a, SeededInit):
+        return a.scale == b.scale and a.seed == b.seed
+    if isinstance(a, PCG64Init):
         return a.scale == b.scale and _state_equal(a.state, b.state)
     if isinstance(a, ArrayInit):
         return a.W0 is b.W0 or np.array_equal(a.W0, b.W0)
@@ -246,7 +294,7 @@ def _data_key(X: np.ndarray):
 
 
 def _probe(d: int, dtype) -> np.ndarray:
-    return np.random.default_rng(20240531).standard_normal((1, d)).astype(dtype)
+    return _random.normal_block(20240531, _PROBE_STREAM, 0, 1, 0, d, dtype=dtype)
 
 
 class SpanState:

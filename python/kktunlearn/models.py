@@ -472,7 +472,8 @@ class _HomogeneousModel:
         raise NotImplementedError
 
     def _init_params(self, d: int):
-        """(W0, u0) as arrays (float64): W0 = init_scale * standard_normal((m, d)) from random_state."""
+        """(W0, u0) as arrays (float64): W0 = init_scale * z, z the counter-based standard normals of
+        the seed of random_state (kktunlearn._random)."""
         init, u0 = self._init_source(d)
         return _span.init_full(init, np.float64), u0
 
@@ -677,7 +678,10 @@ class LinearModel(_HomogeneousModel):
     max_iter : number of GD steps (0 leaves w at its initialization).
     normalized_gd : use lr_t = min(lr / L(w_t), lr_max).
     tol : stop when the mean loss <= tol (0 disables).
-    random_state : seed of the initialization (only used when init_scale > 0).
+    random_state : seed of the initialization (only used when init_scale > 0): an int in [0, 2^64), None
+        (fresh OS entropy), or a numpy Generator (one 64-bit draw is taken from it). W(0) comes from the
+        counter-based generator Philox4x32-10 + Box-Muller (kktunlearn._random), generated in C++: entry
+        (j, k) is a function of (seed, j, k) only. The draw differs from kktunlearn 0.1.0 (numpy PCG64).
     n_threads : OpenMP threads per kernel call (None = the OpenMP default, which OMP_NUM_THREADS and
         threadpoolctl limit; at most max(256, 4 x CPUs) are used). Only the speed depends on it: every
         kernel splits its work into fixed-size blocks (row/column/tile blocks independent of the thread
@@ -739,9 +743,7 @@ class LinearModel(_HomogeneousModel):
     def _init_source(self, d: int):
         scale = float(self.init_scale)
         if scale > 0:
-            rng = np.random.default_rng(self.random_state)
-            init = _span.SeededInit.from_rng(rng, scale, 1, d, advance=isinstance(self.random_state,
-                                                                                   np.random.Generator))
+            init = _span.SeededInit.from_random_state(self.random_state, scale, 1, d)
         else:
             init = _span.ZeroInit(1, d)
         return init, np.ones(1)
@@ -806,10 +808,8 @@ class TwoLayerReLU(_HomogeneousModel):
     def _init_source(self, d: int):
         m = int(self.width)
         scale = float(self.init_scale)
-        rng = np.random.default_rng(self.random_state)
         if scale > 0:
-            init = _span.SeededInit.from_rng(rng, scale, m, d, advance=isinstance(self.random_state,
-                                                                                   np.random.Generator))
+            init = _span.SeededInit.from_random_state(self.random_state, scale, m, d)
         else:
             init = _span.ZeroInit(m, d)
         if self.outer_weights is None:
