@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from types import ModuleType
+from typing import Tuple
 
 _ORDER = ("avx512", "avx2", "baseline")
 _MODULE = {"baseline": "_core", "avx2": "_core_avx2", "avx512": "_core_avx512"}
@@ -22,7 +24,7 @@ _NEEDS = {
 }
 
 
-def load(package: str):
+def load(package: str) -> Tuple[ModuleType, str]:
     """Import and return the best supported core module of `package` (and its variant name)."""
     base = importlib.import_module(f"{package}._core")
     feats = base.cpu_features() if hasattr(base, "cpu_features") else {}

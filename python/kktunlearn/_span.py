@@ -29,11 +29,15 @@ the cached W (rebuilt on demand) and without the fingerprint (recomputed on load
 
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
 from . import _core, _random
+
+# Products of new data with (W0, X) are cached up to this size per array (see SpanState._new_data_products).
+_NEW_DATA_CACHE_BYTES = 64 << 20
 
 # W0 is regenerated in row blocks of at most this many bytes when a caller asks for blocks.
 _W0_BLOCK_BYTES = 32 << 20
@@ -239,6 +243,56 @@ def _state_equal(a, b) -> bool:
     return a == b
 
 
+class _Shared:
+    """What the states over one (X, W0) share: the new-data products cache, and the check scope (inside
+    one public call the in-place check of X runs once, not at every internal use)."""
+
+    def __init__(self):
+        self.new = {}
+        self.scope = None
+
+
+@contextlib.contextmanager
+def one_check(*models):
+    """Within this block each span model's training X is checked for in-place modification at most once
+    (the check reads all of X; a public call that uses X several times pays for one pass)."""
+    opened = []
+    for mdl in models:
+        sp = getattr(mdl, "__dict__", {}).get("_span") if mdl is not None else None
+        if sp is not None and sp._shared.scope is None:
+            sp._shared.scope = {"checked": False}
+            opened.append(sp._shared)
+    try:
+        yield
+    finally:
+        for sh in opened:
+            sh.scope = None
+
+
+def scoped(*names: str):
+    """Decorator: run the function inside one_check for its model arguments `names`."""
+    import functools
+    import inspect
+
+    def deco(fn):
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                bound = sig.bind_partial(*args, **kwargs).arguments
+            except TypeError:
+                return fn(*args, **kwargs)  # the call's own error
+            with one_check(*(bound.get(n) for n in names)):
+                return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def _data_key(X: np.ndarray):
+    return (X.__array_interface__["data"][0], X.shape, X.strides, X.dtype.str)
+
+
 def _probe(d: int, dtype) -> np.ndarray:
     return _random.normal_block(20240531, _PROBE_STREAM, 0, 1, 0, d, dtype=dtype)
 
@@ -255,7 +309,7 @@ class SpanState:
 
     def __init__(self, X: np.ndarray, K: np.ndarray, Z0: np.ndarray, A: np.ndarray, init, w0_sqnorm: float,
                  n_threads: int = 0, fingerprint: Optional[np.ndarray] = None, probe: Optional[np.ndarray] = None,
-                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None):
+                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None, shared: Optional[_Shared] = None):
         self.X = X
         self.K = K
         self.Z0 = Z0
@@ -270,16 +324,46 @@ class SpanState:
             self.w0_sqnorm = float(w0_sqnorm)
         self._W = None
         self._Z = None
+        # products with new data that depend only on (X, W0), shared by every state derived from this one
+        # (unlearned, retrained, ... models over the same X and W0): new-data key -> (fingerprint, Xn W0^T, Xn X^T)
+        self._shared = shared if shared is not None else _Shared()
+        self._basis = self._shared.new
         self._probe = probe if probe is not None else _probe(X.shape[1], X.dtype)
         self._fp = fingerprint if fingerprint is not None else self._fingerprint(X, n_threads)
 
     # ---------------------------------------------------------------- identity of the training X
     def _fingerprint(self, X: np.ndarray, n_threads: int) -> np.ndarray:
-        # Deterministic (fixed tiles, no BLAS threading) so that the same data gives the same bits.
+        # Deterministic (fixed tiles / einsum's fixed loop, no BLAS threading) so that the same buffer gives
+        # the same bits. float32: einsum in float32 (the core's float32 products accumulate in double,
+        # 10x slower for this memory-bound pass); it is only ever compared with itself on the same buffer.
+        if X.dtype == np.float32:
+            return np.einsum("ij,j->i", X, self._probe[0]).reshape(-1, 1)
         return _core.preactivations(X, self._probe, n_threads)
 
+    def _row_keys(self, X: np.ndarray) -> np.ndarray:
+        """Exact sampled entries of each row (16 fixed columns), as bytes keys for matching rows."""
+        d = X.shape[1]
+        cols = np.unique(np.linspace(0, d - 1, num=min(16, d)).astype(np.intp))
+        S = np.ascontiguousarray(X[:, cols])
+        return [S[i].tobytes() for i in range(S.shape[0])]
+
+    def _key_table(self) -> dict:
+        tab = getattr(self, "_keys", None)
+        if tab is None:
+            tab = {}
+            for i, k in enumerate(self._row_keys(self.X)):
+                tab.setdefault(k, []).append(i)
+            self._keys = tab
+        return tab
+
     def check_X(self, n_threads: int) -> None:
-        """Raise if the referenced training matrix was modified in place since fit."""
+        """Raise if the referenced training matrix was modified in place since fit (one pass over X; once
+        per public call, see one_check)."""
+        sc = self._shared.scope
+        if sc is not None and sc["checked"]:
+            return
+        if sc is not None:
+            sc["checked"] = True
         if not np.array_equal(self._fingerprint(self.X, n_threads), self._fp):
             raise RuntimeError(
                 "the training matrix X of this span-represented model was modified in place after fit; the "
@@ -295,6 +379,22 @@ class SpanState:
         r = self.rows_of(X, n_threads)
         return r is not None and r.size == self.X.shape[0] and bool(np.all(r == np.arange(r.size)))
 
+    def known_new_data(self, X: np.ndarray, n_threads: int) -> bool:
+        """True when X is a new-data array this state's family has predicted before and it is unchanged
+        since (same buffer and fingerprint): it was validated then, so it need not be again (its
+        fingerprint is kept for the rest of the call)."""
+        key = _data_key(X)
+        hit = self._basis.get(key)
+        if hit is None or hit[0] is None:
+            return False
+        fp = self._fingerprint(X, n_threads)
+        if not np.array_equal(hit[0], fp):
+            return False
+        sc = self._shared.scope
+        if sc is not None:
+            sc["new_fp"] = (key, fp)
+        return True
+
     def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
         """Indices r with X[k] == X_train[r[k]] exactly for every row k, or None (then X is new data).
 
@@ -308,16 +408,13 @@ class SpanState:
         if self._same_buffer(X):
             self.check_X(n_threads)
             return np.arange(T.shape[0], dtype=np.intp)
-        fp = self._fingerprint(X, n_threads).ravel().astype(np.float64)
-        ref = self._fp.ravel().astype(np.float64)
-        order = np.argsort(ref, kind="stable")
-        srt = ref[order]
-        tol = 1e-6 * (np.abs(srt).max(initial=0.0) + 1e-300)
-        lo = np.searchsorted(srt, fp - tol, side="left")
-        hi = np.searchsorted(srt, fp + tol, side="right")
+        tab = self._key_table()
+        # new data is told apart by its first row alone (O(d)), before looking at all of X
+        if not any(np.array_equal(X[0], T[c]) for c in tab.get(self._row_keys(X[:1])[0], ())):
+            return None
         rows = np.empty(X.shape[0], dtype=np.intp)
-        for k in range(X.shape[0]):
-            for c in order[lo[k]:hi[k]]:
+        for k, key in enumerate(self._row_keys(X)):
+            for c in tab.get(key, ()):
                 if np.array_equal(X[k], T[c]):
                     rows[k] = c
                     break
@@ -365,11 +462,35 @@ class SpanState:
             Z = self.train_preacts()
             return Z.copy() if rows.size == Z.shape[0] and np.all(rows == np.arange(rows.size)) else Z[rows]
         self.check_X(n_threads)
-        Z, _ = init_preacts(self.init, Xn, n_threads)
-        if self.w0_coef != 1.0:
-            Z *= Xn.dtype.type(self.w0_coef)
-        Z += _core.preactivations(Xn, self.X, n_threads) @ self.A
+        Z0n, Kn = self._new_data_products(Xn, n_threads)
+        Z = Kn @ self.A
+        Z += Z0n if self.w0_coef == 1.0 else self.w0_coef * Z0n
         return Z
+
+    def _new_data_products(self, Xn: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(Xn W0^T, Xn X^T) for new data. Cached per array (its buffer, shape and fingerprint; a modified
+        array is recomputed) and shared by the states over the same X and W0, so that a model, its
+        unlearned versions and its retrained oracle predict a test set with one W0 pass between them.
+        The cached products are the very numbers a fresh computation gives (deterministic kernels)."""
+        key = _data_key(Xn)
+        small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.itemsize <= _NEW_DATA_CACHE_BYTES
+        sc = self._shared.scope
+        if small and sc is not None and sc.get("new_fp", (None,))[0] == key:
+            fp = sc["new_fp"][1]  # computed in this call already (known_new_data)
+        else:
+            fp = self._fingerprint(Xn, n_threads) if small else None
+        hit = self._basis.get(key)
+        if hit is not None and np.array_equal(hit[0], fp):
+            return hit[1], hit[2]
+        Z0n, _ = init_preacts(self.init, Xn, n_threads)
+        Kn = _core.preactivations(Xn, self.X, n_threads)
+        if small:
+            Z0n.flags.writeable = False
+            Kn.flags.writeable = False
+            while len(self._basis) >= 4:
+                self._basis.pop(next(iter(self._basis)))
+            self._basis[key] = (fp, Z0n, Kn)
+        return Z0n, Kn
 
     def rowsq0(self) -> np.ndarray:
         """||w0_j||^2 (m,) float64 (computed once by regenerating W0 when the state was built without it)."""
@@ -418,7 +539,7 @@ class SpanState:
         """Same X, K, Z0, W0; new A (and c) (shares the cached arrays, no copies)."""
         return SpanState(self.X, self.K, self.Z0, A, self.init, self.w0_sqnorm, fingerprint=self._fp,
                          probe=self._probe, w0_coef=self.w0_coef if w0_coef is None else w0_coef,
-                         w0_rowsq=self.w0_rowsq)
+                         w0_rowsq=self.w0_rowsq, shared=self._shared)
 
     def nbytes(self) -> int:
         """Bytes held by the model itself (the training X is the caller's and not counted)."""
@@ -434,7 +555,10 @@ class SpanState:
         st = self.__dict__.copy()
         st["_W"] = None
         st["_Z"] = None
+        st["_basis"] = None
+        st["_shared"] = None
         st["_fp"] = None
+        st["_keys"] = None
         return st
 
     def __setstate__(self, st):
@@ -442,6 +566,8 @@ class SpanState:
         st.setdefault("w0_rowsq", None)
         st.setdefault("_Z", None)
         self.__dict__.update(st)
+        self._shared = _Shared()
+        self._basis = self._shared.new
         self._fp = self._fingerprint(self.X, 0)
 
 

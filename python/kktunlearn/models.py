@@ -7,8 +7,8 @@ exponential or logistic loss (the C++ core runs the whole loop):
     N(x) = sum_j u_j sigma(<w_j, x>)               TwoLayerReLU           (L = 1 fixed u, 2 trained u)
     sigma(z) = max(z, a z), a = leaky_slope (0 = ReLU), sigma'(0) := a
 
-    L(theta) = (1/n) sum_i l(y_i N(x_i)),   l(q) = exp(-q)  or  log(1 + exp(-q))
-    theta_{t+1} = theta_t - lr_t grad L(theta_t),
+    L(theta) = (1/n) sum_i l(y_i N(x_i)) + (weight_decay/2) ||theta||^2,   l(q) = exp(-q)  or  log(1 + exp(-q))
+    theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t weight_decay) theta_t - lr_t grad(mean loss),
         lr_t = lr                                  (normalized_gd=False)
         lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True, spec 9.5)
         rho_t = max(1, log(1 / L(theta_t))): for L = 1 (linear, fixed u) simply lr / L(theta_t); for the
@@ -417,6 +417,15 @@ class _HomogeneousModel:
     # ------------------------------------------------------------------ validation helpers
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self)
+        sp = self.__dict__.get("_span")
+        if sp is not None and isinstance(X, np.ndarray) and sp._same_buffer(X):
+            # the span model's own training matrix: validated at fit, and the in-place check (which a NaN
+            # or inf written into it would fail) replaces a second finiteness pass
+            sp.check_X(self._n_threads())
+            return X
+        if (sp is not None and isinstance(X, np.ndarray) and X.dtype == self.dtype_ and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == sp.X.shape[1] and sp.known_new_data(X, self._n_threads())):
+            return X  # predicted before, unchanged since (fingerprint): validated then
         Xc = check_array(X, name, dtype=self.dtype_)
         check_features(self, Xc, name)
         return Xc
@@ -439,6 +448,18 @@ class _HomogeneousModel:
         check_int(self.history_every, "history_every", 1)
         check_positive(self.init_scale, "init_scale", allow_zero=True)
         check_choice(self.representation, "representation", _REPRESENTATIONS)
+        wd = check_positive(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
+        if wd > 0 and self.representation == "span":
+            raise ValueError("representation='span' does not support weight_decay > 0 yet (with weight decay GD "
+                             "gives W = beta W0 + A^T X, which the span state does not hold); use "
+                             "representation='auto' or 'primal'")
+        if wd > 0 and self.normalized_gd:
+            raise ValueError("weight_decay > 0 needs normalized_gd=False: the normalized step lr / L(theta) "
+                             "multiplies the decay factor (1 - lr_t weight_decay), which turns negative once "
+                             "lr_t > 1 / weight_decay; use a constant lr")
+        if wd > 0 and float(self.lr) * wd >= 1:
+            raise ValueError(f"lr * weight_decay = {float(self.lr) * wd:.3g} >= 1: the decay factor "
+                             "(1 - lr weight_decay) would flip the sign of theta; lower lr or weight_decay")
         check_n_threads(self.n_threads)
         check_dtype(self.dtype)
 
@@ -460,7 +481,7 @@ class _HomogeneousModel:
         return dict(slope=self.slope_, train_outer=self.train_outer_, loss=self.loss, lr=float(self.lr),
                     normalized=bool(self.normalized_gd), lr_max=float(self.lr_max), max_iter=int(self.max_iter),
                     tol=float(self.tol), margin_tol=float(self.margin_tol), history_every=int(self.history_every),
-                    n_threads=self._n_threads())
+                    weight_decay=float(getattr(self, "weight_decay", 0.0)), n_threads=self._n_threads())
 
     def _run_primal(self, X, y_enc, W0, u0) -> Dict[str, Any]:
         bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
@@ -473,9 +494,12 @@ class _HomogeneousModel:
     def _run_span(self, K, Z0, w0sq, y_enc, u0) -> Dict[str, Any]:
         bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
         A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
+        common = self._train_common()
+        if common.pop("weight_decay") > 0:
+            bar.close()
+            raise ValueError("the span representation does not support weight_decay > 0; use representation='primal'")
         try:
-            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar,
-                                    **self._train_common())
+            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar, **common)
         finally:
             bar.close()
 
@@ -501,7 +525,9 @@ class _HomogeneousModel:
         m = init.m
         rep = self.representation
         if rep == "auto":
-            rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
+            # weight decay: primal until the span state carries the W0 coefficient beta (W = beta W0 + A^T X)
+            rep = "primal" if float(getattr(self, "weight_decay", 0.0)) > 0 else \
+                choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
         nt = self._n_threads()
         t0 = time.perf_counter()
         try:
@@ -560,8 +586,9 @@ class _HomogeneousModel:
 
         Span model: from Z = X W0^T + (X X_train^T) A, without forming W (or Z0 + K A on the
         training matrix itself)."""
-        Xc = self._check_X(X)
-        return self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            return self._outputs(Xc)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels: classes_[1] where N(x) > 0, else classes_[0] ({-1, +1} by default)."""
@@ -570,16 +597,18 @@ class _HomogeneousModel:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of predict(X) against y."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        N = self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            N = self._outputs(Xc)
         return float(np.mean(np.where(N > 0, 1.0, -1.0) == y_enc))
 
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        return y_enc.astype(np.float64) * self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            return y_enc.astype(np.float64) * self._outputs(Xc)
 
     def loss_value(self, X: Any, y: Any) -> float:
         """Mean training loss (1/n) sum_i l(q_i)."""
@@ -666,6 +695,12 @@ class LinearModel(_HomogeneousModel):
         two history records (0 disables).
     history_every : record (loss, min margin, normalized margin) every k steps.
     init_scale : w(0) ~ N(0, init_scale^2 I); default 0 (w(0) = 0).
+    weight_decay : lambda >= 0 of the L2 term (lambda/2) ||theta||^2 added to the mean loss (the objective
+        of the Newton paper, arXiv 2406.14507, and of Guo et al.'s certified removal); each step multiplies
+        theta by (1 - lr lambda) before the gradient step. Needs normalized_gd=False. Unlearning methods
+        that optimize an objective (finetune, neggrad_plus, the Newton family) use the model's
+        weight_decay unless told otherwise. With weight_decay > 0, representation="auto" is primal and
+        "span" is refused (the span state W = W0 + A^T X has no W0 coefficient yet).
     representation : "auto", "primal" or "span" (see choose_representation). Both give the same
         model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
         stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
@@ -682,7 +717,7 @@ class LinearModel(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, lr_max: float = math.inf, margin_tol: float = 0.0,
                  history_every: int = 10, init_scale: float = 0.0, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
         self.loss = loss
         self.lr = lr
         self.max_iter = max_iter
@@ -697,6 +732,7 @@ class LinearModel(_HomogeneousModel):
         self.representation = representation
         self.dtype = dtype
         self.progress = progress
+        self.weight_decay = weight_decay
 
     @property
     def coef_(self) -> np.ndarray:
@@ -727,7 +763,7 @@ class TwoLayerReLU(_HomogeneousModel):
     init_scale : W(0) ~ N(0, init_scale^2) entrywise, from `random_state`.
     outer_weights : u (m,); default +1/sqrt(m) for the first ceil(m/2) neurons, -1/sqrt(m) for the rest.
     loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max, margin_tol,
-    history_every, representation, dtype, progress : as in LinearModel.
+    history_every, representation, dtype, progress, weight_decay : as in LinearModel.
     """
 
     def __init__(self, width: int = 100, train_outer: bool = False, leaky_slope: float = 0.0,
@@ -735,7 +771,7 @@ class TwoLayerReLU(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, outer_weights: Any = None, lr_max: float = math.inf,
                  margin_tol: float = 0.0, history_every: int = 10, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
         self.width = width
         self.train_outer = train_outer
         self.leaky_slope = leaky_slope
@@ -754,6 +790,7 @@ class TwoLayerReLU(_HomogeneousModel):
         self.representation = representation
         self.dtype = dtype
         self.progress = progress
+        self.weight_decay = weight_decay
 
     def _check_hyper(self) -> None:
         super()._check_hyper()
