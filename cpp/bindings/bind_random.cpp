@@ -1,6 +1,7 @@
 // Bindings for the counter-based generator (random.hpp): Philox4x32-10 blocks, normal matrices
 // generated in blocks, and the fused Z0 = X W0^T kernel. Each kernel releases the GIL and takes
-// n_threads. This file is compiled with -ffp-contract=off (see CMakeLists.txt and random.hpp).
+// n_threads. This file is compiled with -ffp-contract=off -fno-math-errno (see CMakeLists.txt and
+// random.hpp).
 #include <kktunlearn/random.hpp>
 
 #include "bindings.hpp"

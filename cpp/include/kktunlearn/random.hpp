@@ -163,6 +163,125 @@ inline void normal_pair(std::uint64_t seed, std::uint32_t stream, std::uint32_t 
   z1 = rad * sn;
 }
 
+namespace detail {
+
+/// x (an integer below 2^54, exactly representable when below 2^53 + 1) as a double, exactly:
+/// the same value as static_cast<double>(x), computed from two 26/28-bit halves by the 2^52 trick
+/// (vectorizable; there is no SIMD uint64 -> double conversion before AVX-512DQ).
+inline double u64_to_double_exact(std::uint64_t x) {
+  const double two52 = 4503599627370496.0;
+  const double hi = from_bits((x >> 26) | 0x4330000000000000ull) - two52;
+  const double lo = from_bits((x & 0x3FFFFFFull) | 0x4330000000000000ull) - two52;
+  return hi * 67108864.0 + lo;  // hi 2^26 + lo: both exact, the sum is the integer x
+}
+
+constexpr Index kBatch = 64;  // counters per batch
+
+/// z[2p], z[2p + 1] = the normal pair of counter q0 + p (p < np <= kBatch): the same numbers as
+/// normal_pair, computed in structure-of-arrays loops that the compiler vectorizes.
+inline void normal_batch(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::uint64_t q0, Index np,
+                         double* z) {
+  alignas(64) std::uint32_t c0[kBatch], c1[kBatch], c2[kBatch], c3[kBatch];
+  alignas(64) double u1[kBatch], u2[kBatch];
+  alignas(64) std::uint64_t kq[kBatch];
+  for (Index p = 0; p < np; ++p) {
+    const std::uint64_t q = q0 + static_cast<std::uint64_t>(p);
+    c0[p] = static_cast<std::uint32_t>(q);
+    c1[p] = static_cast<std::uint32_t>(q >> 32);
+    c2[p] = i;
+    c3[p] = stream;
+  }
+  const std::uint64_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+  std::uint32_t k0 = static_cast<std::uint32_t>(seed), k1 = static_cast<std::uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+#if defined(KKTUNLEARN_HAVE_OPENMP)
+#pragma omp simd
+#endif
+    for (Index p = 0; p < np; ++p) {
+      const std::uint64_t p0 = M0 * c0[p], p1 = M1 * c2[p];
+      const std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1[p] ^ k0;
+      const std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3[p] ^ k1;
+      c1[p] = static_cast<std::uint32_t>(p1);
+      c3[p] = static_cast<std::uint32_t>(p0);
+      c0[p] = n0;
+      c2[p] = n2;
+    }
+  }
+#if defined(KKTUNLEARN_HAVE_OPENMP)
+#pragma omp simd
+#endif
+  for (Index p = 0; p < np; ++p) {
+    const std::uint64_t a = (static_cast<std::uint64_t>(c0[p]) << 32) | c1[p];
+    const std::uint64_t b = (static_cast<std::uint64_t>(c2[p]) << 32) | c3[p];
+    u1[p] = u64_to_double_exact((a >> 11) + 1) * 0x1.0p-53;
+    u2[p] = u64_to_double_exact(b >> 11) * 0x1.0p-53;
+    kq[p] = ((b >> 11) + (std::uint64_t(1) << 50)) >> 51;  // floor(4 u2 + 1/2), exactly, in 0..4
+  }
+  const double two52 = 4503599627370496.0;
+#if defined(KKTUNLEARN_HAVE_OPENMP)
+#pragma omp simd
+#endif
+  for (Index p = 0; p < np; ++p) {
+    // ln u1 (as log_unit)
+    // (branch-free: big = [f > 1.4142135623730951] from the bit patterns, f * 0.5 by the exponent)
+    const std::uint64_t bb = bits_of(u1[p]);
+    const std::uint64_t fb = (bb & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    const std::uint64_t big = (0x3FF6A09E667F3BCDull - fb) >> 63;  // bits of 1.4142135623730951
+    const double f = from_bits(fb - (big << 52));
+    const double ed = from_bits(((bb >> 52) + big) | 0x4330000000000000ull) - (two52 + 1023.0);
+    const double s = (f - 1.0) / (f + 1.0);
+    const double s2 = s * s;
+    double pl = 1.0 / 21.0;
+    pl = pl * s2 + 1.0 / 19.0;
+    pl = pl * s2 + 1.0 / 17.0;
+    pl = pl * s2 + 1.0 / 15.0;
+    pl = pl * s2 + 1.0 / 13.0;
+    pl = pl * s2 + 1.0 / 11.0;
+    pl = pl * s2 + 1.0 / 9.0;
+    pl = pl * s2 + 1.0 / 7.0;
+    pl = pl * s2 + 1.0 / 5.0;
+    pl = pl * s2 + 1.0 / 3.0;
+    pl = pl * s2 + 1.0;
+    const double ln = ed * 6.93147180369123816490e-01 + (ed * 1.90821492927058770002e-10 + 2.0 * s * pl);
+    const double rad = std::sqrt(-2.0 * ln);
+    // sin, cos of 2 pi u2 (as sincos_2pi): k = floor(4 u2 + 1/2), computed exactly
+    const std::uint64_t kb = kq[p];
+    const double kd = from_bits(kb | 0x4330000000000000ull) - two52;
+    const double t = (u2[p] - kd * 0.25) * 6.283185307179586;
+    const double t2 = t * t;
+    double ps = -1.0 / 1307674368000.0;
+    ps = ps * t2 + 1.0 / 6227020800.0;
+    ps = ps * t2 - 1.0 / 39916800.0;
+    ps = ps * t2 + 1.0 / 362880.0;
+    ps = ps * t2 - 1.0 / 5040.0;
+    ps = ps * t2 + 1.0 / 120.0;
+    ps = ps * t2 - 1.0 / 6.0;
+    const double sn = t + t * t2 * ps;
+    double pc = 1.0 / 20922789888000.0;
+    pc = pc * t2 - 1.0 / 87178291200.0;
+    pc = pc * t2 + 1.0 / 479001600.0;
+    pc = pc * t2 - 1.0 / 3628800.0;
+    pc = pc * t2 + 1.0 / 40320.0;
+    pc = pc * t2 - 1.0 / 720.0;
+    pc = pc * t2 + 1.0 / 24.0;
+    pc = pc * t2 - 0.5;
+    const double cs = 1.0 + t2 * pc;
+    // quadrant k mod 4 by bit operations (select by mask, negate by the sign bit)
+    const std::uint64_t odd = 0 - (kb & 1u);
+    const std::uint64_t snb = bits_of(sn), csb = bits_of(cs);
+    const double sv = from_bits(((csb & odd) | (snb & ~odd)) ^ ((kb & 2u) << 62));
+    const double cv = from_bits(((snb & odd) | (csb & ~odd)) ^ (((kb + 1u) & 2u) << 62));
+    z[2 * p] = rad * cv;
+    z[2 * p + 1] = rad * sv;
+  }
+}
+
+}  // namespace detail
+
 /// out[c] = T(scale * z(i, j0 + c)) for c in [0, len): one row segment (the product in double,
 /// then one rounding to T).
 /// With v != nullptr: out[c] = T(scale * z(i, j0 + c) + coef * v[c]) (both products and the sum
@@ -170,17 +289,14 @@ inline void normal_pair(std::uint64_t seed, std::uint32_t stream, std::uint32_t 
 template <class T>
 void normal_row(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::uint64_t j0, Index len, double scale,
                 T* out, const double* v = nullptr, double coef = 0.0) {
-  constexpr Index CH = 128;  // pairs per inner batch (vectorizable loop over independent counters)
-  double zb[2 * CH];
+  constexpr Index CH = detail::kBatch;
+  alignas(64) double zb[2 * CH];
   const std::uint64_t j1 = j0 + static_cast<std::uint64_t>(len);
   std::uint64_t q = j0 >> 1;
   const std::uint64_t qend = (j1 + 1) >> 1;
   while (q < qend) {
     const Index np = static_cast<Index>(std::min<std::uint64_t>(CH, qend - q));
-#if defined(KKTUNLEARN_HAVE_OPENMP)
-#pragma omp simd
-#endif
-    for (Index p = 0; p < np; ++p) normal_pair(seed, stream, i, q + static_cast<std::uint64_t>(p), zb[2 * p], zb[2 * p + 1]);
+    detail::normal_batch(seed, stream, i, q, np, zb);
     // columns 2q .. 2(q + np) - 1 are in zb; copy the part inside [j0, j1)
     const std::uint64_t c0 = std::max<std::uint64_t>(2 * q, j0), c1 = std::min<std::uint64_t>(2 * (q + np), j1);
     if (v == nullptr) {
