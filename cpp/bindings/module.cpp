@@ -67,6 +67,7 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   kb::bind_training(m);
   kb::bind_kkt(m);
   kb::bind_unlearn(m);
+  kb::bind_random(m);
 #ifdef KKTUNLEARN_TESTING
   // test-only hooks (kktunlearn._core._testing), compiled only with the CMake option
   // KKTUNLEARN_TESTING=ON (dev/build.sh, the README's test install); never in release wheels
