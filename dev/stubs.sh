@@ -33,6 +33,13 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/pkg/kktunlearn"
 : > "$tmp/pkg/kktunlearn/__init__.py"
 cp "$so" "$tmp/pkg/kktunlearn/"
+# a wheel repaired by auditwheel/delocate loads libgomp from ../kktunlearn.libs (RPATH $ORIGIN/..)
+libs=$(dirname "$so")/../kktunlearn.libs
+if [ -d "$libs" ]; then cp -r "$libs" "$tmp/pkg/"; fi
+if ! (cd "$tmp" && PYTHONPATH=$tmp/pkg "$py" -c "import kktunlearn._core"); then
+  echo "dev/stubs.sh: cannot import $so as kktunlearn._core" >&2
+  exit 1
+fi
 ver=$("$py" -c "import mypy.version; print(mypy.version.__version__)")
 (cd "$tmp" && PYTHONPATH=$tmp/pkg "$py" -c "from mypy.stubgen import main; main()" -q -m kktunlearn._core -o "$tmp/out")
 # two fix-ups so that the stub passes mypy --strict: stubgen turns pybind11's 'flags.c_contiguous'
