@@ -76,6 +76,70 @@ def _check_alloc(shape: Sequence[int], itemsize: int, name: str) -> None:
         raise ValueError(f"{name} is too large: shape {tuple(int(s) for s in shape)} needs {total:.3e} bytes")
 
 
+def available_memory() -> Optional[int]:
+    """Bytes this process can still allocate: MemAvailable of /proc/meminfo, capped by a cgroup
+    (v2 memory.max minus memory.current, or v1 limit minus usage) and by RLIMIT_AS; None if unknown."""
+    import os
+
+    best: Optional[int] = None
+
+    def cap(v: Optional[int]) -> None:
+        nonlocal best
+        if v is not None and v >= 0:
+            best = v if best is None else min(best, v)
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    cap(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        try:
+            cap(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    for lim, cur in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                     ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(lim) as fh:
+                t = fh.read().strip()
+            if t != "max" and int(t) < 2**60:
+                with open(cur) as fh:
+                    cap(int(t) - int(fh.read().strip()))
+        except (OSError, ValueError):
+            pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            cap(int(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return best
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit, k in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(nbytes: float, name: str, what: str, error: type = MemoryError) -> None:
+    """Raise `error` (MemoryError by default) naming the parameter `name`, what needs the memory, the
+    estimate and the available memory, when an allocation of `nbytes` cannot succeed. Called before
+    allocating, so nothing is written to memory first."""
+    if nbytes > _MAX_BYTES:
+        raise ValueError(f"{name} is too large: {what} would need {_fmt_bytes(nbytes)}, beyond what any machine "
+                         "can address")
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise error(f"{name} is too large: {what} needs about {_fmt_bytes(nbytes)} but only {_fmt_bytes(avail)} "
+                    "of memory is available on this machine")
+
+
 def _canonical_strides(shape: Sequence[int], itemsize: int) -> Tuple[int, ...]:
     out = []
     step = itemsize
