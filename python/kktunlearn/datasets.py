@@ -18,7 +18,13 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from ._validation import check_array, check_int, check_n_threads
+from ._validation import check_array, check_int, check_memory, check_n_threads
+
+
+def _check_data_memory(n: int, d: int, copies: int, what: str) -> None:
+    """Before drawing: `copies` float64 n x d arrays (the draw and the scaled result) must fit in memory."""
+    check_memory(float(copies) * n * d * 8, "d" if d >= n else "n", f"{what} (n={n}, d={d}: {copies} float64 "
+                 f"arrays of {n} x {d})")
 
 
 class DataStats(NamedTuple):
@@ -55,6 +61,7 @@ def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "r
     d = check_int(d, "d", 1)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
+    _check_data_memory(n, d, 2, "near_orthogonal")
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)) / np.sqrt(d)
     if labels == "balanced":
@@ -167,6 +174,7 @@ def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_nois
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
+    _check_data_memory(n, d, 3, "gaussian_mixture")
     if mu_norm is None:
         mu_norm = d ** -0.25
     import numbers
@@ -210,6 +218,7 @@ def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
         seed = check_int(seed, "seed", 0)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
+    _check_data_memory(n, d, 3, "correlated")
     c = _shared_direction(d, seed)
     rng = np.random.default_rng(None if seed is None else [1, seed])
     G = rng.standard_normal((n, d)) / math.sqrt(d)

@@ -581,15 +581,18 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
         sweep({"d": [200, 400], "method": ["ga", "retrain"]}).
     experiment: a picklable (module-level) function f(**params) -> dict or list of dicts. If it has an
         `n_threads` parameter it receives the per-worker thread count.
-    backend: "local" (loky processes), "dask" (dask.distributed) or "ray".
+    backend: "local" (worker processes on this machine, see the module docstring), "dask"
+        (dask.distributed) or "ray".
     n_jobs: worker processes (default: all cores; for "dask" the LocalCluster size).
     progress: tqdm bar over tasks.
     scheduler: "tcp://host:port" of a running Dask scheduler (backend="dask"), or Ray's address.
     client: an existing dask.distributed.Client to use (not closed afterwards).
     n_threads: OpenMP threads per worker (default 1: parallelism comes from the processes).
-    max_retries: resubmissions of a task whose worker died (segfault, OOM kill, lost node).
+    max_retries: resubmissions of a task whose worker died (segfault, OOM kill, lost node); only the
+        task that was running in the dead worker is charged (backend "local").
     errors: "raise" (default: the first failing experiment stops the sweep with its traceback) or
-        "record" (a row with the parameters and an `error` column).
+        "record" (a row with the parameters and an `error` column; a task whose worker died more than
+        max_retries times gets the signal or exit code in `error` and `worker_exit`).
     on_result: called with each row as it arrives (streaming, completion order).
     out: path of a JSON-lines file (one JSON object per row, ".jsonl"). Each row is appended and
         flushed to it as its task finishes, so a crash, a Ctrl-C or a failure under errors="raise"
