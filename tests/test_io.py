@@ -115,13 +115,28 @@ def test_file_object_and_documented_layout(data):
     buf.seek(0)
     with np.load(buf, allow_pickle=False) as z:
         meta = json.loads(z["__meta__"].tobytes().decode())
-        assert meta["format"] == "kktunlearn-model" and meta["format_version"] == kio.FORMAT_VERSION
+        assert meta["format"] == "kktunlearn-model" and meta["format_version"] == kio.FORMAT_VERSION == 2
         assert meta["class"] == "TwoLayerReLU" and meta["library_version"] == kk.__version__
         assert meta["params"]["width"] == 20
-        w_name = meta["state"]["W"]["__array__"]
-        np.testing.assert_array_equal(z[w_name], m.W_)
+        # a span model stores its state (X, K, Z0, A, u, W0's seed), not W (format version 2)
+        st = meta["state"]
+        assert st["kind"] == "span" and st["init"]["kind"] == "seed"
+        for k, v in (("X", X), ("A", m._state.A), ("K", m._state.K), ("Z0", m._state.Z0), ("u", m.u_)):
+            np.testing.assert_array_equal(z[st[k]["__array__"]], v)
         assert set(meta["arrays"]) == set(z.files) - {"__meta__"}
         assert len(meta["sha256"]) == 64
+    # a primal model stores W (format version 1)
+    p = kk.TwoLayerReLU(width=20, max_iter=300, random_state=0, representation="primal").fit(X, y)
+    buf = pyio.BytesIO()
+    p.save(buf)
+    buf.seek(0)
+    _assert_same_model(p, kk.load(buf))
+    buf.seek(0)
+    with np.load(buf, allow_pickle=False) as z:
+        meta = json.loads(z["__meta__"].tobytes().decode())
+        assert meta["format_version"] == 1
+        w_name = meta["state"]["W"]["__array__"]
+        np.testing.assert_array_equal(z[w_name], p.W_)
 
 
 def test_unlearn_info_and_other_attributes_round_trip(tmp_path, data):
@@ -157,7 +172,9 @@ def test_unsaveable_parameter_is_a_clear_error(tmp_path):
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, data):
     X, y = data
-    m = kk.TwoLayerReLU(width=20, max_iter=60, random_state=0, train_outer=True).fit(X, np.where(y > 0, "a", "b"))
+    # a primal model (its file holds W; span-state files are checked in tests/test_state.py)
+    m = kk.TwoLayerReLU(width=20, max_iter=60, random_state=0, train_outer=True,
+                        representation="primal").fit(X, np.where(y > 0, "a", "b"))
     path = tmp_path_factory.mktemp("io") / "model.npz"
     m.save(path)
     return m, path.read_bytes()
@@ -248,7 +265,7 @@ def test_newer_format_version(tmp_path, saved):
     meta, arrays = _meta_and_arrays(blob)
     meta["format_version"] = kio.FORMAT_VERSION + 1
     meta["library_version"] = "9.0"
-    with pytest.raises(kk.ModelFileError, match="format version 2.*Upgrade"):
+    with pytest.raises(kk.ModelFileError, match=f"format version {kio.FORMAT_VERSION + 1}.*Upgrade"):
         _load_bytes(tmp_path, _write(meta, arrays))
 
 

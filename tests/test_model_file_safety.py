@@ -57,7 +57,7 @@ def _child_load(target, how="path", timeout=120):
 @pytest.fixture(scope="module")
 def small():
     X, y = kk.datasets.near_orthogonal(8, 16, seed=0)
-    m = kk.LinearModel(max_iter=50).fit(X, y)
+    m = kk.LinearModel(max_iter=50, representation="primal").fit(X, y)  # its file holds W
     buf = pyio.BytesIO()
     m.save(buf)
     with np.load(pyio.BytesIO(buf.getvalue()), allow_pickle=False) as z:
@@ -171,7 +171,7 @@ def test_directory_and_unseekable_object(tmp_path):
 # --------------------------------------------------------------------------- crafted, checksum recomputed
 def _net_file(tmp_path):
     X, y = kk.datasets.near_orthogonal(8, 16, seed=1)
-    m = kk.TwoLayerReLU(width=6, max_iter=400, random_state=0).fit(X, y)
+    m = kk.TwoLayerReLU(width=6, max_iter=400, random_state=0, representation="primal").fit(X, y)
     m.unlearn_info_ = {"method": "ga", "preact_shift": 0.5, "step_norm": 0.1}
     buf = pyio.BytesIO()
     m.save(buf)
@@ -275,7 +275,7 @@ def test_genuine_files_still_round_trip(tmp_path):
 # ------------------------------------------------------------------------------------- set_params + save
 def test_set_params_after_fit_refuses_an_inconsistent_save(tmp_path):
     X, y = kk.datasets.near_orthogonal(8, 16, seed=0)
-    m = kk.TwoLayerReLU(width=6, max_iter=400, random_state=0).fit(X, y)
+    m = kk.TwoLayerReLU(width=6, max_iter=400, random_state=0).fit(X, y)   # a span model
     m.set_params(width=9)
     with pytest.raises(ValueError, match="width=9 but the fitted W has 6 rows"):
         m.save(tmp_path / "w.npz")

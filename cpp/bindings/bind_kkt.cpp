@@ -11,6 +11,60 @@ namespace {
 
 using PairArray = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 2, Eigen::RowMajor>;
 
+KKTOptions make_kkt_options(const std::string& method, double subgradient_tol, double tol, std::int64_t max_iter,
+                      double scale, const std::string& loss, bool clarke, const std::optional<Vectord>& lambdas,
+                      const std::optional<PairArray>& pairs, const std::optional<Vectord>& mu, int pdas_iter) {
+  KKTOptions opt;
+  opt.method = multiplier_method_from_string(method);
+  opt.subgradient_tol = subgradient_tol;
+  opt.tol = tol;
+  opt.max_iter = max_iter;
+  opt.scale = scale;
+  opt.loss = loss_from_string(loss);
+  opt.clarke = clarke;
+  opt.should_stop = PyInterruptCheck{};
+  opt.clarke_pdas_iter = pdas_iter;
+  if (opt.method == MultiplierMethod::Given) {
+    if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
+    opt.given_lambdas = *lambdas;
+    if (pairs) {
+      for (Index p = 0; p < pairs->rows(); ++p)
+        opt.given_pairs.emplace_back(static_cast<Index>((*pairs)(p, 0)), static_cast<Index>((*pairs)(p, 1)));
+      if (!mu) throw InvalidArgument("kkt_solve: pairs given without mu");
+      opt.given_mu = *mu;
+    } else {
+      opt.given_mu.resize(0);
+    }
+  }
+  return opt;
+}
+
+py::dict kkt_result_dict(const KKTResult& r) {
+  py::dict out;
+  out["separable"] = r.separable;
+  out["q_min_raw"] = r.q_min_raw;
+  if (!r.separable) return out;
+  out["scale"] = r.scale;
+  out["scale_pow"] = r.scale_pow;
+  out["margins"] = r.margins;
+  out["lambdas"] = r.lambdas;
+  out["epsilon"] = r.epsilon;
+  out["epsilon_plain"] = r.epsilon_plain;
+  out["epsilon_sq_gram"] = r.epsilon_sq_gram;
+  out["direct_residual"] = r.direct_residual;
+  out["theta_norm"] = r.theta_norm;
+  out["converged"] = r.converged;
+  out["n_iter"] = r.n_iter;
+  out["n_fallback"] = r.n_fallback;
+  out["kkt_violation"] = r.kkt_violation;
+  out["clarke_iter"] = r.clarke_iter;
+  out["clarke_converged"] = r.clarke_converged;
+  out["n_clipped"] = r.n_clipped;
+  out["pinned"] = r.pinned;
+  out["mu"] = r.mu;
+  return out;
+}
+
 template <class T>
 void def_kkt(py::module_& m) {
   m.def(
@@ -19,56 +73,14 @@ void def_kkt(py::module_& m) {
          double subgradient_tol, double tol, std::int64_t max_iter, double scale, const std::string& loss,
          bool clarke, std::optional<Vectord> lambdas, std::optional<PairArray> pairs, std::optional<Vectord> mu,
          int n_threads, int pdas_iter) {
-        KKTOptions opt;
-        opt.method = multiplier_method_from_string(method);
-        opt.subgradient_tol = subgradient_tol;
-        opt.tol = tol;
-        opt.max_iter = max_iter;
-        opt.scale = scale;
-        opt.loss = loss_from_string(loss);
-        opt.clarke = clarke;
-        opt.should_stop = PyInterruptCheck{};
-        opt.clarke_pdas_iter = pdas_iter;
-        if (opt.method == MultiplierMethod::Given) {
-          if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
-          opt.given_lambdas = *lambdas;
-          if (pairs) {
-            for (Index p = 0; p < pairs->rows(); ++p)
-              opt.given_pairs.emplace_back(static_cast<Index>((*pairs)(p, 0)), static_cast<Index>((*pairs)(p, 1)));
-            if (!mu) throw InvalidArgument("kkt_solve: pairs given without mu");
-            opt.given_mu = *mu;
-          } else {
-            opt.given_mu.resize(0);
-          }
-        }
+        const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
+                                                pairs, mu, pdas_iter);
         KKTResult r;
         {
           py::gil_scoped_release nogil;
           r = kkt_multipliers<T>(X, y, W, u, make_spec(slope, train_outer), opt, n_threads);
         }
-        py::dict out;
-        out["separable"] = r.separable;
-        out["q_min_raw"] = r.q_min_raw;
-        if (!r.separable) return out;
-        out["scale"] = r.scale;
-        out["scale_pow"] = r.scale_pow;
-        out["margins"] = r.margins;
-        out["lambdas"] = r.lambdas;
-        out["epsilon"] = r.epsilon;
-        out["epsilon_plain"] = r.epsilon_plain;
-        out["epsilon_sq_gram"] = r.epsilon_sq_gram;
-        out["direct_residual"] = r.direct_residual;
-        out["theta_norm"] = r.theta_norm;
-        out["converged"] = r.converged;
-        out["n_iter"] = r.n_iter;
-        out["n_fallback"] = r.n_fallback;
-        out["kkt_violation"] = r.kkt_violation;
-        out["clarke_iter"] = r.clarke_iter;
-        out["clarke_converged"] = r.clarke_converged;
-        out["n_clipped"] = r.n_clipped;
-        out["pinned"] = r.pinned;
-        out["mu"] = r.mu;
-        return out;
+        return kkt_result_dict(r);
       },
       py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(),
       py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls", py::arg("subgradient_tol") = 0.0,
@@ -76,6 +88,34 @@ void def_kkt(py::module_& m) {
       py::arg("clarke") = true, py::arg("lambdas") = py::none(), py::arg("pairs") = py::none(),
       py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
       "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp).");
+
+  m.def(
+      "kkt_solve_span",
+      [](CMat<T> Z, CMat<T> K, const Vectord& wsq, CMat<T> Ktrain, CMat<T> Z0, CMat<T> A,
+         const std::vector<std::int64_t>& rows, double w0_coef, double w0_sqnorm, CVec<T> y,
+         CVec<T> u, double slope, bool train_outer, const std::string& method, double subgradient_tol, double tol,
+         std::int64_t max_iter, double scale, const std::string& loss, bool clarke, std::optional<Vectord> lambdas,
+         std::optional<PairArray> pairs, std::optional<Vectord> mu, int n_threads, int pdas_iter) {
+        const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
+                                                pairs, mu, pdas_iter);
+        KKTResult r;
+        {
+          py::gil_scoped_release nogil;
+          const std::vector<Index> rw(rows.begin(), rows.end());
+          r = kkt_multipliers_span<T>(Z, K, wsq, Ktrain, Z0, A, rw, w0_coef, w0_sqnorm, y, u,
+                                      make_spec(slope, train_outer), opt, n_threads);
+        }
+        return kkt_result_dict(r);
+      },
+      py::arg("Z").noconvert(), py::arg("K").noconvert(), py::arg("wsq"), py::arg("Ktrain").noconvert(),
+      py::arg("Z0").noconvert(), py::arg("A").noconvert(), py::arg("rows"), py::arg("w0_coef"), py::arg("w0_sqnorm"), py::arg("y").noconvert(),
+      py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls",
+      py::arg("subgradient_tol") = 0.0, py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0,
+      py::arg("loss") = "exponential", py::arg("clarke") = true, py::arg("lambdas") = py::none(),
+      py::arg("pairs") = py::none(), py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
+      "kkt_solve for a span model W = w0_coef W0 + A^T X_train on the training rows `rows`: Z = X W^T and\n"
+      "K = X X^T on those rows, wsq_j = ||w_j||^2; Ktrain, Z0 = X_train W0^T, A and w0_sqnorm = ||W0||_F^2 for\n"
+      "the direct residual (cost O(n^2 m), no d; see kkt.hpp).");
 }
 
 }  // namespace

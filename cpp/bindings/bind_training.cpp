@@ -10,7 +10,8 @@ namespace bind {
 namespace {
 
 TrainOptions make_options(const std::string& loss, double lr, bool normalized, double lr_max, std::int64_t max_iter,
-                          double tol, double margin_tol, std::int64_t history_every, int n_threads) {
+                          double tol, double margin_tol, std::int64_t history_every, int n_threads,
+                          double weight_decay) {
   TrainOptions o;
   o.loss = loss_from_string(loss);
   o.lr = lr;
@@ -21,6 +22,7 @@ TrainOptions make_options(const std::string& loss, double lr, bool normalized, d
   o.margin_tol = margin_tol;
   o.history_every = history_every;
   o.n_threads = n_threads;
+  o.weight_decay = weight_decay;
   return o;
 }
 
@@ -65,9 +67,9 @@ void def_training(py::module_& m) {
       "train_primal",
       [](CMat<T> X, CVec<T> y, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
          double lr, bool normalized, double lr_max, std::int64_t max_iter, double tol, double margin_tol,
-         std::int64_t history_every, int n_threads, py::object progress) {
-        const TrainOptions opt =
-            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+         std::int64_t history_every, int n_threads, py::object progress, double weight_decay) {
+        const TrainOptions opt = make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every,
+                                              n_threads, weight_decay);
         check_dim(W0.cols(), X.cols(), "train_primal", "the number of columns of W0");
         check_vec(y, X.rows(), "train_primal", "y");
         check_vec(u0, W0.rows(), "train_primal", "u0");
@@ -81,8 +83,8 @@ void def_training(py::module_& m) {
       py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("W0").noconvert(), py::arg("u0").noconvert(),
       py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("lr"), py::arg("normalized"),
       py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"), py::arg("margin_tol"), py::arg("history_every"),
-      py::arg("n_threads") = 0, py::arg("progress") = py::none(),
-      "Full-batch GD with W stored explicitly. Returns a dict (W, u, n_iter, status, loss, history, ...).");
+      py::arg("n_threads") = 0, py::arg("progress") = py::none(), py::arg("weight_decay") = 0.0,
+      "Full-batch GD with W stored explicitly (weight_decay: lambda/2 ||theta||^2 added to the mean loss). Returns a dict (W, u, n_iter, status, loss, history, ...).");
 
   m.def(
       "train_span",
@@ -91,7 +93,7 @@ void def_training(py::module_& m) {
          std::int64_t max_iter, double tol, double margin_tol, std::int64_t history_every, int n_threads,
          py::object progress) {
         const TrainOptions opt =
-            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads);
+            make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every, n_threads, 0.0);
         check_mat(K, y.size(), y.size(), "train_span", "K");
         check_mat(Z0, y.size(), u0.size(), "train_span", "Z0");
         check_mat(A0, y.size(), u0.size(), "train_span", "A0");

@@ -242,7 +242,7 @@ void def_unlearn_kernels(py::module_& m) {
       "gd_weighted",
       [](CMat<T> X, CVec<T> y, const Vectord& w, CMat<T> W0, CVec<T> u0, double slope, bool train_outer,
          const std::string& loss, double lr, bool normalized, double lr_max, int n_steps, py::object progress,
-         int n_threads) {
+         int n_threads, double weight_decay) {
         check_net(X, y, W0, u0, "gd_weighted");
         check_vec(w, X.rows(), "gd_weighted", "weights");
         RowMatrix<T> W(W0);
@@ -252,7 +252,8 @@ void def_unlearn_kernels(py::module_& m) {
         {
           py::gil_scoped_release nogil;
           res = gd_weighted<T>(X, y, w, W, u, make_spec(slope, train_outer), loss_from_string(loss), lr, normalized,
-                               lr_max, n_steps, n_threads, [&](std::int64_t it, double v) { return prog(it, v); });
+                               lr_max, n_steps, n_threads, [&](std::int64_t it, double v) { return prog(it, v); },
+                               weight_decay);
         }
         prog.rethrow_error();
         if (res.interrupted) throw Interrupted();
@@ -266,8 +267,8 @@ void def_unlearn_kernels(py::module_& m) {
       py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("weights"), py::arg("W").noconvert(),
       py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("lr"),
       py::arg("normalized"), py::arg("lr_max"), py::arg("n_steps"), py::arg("progress") = py::none(),
-      py::arg("n_threads") = 0,
-      "n_steps gradient steps on Phi = sum_i w_i l(q_i) (w_i > 0 descent, < 0 ascent).");
+      py::arg("n_threads") = 0, py::arg("weight_decay") = 0.0,
+      "n_steps gradient steps on Phi = sum_i w_i l(q_i) + weight_decay/2 ||theta||^2 (w_i > 0 descent, < 0 ascent).");
 }
 
 }  // namespace

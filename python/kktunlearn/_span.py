@@ -144,15 +144,51 @@ def init_full(init, dtype) -> np.ndarray:
     return W0
 
 
-def init_preacts(init, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, float]:
-    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block."""
+def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
+    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block.
+
+    per_row=True returns the per-neuron squared norms ||w0_j||^2 (m,) float64 instead of their sum
+    (the KKT problem of a span model needs them; their sum in row order is the same float64 number)."""
     Z0 = np.zeros((X.shape[0], init.m), dtype=X.dtype)
-    sq = 0.0
+    rowsq = np.zeros(init.m)
     for r0, r1, blk in init.blocks(X.dtype):
         Z0[:, r0:r1] = _core.preactivations(X, blk, n_threads)
         # (einsum, not BLAS: a threaded BLAS dot per row is slow on a busy machine)
-        sq += float(np.einsum("ij,ij->", blk, blk, dtype=np.float64))
-    return Z0, sq
+        rowsq[r0:r1] = np.einsum("ij,ij->i", blk, blk, dtype=np.float64)
+    if per_row:
+        return Z0, rowsq
+    return Z0, float(rowsq.sum())
+
+
+def init_rowsq(init, dtype) -> np.ndarray:
+    """||w0_j||^2 (m,) float64 of the dtype-rounded W0, W0 block by block (one generation pass)."""
+    rowsq = np.zeros(init.m)
+    for r0, r1, blk in init.blocks(dtype):
+        rowsq[r0:r1] = np.einsum("ij,ij->i", blk, blk, dtype=np.float64)
+    return rowsq
+
+
+def same_init(a, b) -> bool:
+    """True when two init objects describe the same W0 (same numbers, no generation)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or a.m != b.m or a.d != b.d:
+        return False
+    if isinstance(a, ZeroInit):
+        return True
+    if isinstance(a, SeededInit):
+        return a.scale == b.scale and _state_equal(a.state, b.state)
+    if isinstance(a, ArrayInit):
+        return a.W0 is b.W0 or np.array_equal(a.W0, b.W0)
+    return False
+
+
+def _state_equal(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_state_equal(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
 
 
 def _probe(d: int, dtype) -> np.ndarray:
@@ -160,17 +196,32 @@ def _probe(d: int, dtype) -> np.ndarray:
 
 
 class SpanState:
-    """W = W0 + A^T X with cached K = X X^T and Z0 = X W0^T (see the module docstring)."""
+    """W = c W0 + A^T X with cached K = X X^T and Z0 = X W0^T (see the module docstring).
+
+    c = w0_coef (1 for plain gradient descent; weight decay shrinks it). Everything the library computes
+    from a span model is a function of (X, K, Z0, A, c, W0's seed, ||w0_j||^2) alone: the m x d matrix W
+    is formed only by `materialize` (a user reading W_ / params()) and never read back by any computation,
+    so reading it cannot change a later result."""
+
+    kind = "span"
 
     def __init__(self, X: np.ndarray, K: np.ndarray, Z0: np.ndarray, A: np.ndarray, init, w0_sqnorm: float,
-                 n_threads: int = 0, fingerprint: Optional[np.ndarray] = None, probe: Optional[np.ndarray] = None):
+                 n_threads: int = 0, fingerprint: Optional[np.ndarray] = None, probe: Optional[np.ndarray] = None,
+                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None):
         self.X = X
         self.K = K
         self.Z0 = Z0
         self.A = np.ascontiguousarray(A, dtype=X.dtype)
         self.init = init
-        self.w0_sqnorm = float(w0_sqnorm)
+        self.w0_coef = float(w0_coef)
+        if w0_rowsq is not None:
+            self.w0_rowsq = np.ascontiguousarray(w0_rowsq, dtype=np.float64)
+            self.w0_sqnorm = float(self.w0_rowsq.sum())
+        else:
+            self.w0_rowsq = None  # computed on first need (one W0 generation pass)
+            self.w0_sqnorm = float(w0_sqnorm)
         self._W = None
+        self._Z = None
         self._probe = probe if probe is not None else _probe(X.shape[1], X.dtype)
         self._fp = fingerprint if fingerprint is not None else self._fingerprint(X, n_threads)
 
@@ -186,64 +237,140 @@ class SpanState:
                 "the training matrix X of this span-represented model was modified in place after fit; the "
                 "model is W = W0 + A^T X and depends on it. Refit, or pass a copy of X to fit().")
 
+    def _same_buffer(self, X: np.ndarray) -> bool:
+        T = self.X
+        return (X.shape == T.shape and X.dtype == T.dtype and X.strides == T.strides
+                and X.__array_interface__["data"][0] == T.__array_interface__["data"][0])
+
     def is_train(self, X: np.ndarray, n_threads: int) -> bool:
         """True when X holds exactly the training data (same buffer, or equal content)."""
+        r = self.rows_of(X, n_threads)
+        return r is not None and r.size == self.X.shape[0] and bool(np.all(r == np.arange(r.size)))
+
+    def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
+        """Indices r with X[k] == X_train[r[k]] exactly for every row k, or None (then X is new data).
+
+        Same buffer: O(1) (plus the in-place modification check). Otherwise the rows are matched by
+        their fingerprints <x, probe> (n numbers, one pass over X) and confirmed by exact comparison
+        (one more pass), so a row subset of the training matrix (X[keep], a sequence's retained rows)
+        is recognized and every consumer stays in the span on it."""
         T = self.X
-        if X.shape != T.shape or X.dtype != T.dtype:
-            return False
-        same_buffer = (X.__array_interface__["data"][0] == T.__array_interface__["data"][0]
-                       and X.strides == T.strides)
-        if same_buffer:
+        if X.ndim != 2 or X.shape[1] != T.shape[1] or X.dtype != T.dtype or X.shape[0] == 0:
+            return None
+        if self._same_buffer(X):
             self.check_X(n_threads)
-            return True
-        if not np.array_equal(self._fingerprint(X, n_threads), self._fp):
-            return False
-        if not np.array_equal(X, T):
-            return False
+            return np.arange(T.shape[0], dtype=np.intp)
+        fp = self._fingerprint(X, n_threads).ravel().astype(np.float64)
+        ref = self._fp.ravel().astype(np.float64)
+        order = np.argsort(ref, kind="stable")
+        srt = ref[order]
+        tol = 1e-6 * (np.abs(srt).max(initial=0.0) + 1e-300)
+        lo = np.searchsorted(srt, fp - tol, side="left")
+        hi = np.searchsorted(srt, fp + tol, side="right")
+        rows = np.empty(X.shape[0], dtype=np.intp)
+        for k in range(X.shape[0]):
+            for c in order[lo[k]:hi[k]]:
+                if np.array_equal(X[k], T[c]):
+                    rows[k] = c
+                    break
+            else:
+                return None
         self.check_X(n_threads)
-        return True
+        return rows
 
     # ---------------------------------------------------------------- derived quantities
     @property
     def shape(self) -> Tuple[int, int]:
         return (self.init.m, self.X.shape[1])
 
+    @property
+    def dtype(self):
+        return self.X.dtype
+
     def train_preacts(self) -> np.ndarray:
-        """Z = Z0 + K A on the training rows (O(n^2 m), no d)."""
-        return self.Z0 + self.K @ self.A
+        """Z = c Z0 + K A on the training rows (O(n^2 m), no d); cached (read-only)."""
+        if self._Z is None:
+            Z = self.K @ self.A
+            Z += self.Z0 if self.w0_coef == 1.0 else self.w0_coef * self.Z0
+            Z.flags.writeable = False
+            self._Z = Z
+        return self._Z
 
     def materialize(self, n_threads: int) -> np.ndarray:
-        """W = W0 + A^T X (m x d), one pass over X; cached."""
+        """W = c W0 + A^T X (m x d), one pass over X; cached for the user who asked (W_, params()).
+        No computation of the library reads it."""
         if self._W is None:
             self.check_X(n_threads)
             W = init_full(self.init, self.X.dtype)
+            if self.w0_coef != 1.0:
+                W *= self.X.dtype.type(self.w0_coef)
             _core.add_gamma_t_x(self.A, self.X, W, n_threads)
             W.flags.writeable = False
             self._W = W
         return self._W
 
     def preacts(self, Xn: np.ndarray, n_threads: int) -> np.ndarray:
-        """Z = Xn W^T: from the cached W if it was formed; else Z0 + K A for the training matrix,
-        else Xn W0^T + (Xn X^T) A (W is never formed here)."""
-        if self._W is not None:  # formed already: the same numbers as the primal model
-            return _core.preactivations(Xn, self._W, n_threads)
-        if self.is_train(Xn, n_threads):
-            return self.train_preacts()
+        """Z = Xn W^T: (c Z0 + K A)[rows] when Xn's rows are training rows, else
+        c Xn W0^T + (Xn X^T) A (W0 regenerated block by block; W is never formed)."""
+        rows = self.rows_of(Xn, n_threads)
+        if rows is not None:
+            Z = self.train_preacts()
+            return Z.copy() if rows.size == Z.shape[0] and np.all(rows == np.arange(rows.size)) else Z[rows]
         self.check_X(n_threads)
         Z, _ = init_preacts(self.init, Xn, n_threads)
+        if self.w0_coef != 1.0:
+            Z *= Xn.dtype.type(self.w0_coef)
         Z += _core.preactivations(Xn, self.X, n_threads) @ self.A
         return Z
 
-    def sqnorm_W(self) -> float:
-        """||W||_F^2 = ||W0||^2 + 2 <A, Z0> + <A, K A> (float64, no d)."""
-        A = self.A.astype(np.float64)
-        return float(self.w0_sqnorm + 2.0 * np.einsum("ij,ij->", A, self.Z0, dtype=np.float64)
-                     + np.einsum("ij,ij->", A, self.K.astype(np.float64) @ A))
+    def rowsq0(self) -> np.ndarray:
+        """||w0_j||^2 (m,) float64 (computed once by regenerating W0 when the state was built without it)."""
+        if self.w0_rowsq is None:
+            self.w0_rowsq = init_rowsq(self.init, self.X.dtype)
+        return self.w0_rowsq
 
-    def with_A(self, A: np.ndarray) -> "SpanState":
-        """Same X, K, Z0, W0; new A (shares the cached arrays, no copies)."""
+    def neuron_sqnorms(self) -> np.ndarray:
+        """||w_j||^2 = c^2 ||w0_j||^2 + 2 c <A_j, Z0_j> + A_j^T K A_j (m,) float64, no d."""
+        A = self.A.astype(np.float64)
+        c = self.w0_coef
+        KA = self.K.astype(np.float64) @ A
+        return c * c * self.rowsq0() + 2.0 * c * np.einsum("ij,ij->j", A, self.Z0, dtype=np.float64) + \
+            np.einsum("ij,ij->j", A, KA)
+
+    def sqnorm_W(self) -> float:
+        """||W||_F^2 = c^2 ||W0||^2 + 2 c <A, Z0> + <A, K A> (float64, no d)."""
+        return self.inner(self)
+
+    def inner(self, other: "SpanState", A_other: Optional[np.ndarray] = None) -> float:
+        """<W, W'> for a span state W' over the same X and W0 (A_other: its A lifted to this X's rows):
+        c c' ||W0||^2 + c <A', Z0> + c' <A, Z0> + <A, K A'> (float64, no d)."""
+        Ab = (other.A if A_other is None else A_other).astype(np.float64)
+        A = self.A.astype(np.float64)
+        c, cb = self.w0_coef, other.w0_coef
+        Z0 = self.Z0
+        return float(c * cb * self.w0_sqnorm + c * np.einsum("ij,ij->", Ab, Z0, dtype=np.float64)
+                     + cb * np.einsum("ij,ij->", A, Z0, dtype=np.float64)
+                     + np.einsum("ij,ij->", A, self.K.astype(np.float64) @ Ab))
+
+    def lift(self, other: "SpanState", n_threads: int) -> Optional[np.ndarray]:
+        """other's A expressed on this state's training rows (n x m), when other's W0 is this W0 and its
+        training rows are rows of this X (e.g. a model retrained on X[keep]); else None."""
+        if other is self or (other.X is self.X and same_init(self.init, other.init)):
+            return other.A
+        if not same_init(self.init, other.init):
+            return None
+        rows = self.rows_of(other.X, n_threads)
+        if rows is None:
+            return None
+        A = np.zeros_like(self.A)
+        np.add.at(A, rows, other.A)
+        return A
+
+    def with_A(self, A: np.ndarray, w0_coef: Optional[float] = None) -> "SpanState":
+        """Same X, K, Z0, W0; new A (and c) (shares the cached arrays, no copies)."""
         return SpanState(self.X, self.K, self.Z0, A, self.init, self.w0_sqnorm, fingerprint=self._fp,
-                         probe=self._probe)
+                         probe=self._probe, w0_coef=self.w0_coef if w0_coef is None else w0_coef,
+                         w0_rowsq=self.w0_rowsq)
 
     def nbytes(self) -> int:
         """Bytes held by the model itself (the training X is the caller's and not counted)."""
@@ -258,9 +385,126 @@ class SpanState:
     def __getstate__(self):
         st = self.__dict__.copy()
         st["_W"] = None
+        st["_Z"] = None
         st["_fp"] = None
         return st
 
     def __setstate__(self, st):
+        st.setdefault("w0_coef", 1.0)
+        st.setdefault("w0_rowsq", None)
+        st.setdefault("_Z", None)
         self.__dict__.update(st)
         self._fp = self._fingerprint(self.X, 0)
+
+
+class PrimalState:
+    """W held as an m x d array (the primal representation), with the same methods as SpanState."""
+
+    kind = "primal"
+
+    def __init__(self, W: np.ndarray):
+        self.W = W
+
+    @property
+    def shape(self) -> Tuple[int, int]:
+        return self.W.shape
+
+    @property
+    def dtype(self):
+        return self.W.dtype
+
+    def rows_of(self, X: np.ndarray, n_threads: int) -> None:
+        return None
+
+    def materialize(self, n_threads: int) -> np.ndarray:
+        return self.W
+
+    def preacts(self, Xn: np.ndarray, n_threads: int) -> np.ndarray:
+        return _core.preactivations(Xn, self.W, n_threads)
+
+    def neuron_sqnorms(self) -> np.ndarray:
+        return np.einsum("ij,ij->i", self.W, self.W, dtype=np.float64)
+
+    def sqnorm_W(self) -> float:
+        W = np.asarray(self.W, dtype=np.float64).ravel()
+        return float(np.dot(W, W))
+
+    def nbytes(self) -> int:
+        return int(self.W.nbytes)
+
+
+def inner_W(a, b, n_threads: int) -> float:
+    """<W_a, W_b> (Frobenius, float64) of two states without forming an m x d span matrix:
+    span/span over the same W0 and nested training rows: the d-free formula of SpanState.inner;
+    span/primal: c <W0, W'> (W0 block by block) + <A, X W'^T>; otherwise W0 blocks of each span side."""
+    if isinstance(a, SpanState) and isinstance(b, SpanState):
+        Ab = a.lift(b, n_threads)
+        if Ab is not None:
+            return a.inner(b, Ab)
+        Aa = b.lift(a, n_threads)
+        if Aa is not None:
+            return b.inner(a, Aa)
+    if isinstance(a, PrimalState) and isinstance(b, PrimalState):
+        return float(np.dot(np.asarray(a.W, np.float64).ravel(), np.asarray(b.W, np.float64).ravel()))
+    if isinstance(a, PrimalState):
+        a, b = b, a
+    if isinstance(b, PrimalState):
+        return _span_dot_dense(a, np.asarray(b.W), n_threads)
+    # two unrelated span states: <W_a, W_b> = c_a <W0_a, W_b> + <A_a, X_a W_b^T>, W_b row block by block
+    Wb_blocks = _state_row_blocks(b, n_threads)
+    tot = 0.0
+    for r0, r1, blk in Wb_blocks:
+        tot += _span_dot_dense(a, blk, n_threads, r0, r1)
+    return tot
+
+
+def _span_dot_dense(a: "SpanState", Wb: np.ndarray, n_threads: int, r0: int = 0, r1: Optional[int] = None) -> float:
+    """<W_a[r0:r1], Wb> for a span state and dense rows Wb (r1 - r0 x d)."""
+    r1 = a.init.m if r1 is None else r1
+    Wb = np.ascontiguousarray(Wb, dtype=a.dtype)
+    tot = 0.0
+    for b0, b1, blk in a.init.blocks(a.dtype):
+        lo, hi = max(b0, r0), min(b1, r1)
+        if lo < hi:
+            tot += a.w0_coef * float(np.einsum("ij,ij->", blk[lo - b0:hi - b0], Wb[lo - r0:hi - r0],
+                                               dtype=np.float64))
+    XW = _core.preactivations(a.X, Wb, n_threads)  # n x (r1 - r0)
+    tot += float(np.einsum("ij,ij->", a.A[:, r0:r1].astype(np.float64), XW, dtype=np.float64))
+    return tot
+
+
+def _state_row_blocks(s: "SpanState", n_threads: int):
+    """Row blocks of W = c W0 + A^T X (never all m x d at once)."""
+    for r0, r1, blk in s.init.blocks(s.dtype):
+        W = np.array(blk, dtype=s.dtype, copy=True)
+        if s.w0_coef != 1.0:
+            W *= s.dtype.type(s.w0_coef)
+        _core.add_gamma_t_x(np.ascontiguousarray(s.A[:, r0:r1]), s.X, W, n_threads)
+        yield r0, r1, W
+    if isinstance(s.init, ZeroInit):
+        rb = _block_rows(s.X.shape[1], s.init.m) if s.init.m > 1 else 1
+        for r0 in range(0, s.init.m, rb):
+            r1 = min(s.init.m, r0 + rb)
+            W = np.zeros((r1 - r0, s.X.shape[1]), dtype=s.dtype)
+            _core.add_gamma_t_x(np.ascontiguousarray(s.A[:, r0:r1]), s.X, W, n_threads)
+            yield r0, r1, W
+
+
+def sqdist_W(a, b, n_threads: int) -> float:
+    """||W_a - W_b||_F^2 (float64). Span states over the same W0 and nested training rows:
+    (c_a - c_b)^2 ||W0||^2 + 2 (c_a - c_b) <dA, Z0> + <dA, K dA>, dA = A_a - A_b (no d, and no
+    cancellation between the two norms); primal pairs: directly; otherwise from inner products."""
+    if isinstance(a, PrimalState) and isinstance(b, PrimalState):
+        D = np.asarray(a.W, np.float64) - np.asarray(b.W, np.float64)
+        return float(np.einsum("ij,ij->", D, D))
+    if isinstance(a, SpanState) and isinstance(b, SpanState):
+        for s, t in ((a, b), (b, a)):
+            At = s.lift(t, n_threads)
+            if At is not None:
+                dA = s.A.astype(np.float64) - At.astype(np.float64)
+                dc = s.w0_coef - t.w0_coef
+                v = (dc * dc * s.w0_sqnorm + 2.0 * dc * np.einsum("ij,ij->", dA, s.Z0, dtype=np.float64)
+                     + np.einsum("ij,ij->", dA, s.K.astype(np.float64) @ dA))
+                return float(max(v, 0.0))
+    v = inner_W(a, a, n_threads) + inner_W(b, b, n_threads) - 2.0 * inner_W(a, b, n_threads)
+    return float(max(v, 0.0))

@@ -22,6 +22,18 @@ member with ``allow_pickle=False``) holding
 
 * one ``.npy`` member per array (numeric, boolean or fixed-width string dtype; never ``object``).
 
+Span-represented models (format version 2) store their state instead of W, so that a loaded model
+computes bit-for-bit what the saved one did (W = c W0 + A^T X is never formed on save or load)::
+
+       "state": {"kind": "span", "u": <array>, "X": <array n x d>, "K": <array n x n>,
+                 "Z0": <array n x m>, "A": <array n x m>, "w0_coef": c, "w0_rowsq": <array m, float64>,
+                 "w0_sqnorm": ||W0||_F^2, "init": {"kind": "seed", "bit_generator_state": {...},
+                 "scale": s, "m": m, "d": d} | {"kind": "zero", "m": m, "d": d} | {"kind": "array", "W0": <array>}}
+
+X is the training matrix the model refers to (stored, so the file is self-contained); K = X X^T and
+Z0 = X W0^T are the cached products, stored bit-exact rather than recomputed. W0 itself is not stored:
+it is regenerated from the generator state when needed. Files of primal models keep format version 1.
+
 Values are encoded in JSON as themselves (None, bool, int, float including NaN/inf, str) or as a
 one-key object: ``{"__array__": name}`` (an array member), ``{"__dict__": {...}}``,
 ``{"__tuple__": [...]}``, ``{"__dtype__": "float64"}``; lists are JSON lists. NumPy scalars are
@@ -36,9 +48,16 @@ metadata fails the check.
 Round trips are exact: arrays keep dtype, shape and every bit; label mappings (``classes_``,
 strings included), ``history_`` and JSON-able ``unlearn_info_`` come back equal.
 
-Errors: any unreadable, truncated, corrupted or tampered file, an unknown class, a newer format
-version or inconsistent contents raise :class:`kktunlearn.exceptions.ModelFileError` (a
-``ValueError``), with a message that says what is wrong.
+Errors: any unreadable, truncated or corrupted file, an unknown class, a newer format version or
+inconsistent contents raise :class:`kktunlearn.exceptions.ModelFileError` (a ``ValueError``), with a
+message that names the field or member and says what is wrong.
+
+Safety: the checksum detects corruption, not tampering (anyone who edits a file can recompute it).
+What protects a reader from a crafted file is the schema (META_FIELDS, PARAM_FIELDS, STATE_FIELDS,
+ATTRIBUTE_FIELDS, UNLEARN_INFO_FIELDS below: the one table of everything a file may hold, checked on
+every load) and the bounded reading: regular files and seekable file objects only, every member's
+size checked against its header and the metadata before any data is read, and the checksum
+streamed first (1 MB at a time) when the members would expand beyond the file's size.
 """
 
 from __future__ import annotations
@@ -58,7 +77,8 @@ import numpy as np
 from .exceptions import ModelFileError
 
 FORMAT_NAME = "kktunlearn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_PRIMAL_FORMAT_VERSION = 1
 _META = "__meta__"
 _ATTR_RE = re.compile(r"^[a-z][a-z0-9_]*_$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
@@ -193,8 +213,11 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         _check_fitted_matches_params(model)
     state = None
     attributes: Dict[str, Any] = {}
-    if fitted:
+    if fitted and model._is_span:
+        state = _encode_span_state(enc, model._state, np.asarray(model.u_))
+    elif fitted:
         state = {"W": enc.encode(np.asarray(model.W_), "W"), "u": enc.encode(np.asarray(model.u_), "u")}
+    if fitted:
         cls = type(model)
         for name in sorted(vars(model)):
             if not _ATTR_RE.match(name) or isinstance(getattr(cls, name, None), property):
@@ -204,7 +227,7 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
                 attributes[name] = v
     meta: Dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FORMAT_VERSION if (state is not None and "kind" in state) else _PRIMAL_FORMAT_VERSION,
         "library_version": __version__,
         "class": cls_name,
         "params": params,
@@ -238,6 +261,84 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         raise
 
 
+def _encode_span_state(enc: "_Encoder", sp: Any, u: np.ndarray) -> Dict[str, Any]:
+    """The span state of a model (format version 2; see the module docstring)."""
+    from . import _span
+
+    init = sp.init
+    if isinstance(init, _span.SeededInit):
+        ini = {"kind": "seed", "bit_generator_state": enc.encode(init.state, "init.state"), "scale": init.scale,
+               "m": init.m, "d": init.d}
+    elif isinstance(init, _span.ZeroInit):
+        ini = {"kind": "zero", "m": init.m, "d": init.d}
+    elif isinstance(init, _span.ArrayInit):
+        ini = {"kind": "array", "W0": enc.encode(np.asarray(init.W0), "W0")}
+    else:  # pragma: no cover - every init kind is listed above
+        raise TypeError(f"cannot save a span model initialized by {type(init).__name__}")
+    return {"kind": "span", "u": enc.encode(u, "u"), "X": enc.encode(np.asarray(sp.X), "X"),
+            "K": enc.encode(np.asarray(sp.K), "K"), "Z0": enc.encode(np.asarray(sp.Z0), "Z0"),
+            "A": enc.encode(np.asarray(sp.A), "A"), "w0_coef": float(sp.w0_coef),
+            "w0_rowsq": enc.encode(np.asarray(sp.rowsq0(), dtype=np.float64), "w0_rowsq"),
+            "w0_sqnorm": float(sp.w0_sqnorm), "init": ini}
+
+
+def _decode_span_state(state: Dict[str, Any], arrays: Dict[str, np.ndarray], dt: Any, where: str):
+    """(SpanState, u) from a format-version-2 span state, checked for consistent shapes and dtypes."""
+    from . import _span
+
+    keys = {"kind", "u", "X", "K", "Z0", "A", "w0_coef", "w0_rowsq", "w0_sqnorm", "init"}
+    if set(state) != keys:
+        raise ModelFileError(f"{where}: malformed span state (keys {sorted(state)})")
+    get = {k: _decode(state[k], arrays, where) for k in ("u", "X", "K", "Z0", "A", "w0_rowsq")}
+    for k in ("u", "X", "K", "Z0", "A"):
+        a = get[k]
+        if not isinstance(a, np.ndarray) or a.dtype != dt or a.ndim != (1 if k == "u" else 2):
+            raise ModelFileError(f"{where}: span state {k} must be a {np.dtype(dt).name} array")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{where}: span state {k} must be finite")
+    X, K, Z0, A, u = get["X"], get["K"], get["Z0"], get["A"], get["u"]
+    n, d = X.shape
+    m = u.shape[0]
+    if n == 0 or d == 0 or m == 0 or K.shape != (n, n) or Z0.shape != (n, m) or A.shape != (n, m):
+        raise ModelFileError(f"{where}: span state shapes disagree (X {X.shape}, K {K.shape}, Z0 {Z0.shape}, "
+                             f"A {A.shape}, u {u.shape})")
+    rowsq = get["w0_rowsq"]
+    if not isinstance(rowsq, np.ndarray) or rowsq.dtype != np.float64 or rowsq.shape != (m,):
+        raise ModelFileError(f"{where}: span state w0_rowsq must be a float64 array of {m} entries")
+    c, sq = state["w0_coef"], state["w0_sqnorm"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (c, sq)):
+        raise ModelFileError(f"{where}: span state w0_coef and w0_sqnorm must be finite numbers")
+    ini = state["init"]
+    if not isinstance(ini, dict) or ini.get("kind") not in ("seed", "zero", "array"):
+        raise ModelFileError(f"{where}: malformed span initialization")
+    if ini["kind"] == "array":
+        W0 = _decode(ini.get("W0"), arrays, where)
+        if not isinstance(W0, np.ndarray) or W0.shape != (m, d):
+            raise ModelFileError(f"{where}: span initialization W0 must be {m} x {d}")
+        init = _span.ArrayInit(W0)
+    else:
+        if ini.get("m") != m or ini.get("d") != d:
+            raise ModelFileError(f"{where}: span initialization is for {ini.get('m')} x {ini.get('d')}, the state "
+                                 f"is {m} x {d}")
+        if ini["kind"] == "zero":
+            init = _span.ZeroInit(m, d)
+        else:
+            gs = _decode(ini.get("bit_generator_state"), arrays, where)
+            scale = ini.get("scale")
+            if not isinstance(gs, dict) or not isinstance(gs.get("bit_generator"), str) or \
+                    gs["bit_generator"] not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+                raise ModelFileError(f"{where}: unknown generator in the span initialization")
+            if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
+                raise ModelFileError(f"{where}: span initialization scale must be > 0")
+            init = _span.SeededInit(gs, float(scale), m, d)
+            try:
+                init._generator()
+            except (TypeError, ValueError, KeyError) as exc:
+                raise ModelFileError(f"{where}: invalid generator state in the span initialization ({exc})") from exc
+    st = _span.SpanState(X, K, Z0, A, init, float(sq), w0_coef=float(c), w0_rowsq=rowsq)
+    return st, u
+
+
 # ----------------------------------------------------------------------------- the schema
 # Every field a model file may hold, with its check: the top-level metadata fields, the model's
 # parameters, the fitted-state members and the fitted attributes, and the known unlearn_info_ keys.
@@ -259,6 +360,7 @@ class _Ctx:
         self.linear = bool(getattr(model_cls, "_linear", False))
         self.m: Any = None   # rows of W (set by the state check)
         self.d: Any = None   # columns of W
+        self.n: Any = None   # rows of X (span state)
         self.dtype: Any = None
 
 
@@ -340,7 +442,8 @@ def _array(ndim=None, kinds="biufcUS", model_dtype=False, shape=None, finite=Fal
         if shape is not None:
             want = shape(ctx)
             if len(want) != v.ndim or any(w is not None and w != g for w, g in zip(want, v.shape)):
-                raise _Bad(f"has shape {list(v.shape)}, expected {[('any' if w is None else w) for w in want]}")
+                raise _Bad(f"has shape {list(v.shape)}, but the parameters and the other members imply "
+                           f"{[('any' if w is None else w) for w in want]} (shapes disagree)")
         if finite and not ctx.stub and v.dtype.kind in "fc" and not np.isfinite(v).all():
             raise _Bad("must be finite (it holds NaN or inf)")
     return check
@@ -441,10 +544,70 @@ PARAM_FIELDS: Dict[str, Any] = {
                                        finite=True)),
 }
 
-#: fitted-state members ("state" object): name -> (required, check), checked in this order.
-STATE_FIELDS: Dict[str, Tuple[bool, Any]] = {
-    "W": (True, _c_W),
-    "u": (True, lambda v, c: _array(ndim=1, kinds="f", model_dtype=True, shape=lambda c: (c.m,), finite=True)(v, c)),
+def _c_span_u(v, ctx):
+    _array(ndim=1, kinds="f", model_dtype=True, finite=True)(v, ctx)
+    if v.shape[0] != _rows(ctx):
+        what = "a LinearModel has one neuron" if ctx.linear else f"width is {_rows(ctx)}"
+        raise _Bad(f"has {v.shape[0]} entries but {what}")
+    ctx.m = int(v.shape[0])
+
+
+def _c_span_X(v, ctx):
+    _array(ndim=2, kinds="f", model_dtype=True, finite=True)(v, ctx)
+    if v.size == 0:
+        raise _Bad("must be non-empty")
+    ctx.n, ctx.d = int(v.shape[0]), int(v.shape[1])
+
+
+def _c_finite_real(v, ctx):
+    if not _is_real(v) or not np.isfinite(v):
+        raise _Bad(f"must be a finite number, got {v!r}"[:120])
+
+
+_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _c_span_init(v, ctx):
+    if not isinstance(v, dict) or v.get("kind") not in ("seed", "zero", "array"):
+        raise _Bad("must be an object with kind 'seed', 'zero' or 'array'")
+    allowed = {"seed": {"kind", "bit_generator_state", "scale", "m", "d"}, "zero": {"kind", "m", "d"},
+               "array": {"kind", "W0"}}[v["kind"]]
+    if set(v) != allowed:
+        raise _Bad(f"of kind {v['kind']!r} must have exactly the keys {sorted(allowed)}, got {sorted(v)}")
+    if v["kind"] == "array":
+        _array(ndim=2, kinds="f", shape=lambda c: (c.m, c.d), finite=True)(v["W0"], ctx)
+        return
+    if v["m"] != ctx.m or v["d"] != ctx.d:
+        raise _Bad(f"is for {v['m']} x {v['d']} weights, the state is {ctx.m} x {ctx.d}")
+    if v["kind"] == "seed":
+        gs = v["bit_generator_state"]
+        if not isinstance(gs, dict) or gs.get("bit_generator") not in _GENERATORS:
+            raise _Bad(f"bit_generator_state must name one of {list(_GENERATORS)}")
+        if not _is_real(v["scale"]) or not np.isfinite(v["scale"]) or not v["scale"] > 0:
+            raise _Bad(f"scale must be a finite number > 0, got {v['scale']!r}"[:120])
+
+
+#: fitted-state members ("state" object), one table per kind of state: name -> (required, check),
+#: checked in this order. "primal": W and u (format version 1); "span": the span state
+#: W = c W0 + A^T X of a span-represented model (format version 2, see the module docstring).
+STATE_FIELDS: Dict[str, Dict[str, Tuple[bool, Any]]] = {
+    "primal": {
+        "W": (True, _c_W),
+        "u": (True, lambda v, c: _array(ndim=1, kinds="f", model_dtype=True, shape=lambda c: (c.m,),
+                                        finite=True)(v, c)),
+    },
+    "span": {
+        "kind": (True, lambda v, c: None),
+        "u": (True, _c_span_u),
+        "X": (True, _c_span_X),
+        "K": (True, _array(ndim=2, kinds="f", model_dtype=True, shape=lambda c: (c.n, c.n), finite=True)),
+        "Z0": (True, _array(ndim=2, kinds="f", model_dtype=True, shape=lambda c: (c.n, c.m), finite=True)),
+        "A": (True, _array(ndim=2, kinds="f", model_dtype=True, shape=lambda c: (c.n, c.m), finite=True)),
+        "w0_coef": (True, _c_finite_real),
+        "w0_rowsq": (True, _array(ndim=1, kinds="f", shape=lambda c: (c.m,), finite=True)),
+        "w0_sqnorm": (True, _c_finite_real),
+        "init": (True, _c_span_init),
+    },
 }
 
 #: fitted attributes (trailing underscore): name -> (required, check). No other name is accepted.
@@ -516,15 +679,17 @@ def _schema_check(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: st
         if meta["attributes"]:
             raise ModelFileError(f"{where}: field attributes must be empty for an unfitted model (state is null)")
         return cls, params, None, {}
-    extra = set(state) - set(STATE_FIELDS)
-    missing = {k for k, (req, _) in STATE_FIELDS.items() if req} - set(state)
+    kind = "span" if state.get("kind") == "span" else "primal"
+    fields = STATE_FIELDS[kind]
+    extra = set(state) - set(fields)
+    missing = {k for k, (req, _) in fields.items() if req} - set(state)
     if extra or missing:
         raise ModelFileError(f"{where}: malformed fitted state (members {sorted(state)}; expected "
-                             f"{sorted(STATE_FIELDS)})")
+                             f"{sorted(fields)})")
     dstate = {}
-    for k, (_req, check) in STATE_FIELDS.items():
+    for k, (_req, check) in fields.items():
         if k in state:
-            dstate[k] = _decode(state[k], arrays, where)
+            dstate[k] = _decode_state_member(k, state[k], arrays, where)
             try:
                 check(dstate[k], ctx)
             except _Bad as exc:
@@ -545,6 +710,16 @@ def _schema_check(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: st
         except _Bad as exc:
             raise bad(f"attributes.{name}", exc) from None
     return cls, params, dstate, attrs
+
+
+def _decode_state_member(key: str, value: Any, arrays: Dict[str, np.ndarray], where: str) -> Any:
+    """State members are encoded values, except the span state's plain JSON fields ("kind", the
+    numbers, and "init", whose W0 and bit_generator_state are encoded values)."""
+    if key == "init" and isinstance(value, dict):
+        return {k: (_decode(v, arrays, where) if k in ("W0", "bit_generator_state") else v) for k, v in value.items()}
+    if key in ("kind", "w0_coef", "w0_sqnorm"):
+        return value
+    return _decode(value, arrays, where)
 
 
 def _array_refs(value: Any, out: List[str]) -> None:
@@ -849,9 +1024,13 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
         raise ModelFileError(f"{where}: invalid parameters for {cls.__name__}: {exc}") from exc
     if state is None:
         return model
-    W = np.array(state["W"], copy=True)   # writable copies, independent of the read buffers
-    u = np.array(state["u"], copy=True)
-    model._set_state(W, u)
+    if state.get("kind") == "span":
+        st, u = _decode_span_state(meta["state"], arrays, model.dtype_, where)
+        model._set_span_state(st, u)
+    else:
+        W = np.array(state["W"], copy=True)   # writable copies, independent of the read buffers
+        u = np.array(state["u"], copy=True)
+        model._set_state(W, u)
     for name, v in attrs.items():
         setattr(model, name, np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
     model.is_fitted_ = True

@@ -221,8 +221,23 @@ def _check_scale(scale: Any, name: str = "scale") -> float:
 def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: float, tol: float,
            max_iter: int, scale: float, n_threads: int, clarke: bool = True, lambdas: Optional[np.ndarray] = None,
            pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None) -> Dict[str, Any]:
-    r = _core.kkt_solve(Xc, yc, model._W, model._u, model.slope_, model.train_outer_, method, subgradient_tol, tol,
-                        max_iter, scale, model.loss, clarke, lambdas, pairs, mu, n_threads)
+    rows = model._train_rows_of(Xc) if model._is_span else None
+    if rows is not None:
+        # span model on (a subset of) its training rows: the problem is built from K, Z = c Z0 + K A and the
+        # per-neuron norms of the state (O(n^2 m), no d); the direct residual is computed in the span too
+        sp = model._state
+        full = rows.size == sp.K.shape[0] and bool(np.all(rows == np.arange(rows.size)))
+        Z = sp.train_preacts()
+        Zr = np.ascontiguousarray(Z if full else Z[rows])
+        Kr = sp.K if full else np.ascontiguousarray(sp.K[np.ix_(rows, rows)])
+        r = _core.kkt_solve_span(Zr, Kr, sp.neuron_sqnorms(), sp.K, sp.Z0, sp.A, rows.astype(np.int64).tolist(),
+                                 sp.w0_coef, sp.w0_sqnorm, yc, model._u, model.slope_, model.train_outer_, method,
+                                 subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
+                                 n_threads)
+    else:
+        r = _core.kkt_solve(Xc, yc, model._state.materialize(n_threads), model._u, model.slope_, model.train_outer_,
+                            method, subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
+                            n_threads)
     if not r["separable"]:
         q = r["q_min_raw"]
         raise NotSeparableError(
@@ -248,7 +263,7 @@ def _to_multipliers(r: Dict[str, Any], method: str, subgradient_tol: float) -> K
 def _margins(model: Any, Xc: np.ndarray, yc: np.ndarray, nt: int) -> np.ndarray:
     """y_i N(x_i) for validated arrays (yc already -1/+1)."""
     Xm = np.ascontiguousarray(Xc, dtype=model.dtype_)
-    return yc.astype(np.float64) * _core.outputs(Xm, model._W, model._u, model.slope_, nt)
+    return yc.astype(np.float64) * model._outputs(Xm)
 
 
 def _prepare(model: Any, X: Any, y: Any):
@@ -355,7 +370,7 @@ def _report(model: Any, Xc: np.ndarray, yc: np.ndarray, multipliers: Optional[KK
             raise ValueError("multipliers.lambdas must be finite and >= 0")
         pairs = np.ascontiguousarray(multipliers.pinned, dtype=np.int64).reshape(-1, 2)
         mu = np.ascontiguousarray(multipliers.mu, dtype=np.float64)
-        m = model._W.shape[0]
+        m = model._W_shape()[0]
         if pairs.size and (pairs[:, 1] >= m).any():
             raise ValueError("multipliers.pinned refers to neurons this model does not have")
         r = _solve(model, Xc, yc, "given", st, 1e-10, 0, sc, nt, lambdas=lam, pairs=pairs, mu=mu)
@@ -375,15 +390,22 @@ def cosine_similarity(model_a: Any, model_b: Any) -> float:
     (params(): W row-major, then u if trained). The models must have the same architecture."""
     _check_model(model_a, "model_a")
     _check_model(model_b, "model_b")
-    if type(model_a) is not type(model_b) or model_a._W.shape != model_b._W.shape or \
-            model_a.train_outer_ != model_b.train_outer_:
-        raise ValueError(f"models have different architectures: {type(model_a).__name__} W{model_a._W.shape} vs "
-                         f"{type(model_b).__name__} W{model_b._W.shape}")
-    a, b = model_a.params(), model_b.params()
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0 or nb == 0:
+    sa, sb = model_a._W_shape(), model_b._W_shape()
+    if type(model_a) is not type(model_b) or sa != sb or model_a.train_outer_ != model_b.train_outer_:
+        raise ValueError(f"models have different architectures: {type(model_a).__name__} W{sa} vs "
+                         f"{type(model_b).__name__} W{sb}")
+    return _cosine(model_a, model_b)
+
+
+def _cosine(model_a: Any, model_b: Any) -> float:
+    """cos from the models' states: for two span models over the same W0 and nested training rows,
+    <theta_a, theta_b> = c_a c_b ||W0||^2 + c_a <A_b, Z0> + c_b <A_a, Z0> + <A_a, K A_b> (+ <u_a, u_b>), no d;
+    otherwise W0 is regenerated block by block (an m x d matrix is never formed for a span model)."""
+    na2, nb2 = model_a._sqnorm_theta(), model_b._sqnorm_theta()
+    if not (na2 > 0 and nb2 > 0):
         raise ValueError("cosine similarity is undefined for a zero parameter vector")
-    return float(np.dot(a, b) / (na * nb))
+    c = model_a._inner_theta(model_b) / math.sqrt(na2 * nb2)
+    return float(min(1.0, max(-1.0, c)))
 
 
 def _info_scale(info: Dict[str, Any]) -> Optional[float]:

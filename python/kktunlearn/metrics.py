@@ -26,6 +26,15 @@ Membership inference (forget set F against held-out points H never seen in train
     tell retained points (members) from half of H, then scored on F against the other half of H.
     AUC = (rank-sum of the positives - n_pos (n_pos + 1) / 2) / (n_pos n_neg) (Mann-Whitney; ties get
     average ranks). An AUC near 0.5 means the forget set looks like unseen data.
+Agreement with the retrained model (Newton paper, arXiv 2406.14507, section 6 "Metrics" of the ICLR 2026
+version; formula of ToW from Zhao et al.'s RUM code, surgical_plugins/analysis.py):
+    tug_of_war    = prod_{S in {D_e, D_r, D_test}} (1 - |acc(theta_u; S) - acc(theta_r; S)|)
+                    (accuracies as fractions in [0, 1]; 1 = the unlearned model's accuracies equal the
+                    retrained model's on the forget, retained and test sets; larger is better)
+    js_divergence = (1/n) sum_i JS(Bern(p_i) || Bern(r_i)),  p_i = sigmoid(f_u(x_i)), r_i = sigmoid(f_r(x_i)),
+                    JS(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, natural log by default
+                    (nats, in [0, ln 2]); base=2 gives bits, in [0, 1]. It is the divergence, not the
+                    Jensen-Shannon *distance* sqrt(JS) that scipy.spatial.distance.jensenshannon returns.
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 
 __all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "membership_inference",
-           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed"]
+           "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed",
+           "tug_of_war", "tug_of_war_models", "js_divergence"]
 
 
 # ---------------------------------------------------------------------------------------------- basics
@@ -77,8 +87,23 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     return float(np.mean(model.margins(X, y) > 0))
 
 
+def _is_model(a: Any) -> bool:
+    return hasattr(a, "_state") and hasattr(a, "_inner_theta")
+
+
 def cosine(a: Any, b: Any) -> float:
-    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors)."""
+    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors).
+
+    Two models are compared through their states (kktunlearn._span): for span models over the same W0
+    and nested training rows the inner products are c_a c_b ||W0||^2 + c_a <A_b, Z0> + c_b <A_a, Z0> +
+    <A_a, K A_b> (no d); W is never formed."""
+    if _is_model(a) and _is_model(b):
+        if a._W_shape() != b._W_shape() or a.train_outer_ != b.train_outer_:
+            raise ValueError(f"the two models have different parameter counts ({a.n_params()} and {b.n_params()})")
+        na2, nb2 = a._sqnorm_theta(), b._sqnorm_theta()
+        if not (na2 > 0 and nb2 > 0):
+            return float("nan")
+        return float(min(1.0, max(-1.0, a._inner_theta(b) / np.sqrt(na2 * nb2))))
     va = np.asarray(a.params() if hasattr(a, "params") else a, dtype=np.float64).ravel()
     vb = np.asarray(b.params() if hasattr(b, "params") else b, dtype=np.float64).ravel()
     if va.shape != vb.shape:
@@ -90,8 +115,8 @@ def cosine(a: Any, b: Any) -> float:
 
 
 def step_norm(original: Any, unlearned: Any) -> float:
-    """|| theta_unlearned - theta_original ||_2 on the raw parameters."""
-    return float(np.linalg.norm(unlearned.params() - original.params()))
+    """|| theta_unlearned - theta_original ||_2 on the raw parameters (from the states; no d for span models)."""
+    return float(np.sqrt(unlearned._sqdist_theta(original)))
 
 
 def timed(fn, *args: Any, **kwargs: Any):
@@ -108,6 +133,109 @@ def margin_summary(q: np.ndarray, prefix: str) -> Dict[str, float]:
                 f"{prefix}_margin_mean": float("nan")}
     return {f"{prefix}_acc": float(np.mean(q > 0)), f"{prefix}_margin_min": float(q.min()),
             f"{prefix}_margin_mean": float(q.mean())}
+
+
+# ------------------------------------------------------------------------- agreement with retraining
+def _as_accuracies(a: Any, name: str) -> np.ndarray:
+    if isinstance(a, dict):
+        a = list(a.values())
+    v = np.asarray(a, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError(f"{name} is empty: tug_of_war needs one accuracy per data set")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name} has non-finite accuracies: {v.tolist()}")
+    if (v < 0).any() or (v > 1).any():
+        hint = " (they look like percentages: divide by 100)" if (v <= 100).all() else ""
+        raise ValueError(f"{name} must be fractions in [0, 1], got {v.tolist()}{hint}")
+    return v
+
+
+def tug_of_war(acc_unlearned: Any, acc_retrained: Any) -> float:
+    """Tug-of-War (ToW) of the Newton paper (arXiv 2406.14507, ICLR 2026 version, section 6 "Metrics";
+    the formula is that of Zhao et al.'s RUM code):
+
+        ToW = prod_{S in {D_e, D_r, D_test}} (1 - |acc(theta_u; S) - acc(theta_r; S)|)
+
+    acc_unlearned, acc_retrained: the accuracies of the unlearned and of the retrained model on the same
+    data sets, in the same order (the paper uses forget, retained, test), as fractions in [0, 1]
+    (the paper writes percentages and divides by 100), as sequences or as dicts with the same keys.
+    1 means the unlearned model matches the retrained one on every set; larger is better (the ICLR
+    text's "smaller is better" is a typo).
+    """
+    if isinstance(acc_unlearned, dict) and isinstance(acc_retrained, dict):
+        if set(acc_unlearned) != set(acc_retrained):
+            raise ValueError(f"tug_of_war: the two dicts name different data sets "
+                             f"({sorted(acc_unlearned)} and {sorted(acc_retrained)})")
+        acc_retrained = [acc_retrained[k] for k in acc_unlearned]
+    u = _as_accuracies(acc_unlearned, "acc_unlearned")
+    r = _as_accuracies(acc_retrained, "acc_retrained")
+    if u.shape != r.shape:
+        raise ValueError(f"tug_of_war needs as many accuracies of the unlearned model ({u.size}) as of the "
+                         f"retrained model ({r.size})")
+    return float(np.prod(1.0 - np.abs(u - r)))
+
+
+def tug_of_war_models(unlearned: Any, retrained: Any, datasets: Sequence[Any]) -> float:
+    """tug_of_war of two fitted models on datasets = [(X_forget, y_forget), (X_retain, y_retain),
+    (X_test, y_test)] (accuracy = mean(y_i f(x_i) > 0)); a set with no points is skipped."""
+    au, ar = [], []
+    for X, y in datasets:
+        if np.asarray(X).shape[0] == 0:
+            continue
+        au.append(accuracy(unlearned, X, y))
+        ar.append(accuracy(retrained, X, y))
+    return tug_of_war(au, ar)
+
+
+def _log_sigmoid(z: np.ndarray) -> np.ndarray:
+    """log(1 / (1 + exp(-z))) = -log1p(exp(-z)), without overflow."""
+    return -np.logaddexp(0.0, -z)
+
+
+def js_divergence(a: Any, b: Any, X: Any = None, base: float = np.e) -> float:
+    """Mean Jensen-Shannon divergence between the output distributions of two binary models
+    (the Newton paper's "JS divergence between unlearned and retrained output distributions",
+    arXiv 2406.14507, ICLR 2026 version, section 6; softmax outputs there, Bernoulli outputs here):
+
+        JS = (1/n) sum_i [ 1/2 KL(P_i || M_i) + 1/2 KL(Q_i || M_i) ],  M_i = (P_i + Q_i) / 2,
+        P_i = Bernoulli(sigmoid(f_a(x_i))),  Q_i = Bernoulli(sigmoid(f_b(x_i))),
+
+    where sigmoid(f) is the probability of the positive class (classes_[1]). Logarithms are natural by
+    default (nats, 0 <= JS <= ln 2 = 0.693); base=2 gives bits (0 <= JS <= 1). This is the divergence,
+    not the distance sqrt(JS). Computed in log space (log sigmoid, logaddexp), so |f| up to 1e300 is exact.
+
+    a, b: two fitted models and X the points, or (X=None) two arrays of the outputs f(x_i) themselves.
+    """
+    if X is not None:
+        fa = np.asarray(a.decision_function(X), dtype=np.float64).ravel()
+        fb = np.asarray(b.decision_function(X), dtype=np.float64).ravel()
+    else:
+        fa = np.asarray(a, dtype=np.float64).ravel()
+        fb = np.asarray(b, dtype=np.float64).ravel()
+    if fa.shape != fb.shape:
+        raise ValueError(f"js_divergence needs outputs of the same length, got {fa.size} and {fb.size}")
+    if fa.size == 0:
+        raise ValueError("js_divergence needs at least one point")
+    if np.isnan(fa).any() or np.isnan(fb).any():
+        raise ValueError("js_divergence: the model outputs contain NaN")
+    if not (base > 0 and base != 1 and np.isfinite(base)):
+        raise ValueError(f"js_divergence: base must be positive, finite and != 1, got {base}")
+    with np.errstate(invalid="ignore"):
+        # log-probabilities of the two outcomes under P and Q
+        lp1, lp0 = _log_sigmoid(fa), _log_sigmoid(-fa)
+        lq1, lq0 = _log_sigmoid(fb), _log_sigmoid(-fb)
+        lm1 = np.logaddexp(lp1, lq1) - np.log(2.0)
+        lm0 = np.logaddexp(lp0, lq0) - np.log(2.0)
+
+        def kl(l1, l0, m1, m0):
+            # sum_k p_k (log p_k - log m_k); a term with p_k = 0 is 0 (also when log p_k = -inf)
+            t1 = np.where(np.isneginf(l1), 0.0, np.exp(l1) * (l1 - m1))
+            t0 = np.where(np.isneginf(l0), 0.0, np.exp(l0) * (l0 - m0))
+            return t1 + t0
+
+        js = 0.5 * kl(lp1, lp0, lm1, lm0) + 0.5 * kl(lq1, lq0, lm1, lm0)
+    js = np.clip(js, 0.0, np.log(2.0))  # rounding can leave -1e-17
+    return float(np.mean(js) / np.log(base))
 
 
 # ---------------------------------------------------------------------------------- membership inference
@@ -266,13 +394,13 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
     for k in ("time", "n_iter"):
         if k in info and isinstance(info[k], (numbers.Real, np.floating, np.integer)):
             row["wall_time" if k == "time" else "unlearn_n_iter"] = float(info[k]) if k == "time" else int(info[k])
-    row["theta_norm"] = float(np.linalg.norm(unlearned.params()))
+    row["theta_norm"] = float(np.sqrt(unlearned._sqnorm_theta()))
     if X_test is not None:
         row["test_acc"] = accuracy(unlearned, X_test, y_test)
     if retrained is not None:
         row["cos_to_retrained"] = cosine(unlearned, retrained)
         row["cos_original_to_retrained"] = cosine(original, retrained)
-        row["param_dist_to_retrained"] = float(np.linalg.norm(unlearned.params() - retrained.params()))
+        row["param_dist_to_retrained"] = float(np.sqrt(unlearned._sqdist_theta(retrained)))
         if X_test is not None:
             row["test_agreement_with_retrained"] = float(np.mean(
                 np.sign(unlearned.decision_function(X_test)) == np.sign(retrained.decision_function(X_test))))

@@ -7,8 +7,8 @@ exponential or logistic loss (the C++ core runs the whole loop):
     N(x) = sum_j u_j sigma(<w_j, x>)               TwoLayerReLU           (L = 1 fixed u, 2 trained u)
     sigma(z) = max(z, a z), a = leaky_slope (0 = ReLU), sigma'(0) := a
 
-    L(theta) = (1/n) sum_i l(y_i N(x_i)),   l(q) = exp(-q)  or  log(1 + exp(-q))
-    theta_{t+1} = theta_t - lr_t grad L(theta_t),
+    L(theta) = (1/n) sum_i l(y_i N(x_i)) + (weight_decay/2) ||theta||^2,   l(q) = exp(-q)  or  log(1 + exp(-q))
+    theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t weight_decay) theta_t - lr_t grad(mean loss),
         lr_t = lr                                  (normalized_gd=False)
         lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True, spec 9.5)
         rho_t = max(1, log(1 / L(theta_t))): for L = 1 (linear, fixed u) simply lr / L(theta_t); for the
@@ -176,6 +176,18 @@ class _HomogeneousModel:
         self.__dict__["_span"] = None
 
     @property
+    def _state(self):
+        """The fitted first layer as a state object: _span.SpanState (W = c W0 + A^T X) or
+        _span.PrimalState (W as an array). Both have the same methods; every consumer goes through them."""
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            return sp
+        W = self.__dict__.get("_W_dense")
+        if W is None:
+            raise AttributeError("_state")
+        return _span.PrimalState(W)
+
+    @property
     def _is_span(self) -> bool:
         """True when the fitted W is held as W0 + A^T X (see kktunlearn._span)."""
         return self.__dict__.get("_span") is not None
@@ -233,30 +245,56 @@ class _HomogeneousModel:
     def _preactivations(self, X: np.ndarray) -> np.ndarray:
         """Z = X W^T (n x m, model dtype). Span model: Z0 + K A when X is the training matrix (same
         buffer, or equal content; O(n d) check), else X W0^T + (X X_train^T) A (W not formed)."""
-        sp = self.__dict__.get("_span")
-        if sp is not None:
-            return sp.preacts(X, self._n_threads())
-        return _core.preactivations(X, self._W, self._n_threads())
+        return self._state.preacts(X, self._n_threads())
 
     def _is_training_X(self, X: np.ndarray) -> bool:
         """True when the model is span-represented and X holds its training matrix."""
         sp = self.__dict__.get("_span")
         return sp is not None and sp.is_train(X, self._n_threads())
 
-    def _kernel(self, X: np.ndarray) -> np.ndarray:
-        """K = X X^T (n x n, model dtype); the cached one for a span model's training matrix."""
+    def _train_rows_of(self, X: np.ndarray) -> Optional[np.ndarray]:
+        """Span model: the training-row indices of X's rows (X a row subset of the training matrix, in
+        any order), else None (primal model, or new data)."""
         sp = self.__dict__.get("_span")
-        if sp is not None and sp.is_train(X, self._n_threads()):
-            return sp.K
+        return None if sp is None else sp.rows_of(X, self._n_threads())
+
+    def _kernel(self, X: np.ndarray) -> np.ndarray:
+        """K = X X^T (n x n, model dtype); from the cached one when X's rows are a span model's training rows."""
+        sp = self.__dict__.get("_span")
+        if sp is not None:
+            rows = sp.rows_of(X, self._n_threads())
+            if rows is not None:
+                if rows.size == sp.K.shape[0] and np.all(rows == np.arange(rows.size)):
+                    return sp.K
+                return np.ascontiguousarray(sp.K[np.ix_(rows, rows)])
         return _core.kernel_matrix(X, self._n_threads())
 
     def _sqnorm_W(self) -> float:
-        """||W||_F^2 in float64 (span: ||W0||^2 + 2<A, Z0> + <A, K A>, no d)."""
-        sp = self.__dict__.get("_span")
-        if sp is not None and sp._W is None:
-            return sp.sqnorm_W()
-        W = np.asarray(self._W, dtype=np.float64).ravel()
-        return float(np.dot(W, W))
+        """||W||_F^2 in float64 (span: c^2 ||W0||^2 + 2c <A, Z0> + <A, K A>, no d)."""
+        return self._state.sqnorm_W()
+
+    def _sqnorm_theta(self) -> float:
+        """||theta||^2 = ||W||_F^2 (+ ||u||^2 when u is trained), float64, no d for span models."""
+        v = self._sqnorm_W()
+        if self.train_outer_:
+            v += float(np.dot(np.asarray(self._u, np.float64), np.asarray(self._u, np.float64)))
+        return v
+
+    def _inner_theta(self, other: "_HomogeneousModel") -> float:
+        """<theta, theta'> (float64) without forming a span model's W (d-free for two span models over the
+        same W0 and nested training rows, e.g. a model and its retrained or unlearned versions)."""
+        v = _span.inner_W(self._state, other._state, self._n_threads())
+        if self.train_outer_:
+            v += float(np.dot(np.asarray(self._u, np.float64), np.asarray(other._u, np.float64)))
+        return v
+
+    def _sqdist_theta(self, other: "_HomogeneousModel") -> float:
+        """||theta - theta'||^2 (float64), d-free for related span models (see _span.sqdist_W)."""
+        v = _span.sqdist_W(self._state, other._state, self._n_threads())
+        if self.train_outer_:
+            du = np.asarray(self._u, np.float64) - np.asarray(other._u, np.float64)
+            v += float(np.dot(du, du))
+        return v
 
     def _outputs_from_preacts(self, Z: np.ndarray) -> np.ndarray:
         """N_i = sum_j u_j sigma(Z_ij) (float64)."""
@@ -264,14 +302,7 @@ class _HomogeneousModel:
         a = self.slope_
         return np.where(Zd > 0, Zd, a * Zd) @ np.asarray(self._u, dtype=np.float64)
 
-    def _span_coefficients(self) -> np.ndarray:
-        """A (n x m) of a span model (W = W0 + A^T X_train); ValueError for a primal model."""
-        sp = self.__dict__.get("_span")
-        if sp is None:
-            raise ValueError("this model is not span-represented")
-        return sp.A
-
-    def _with_span(self, A: np.ndarray, u: np.ndarray) -> "_HomogeneousModel":
+    def _with_span(self, A: np.ndarray, u: np.ndarray, w0_coef: Optional[float] = None) -> "_HomogeneousModel":
         """New span model W' = W0 + A'^T X_train sharing this model's X, K, Z0 and W0."""
         sp = self.__dict__.get("_span")
         if sp is None:
@@ -280,7 +311,7 @@ class _HomogeneousModel:
         if A.shape != sp.A.shape:
             raise ValueError(f"A must have shape {sp.A.shape}, got {A.shape}")
         new = self._derived()
-        new._set_span_state(sp.with_A(A), u)
+        new._set_span_state(sp.with_A(A, w0_coef), u)
         new.representation_ = "span"
         return new
 
@@ -295,9 +326,10 @@ class _HomogeneousModel:
         m = self._W_shape()[0]
         if Gamma.shape != (idx.size, m):
             raise ValueError(f"Gamma must have shape {(idx.size, m)}, got {Gamma.shape}")
-        if self._is_training_X(X):
+        trows = self._train_rows_of(X)
+        if trows is not None:
             A = self.__dict__["_span"].A.copy()
-            np.add.at(A, idx, Gamma)
+            np.add.at(A, trows[idx], Gamma)
             return self._with_span(A, u_new)
         Xr = X if rows is None else np.ascontiguousarray(X[idx])
         W = np.array(self._W, dtype=dt, copy=True, order="C")
@@ -327,22 +359,26 @@ class _HomogeneousModel:
         runner = type(self)(**hyper)
         runner._check_hyper()
         sp = self.__dict__.get("_span")
-        if sp is not None and sp.is_train(X, self._n_threads()):
-            Kr = np.ascontiguousarray(sp.K[np.ix_(idx, idx)])
+        trows = self._train_rows_of(X)
+        if trows is not None:
+            tidx = trows[idx]
+            Kr = np.ascontiguousarray(sp.K[np.ix_(tidx, tidx)])
             if start == "current":
-                Z0r = np.ascontiguousarray(sp.train_preacts()[idx])
+                Z0r = np.ascontiguousarray(sp.train_preacts()[tidx])
                 w0sq = sp.sqnorm_W()
                 u0 = self._u
                 base = sp.A
+                coef = sp.w0_coef
             else:
-                Z0r = np.ascontiguousarray(sp.Z0[idx])
+                Z0r = np.ascontiguousarray(sp.Z0[tidx])
                 w0sq = sp.w0_sqnorm
                 u0 = np.ascontiguousarray(self._init_source(X.shape[1])[1], dtype=dt)
                 base = np.zeros_like(sp.A)
+                coef = 1.0
             res = runner._run_span(Kr, Z0r, w0sq, yr, u0)
             A = base.copy()
-            np.add.at(A, idx, res["A"])
-            new = self._with_span(A, res["u"])
+            np.add.at(A, tidx, res["A"])
+            new = self._with_span(A, res["u"], w0_coef=coef)
         else:
             Xr = np.ascontiguousarray(X[idx])
             if start == "current":
@@ -405,6 +441,18 @@ class _HomogeneousModel:
         check_int(self.history_every, "history_every", 1)
         check_positive(self.init_scale, "init_scale", allow_zero=True)
         check_choice(self.representation, "representation", _REPRESENTATIONS)
+        wd = check_positive(getattr(self, "weight_decay", 0.0), "weight_decay", allow_zero=True)
+        if wd > 0 and self.representation == "span":
+            raise ValueError("representation='span' does not support weight_decay > 0 yet (with weight decay GD "
+                             "gives W = beta W0 + A^T X, which the span state does not hold); use "
+                             "representation='auto' or 'primal'")
+        if wd > 0 and self.normalized_gd:
+            raise ValueError("weight_decay > 0 needs normalized_gd=False: the normalized step lr / L(theta) "
+                             "multiplies the decay factor (1 - lr_t weight_decay), which turns negative once "
+                             "lr_t > 1 / weight_decay; use a constant lr")
+        if wd > 0 and float(self.lr) * wd >= 1:
+            raise ValueError(f"lr * weight_decay = {float(self.lr) * wd:.3g} >= 1: the decay factor "
+                             "(1 - lr weight_decay) would flip the sign of theta; lower lr or weight_decay")
         check_n_threads(self.n_threads)
         check_dtype(self.dtype)
         check_bool(self.normalized_gd, "normalized_gd")
@@ -412,9 +460,6 @@ class _HomogeneousModel:
         check_random_state(self.random_state)
 
     # ------------------------------------------------------------------ training
-    def _init_params(self, d: int):
-        raise NotImplementedError
-
     def _default_u(self, m: int) -> np.ndarray:
         raise NotImplementedError
 
@@ -431,7 +476,7 @@ class _HomogeneousModel:
         return dict(slope=self.slope_, train_outer=self.train_outer_, loss=self.loss, lr=float(self.lr),
                     normalized=bool(self.normalized_gd), lr_max=float(self.lr_max), max_iter=int(self.max_iter),
                     tol=float(self.tol), margin_tol=float(self.margin_tol), history_every=int(self.history_every),
-                    n_threads=self._n_threads())
+                    weight_decay=float(getattr(self, "weight_decay", 0.0)), n_threads=self._n_threads())
 
     def _run_primal(self, X, y_enc, W0, u0) -> Dict[str, Any]:
         bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
@@ -444,9 +489,12 @@ class _HomogeneousModel:
     def _run_span(self, K, Z0, w0sq, y_enc, u0) -> Dict[str, Any]:
         bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
         A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
+        common = self._train_common()
+        if common.pop("weight_decay") > 0:
+            bar.close()
+            raise ValueError("the span representation does not support weight_decay > 0; use representation='primal'")
         try:
-            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar,
-                                    **self._train_common())
+            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar, **common)
         finally:
             bar.close()
 
@@ -473,7 +521,9 @@ class _HomogeneousModel:
         m = init.m
         rep = self.representation
         if rep == "auto":
-            rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
+            # weight decay: primal until the span state carries the W0 coefficient beta (W = beta W0 + A^T X)
+            rep = "primal" if float(getattr(self, "weight_decay", 0.0)) > 0 else \
+                choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
         nt = self._n_threads()
         t0 = time.perf_counter()
         try:
@@ -483,7 +533,8 @@ class _HomogeneousModel:
             else:
                 _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
                 K = _core.kernel_matrix(X, nt)
-                Z0, w0sq = _span.init_preacts(init, X, nt)
+                Z0, w0rowsq = _span.init_preacts(init, X, nt, per_row=True)
+                w0sq = float(w0rowsq.sum())
                 res = self._run_span(K, Z0, w0sq, y_enc, u0)
         except _core.NumericalError as exc:
             raise TrainingDivergedError(
@@ -493,7 +544,7 @@ class _HomogeneousModel:
         if rep == "primal":
             self._set_state(res["W"], res["u"])
         else:
-            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt), res["u"])
+            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_rowsq=w0rowsq), res["u"])
         self.representation_ = rep
         self.n_iter_ = int(res["n_iter"])
         self.fit_status_ = res["status"]
@@ -528,10 +579,11 @@ class _HomogeneousModel:
 
     # ------------------------------------------------------------------ prediction
     def _outputs(self, Xc: np.ndarray) -> np.ndarray:
-        # a span model whose W has been formed (W_ read) computes exactly like a primal model
-        if self._is_span and self.__dict__["_span"]._W is None:
+        # A span model computes from its state alone (Z = c Z0 + K A on training rows, else
+        # c X W0^T + (X X_train^T) A), whether or not a user has formed W: reading W_ changes nothing.
+        if self._is_span:
             return self._outputs_from_preacts(self._preactivations(Xc))
-        return _core.outputs(Xc, self._W, self._u, self.slope_, self._n_threads())
+        return _core.outputs(Xc, self.__dict__["_W_dense"], self._u, self.slope_, self._n_threads())
 
     def decision_function(self, X: Any) -> np.ndarray:
         """N(x_i) = sum_j u_j sigma(<w_j, x_i>) for each row of X (float64).
@@ -655,6 +707,12 @@ class LinearModel(_HomogeneousModel):
         two history records (0 disables).
     history_every : record (loss, min margin, normalized margin) every k steps.
     init_scale : w(0) ~ N(0, init_scale^2 I); default 0 (w(0) = 0).
+    weight_decay : lambda >= 0 of the L2 term (lambda/2) ||theta||^2 added to the mean loss (the objective
+        of the Newton paper, arXiv 2406.14507, and of Guo et al.'s certified removal); each step multiplies
+        theta by (1 - lr lambda) before the gradient step. Needs normalized_gd=False. Unlearning methods
+        that optimize an objective (finetune, neggrad_plus, the Newton family) use the model's
+        weight_decay unless told otherwise. With weight_decay > 0, representation="auto" is primal and
+        "span" is refused (the span state W = W0 + A^T X has no W0 coefficient yet).
     representation : "auto", "primal" or "span" (see choose_representation). Both give the same
         model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
         stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
@@ -671,7 +729,7 @@ class LinearModel(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, lr_max: float = math.inf, margin_tol: float = 0.0,
                  history_every: int = 10, init_scale: float = 0.0, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
         self.loss = loss
         self.lr = lr
         self.max_iter = max_iter
@@ -686,6 +744,7 @@ class LinearModel(_HomogeneousModel):
         self.representation = representation
         self.dtype = dtype
         self.progress = progress
+        self.weight_decay = weight_decay
 
     @property
     def coef_(self) -> np.ndarray:
@@ -718,7 +777,7 @@ class TwoLayerReLU(_HomogeneousModel):
     init_scale : W(0) ~ N(0, init_scale^2) entrywise, from `random_state`.
     outer_weights : u (m,); default +1/sqrt(m) for the first ceil(m/2) neurons, -1/sqrt(m) for the rest.
     loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max, margin_tol,
-    history_every, representation, dtype, progress : as in LinearModel.
+    history_every, representation, dtype, progress, weight_decay : as in LinearModel.
     """
 
     def __init__(self, width: int = 100, train_outer: bool = False, leaky_slope: float = 0.0,
@@ -726,7 +785,7 @@ class TwoLayerReLU(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, outer_weights: Any = None, lr_max: float = math.inf,
                  margin_tol: float = 0.0, history_every: int = 10, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
         self.width = width
         self.train_outer = train_outer
         self.leaky_slope = leaky_slope
@@ -745,6 +804,7 @@ class TwoLayerReLU(_HomogeneousModel):
         self.representation = representation
         self.dtype = dtype
         self.progress = progress
+        self.weight_decay = weight_decay
 
     def _check_hyper(self) -> None:
         super()._check_hyper()

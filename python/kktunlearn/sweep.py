@@ -831,8 +831,11 @@ def _nbytes(obj: Any) -> int:
         return obj.nbytes
     if isinstance(obj, (tuple, list)):
         return sum(_nbytes(o) for o in obj)
-    W = getattr(obj, "_W", None)
-    return W.nbytes if isinstance(W, np.ndarray) else 0
+    st = obj.__dict__.get("_span") if hasattr(obj, "__dict__") else None
+    if st is None and hasattr(obj, "__dict__"):
+        W = obj.__dict__.get("_W_dense")
+        return W.nbytes if isinstance(W, np.ndarray) else 0
+    return st.nbytes() if st is not None else 0
 
 
 def _cached(key: Any, build: Callable[[], Any], size: int = 8, max_bytes: int = 256 << 20) -> Any:
@@ -935,8 +938,19 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         return _cached(("mult",) + model_key + (p["clarke_tol"],),
                        lambda: kkt_multipliers(original, X, y, subgradient_tol=p["clarke_tol"], n_threads=n_threads))
 
+    def retrain():
+        # a span model retrains in its span: K[keep][:, keep], Z0[keep] and the same W0 (no d per step)
+        if not original._is_span:
+            return fit(X[keep], y[keep])
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mdl = original._train_rows(X, y, np.flatnonzero(keep), start="init")
+        msg = "; ".join(str(w.message) for w in caught)[:300] or None
+        return mdl, time.perf_counter() - t0, msg
+
     retrained, retrain_time, retrain_warning = _cached(("retrain",) + model_key + (tuple(forget.tolist()),),
-                                      lambda: fit(X[keep], y[keep]))
+                                                       retrain)
     if method == "retrain":
         unlearned = retrained
     elif method == "original":

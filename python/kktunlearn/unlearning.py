@@ -28,16 +28,44 @@ Methods (``unlearn(model, X, y, forget, method=..., **options)``)
 "neggrad_plus"  n_steps steps on  (1/n_r) sum_R l(q_i) - forget_weight (1/k) sum_F l(q_r).
 "finetune"      n_steps gradient-descent steps on the mean retained loss.
     Options of the three: n_steps (5, 5, 10), lr (the model's lr), normalized (True: lr_t = lr / Lbar with
-    Lbar = sum_i |w_i| l(q_i) the weighted loss magnitude, the training schedule; False: lr_t = lr), lr_max.
+    Lbar = sum_i |w_i| l(q_i) the weighted loss magnitude, the training schedule; False: lr_t = lr; default
+    True, and False when weight decay is on), lr_max; finetune and neggrad_plus also weight_decay (below):
+    the objective gains (lambda/2) ||theta||^2, i.e. theta <- (1 - lr_t lambda) theta - lr_t grad.
 "retrain"       a clone with the same hyper-parameters and random_state (the same initialization) fitted
     on R only: the oracle.
-Newton family (newton spec 1-4) on F(theta) = (1/n_r) sum_R l(q_i) + (l2/2) ||theta||^2 (model's own
-parameters), g, H its gradient and Hessian:
+Newton family (Newton paper, arXiv 2406.14507, sections 1-4) on
+    F(theta) = (1/n_r) sum_R l(q_i) + (lambda/2) ||theta||^2   (the model's own raw parameters),
+g = J^T c + lambda theta and H = J^T D J (+ the trained-u cross block) + lambda I its gradient and Hessian.
+lambda is the option weight_decay (older name: l2); by default the model's own weight_decay, i.e. the
+objective the model was trained on (Guo et al.'s certified removal and the Newton paper's L2-regularized
+loss).
+Low-rank path with weight decay (fixed u): lambda theta is NOT in the span of the per-example gradients
+J^T (rows of X_R), so the solve space is S = span{J^T, theta}: B = [J^T, theta] (p x (n_r+1)). S contains g
+and is H-invariant (H theta = J^T D (J theta) + lambda theta, J theta = N by homogeneity), and on its
+orthogonal complement H = lambda I exactly. With the Gram C = B^T B = [[J J^T, N], [N^T, ||theta||^2]]
+and an orthonormal basis Q = B T, T = V_+ Lambda_+^{-1/2} (C = V Lambda V^T), the step of every method
+is s = Q s_r with s_r the same method's step for H_r = T^T (P^T D P + lambda C) T and g_r = T^T (P^T c +
+lambda [N; ||theta||^2]), P = J B = [J J^T, N]: an (n_r+1) x (n_r+1) eigenproblem, exact (no truncation,
+no p x p matrix), equal to the dense p x p solve (tests/test_weight_decay.py). In coordinates the step is
+W <- (1 + a_theta) W + Gamma^T X_R: the weight-decay pull a_theta W shrinks the whole W, including its
+component outside the data span.
 "newton"        theta <- theta - H^{-1} g  (NumericalError when H is singular).
 "damped_newton" theta <- theta - (H + damping I)^{-1} g.
 "pinv_newton"   theta <- theta - H^+ g  (eigenvalues |lam| <= rcond * max |lam| dropped).
 "cure_newton"   theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3 (global minimizer, hard
     case included; damping gamma = M ||s|| / 2 recorded).
+    M="auto" (options M_init = 1.0, M_max_tries = 30): per Newton step, a cubic constant accepted by two
+    tests of the paper's premise that the cubic model is an upper bound (M >= Lipschitz constant of H,
+    section 3.1): (a) the Hessian's Lipschitz constant measured along the step from two HVPs,
+        L_hat(M) = || H(theta + s) s - H(theta) s || / ||s||^2 <= M,
+    and (b) the adaptive-cubic-regularization ratio (Cartis, Gould & Toint 2011)
+        rho(M) = (F(theta) - F(theta + s)) / (-m(s)) >= 0.1,  m(s) = <g,s> + 1/2 s^T H s + M/6 ||s||^3.
+    (b) guards (a) on long steps, where a bounded Hessian makes L_hat small although the step overshoots.
+    Starting at M_init: if accepted, M <- max(2 L_hat, M/4) while the last accepted M exceeds 2 L_hat and
+    the smaller M is accepted too; if rejected, M <- max(2 M, L_hat) until accepted. Later steps start from the last
+    accepted M. Recorded: M (per step), M_auto (per step: M, step_norm, gamma, lipschitz, rho, n_tries,
+    tries). The paper's values (M = 5 / 50 / 80 / 400 for FashionMNIST / CIFAR-10 / AG-News / TOFU, its
+    section 6) are fixed choices for its models.
     Common options: l2 (0), n_steps (1), solver ("auto" | "lowrank" | "dense" | "krylov"),
     dense_max_params (2000), krylov_dim (None: min(100, max(10, 5e7 / p)) Lanczos vectors, i.e. at most
     ~400 MB of basis for large p), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
@@ -49,7 +77,7 @@ parameters), g, H its gradient and Hessian:
     Delta_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M), kappa = g^T H g / (M ||g||^2), then
     n_inner steps Delta <- Delta - lr (g + sigma zeta + H Delta + (M/2)||Delta|| Delta), zeta uniform on the
     sphere. Options: M (1.0), lr (1e-3), sigma (1e-3), batch_grad (128), batch_hess (64), n_outer (10),
-    n_inner (5), random_state (0), l2 (0).
+    n_inner (5), random_state (0), weight_decay (the model's). Each step records gamma = (M/2) ||Delta||.
 
 unlearn_info_ keys (all methods): method, options, step_norm (||theta^- - theta||, raw flat parameters),
 time (seconds), n_iter, preact_shift (max over retained i and neurons j of |<w_j^- - w_j, x_i>|, raw
@@ -77,21 +105,22 @@ __all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "sol
 METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton", "damped_newton", "pinv_newton",
            "cure_newton", "scure_newton")
 
-_NEWTON_COMMON = {"l2": 0.0, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": None,
+_NEWTON_COMMON = {"weight_decay": None, "l2": None, "n_steps": 1, "solver": "auto", "dense_max_params": 2000, "krylov_dim": None,
                   "krylov_tol": 1e-10}
 _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "ga": {"step_scale": 1.0, "multipliers": None, "multiplier_method": "nnls", "subgradient": "clarke",
            "subgradient_tol": None},
     "neggrad": {"n_steps": 5, "lr": None, "normalized": True, "lr_max": math.inf},
-    "neggrad_plus": {"n_steps": 5, "lr": None, "normalized": True, "lr_max": math.inf, "forget_weight": 1.0},
-    "finetune": {"n_steps": 10, "lr": None, "normalized": True, "lr_max": math.inf},
+    "neggrad_plus": {"n_steps": 5, "lr": None, "normalized": None, "lr_max": math.inf, "forget_weight": 1.0,
+                     "weight_decay": None},
+    "finetune": {"n_steps": 10, "lr": None, "normalized": None, "lr_max": math.inf, "weight_decay": None},
     "retrain": {},
     "newton": dict(_NEWTON_COMMON),
     "damped_newton": dict(_NEWTON_COMMON, damping=1e-3),
     "pinv_newton": dict(_NEWTON_COMMON, rcond=1e-15),
-    "cure_newton": dict(_NEWTON_COMMON, M=1.0),
+    "cure_newton": dict(_NEWTON_COMMON, M=1.0, M_init=1.0, M_max_tries=30),
     "scure_newton": {"M": 1.0, "lr": 1e-3, "sigma": 1e-3, "batch_grad": 128, "batch_hess": 64, "n_outer": 10,
-                     "n_inner": 5, "random_state": 0, "l2": 0.0},
+                     "n_inner": 5, "random_state": 0, "weight_decay": None, "l2": None},
 }
 _NEWTON_KIND = {"newton": "newton", "damped_newton": "damped", "pinv_newton": "pinv", "cure_newton": "cubic"}
 
@@ -200,6 +229,18 @@ def _split(model, X, y, forget) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.
     return Xc, y_enc, idx, keep
 
 
+def _weight_decay(model, opts) -> float:
+    """The lambda of (lambda/2) ||theta||^2 in the unlearning objective: the option weight_decay (or its older
+    name l2), else the model's own weight_decay (the objective it was trained on), else 0."""
+    wd, l2 = opts.get("weight_decay"), opts.get("l2")
+    if wd is not None and l2 is not None and float(wd) != float(l2):
+        raise ValueError(f"weight_decay={wd!r} and l2={l2!r} name the same lambda; give only one")
+    val = wd if wd is not None else l2
+    if val is None:
+        val = getattr(model, "weight_decay", 0.0)
+    return check_positive(val, "weight_decay", allow_zero=True)
+
+
 def _flat(W: np.ndarray, u: np.ndarray, train_outer: bool) -> np.ndarray:
     parts = [np.asarray(W, dtype=np.float64).ravel()]
     if train_outer:
@@ -213,6 +254,114 @@ def _preact_shift(Xr: np.ndarray, W0: np.ndarray, W1: np.ndarray, nt: int) -> fl
         return 0.0
     D = np.ascontiguousarray(W1 - W0)
     return float(np.max(np.abs(_core.preactivations(Xr, D, nt)), initial=0.0))
+
+
+def _loss_scaled(loss: str, q: np.ndarray, s: float) -> Tuple[np.ndarray, np.ndarray]:
+    """(e^s l(q), e^s l'(q)) for s <= q, as the C++ kernels compute them (kktunlearn/loss.hpp)."""
+    if loss == "exponential":
+        v = np.exp(s - q)
+        return v, -v
+    pos = q > 0
+    t = np.exp(-np.abs(q))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(t > 1e-8, np.log1p(t) / np.where(t > 0, t, 1.0), 1.0 - 0.5 * t)
+    val = np.where(pos, np.exp(s - q) * ratio, math.exp(s) * (-q + np.log1p(np.exp(np.minimum(q, 0.0)))))
+    der = np.where(q >= 0, -np.exp(s - q) / (1.0 + np.exp(-np.maximum(q, 0.0))),
+                   -math.exp(s) / (1.0 + np.exp(np.minimum(q, 0.0))))
+    return val, der
+
+
+def _act(Z: np.ndarray, slope: float) -> np.ndarray:
+    return np.where(Z > 0, Z, Z.dtype.type(slope) * Z)
+
+
+def _dact(Z: np.ndarray, slope: float) -> np.ndarray:
+    return np.where(Z > 0, 1.0, slope)
+
+
+# ---------------------------------------------------------------------------------------------- span paths
+# A span model (W = c W0 + A^T X_train) unlearned on its own training rows stays a span model: every
+# method below changes A's rows (and u), computing with K, Z = c Z0 + K A and u only (no d).
+def _ga_span(model, trows, y_enc, idx, keep, lamF, pr, pj, mu_l, alpha, w_scale):
+    sp = model._state
+    dt = model.dtype_
+    m = sp.A.shape[1]
+    Z = sp.train_preacts()
+    fr, kr = trows[idx], trows[keep]
+    ZF = Z[fr]
+    yF = y_enc[idx].astype(np.float64)
+    C = lamF[:, None] * _dact(ZF, model.slope_)
+    for r, j, mu in zip(pr, pj, mu_l):
+        if not 0 <= j < m:
+            raise ValueError("multipliers.pinned refers to neurons this model does not have")
+        C[r, j] = mu
+    u = np.asarray(model._u)
+    Gam = (-alpha * w_scale * yF[:, None] * C * u.astype(np.float64)[None, :]).astype(dt)
+    if model.train_outer_:
+        su = (lamF * yF) @ _act(ZF, model.slope_).astype(np.float64)
+        u1 = (u.astype(np.float64) - alpha * su).astype(dt)
+    else:
+        u1 = u.copy()
+    A1 = sp.A.copy()
+    np.add.at(A1, fr, Gam)
+    shift = 0.0
+    if kr.size:
+        KRF = sp.K[np.ix_(kr, fr)].astype(np.float64)
+        shift = float(np.abs(KRF @ Gam.astype(np.float64)).max())
+    return model._with_span(A1, u1), shift, len(pr)
+
+
+def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps):
+    """n_steps of gd_weighted (kktunlearn/unlearning.hpp) in the span: Z = Z_start + K dA on the rows with
+    w_i != 0, dA accumulating the coefficient matrices (the same iterates as the primal loop, no d)."""
+    sp = model._state
+    dt = model.dtype_
+    rows = np.flatnonzero(w != 0.0)
+    tr = trows[rows]
+    Kt = np.ascontiguousarray(sp.K[np.ix_(tr, tr)])
+    Zs = np.ascontiguousarray(sp.train_preacts()[tr])
+    ys = y_enc[rows].astype(np.float64)
+    ws = w[rows]
+    u = np.array(model._u, dtype=dt, copy=True)
+    dA = np.zeros((tr.size, sp.A.shape[1]), dtype=dt)
+    obj, lrs = [], []
+    a = model.slope_
+    for _ in range(n_steps):
+        Z = Zs + Kt @ dA
+        q = ys * (_act(Z, a).astype(np.float64) @ u.astype(np.float64))
+        qmin = float(q.min())
+        if not math.isfinite(qmin):
+            raise _core.NumericalError("gradient unlearning: margins are not finite (diverged; lower lr)")
+        shift = max(0.0, qmin)
+        ls, ld = _loss_scaled(model.loss, q, shift)
+        phi_s = float(np.sum(ws * ls))
+        abs_s = float(np.sum(np.abs(ws) * ls))
+        c = ws * ld * ys
+        if normalized:
+            if not abs_s > 0:
+                raise _core.NumericalError("gradient unlearning: the loss vanished; normalized steps undefined")
+            step = min(lr / abs_s, lr_max * math.exp(-shift))
+            lrs.append(min(lr / abs_s * math.exp(shift), lr_max))
+        else:
+            step = lr * math.exp(-shift)
+            lrs.append(lr)
+        obj.append(phi_s * math.exp(-shift))
+        cc = -step * c
+        Gam = (cc[:, None] * u.astype(np.float64)[None, :] * _dact(Z, a)).astype(dt)
+        if model.train_outer_:
+            gu = cc @ _act(Z, a).astype(np.float64)
+            u = (u.astype(np.float64) + gu).astype(dt)
+        dA += Gam
+        if not np.isfinite(dA).all():
+            raise _core.NumericalError("gradient unlearning diverged (non-finite weights); lower lr")
+    A1 = sp.A.copy()
+    np.add.at(A1, tr, dA)
+    kr = trows[keep]
+    shift = 0.0
+    if kr.size:
+        shift = float(np.abs(sp.K[np.ix_(kr, tr)].astype(np.float64) @ dA.astype(np.float64)).max(initial=0.0))
+    extra = {"objective": np.asarray(obj), "lr": np.asarray(lrs)}
+    return model._with_span(A1, u), shift, extra
 
 
 # ---------------------------------------------------------------------------------------------- methods
@@ -248,7 +397,7 @@ def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
         raise ValueError("multipliers.lambdas must be finite and >= 0")
     s = float(mult.scale)
     # the multipliers must belong to this model: s = (min_i q_i)^{1/L}
-    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+    q = y_enc.astype(np.float64) * model._outputs(Xc)
     qmin = float(q.min())
     if not qmin > 0:
         raise NotSeparableError(
@@ -273,17 +422,23 @@ def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
         pr = pos[pinned[sel, 0]].tolist()
         pj = pinned[sel, 1].tolist()
         mu_l = mu[sel].tolist()
-    XF = np.ascontiguousarray(Xc[idx])
-    yF = np.ascontiguousarray(y_enc[idx])
-    XR = np.ascontiguousarray(Xc[keep])
     w_scale = s ** (2 - L)
-    W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
-                                            np.ascontiguousarray(lam[idx]), pr, pj, np.asarray(mu_l, dtype=np.float64),
-                                            alpha, w_scale, nt)
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        new, shift, n_clarke = _ga_span(model, trows, y_enc, idx, keep, lam[idx], pr, pj, mu_l, alpha, w_scale)
+        W1 = u1 = None
+    else:
+        new = None
+        XF = np.ascontiguousarray(Xc[idx])
+        yF = np.ascontiguousarray(y_enc[idx])
+        XR = np.ascontiguousarray(Xc[keep])
+        W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
+                                                np.ascontiguousarray(lam[idx]), pr, pj,
+                                                np.asarray(mu_l, dtype=np.float64), alpha, w_scale, nt)
     extra = {"scale": s, "degree": L, "lambda_forget": lam[idx].copy(), "n_clarke": int(n_clarke),
              "subgradient": sub, "subgradient_tol": tol, "multipliers_computed": computed,
              "multiplier_method": getattr(mult, "method", None), "kkt_epsilon": getattr(mult, "epsilon", None)}
-    return W1, u1, 1, float(shift), extra
+    return new, W1, u1, 1, float(shift), extra
 
 
 def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
@@ -291,7 +446,10 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
     lr = model.lr if opts["lr"] is None else opts["lr"]
     lr = check_positive(lr, "lr")
     lr_max = check_positive(opts["lr_max"], "lr_max", allow_inf=True)
+    wd = _weight_decay(model, opts) if method != "neggrad" else 0.0
     normalized = opts["normalized"]
+    if normalized is None:  # the training schedule; a constant lr with weight decay (see TwoLayerReLU)
+        normalized = wd == 0.0
     if not isinstance(normalized, (bool, np.bool_)):
         raise TypeError(f"normalized must be a bool, got {type(normalized).__name__}")
     n_r, k = int(keep.sum()), int(idx.size)
@@ -303,20 +461,35 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
     elif method == "neggrad_plus":
         fw = check_positive(opts["forget_weight"], "forget_weight", allow_zero=True)
         w[idx] = -fw / k
+    trows = model._train_rows_of(Xc)
+    if trows is not None and wd == 0.0:  # the span loop has no weight decay (W = beta W0 + A^T X)
+        new, shift, extra = _gd_span(model, trows, y_enc, w, keep, lr, bool(normalized), lr_max, n_steps)
+        return new, None, None, n_steps, shift, extra
     rows = np.flatnonzero(w != 0.0)
     Xs = np.ascontiguousarray(Xc[rows])
     ys = np.ascontiguousarray(y_enc[rows])
     res = _core.gd_weighted(Xs, ys, np.ascontiguousarray(w[rows]), model._W, model._u, model.slope_,
-                            model.train_outer_, model.loss, lr, bool(normalized), lr_max, n_steps, None, nt)
+                            model.train_outer_, model.loss, lr, bool(normalized), lr_max, n_steps, None, nt,
+                            weight_decay=wd)
     W1, u1 = res["W"], res["u"]
     shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, W1, nt)
-    extra = {"objective": np.asarray(res["objective"]), "lr": np.asarray(res["lr"])}
-    return W1, u1, n_steps, shift, extra
+    extra = {"objective": np.asarray(res["objective"]), "lr": np.asarray(res["lr"]), "weight_decay": wd,
+             "normalized": bool(normalized)}
+    return None, W1, u1, n_steps, shift, extra
 
 
 def _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt):
     from .models import clone
 
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        # in the span: K[keep][:, keep], Z0[keep] and the model's own W0 (the same initialization)
+        new = model._train_rows(Xc, y, np.flatnonzero(keep), start="init")
+        kr = trows[keep]
+        D = new._state.train_preacts()[kr].astype(np.float64) - model._state.train_preacts()[kr].astype(np.float64)
+        shift = float(np.abs(D).max(initial=0.0))
+        extra = {"same_initialization": True, "fit_status": getattr(new, "fit_status_", None)}
+        return new, int(getattr(new, "n_iter_", 0)), shift, extra
     new = clone(model)
     yr = np.asarray(y)[keep]
     new.fit(Xc[keep], yr)
@@ -345,11 +518,17 @@ def _choose_solver(model, opts) -> str:
 
 def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     kind = _NEWTON_KIND[method]
-    l2 = check_positive(opts["l2"], "l2", allow_zero=True)
+    l2 = _weight_decay(model, opts)
     n_steps = check_int(opts["n_steps"], "n_steps", 0)
     damping = check_positive(opts.get("damping", 0.0), "damping", allow_zero=True)
     rcond = check_positive(opts.get("rcond", 1e-15), "rcond", allow_zero=True)
-    M = check_positive(opts.get("M", 1.0), "M")
+    auto_M = kind == "cubic" and isinstance(opts.get("M"), str)
+    if auto_M:
+        check_choice(opts["M"], "M", ("auto",))
+        M = check_positive(opts["M_init"], "M_init")
+        max_tries = check_int(opts["M_max_tries"], "M_max_tries", 1)
+    else:
+        M = check_positive(opts.get("M", 1.0), "M")
     if opts["krylov_dim"] is None:  # Lanczos basis of krylov_dim * p doubles: stay below ~400 MB
         kdim = int(min(100, max(10, 5e7 // max(model.n_params(), 1))))
     else:
@@ -358,16 +537,27 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     solver = _choose_solver(model, opts)
     XR = np.ascontiguousarray(Xc[keep])
     yR = np.ascontiguousarray(y_enc[keep])
-    if solver == "lowrank":
-        res = _core.newton_lowrank(XR, yR, model._W, model._u, model.slope_, model.loss, kind, l2, damping, rcond, M,
-                                   n_steps, nt)
-        W1, u1 = res["W"], model._u.copy()
+
+    def run(W, u, M_, k):
+        if solver == "lowrank":
+            r = _core.newton_lowrank(XR, yR, W, u, model.slope_, model.loss, kind, l2, damping, rcond, M_, k, nt)
+            return r["W"], np.array(u, copy=True), list(r["steps"])
+        r = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, model.loss, kind, solver,
+                             l2, damping, rcond, M_, k, kdim, ktol, nt)
+        return r["W"], r["u"], list(r["steps"])
+
+    auto_log: List[Dict[str, Any]] = []
+    if auto_M:
+        W1, u1, steps = np.array(model._W, copy=True), np.array(model._u, copy=True), []
+        for _ in range(n_steps):
+            W1, u1, st, rec = _auto_M_step(model, XR, yR, W1, u1, l2, M, max_tries, run, nt)
+            steps.extend(st)
+            auto_log.append(rec)
+            M = rec["M"]  # the next step starts from the M accepted here
     else:
-        res = _core.newton_net(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, kind, solver,
-                               l2, damping, rcond, M, n_steps, kdim, ktol, nt)
-        W1, u1 = res["W"], res["u"]
-    steps = list(res["steps"])
-    extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2}
+        W1, u1, steps = run(model._W, model._u, M, n_steps)
+    shift = _preact_shift(XR, model._W, W1, nt)
+    extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
     if solver == "krylov":
         ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
         extra["krylov_dim"] = kdim
@@ -381,17 +571,73 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     if kind == "pinv":
         extra["rcond"] = rcond
     if kind == "cubic":
-        extra["M"] = M
+        extra["M"] = [rec["M"] for rec in auto_log] if auto_M else M
+        extra["M_rule"] = "auto" if auto_M else "fixed"
+        if auto_M:
+            extra["M_auto"] = auto_log
         extra["gamma"] = [st["gamma"] for st in steps]
         extra["hard_case"] = any(st["hard_case"] for st in steps)
-    return W1, u1, n_steps, float(res["preact_shift"]), extra
+    return None, W1, u1, n_steps, shift, extra
+
+
+def _objective(model, XR, yR, W, u, l2) -> float:
+    """F(theta) = mean retained loss + (l2/2) ||theta||^2 (theta = W, and u when trained)."""
+    th = _flat(W, u, model.train_outer_)
+    q = yR.astype(np.float64) * _core.outputs(XR, np.ascontiguousarray(W), np.ascontiguousarray(u), model.slope_,
+                                              model._n_threads())
+    return float(_core.margin_stats(q, model.loss)["loss"]) + 0.5 * l2 * float(th @ th)
+
+
+def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
+    """One cubic step with the automatic cubic constant (module docstring, "M='auto'")."""
+    to = model.train_outer_
+    th = _flat(W, u, to)
+    F0 = _objective(model, XR, yR, W, u, l2)
+    tries: List[Dict[str, Any]] = []
+
+    def trial(M_):
+        W1, u1, st = run(W, u, M_, 1)
+        s = _flat(W1, u1, to) - th
+        sn = float(np.linalg.norm(s))
+        if sn == 0.0:
+            rec = dict(M=M_, step_norm=0.0, lipschitz=0.0, rho=1.0, accepted=True)
+        else:
+            g0, Hs0 = _core.retained_hvp(XR, yR, W, u, model.slope_, to, model.loss, l2, s, nt)
+            _, Hs1 = _core.retained_hvp(XR, yR, W1, u1, model.slope_, to, model.loss, l2, s, nt)
+            lip = float(np.linalg.norm(Hs1 - Hs0)) / sn ** 2
+            pred = -(float(g0 @ s) + 0.5 * float(s @ Hs0) + M_ / 6.0 * sn ** 3)  # > 0 at the cubic minimizer
+            F1 = _objective(model, XR, yR, W1, u1, l2)
+            rho = (F0 - F1) / pred if pred > 0 else (1.0 if F1 <= F0 else -math.inf)
+            rec = dict(M=M_, step_norm=sn, lipschitz=lip, rho=float(rho), accepted=bool(rho >= 0.1 and lip <= M_))
+        tries.append(rec)
+        return W1, u1, st, rec
+
+    best = trial(M)
+    if best[3]["accepted"]:
+        # shrink while the last accepted M is more than twice the measured Lipschitz constant
+        while len(tries) < max_tries and best[3]["lipschitz"] < 0.5 * best[3]["M"] and best[3]["step_norm"] > 0:
+            cand = trial(max(2.0 * best[3]["lipschitz"], 0.25 * best[3]["M"]))
+            if not cand[3]["accepted"]:
+                break
+            best = cand
+    else:
+        while len(tries) < max_tries and not best[3]["accepted"]:
+            best = trial(max(2.0 * best[3]["M"], best[3]["lipschitz"]))
+        if not best[3]["accepted"]:
+            warnings.warn(f"cure_newton M='auto': no M up to {best[3]['M']:.3g} passed the test within "
+                          f"M_max_tries = {max_tries} tries; the step with the largest M is used",
+                          ConvergenceWarning, stacklevel=4)
+    W1, u1, st, rec = best
+    return W1, u1, st, {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
+                        "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries),
+                        "accepted": rec["accepted"], "tries": tries}
 
 
 def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     M = check_positive(opts["M"], "M")
     lr = check_positive(opts["lr"], "lr")
     sigma = check_positive(opts["sigma"], "sigma", allow_zero=True)
-    l2 = check_positive(opts["l2"], "l2", allow_zero=True)
+    l2 = _weight_decay(model, opts)
     n_r = int(keep.sum())
     bg = min(check_int(opts["batch_grad"], "batch_grad", 1), n_r)
     bh = min(check_int(opts["batch_hess"], "batch_hess", 1), n_r)
@@ -402,8 +648,12 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     yR = np.ascontiguousarray(y_enc[keep])
     res = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, l2, M, lr,
                              sigma, bg, bh, n_outer, n_inner, seed, nt)
-    extra = {"solver": "hvp", "steps": list(res["steps"]), "M": M, "batch_grad": bg, "batch_hess": bh}
-    return res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
+    steps = list(res["steps"])
+    for st in steps:
+        st["gamma"] = 0.5 * M * st["step_norm"]
+    extra = {"solver": "hvp", "steps": steps, "M": M, "M_rule": "fixed", "batch_grad": bg, "batch_hess": bh,
+             "weight_decay": l2, "gamma": [st["gamma"] for st in steps]}
+    return None, res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
 
 
 # ---------------------------------------------------------------------------------------------- public API
@@ -426,22 +676,22 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
     t0 = time.perf_counter()
     new = None
     if method == "ga":
-        W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt)
     elif method in ("neggrad", "neggrad_plus", "finetune"):
-        W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt)
     elif method == "retrain":
         new, n_iter, shift, extra = _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt)
-        W1, u1 = new._W, new._u
     elif method == "scure_newton":
-        W1, u1, n_iter, shift, extra = _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt)
     else:
-        W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
+        new, W1, u1, n_iter, shift, extra = _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt)
     elapsed = time.perf_counter() - t0
     if new is None:
         new = model._with_params(np.asarray(W1), np.asarray(u1))
-    step = _flat(new._W, new._u, model.train_outer_) - model.params()
+    # ||theta^- - theta|| from the two states (no d when both are span models over the same X and W0)
+    step_norm = math.sqrt(new._sqdist_theta(model))
     shown = {k: (v if k != "multipliers" else (None if v is None else f"<{type(v).__name__}>")) for k, v in opts.items()}
-    info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(np.linalg.norm(step)),
+    info: Dict[str, Any] = {"method": method, "options": shown, "step_norm": float(step_norm),
                             "time": elapsed, "n_iter": int(n_iter), "preact_shift": float(shift),
                             "forget": idx.copy(), "n_retained": int(keep.sum())}
     if method == "ga":
@@ -459,10 +709,26 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
     """Loss, gradient norm and minimum margin of `model` on (X, y) (the current retained set)."""
     Xc = model._check_X(X)
     y_enc = model._encode_y(y, Xc.shape[0])
-    q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
-    L, gW, gu = _core.loss_and_grad(Xc, y_enc, model._W, model._u, model.slope_, model.train_outer_, model.loss, nt)
-    g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
-    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": float(np.linalg.norm(g)),
+    if model._train_rows_of(Xc) is not None:
+        # span: ||grad_W||^2 = <Gamma, K Gamma>, Gamma_ij = (1/n) l'(q_i) y_i u_j sigma'(z_ij) (no d)
+        Z = model._preactivations(Xc)
+        yd = y_enc.astype(np.float64)
+        q = yd * model._outputs_from_preacts(Z)
+        c = _core.losses(q, model.loss)[1] * yd / Xc.shape[0]
+        u = np.asarray(model._u, dtype=np.float64)
+        Gam = c[:, None] * u[None, :] * _dact(Z, model.slope_)
+        g2 = float(np.einsum("ij,ij->", Gam, model._kernel(Xc).astype(np.float64) @ Gam))
+        if model.train_outer_:
+            gu = _act(Z, model.slope_).astype(np.float64).T @ c
+            g2 += float(gu @ gu)
+        gnorm = math.sqrt(max(g2, 0.0))
+    else:
+        q = y_enc.astype(np.float64) * _core.outputs(Xc, model._W, model._u, model.slope_, nt)
+        L, gW, gu = _core.loss_and_grad(Xc, y_enc, model._W, model._u, model.slope_, model.train_outer_, model.loss,
+                                        nt)
+        g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
+        gnorm = float(np.linalg.norm(g))
+    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": gnorm,
             "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
 
 

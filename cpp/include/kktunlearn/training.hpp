@@ -1,8 +1,9 @@
 // kktunlearn: full-batch gradient descent on the mean loss
 //
-//   L(theta) = (1/n) sum_i l(q_i),  q_i = y_i N(x_i; theta)
-//   grad L   = (1/n) sum_i l'(q_i) y_i grad N(x_i; theta)
-//   theta_{t+1} = theta_t - lr_t grad L(theta_t)
+//   L(theta) = (1/n) sum_i l(q_i) + (lambda/2) ||theta||^2,  q_i = y_i N(x_i; theta), lambda = weight_decay
+//   grad L   = (1/n) sum_i l'(q_i) y_i grad N(x_i; theta) + lambda theta
+//   theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t lambda) theta_t - lr_t (data gradient)
+//   (the reported loss, tol and history are those of the mean data loss, without the lambda term)
 //     constant:   lr_t = lr
 //     normalized: lr_t = min(eta / (L(theta_t) rho_t^(2 - 2/L)), lr_max),  rho_t = max(1, log(1/L(theta_t)))
 //                 (spec 9.5; for degree L = 1 simply eta / L(theta_t), Lyu & Li's rate for L = 2)
@@ -12,7 +13,8 @@
 // Gamma = -lr_t * (per-example coefficient) * u_j * sigma'(Z_ij) (n x m), i.e. W += Gamma^T X.
 //   PrimalRep: W stored (m x d); Z = X W^T (O(n m d)), W += Gamma^T X (O(n m d)).
 //   SpanRep:   W = W0 + A^T X with A (n x m); Z = Z0 + K A (O(m n^2)), A += Gamma; K = X X^T and
-//              Z0 = X W0^T computed once. Exact: both follow the same iterates.
+//              Z0 = X W0^T computed once. Exact: both follow the same iterates. Weight decay would make
+//              W = beta W0 + A^T X; the span state has no beta yet, so SpanRep refuses lambda > 0.
 #pragma once
 
 #include <chrono>
@@ -72,6 +74,7 @@ struct TrainOptions {
   std::int64_t history_every = 10; // record (loss, min margin, normalized margin) every k steps
   int n_threads = 0;
   double callback_seconds = 0.2;   // how often the progress callback is called
+  double weight_decay = 0.0;       // lambda of (lambda/2) ||theta||^2
 };
 
 enum class TrainStatus : int { MaxIter = 0, Tol = 1, MarginTol = 2, Diverged = 3, Interrupted = 4 };
@@ -102,6 +105,8 @@ struct PrimalRep {
   PrimalRep(const MatRef<T>& X_, RowMatrix<T> W0, int nt) : X(X_), W(std::move(W0)), n_threads(nt) {}
   void preacts(RowMatrix<T>& Z) { preactivations<T>(X, W, Z, n_threads); }
   void apply(const RowMatrix<T>& Gamma) { add_gamma_t_x<T>(Gamma, X, W, n_threads); }
+  /// W <- f W (the weight-decay factor 1 - lr_t lambda)
+  void scale(double f) { W *= static_cast<T>(f); }
   double sqnorm_W(const RowMatrix<T>& /*Z*/) const { return W.template cast<double>().squaredNorm(); }
   void save() { backup = W; }
   void restore() { W = backup; }
@@ -132,6 +137,11 @@ struct SpanRep {
     });
   }
   void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
+  void scale(double f) {
+    if (f != 1.0)
+      throw InvalidArgument("the span representation does not support weight decay (W = beta W0 + A^T X needs a "
+                            "W0 coefficient); use the primal representation");
+  }
   /// ||W0 + A^T X||^2 = ||W0||^2 + 2 <A, Z0> + <A, K A>, with K A = Z - Z0 taken from the
   /// pre-activations Z of the current A (no extra product).
   double sqnorm_W(const RowMatrix<T>& Z) const {
@@ -154,6 +164,7 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
                      const ProgressFn& progress) {
   require(opt.max_iter >= 0, "max_iter must be >= 0");
   require(opt.lr > 0 && std::isfinite(opt.lr), "lr must be a positive finite number");
+  require(opt.weight_decay >= 0 && std::isfinite(opt.weight_decay), "weight_decay must be a finite number >= 0");
   const Index n = y.size();
   const Index m = u.size();
   TrainResult res;
@@ -230,11 +241,19 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
     for (Index i = 0; i < n; ++i)
       c[i] = -mult * loss_deriv_scaled(opt.loss, q[i], st.shift) * static_cast<double>(y[i]);
     coefficient_matrix<T>(Z, u, c, spec, Gamma, spec.train_outer ? &gu : nullptr);
+    double decay = 1.0;
+    if (opt.weight_decay > 0) {
+      decay = 1.0 - std::exp(log_step) * opt.weight_decay;
+      if (!(decay > 0))
+        throw NumericalError("weight decay: lr_t * weight_decay = " + std::to_string(1.0 - decay) +
+                             " >= 1 flips the sign of theta; lower lr or weight_decay");
+    }
     rep.save();
     if (spec.train_outer) u_backup = u;
+    if (decay != 1.0) rep.scale(decay);
     rep.apply(Gamma);
     if (spec.train_outer)
-      for (Index j = 0; j < m; ++j) u[j] += static_cast<T>(gu[j]);
+      for (Index j = 0; j < m; ++j) u[j] = static_cast<T>(decay * static_cast<double>(u[j]) + gu[j]);
     MarginStats st_new;
     Vectord q_new = evaluate(st_new);
     if (!st_new.finite) {

@@ -10,8 +10,10 @@
 // beta = lambda_r / |l'(q_r)| is never formed (spec 9.6).
 //
 // Gradient steps on a signed weighted loss (NegGrad, NegGrad+, fine-tuning):
-//     Phi(theta) = sum_i w_i l(q_i),  theta <- theta - lr_t grad Phi(theta),
+//     Phi(theta) = sum_i w_i l(q_i) + (lambda/2) ||theta||^2,
+//     theta <- theta - lr_t grad Phi(theta) = (1 - lr_t lambda) theta - lr_t sum_i w_i l'(q_i) y_i grad N_i,
 //     lr_t = lr (plain) or lr / sum_i |w_i| l(q_i) (normalized; computed with shifted losses, no underflow).
+//     lambda = weight_decay (theta = W, and u when trained); lr_t lambda >= 1 is refused.
 #pragma once
 
 #include "loss.hpp"
@@ -67,7 +69,7 @@ GAResult ga_step(const MatRef<T>& XF, const VecRef<T>& yF, const MatRef<T>& XR, 
 }
 
 struct GDResult {
-  std::vector<double> objective;  // sum_i w_i l(q_i) before each step (log-safe: may underflow to 0)
+  std::vector<double> objective;  // sum_i w_i l(q_i) (+ lambda/2 ||theta||^2) before each step (may underflow to 0)
   std::vector<double> lr;         // the step size used
   bool interrupted = false;
 };
@@ -76,9 +78,10 @@ struct GDResult {
 template <class T, class Progress>
 GDResult gd_weighted(const MatRef<T>& X, const VecRef<T>& y, const Vectord& w, RowMatrix<T>& W, Vector<T>& u,
                      const NetSpec& spec, LossKind loss, double lr, bool normalized, double lr_max, int n_steps,
-                     int n_threads, Progress&& progress) {
+                     int n_threads, Progress&& progress, double weight_decay = 0.0) {
   const Index n = X.rows(), m = W.rows();
   require(y.size() == n && w.size() == n, "gd_weighted: X, y, weights differ in length");
+  require(weight_decay >= 0 && std::isfinite(weight_decay), "gd_weighted: weight_decay must be finite and >= 0");
   GDResult res;
   for (int t = 0; t < n_steps; ++t) {
     RowMatrix<T> Z;
@@ -114,15 +117,25 @@ GDResult gd_weighted(const MatRef<T>& X, const VecRef<T>& y, const Vectord& w, R
       step = lr * std::exp(-shift);
       res.lr.push_back(lr);
     }
-    res.objective.push_back(phi_s * std::exp(-shift));
+    double sq = 0.0;
+    if (weight_decay > 0) {
+      sq = W.template cast<double>().squaredNorm();
+      if (spec.train_outer) sq += u.template cast<double>().squaredNorm();
+    }
+    res.objective.push_back(phi_s * std::exp(-shift) + 0.5 * weight_decay * sq);
+    const double decay = 1.0 - res.lr.back() * weight_decay;
+    if (weight_decay > 0 && !(decay > 0))
+      throw NumericalError("gradient unlearning: lr_t * weight_decay >= 1 flips the sign of theta; lower lr");
     // theta <- theta - step * sum_i c_i grad N_i
     Vectord cc = -step * c;
     RowMatrix<T> Gam;
     Vectord gu;
     coefficient_matrix<T>(MatRef<T>(Z), VecRef<T>(u), cc, spec, Gam, spec.train_outer ? &gu : nullptr);
+    if (weight_decay > 0) W *= static_cast<T>(decay);
     add_gamma_t_x<T>(MatRef<T>(Gam), X, W, n_threads);
+    const double du = weight_decay > 0 ? decay : 1.0;
     if (spec.train_outer)
-      for (Index j = 0; j < m; ++j) u[j] = static_cast<T>(static_cast<double>(u[j]) + gu[j]);
+      for (Index j = 0; j < m; ++j) u[j] = static_cast<T>(du * static_cast<double>(u[j]) + gu[j]);
     bool finite = true;
     for (Index j = 0; j < m && finite; ++j)
       if (!std::isfinite(static_cast<double>(W.row(j).sum()))) finite = false;

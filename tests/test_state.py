@@ -1,0 +1,400 @@
+"""One model state from fit to verdict (issue 10).
+
+* Every consumer of a span model (W = c W0 + A^T X held implicitly) gives the numbers of the primal
+  model holding the same W as an array: predictions, KKT multipliers and reports, verification,
+  cosine similarity, every span-capable unlearning method, sequences, the metrics. The primal twin is
+  built with set_parameters(W_ of the span model), so both hold the same parameters and only the
+  representation differs (tolerance 1e-10 relative; float32: 1e-4).
+* Reading never changes a result: outputs are bit-identical before and after reading W_, across
+  pickle and across save/load, for span and primal models.
+* A span model's result stays a span model (W is not formed inside the library).
+"""
+
+import io
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+
+import kktunlearn as ku
+from kktunlearn import LinearModel, TwoLayerReLU, _span
+from kktunlearn.datasets import near_orthogonal
+from kktunlearn.kkt import cosine_similarity, kkt_multipliers, kkt_report, verify_unlearning
+from kktunlearn.metrics import evaluate_unlearning
+from kktunlearn.unlearning import unlearn, unlearn_sequence
+
+SPAN_METHODS = ("ga", "neggrad", "neggrad_plus", "finetune", "retrain")
+
+
+def _rel(a, b):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def _fit(kind, dtype=np.float64, seed=5, n=14, d=90):
+    X, y = near_orthogonal(n, d, seed=seed)
+    X = X.astype(dtype)
+    if kind == "linear":
+        mdl = LinearModel(max_iter=300, representation="span", init_scale=1e-2, random_state=3, dtype=dtype)
+    else:
+        kw = dict(relu=dict(), trained=dict(train_outer=True, lr_max=50.0), leaky=dict(leaky_slope=0.2))[kind]
+        mdl = TwoLayerReLU(width=9, max_iter=300, random_state=2, representation="span", dtype=dtype, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mdl.fit(X, y)
+    assert mdl._is_span
+    return X, y, mdl
+
+
+def _primal_twin(mdl):
+    """A primal model holding the span model's W (formed once, here in the test) and u."""
+    twin = ku.clone(mdl).set_params(representation="primal")
+    twin.set_parameters(np.array(mdl.W_), np.array(mdl.u_))
+    twin.classes_ = mdl.classes_
+    assert not twin._is_span
+    return twin
+
+
+KINDS = ["linear", "relu", "trained", "leaky"]
+
+
+# ----------------------------------------------------------------------------- span == primal
+@pytest.mark.parametrize("kind", KINDS)
+def test_predictions_span_equal_primal(kind):
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    Xt = np.random.default_rng(1).standard_normal((5, X.shape[1])) / np.sqrt(X.shape[1])
+    for Xe in (X, X[3:9], X[::-1].copy(), Xt):
+        assert _rel(a.decision_function(Xe), b.decision_function(Xe)) < 1e-10
+    assert np.array_equal(a.predict(Xt), b.predict(Xt))
+    assert a.score(X, y) == b.score(X, y)
+    assert _rel(a.margins(X, y), b.margins(X, y)) < 1e-10
+    # the state's norms and inner products against numpy on the formed W
+    W = np.asarray(a.W_, dtype=np.float64)
+    sp = a._state
+    np.testing.assert_allclose(sp.neuron_sqnorms(), np.sum(W * W, axis=1), rtol=1e-10)
+    assert a._sqnorm_W() == pytest.approx(float(np.sum(W * W)), rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_kkt_span_equal_primal(kind):
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    tol = 0.0 if kind == "linear" else 1e-3
+    for method in ("nnls", "dynamics"):
+        ma = kkt_multipliers(a, X, y, method=method, subgradient_tol=tol)
+        mb = kkt_multipliers(b, X, y, method=method, subgradient_tol=tol)
+        assert np.array_equal(ma.pinned, mb.pinned)
+        assert _rel(ma.lambdas, mb.lambdas) < 1e-9, method
+        assert ma.epsilon == pytest.approx(mb.epsilon, rel=1e-8, abs=1e-12), method
+        assert ma.theta_norm == pytest.approx(mb.theta_norm, rel=1e-12)
+        assert ma.scale == pytest.approx(mb.scale, rel=1e-12)
+    # on a subset of the training rows, with a given reference scale
+    keep = np.arange(X.shape[0]) != 2
+    ra = kkt_report(a, X[keep], y[keep], subgradient_tol=tol, scale=ma.scale)
+    rb = kkt_report(b, X[keep], y[keep], subgradient_tol=tol, scale=mb.scale)
+    for f in ("epsilon", "delta", "delta_sum", "tau", "min_margin", "theta_norm"):
+        assert getattr(ra, f) == pytest.approx(getattr(rb, f), rel=1e-8, abs=1e-12), f
+
+
+def test_direct_residual_in_the_span():
+    # the linear model at its KKT point: epsilon is tiny and recomputed without the Gram identity
+    X, y = near_orthogonal(10, 60, seed=1)
+    a = LinearModel(max_iter=4000, representation="span").fit(X, y)
+    b = _primal_twin(a)
+    ma, mb = kkt_multipliers(a, X, y), kkt_multipliers(b, X, y)
+    assert ma.direct_residual and mb.direct_residual
+    assert ma.epsilon == pytest.approx(mb.epsilon, rel=1e-6, abs=1e-13)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unlearning_span_equal_primal(kind):
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    forget = [3, 7]
+    for method in SPAN_METHODS:
+        opts = {"n_steps": 3} if method in ("neggrad", "neggrad_plus", "finetune") else {}
+        ua = unlearn(a, X, y, forget, method=method, **opts)
+        ub = unlearn(b, X, y, forget, method=method, **opts)
+        assert ua._is_span, method  # a span model's result stays a span model
+        assert _rel(ua.W_, ub.W_) < 1e-10, method
+        assert _rel(ua.u_, ub.u_) < 1e-10, method
+        ia, ib = ua.unlearn_info_, ub.unlearn_info_
+        assert ia["preact_shift"] == pytest.approx(ib["preact_shift"], rel=1e-8, abs=1e-13), method
+        assert ia["step_norm"] == pytest.approx(ib["step_norm"], rel=1e-8, abs=1e-13), method
+        # verification and cosine to the retrained model
+        ra = unlearn(a, X, y, forget, method="retrain")
+        rb = unlearn(b, X, y, forget, method="retrain")
+        va = verify_unlearning(ua, X, y, forget, retrained=ra, original=a)
+        vb = verify_unlearning(ub, X, y, forget, retrained=rb, original=b)
+        for f in ("epsilon", "delta", "tau", "min_margin", "scale", "cosine_to_retrained",
+                  "cosine_original_to_retrained"):
+            assert getattr(va, f) == pytest.approx(getattr(vb, f), rel=1e-8, abs=1e-12), (method, f)
+        assert cosine_similarity(ua, ra) == pytest.approx(cosine_similarity(ub, rb), rel=1e-10)
+
+
+def test_retrain_span_equals_fresh_fit():
+    X, y, a = _fit("relu")
+    keep = np.ones(X.shape[0], dtype=bool)
+    keep[[1, 4]] = False
+    r = unlearn(a, X, y, [1, 4], method="retrain")
+    assert r._is_span and r._state.X is X  # same X, K, Z0 and W0: retrained in the span
+    c = ku.clone(a).set_params(representation="primal").fit(X[keep], y[keep])
+    assert _rel(r.W_, c.W_) < 1e-10
+    # a span model retrained on the retained rows is compared d-free with the models over the full X
+    f = ku.clone(a).fit(X[keep], y[keep])
+    assert f._is_span
+    assert cosine_similarity(r, f) == pytest.approx(1.0, abs=1e-12)
+    assert cosine_similarity(a, f) == pytest.approx(cosine_similarity(a, c), rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["relu", "trained", "linear"])
+def test_sequence_span_equal_primal(kind):
+    X, y, a = _fit(kind, n=16)
+    b = _primal_twin(a)
+    reqs = [[1], [4, 9], [12]]
+    for method in ("ga", "finetune"):
+        ma, ra = unlearn_sequence(a, X, y, reqs, method=method)
+        mb, rb = unlearn_sequence(b, X, y, reqs, method=method)
+        for x1, x2, r1, r2 in zip(ma, mb, ra, rb):
+            assert x1._is_span
+            assert _rel(x1.W_, x2.W_) < 1e-10
+            for k in ("step_norm", "preact_shift", "retained_loss", "retained_grad_norm", "min_margin",
+                      "epsilon", "delta", "tau"):
+                assert r1[k] == pytest.approx(r2[k], rel=1e-8, abs=1e-12), (method, k)
+
+
+@pytest.mark.parametrize("kind", ["relu", "linear"])
+def test_metrics_span_equal_primal(kind):
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    rng = np.random.default_rng(3)
+    Xt = rng.standard_normal((8, X.shape[1])) / np.sqrt(X.shape[1])
+    yt = np.where(rng.standard_normal(8) > 0, 1.0, -1.0)
+    forget = [2]
+    ua, ub = unlearn(a, X, y, forget), unlearn(b, X, y, forget)
+    ra, rb = unlearn(a, X, y, forget, method="retrain"), unlearn(b, X, y, forget, method="retrain")
+    ea = evaluate_unlearning(a, ua, X, y, forget, retrained=ra, X_test=Xt, y_test=yt)
+    eb = evaluate_unlearning(b, ub, X, y, forget, retrained=rb, X_test=Xt, y_test=yt)
+    assert ea.keys() == eb.keys()
+    for k, v in ea.items():
+        if isinstance(v, float) and np.isfinite(v) and k not in ("wall_time",):
+            assert v == pytest.approx(eb[k], rel=1e-7, abs=1e-10), k
+
+
+def test_float32_span_equal_primal():
+    X, y, a = _fit("relu", dtype=np.float32)
+    b = _primal_twin(a)
+    assert a.dtype_ is np.float32
+    assert _rel(a.decision_function(X), b.decision_function(X)) < 1e-4
+    ma, mb = kkt_multipliers(a, X, y, subgradient_tol=1e-3), kkt_multipliers(b, X, y, subgradient_tol=1e-3)
+    assert _rel(ma.lambdas, mb.lambdas) < 1e-3
+    for method in SPAN_METHODS:
+        opts = {"n_steps": 2} if method in ("neggrad", "neggrad_plus", "finetune") else {}
+        ua, ub = unlearn(a, X, y, [5], method=method, **opts), unlearn(b, X, y, [5], method=method, **opts)
+        assert ua._is_span and ua.W_.dtype == np.float32
+        assert _rel(ua.W_, ub.W_) < 1e-4, method
+
+
+def test_w0_coef_in_every_formula():
+    """W = c W0 + A^T X with c != 1 (weight decay): every formula of the state uses c."""
+    X, y, a = _fit("relu")
+    sp = a._state
+    c = 0.625
+    A2 = sp.A * 1.5
+    b = a._with_span(A2, a.u_, w0_coef=c)
+    W0 = _span.init_full(sp.init, np.float64)
+    W = c * W0 + A2.T @ X
+    np.testing.assert_allclose(b.W_, W, rtol=1e-12, atol=1e-15)
+    Xt = np.random.default_rng(0).standard_normal((4, X.shape[1]))
+    for Xe in (X, Xt):
+        Z = Xe @ W.T
+        np.testing.assert_allclose(b._preactivations(Xe), Z, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(b._state.neuron_sqnorms(), np.sum(W * W, axis=1), rtol=1e-10)
+    Wa = np.asarray(a.W_)
+    assert b._inner_theta(a) == pytest.approx(float(np.sum(W * Wa)), rel=1e-10)
+    assert b._sqdist_theta(a) == pytest.approx(float(np.sum((W - Wa) ** 2)), rel=1e-8)
+    twin = _primal_twin(b)
+    assert kkt_multipliers(b, X, y, scale=1.0).epsilon == pytest.approx(
+        kkt_multipliers(twin, X, y, scale=1.0).epsilon, rel=1e-9)
+    back = _roundtrip_file(b)
+    assert back._state.w0_coef == c
+    assert np.array_equal(back.decision_function(Xt), b.decision_function(Xt))
+
+
+# ----------------------------------------------------------------------------- reading changes nothing
+def _roundtrip_file(mdl):
+    buf = io.BytesIO()
+    mdl.save(buf)
+    buf.seek(0)
+    return ku.load(buf)
+
+
+def _outputs_of(mdl, X, y, Xt):
+    """Every output a user can read, as arrays (bit comparison)."""
+    m = kkt_multipliers(mdl, X, y, subgradient_tol=0.0 if mdl.degree_ == 1 and mdl._linear else 1e-3)
+    return [mdl.decision_function(X), mdl.decision_function(Xt), mdl.decision_function(X[2:6]),
+            mdl.margins(X, y), m.lambdas, np.array([m.epsilon, m.theta_norm, mdl._sqnorm_theta()]),
+            unlearn(mdl, X, y, [1]).decision_function(Xt)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rep", ["span", "primal"])
+def test_reading_never_changes_results(kind, rep):
+    X, y, a = _fit(kind)
+    if rep == "primal":
+        a = _primal_twin(a)
+    Xt = np.random.default_rng(1).standard_normal((5, X.shape[1])) / np.sqrt(X.shape[1])
+    before = _outputs_of(a, X, y, Xt)
+    _ = a.W_
+    _ = a.params()
+    after = _outputs_of(a, X, y, Xt)
+    pick = pickle.loads(pickle.dumps(a))
+    filed = _roundtrip_file(a)
+    assert filed._is_span == (rep == "span") and pick._is_span == (rep == "span")
+    for other in (after, _outputs_of(pick, X, y, Xt), _outputs_of(filed, X, y, Xt)):
+        for x1, x2 in zip(before, other):
+            assert np.array_equal(x1, x2)
+    # the loaded model's results are models of the same kind, bit-identical too
+    assert np.array_equal(unlearn(filed, X, y, [4]).W_, unlearn(a, X, y, [4]).W_)
+
+
+def test_span_file_roundtrip_is_exact():
+    X, y, a = _fit("trained")
+    b = _roundtrip_file(a)
+    sa, sb = a._state, b._state
+    for k in ("X", "K", "Z0", "A"):
+        x1, x2 = getattr(sa, k), getattr(sb, k)
+        assert x1.dtype == x2.dtype and np.array_equal(x1, x2), k
+    assert np.array_equal(sa.rowsq0(), sb.rowsq0())
+    assert _span.same_init(sa.init, sb.init)
+    assert sb._W is None
+    assert np.array_equal(a.W_, b.W_)
+    assert b.representation_ == "span"
+
+
+def test_unlearned_span_models_do_not_form_w():
+    X, y, a = _fit("relu")
+    sp = a.__dict__["_span"]
+    r = unlearn(a, X, y, [0], method="retrain")
+    for method in SPAN_METHODS:
+        u = unlearn(a, X, y, [0], method=method)
+        verify_unlearning(u, X, y, [0], retrained=r, original=a)
+        evaluate_unlearning(a, u, X, y, [0], retrained=r, mia=False)
+        assert u.__dict__["_span"]._W is None, method
+    unlearn_sequence(a, X, y, [[1], [2]])
+    assert sp._W is None and r.__dict__["_span"]._W is None
+
+
+# ----------------------------------------------------------------------------- no big allocations
+def test_whole_pipeline_without_m_by_d_allocations():
+    """tracemalloc over fit -> certificate -> GA -> retrain oracle -> verify (cosine to retrained) ->
+    sequence -> metrics -> predict -> save/load, scaled down (n = 12, d = 40000, m = 160, float32): no
+    m x d float64 array (let alone n x m d) is ever allocated: the traced peak stays below m d * 8 bytes.
+    (The largest transient allocation is W0's generation in row blocks of at most half its rows, drawn in
+    float64 and rounded to float32: 0.75 m d * 8 bytes; fit and predictions on new data need it.)"""
+    import tracemalloc
+
+    n, d, m = 12, 40_000, 160
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((n, d)) / np.sqrt(d)).astype(np.float32)
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    Xt = (rng.standard_normal((4, d)) / np.sqrt(d)).astype(np.float32)
+    W32 = m * d * 4
+    W64 = m * d * 8
+
+    def pipeline():
+        net = TwoLayerReLU(width=m, random_state=0, max_iter=40, dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net.fit(X, y)
+        mult = kkt_multipliers(net, X, y, subgradient_tol=1e-3)
+        kkt_report(net, X, y, subgradient_tol=1e-3)
+        ga = unlearn(net, X, y, [3], multipliers=mult)
+        ng = unlearn(net, X, y, [3], method="neggrad_plus", n_steps=2)
+        rt = unlearn(net, X, y, [3], method="retrain")
+        rep = verify_unlearning(ga, X, y, [3], retrained=rt, original=net)
+        cosine_similarity(ng, rt)
+        unlearn_sequence(net, X, y, [[1], [5]])
+        evaluate_unlearning(net, ga, X, y, [3], retrained=rt, X_test=Xt, y_test=np.array([1.0, -1, 1, -1]),
+                            mia=False)
+        ga.predict(Xt)
+        buf = io.BytesIO()
+        ga.save(buf)
+        buf.seek(0)
+        back = ku.load(buf)
+        back.decision_function(Xt)
+        return net, ga, rt, rep
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        net, ga, rt, rep = pipeline()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert net._is_span and ga._is_span and rt._is_span
+    assert rep.cosine_to_retrained is not None
+    assert peak < W64, f"traced peak {peak / 1e6:.1f} MB >= one m x d float64 array ({W64 / 1e6:.1f} MB)"
+    # the check is sensitive: forming W allocates m x d
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        _ = ga.W_
+        _, peak_w = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak_w >= W32
+
+
+def test_span_file_is_checked():
+    """A span-state file is covered by the checksum, and inconsistent span states are refused."""
+    import json
+
+    from kktunlearn import io as kio
+
+    X, y, a = _fit("relu")
+    buf = io.BytesIO()
+    a.save(buf)
+    blob = buf.getvalue()
+
+    def parts():
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            meta = json.loads(z["__meta__"].tobytes().decode())
+            arrays = {k: z[k] for k in z.files if k != "__meta__"}
+        return meta, arrays
+
+    def write(meta, arrays, rehash=True):
+        if rehash:
+            meta["arrays"] = {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()}
+            meta["sha256"] = kio._digest(arrays, meta)
+        out = io.BytesIO()
+        np.savez(out, __meta__=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8), **arrays)
+        out.seek(0)
+        return out
+
+    meta, arrays = parts()
+    name = meta["state"]["A"]["__array__"]
+    arrays[name] = arrays[name].copy()
+    arrays[name][0, 0] += 1e-12
+    with pytest.raises(ku.ModelFileError, match="SHA-256"):
+        ku.load(write(meta, arrays, rehash=False))
+    meta, arrays = parts()
+    arrays[name] = arrays[name][:-1].copy()
+    with pytest.raises(ku.ModelFileError, match="shapes disagree"):
+        ku.load(write(meta, arrays))
+    meta, arrays = parts()
+    arrays[name] = arrays[name].copy()
+    arrays[name][1, 1] = np.nan
+    with pytest.raises(ku.ModelFileError, match="finite"):
+        ku.load(write(meta, arrays))
+    meta, arrays = parts()
+    meta["state"]["init"]["bit_generator_state"] = {"__dict__": {"bit_generator": "os.system"}}
+    with pytest.raises(ku.ModelFileError, match="generator"):
+        ku.load(write(meta, arrays))
+    meta, arrays = parts()
+    assert meta["format_version"] == 2
+    back = ku.load(write(meta, arrays))
+    assert np.array_equal(back.decision_function(X), a.decision_function(X))
