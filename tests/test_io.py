@@ -64,7 +64,9 @@ def data():
 
 MODELS = [
     lambda: kk.LinearModel(max_iter=50),
-    lambda: kk.LinearModel(max_iter=50, loss="logistic", init_scale=0.1, random_state=3, lr_max=1e3),
+    # (300 steps: from a random w(0) of norm ~0.6 fitting all 16 points takes ~100 steps for this draw; 50
+    # sufficed only for kktunlearn 0.1.0's draw)
+    lambda: kk.LinearModel(max_iter=300, loss="logistic", init_scale=0.1, random_state=3, lr_max=1e3),
     lambda: kk.TwoLayerReLU(width=20, max_iter=300, random_state=1),
     lambda: kk.TwoLayerReLU(width=20, max_iter=60, random_state=2, train_outer=True, leaky_slope=0.1),
     lambda: kk.TwoLayerReLU(width=20, max_iter=300, random_state=3, dtype=np.float32, representation="primal"),

@@ -103,7 +103,8 @@ def test_evaluate_unlearning_without_kkt(trained):
 
 def test_evaluate_rejects_unfitted_original():
     X, y = near_orthogonal(10, 20, seed=0)
-    bad = LinearModel(max_iter=1).fit(X, y)
+    # fitted, then broken on purpose (one step, as before, no longer fits this draw)
+    bad = LinearModel(max_iter=200, representation="primal").fit(X, y)
     bad._W[:] = 0.0
     with pytest.raises(ValueError, match="does not fit"):
         M.evaluate_unlearning(bad, bad, X, y, [0], kkt=False)

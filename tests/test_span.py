@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from kktunlearn import LinearModel, TwoLayerReLU, choose_representation
-from kktunlearn import _span
+from kktunlearn import _random, _span
 from kktunlearn.datasets import near_orthogonal
 
 RTOL = 1e-10
@@ -45,14 +45,14 @@ def _make(kind, rep, loss="exponential", train_outer=False, leaky=0.0, max_iter=
 
 # ----------------------------------------------------------------------------- initialization
 def test_seeded_init_blocks_equal_one_shot(monkeypatch):
-    # force several row blocks: chunked generation must equal the one-shot standard_normal((m, d))
+    # force several row blocks: chunked generation must equal the one-shot counter-based draw
     monkeypatch.setattr(_span, "_W0_BLOCK_BYTES", 8 * 301 * 3)
     m, d, scale = 11, 301, 0.25
-    init = _span.SeededInit.from_rng(np.random.default_rng(42), scale, m, d, advance=False)
+    init = _span.SeededInit.from_random_state(42, scale, m, d)
     assert _span._block_rows(d, m) == 3
     blocks = [(r0, r1, b.copy()) for r0, r1, b in init.blocks(np.float64)]
     assert len(blocks) == 4
-    ref = scale * np.random.default_rng(42).standard_normal((m, d))
+    ref = scale * _random.normal_block(42, 0, 0, m, 0, d)
     assert np.array_equal(np.concatenate([b for _, _, b in blocks]), ref)
     assert np.array_equal(_span.init_full(init, np.float64), ref)
     X = np.random.default_rng(0).standard_normal((5, d))
@@ -61,22 +61,26 @@ def test_seeded_init_blocks_equal_one_shot(monkeypatch):
     assert sq == pytest.approx(float(np.sum(ref * ref)), rel=1e-13)
 
 
-def test_generator_random_state_is_advanced_like_one_shot(data):
+def test_generator_random_state_takes_one_seed_draw(data):
+    # a numpy Generator as random_state gives the 64-bit seed of the counter-based generator
+    # (one draw), and the caller's generator moves on by exactly that draw
     X, y = data
     g1 = np.random.default_rng(9)
     net = TwoLayerReLU(width=8, random_state=g1, max_iter=0, representation="span").fit(X, y)
     g2 = np.random.default_rng(9)
-    W0 = 1e-3 * g2.standard_normal((8, X.shape[1]))
+    seed = int(g2.integers(0, 2**64, dtype=np.uint64))
+    W0 = 1e-3 * _random.normal_block(seed, 0, 0, 8, 0, X.shape[1])
     assert np.array_equal(net.W_, W0)
-    assert g1.standard_normal() == g2.standard_normal()  # both generators moved on by m*d draws
+    assert g1.standard_normal() == g2.standard_normal()
 
 
 def test_init_params_unchanged_definition(data):
     X, _ = data
     net = TwoLayerReLU(width=6, random_state=5, init_scale=0.1)
     W0, u0 = net._init_params(X.shape[1])
-    assert np.array_equal(W0, 0.1 * np.random.default_rng(5).standard_normal((6, X.shape[1])))
+    assert np.array_equal(W0, 0.1 * _random.normal_block(5, 0, 0, 6, 0, X.shape[1]))
     assert np.allclose(np.abs(u0), 1 / np.sqrt(6))
+
 
 
 # ----------------------------------------------------------------------------- training equivalence
@@ -126,7 +130,7 @@ def test_w_is_lazy_and_decision_function_needs_no_w(data):
     assert sp._W is None  # W never formed for predictions
     W = net.W_  # now formed: W0 + A^T X
     assert sp._W is not None and not W.flags.writeable
-    W0 = 1e-3 * np.random.default_rng(7).standard_normal((24, X.shape[1]))
+    W0 = 1e-3 * _random.normal_block(7, 0, 0, 24, 0, X.shape[1])
     np.testing.assert_allclose(W, W0 + sp.A.T @ X, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(N, _np_outputs(Xt, W, net.u_, 0.0), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(Ntr, _np_outputs(X, W, net.u_, 0.0), rtol=1e-12, atol=1e-14)
@@ -142,12 +146,16 @@ def test_preactivations_and_kernel_helpers(data):
     Xcopy = X.copy()  # equal content, other buffer: still recognized as the training matrix
     assert net._is_training_X(Xcopy)
     assert net._kernel(Xcopy) is net.__dict__["_span"].K
-    np.testing.assert_allclose(net._kernel(X), X @ X.T, rtol=1e-13)
+    # elementwise forward-error bound of a d-term dot product, |fl(<x_i, x_j>) - <x_i, x_j>| <= gamma_d
+    # sum_k |x_ik x_jk|, here with 1e-14 (below gamma_300 = 3.3e-14): a relative tolerance per entry
+    # is meaningless for the entries near 0 that cancellation leaves (this draw has one of ~1e-5)
+    np.testing.assert_array_less(np.abs(net._kernel(X) - X @ X.T), 1e-14 * (np.abs(X) @ np.abs(X).T))
     Xother = Xcopy.copy()
     Xother[3, 5] += 1e-9
     assert not net._is_training_X(Xother)
     np.testing.assert_allclose(net._preactivations(Xother), Xother @ W.T, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(net._kernel(Xother), Xother @ Xother.T, rtol=1e-13)
+    np.testing.assert_array_less(np.abs(net._kernel(Xother) - Xother @ Xother.T),
+                                 1e-14 * (np.abs(Xother) @ np.abs(Xother).T))
     prim = _make("relu", "primal").fit(X, y)
     np.testing.assert_allclose(prim._preactivations(X), X @ prim.W_.T, rtol=1e-12, atol=1e-14)
 
@@ -254,8 +262,11 @@ for name in ("_core", "_core_avx2", "_core_avx512"):
     key = {"_core": "baseline", "_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
     if not all(mod.cpu_features().get(f, False) for f in _dispatch._NEEDS[key]):
         continue
-    results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0)))
-for Z, K, K32 in results[1:]:
+    results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0),
+                    mod.normal_block(7, 0, 0, 5, 0, 3001, 1.0, "float64", None, None, 0)))
+for Z, K, K32, G in results[1:]:
+    # the counter-based generator has the same bits on every ISA variant (no libm, no FMA contraction)
+    assert np.array_equal(G, results[0][3])
     np.testing.assert_allclose(Z, results[0][0], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(K, results[0][1], rtol=1e-12)
     # float32 long sums are double sums rounded once: identical up to a last-bit tie

@@ -398,3 +398,57 @@ def test_span_file_is_checked():
     assert meta["format_version"] == 2
     back = ku.load(write(meta, arrays))
     assert np.array_equal(back.decision_function(X), a.decision_function(X))
+
+
+def test_in_place_modification_is_detected_by_every_consumer():
+    X, y, a = _fit("relu")
+    X = X.copy()
+    a = ku.clone(a).fit(X, y)
+    r = unlearn(a, X, y, [1], method="retrain")
+    X[3, 5] += 1.0
+    for call in (lambda: a.decision_function(X), lambda: kkt_multipliers(a, X, y), lambda: unlearn(a, X, y, [1]),
+                 lambda: verify_unlearning(r, X, y, [1], original=a), lambda: a.predict(X[:2].copy())):
+        with pytest.raises(RuntimeError, match="modified in place"):
+            call()
+    X[3, 5] = np.nan
+    with pytest.raises(RuntimeError, match="modified in place"):
+        a.margins(X, y)
+
+
+def test_new_data_cache_never_serves_stale_or_invalid_data():
+    X, y, a = _fit("relu")
+    Xt = np.random.default_rng(2).standard_normal((6, X.shape[1]))
+    N1 = a.decision_function(Xt)
+    u = unlearn(a, X, y, [0])
+    Nu = u.decision_function(Xt)  # served from the shared cache: the same numbers as a fresh model's
+    fresh = pickle.loads(pickle.dumps(u))
+    assert np.array_equal(fresh.decision_function(Xt), Nu)
+    Xt[1, 3] += 0.5  # modified in place: recomputed
+    b = _primal_twin(a)
+    assert _rel(a.decision_function(Xt), b.decision_function(Xt)) < 1e-10
+    assert not np.array_equal(a.decision_function(Xt), N1)
+    Xt[2, 2] = np.nan  # and validated again
+    with pytest.raises(ValueError, match="NaN"):
+        a.decision_function(Xt)
+
+
+@pytest.mark.parametrize("kind", ["relu", "trained", "linear"])
+@pytest.mark.parametrize("method", ["finetune", "neggrad_plus"])
+def test_weight_decay_steps_stay_in_the_span(kind, method):
+    """finetune / NegGrad+ with weight decay on a span model: W = (beta c) W0 + A^T X (the W0 coefficient
+    carries the decay), equal to the primal loop on the same W."""
+    X, y, a = _fit(kind)
+    b = _primal_twin(a)
+    opts = dict(n_steps=4, weight_decay=0.05, lr=0.5)
+    ua, ub = unlearn(a, X, y, [2], method=method, **opts), unlearn(b, X, y, [2], method=method, **opts)
+    assert ua._is_span and ua._state.w0_coef != 1.0 or kind == "linear"
+    assert _rel(ua.W_, ub.W_) < 1e-10
+    assert _rel(ua.u_, ub.u_) < 1e-10
+    np.testing.assert_allclose(ua.unlearn_info_["objective"], ub.unlearn_info_["objective"], rtol=1e-9)
+    assert ua.unlearn_info_["preact_shift"] == pytest.approx(ub.unlearn_info_["preact_shift"], rel=1e-8)
+    assert ua.unlearn_info_["step_norm"] == pytest.approx(ub.unlearn_info_["step_norm"], rel=1e-8)
+    Xt = np.random.default_rng(0).standard_normal((3, X.shape[1]))
+    assert _rel(ua.decision_function(Xt), ub.decision_function(Xt)) < 1e-10
+    back = _roundtrip_file(ua)
+    assert back._state.w0_coef == ua._state.w0_coef
+    assert np.array_equal(back.decision_function(Xt), ua.decision_function(Xt))

@@ -120,9 +120,17 @@ void def_kkt(py::module_& m) {
 
 }  // namespace
 
+// Compiled as two translation units when CMake defines KKTUNLEARN_BIND_PART (1: all but the
+// float32 kernels; 2: the float32 kernels) to halve the compiler's peak memory; whole without it.
+// The overloads are registered in the same order either way (float64, then float32).
+void bind_kkt_f32(py::module_& m);
+#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 2
+void bind_kkt_f32(py::module_& m) { def_kkt<float>(m); }
+#endif
+#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 1
 void bind_kkt(py::module_& m) {
   def_kkt<double>(m);
-  def_kkt<float>(m);
+  bind_kkt_f32(m);
 
   m.def(
       "nnls_gram",
@@ -151,6 +159,7 @@ void bind_kkt(py::module_& m) {
       "argmin_{x >= 0} 1/2 x^T G x - b^T x by Lawson-Hanson on the Gram matrix (serial; n_threads is accepted "
       "for uniformity).");
 }
+#endif
 
 }  // namespace bind
 }  // namespace kktunlearn

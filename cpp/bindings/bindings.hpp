@@ -7,7 +7,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
 #include <chrono>
+#include <optional>
 #include <memory>
 
 #include <kktunlearn/common.hpp>
@@ -137,6 +139,7 @@ void bind_model(py::module_& m);
 void bind_training(py::module_& m);
 void bind_kkt(py::module_& m);
 void bind_unlearn(py::module_& m);
+void bind_random(py::module_& m);
 void bind_testing(py::module_& m);  // test-only hooks (kktunlearn._core._testing)
 
 }  // namespace bind

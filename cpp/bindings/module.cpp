@@ -34,6 +34,12 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   m.attr("__version__") = KKTUNLEARN_VERSION;
   m.attr("have_openmp") = kktunlearn::have_openmp();
   m.attr("variant") = KKT_STR(KKTUNLEARN_MODULE_NAME);
+#ifdef KKTUNLEARN_TESTING
+  m.attr("with_testing") = true;
+#else
+  m.attr("with_testing") = false;
+#endif
+
   m.def(
       "cpu_features",
       []() {
@@ -61,5 +67,10 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   kb::bind_training(m);
   kb::bind_kkt(m);
   kb::bind_unlearn(m);
+  kb::bind_random(m);
+#ifdef KKTUNLEARN_TESTING
+  // test-only hooks (kktunlearn._core._testing), compiled only with the CMake option
+  // KKTUNLEARN_TESTING=ON (dev/build.sh, the README's test install); never in release wheels
   kb::bind_testing(m);
+#endif
 }

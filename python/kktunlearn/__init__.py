@@ -10,6 +10,7 @@ Reference implementation of
 from __future__ import annotations
 
 import sys as _sys
+import types as _types
 
 from . import _dispatch
 
@@ -24,7 +25,11 @@ from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity
                   verify_unlearning)
 from .unlearning import unlearn, unlearn_sequence
 
-__version__ = "0.1.0"
+# One version source: [project].version in pyproject.toml. scikit-build-core passes it to CMake,
+# which compiles it into the extension (a plain dev/build.sh reads pyproject.toml), so the version
+# is the one of the compiled core actually loaded; importlib.metadata.version("kktunlearn") agrees
+# for an installed wheel (checked by the wheel smoke test in .ci/run).
+__version__: str = _core.__version__
 
 __all__ = [
     "LinearModel", "TwoLayerReLU", "clone", "choose_representation", "load",
@@ -40,7 +45,7 @@ from . import datasets  # noqa: E402  (numpy only)
 _LAZY_SUBMODULES = ("metrics", "sweep", "plotting", "reproduce", "cli")
 
 
-def __getattr__(name):  # PEP 562: experiment modules (pandas, joblib, matplotlib) load on first use
+def __getattr__(name: str) -> _types.ModuleType:  # PEP 562: experiment modules (pandas, joblib, matplotlib) load on first use
     if name in _LAZY_SUBMODULES:
         import importlib
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from types import ModuleType
+from typing import Any, Dict, Tuple
 
 _ORDER = ("avx512", "avx2", "baseline")
 _MODULE = {"baseline": "_core", "avx2": "_core_avx2", "avx512": "_core_avx512"}
@@ -25,10 +27,10 @@ _NEEDS = {
 
 
 #: what the last load() did: {"requested", "loaded", "skipped": {variant: reason}}; see report()
-_REPORT: dict = {}
+_REPORT: Dict[str, Any] = {}
 
 
-def report() -> dict:
+def report() -> Dict[str, Any]:
     """Which CPU build was loaded and why the others were skipped (for `kktunlearn info`):
     {"requested": the KKTUNLEARN_DISPATCH value ("auto" if unset), "loaded": the variant,
     "skipped": {variant: reason}}."""
@@ -36,7 +38,7 @@ def report() -> dict:
             "skipped": dict(_REPORT.get("skipped", {}))}
 
 
-def load(package: str):
+def load(package: str) -> Tuple[ModuleType, str]:
     """Import and return the best supported core module of `package` (and its variant name)."""
     raw = os.environ.get("KKTUNLEARN_DISPATCH", "auto")
     want = raw.strip().lower() or "auto"

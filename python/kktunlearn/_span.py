@@ -12,8 +12,8 @@ A span-fitted model stores (SpanState):
             the caller's array already has that dtype and is C-contiguous)
     K, Z0   n x n and n x m                                       (cached, computed once)
     A       n x m
-    init    where W0 comes from: the generator state it was drawn from (W0 is regenerated in row
-            blocks, never stored at m x d), or an explicit array, or zero
+    init    where W0 comes from: the seed of the counter-based generator (W0 is regenerated in
+            blocks in C++, never stored at m x d), or an explicit array, or zero
     fp      a fingerprint of X (X r for a fixed random r, n numbers; r is d numbers) used to
             detect that the training matrix was modified in place after fit (error, never a
             silently different model)
@@ -29,14 +29,22 @@ the cached W (rebuilt on demand) and without the fingerprint (recomputed on load
 
 from __future__ import annotations
 
+import contextlib
 from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _random
 
-# W0 is regenerated in float64 row blocks of at most this many bytes.
+# Products of new data with (W0, X) are cached up to this size per array (see SpanState._new_data_products).
+_NEW_DATA_CACHE_BYTES = 64 << 20
+
+# W0 is regenerated in row blocks of at most this many bytes when a caller asks for blocks.
 _W0_BLOCK_BYTES = 32 << 20
+
+# Counter-based streams (see kktunlearn/_random.py): 0 is W0 of a model, 15 the fingerprint probe.
+_W0_STREAM = 0
+_PROBE_STREAM = 15
 
 
 def _block_rows(d: int, m: int) -> int:
@@ -46,14 +54,68 @@ def _block_rows(d: int, m: int) -> int:
 
 
 class SeededInit:
-    """W0 = scale * G.standard_normal((m, d)) for the generator G at `state`, cast to the dtype.
+    """W0[j, k] = dtype(scale * z(seed, stream 0, j, k)) with the counter-based standard normals z
+    of kktunlearn._random (Philox4x32-10 + Box-Muller, generated in C++).
 
-    numpy's Generator fills arrays in C order from one stream, so drawing (r, d) blocks one after
-    the other gives the same numbers as one (m, d) draw; W0 is regenerated in row blocks and
-    never held at m x d (tested in tests/test_span.py).
+    Every entry is a pure function of (seed, j, k): W0 is generated in any blocks, in parallel,
+    with bits independent of the thread count and of the block split, and never held at m x d
+    unless asked (`init_full`). float32 models get float32 W0: the float64 product scale * z is
+    rounded once to float32. The draw differs from kktunlearn 0.1.0 (numpy PCG64); models pickled
+    by 0.1.0 keep their PCG64 init (`PCG64Init`).
     """
 
     kind = "seed"
+    generator = _random.GENERATOR
+
+    def __init__(self, seed: int, scale: float, m: int, d: int):
+        self.seed = int(seed)
+        self.scale = float(scale)
+        self.m = int(m)
+        self.d = int(d)
+
+    @classmethod
+    def from_random_state(cls, random_state, scale: float, m: int, d: int) -> "SeededInit":
+        """The init of a model's `random_state` (see kktunlearn._random.seed_from_random_state)."""
+        return cls(_random.seed_from_random_state(random_state), scale, m, d)
+
+    def block(self, r0: int, r1: int, dtype, n_threads: int = 0) -> np.ndarray:
+        """W0[r0:r1] as a new (r1 - r0) x d array of `dtype`."""
+        return _random.normal_block(self.seed, _W0_STREAM, r0, r1 - r0, 0, self.d, scale=self.scale, dtype=dtype,
+                                    n_threads=n_threads)
+
+    def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield (r0, r1, W0[r0:r1]) in `dtype`, in row blocks within _W0_BLOCK_BYTES. With `out`
+        (m x d, dtype) the blocks are written into out[r0:r1] and those views are yielded."""
+        rb = _block_rows(self.d, self.m)
+        for r0 in range(0, self.m, rb):
+            r1 = min(self.m, r0 + rb)
+            blk = self.block(r0, r1, dtype)
+            if out is not None:
+                out[r0:r1] = blk
+                blk = out[r0:r1]
+            yield r0, r1, blk
+
+    def full(self, dtype, n_threads: int = 0) -> np.ndarray:
+        """W0 (m x d) in one parallel C++ fill."""
+        return self.block(0, self.m, dtype, n_threads)
+
+    def preacts(self, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(X W0^T, ||w0_j||^2 (m,) of the dtype-rounded W0 in float64), in one fused C++ kernel
+        that generates W0 tile by tile (memory O(n m), never m x d)."""
+        return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads)
+
+    def __setstate__(self, st):
+        if "state" in st:  # pickled by kktunlearn 0.1.0: a numpy PCG64 state
+            self.__class__ = PCG64Init
+        self.__dict__.update(st)
+
+
+class PCG64Init:
+    """kktunlearn 0.1.0's W0 (for models pickled by 0.1.0 only): scale * G.standard_normal((m, d))
+    for the numpy Generator G at `state`, in row blocks (numpy fills C order from one stream)."""
+
+    kind = "seed"
+    generator = {"name": "numpy-pcg64-standard_normal", "version": 0}
 
     def __init__(self, state: dict, scale: float, m: int, d: int):
         self.state = state
@@ -61,33 +123,13 @@ class SeededInit:
         self.m = int(m)
         self.d = int(d)
 
-    @classmethod
-    def from_rng(cls, rng: np.random.Generator, scale: float, m: int, d: int, advance: bool) -> "SeededInit":
-        """Snapshot rng's state; with advance=True also move rng on exactly as one (m, d) draw would
-        (needed only when rng is the caller's Generator object, which fit() would have consumed)."""
-        import copy
-
-        init = cls(copy.deepcopy(rng.bit_generator.state), scale, m, d)
-        if advance:
-            rng.bit_generator.state = init._advanced_state()
-        return init
-
     def _generator(self) -> np.random.Generator:
         bg = getattr(np.random, self.state["bit_generator"])()
         bg.state = self.state
         return np.random.Generator(bg)
 
-    def _advanced_state(self) -> dict:
-        g = self._generator()
-        rb = _block_rows(self.d, self.m)
-        for r0 in range(0, self.m, rb):
-            g.standard_normal((min(rb, self.m - r0), self.d))
-        return g.bit_generator.state
-
     def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
-        """Yield (r0, r1, W0[r0:r1]) in `dtype`. Without `out` the yielded array is a reused buffer:
-        consume (or copy) it before asking for the next block. With `out` (m x d, dtype) the
-        blocks are written into out[r0:r1] and those views are yielded."""
+        """Yield (r0, r1, W0[r0:r1]) in `dtype` (a reused buffer without `out`)."""
         g = self._generator()
         rb = _block_rows(self.d, self.m)
         f64 = np.dtype(dtype) == np.float64
@@ -134,8 +176,10 @@ class ZeroInit:
 
 def init_full(init, dtype) -> np.ndarray:
     """W0 as one m x d array (the primal representation needs it)."""
-    W0 = np.zeros((init.m, init.d), dtype=dtype)
     if isinstance(init, SeededInit):
+        return init.full(dtype)
+    W0 = np.zeros((init.m, init.d), dtype=dtype)
+    if isinstance(init, PCG64Init):
         for _ in init.blocks(dtype, out=W0):
             pass
     else:
@@ -145,10 +189,14 @@ def init_full(init, dtype) -> np.ndarray:
 
 
 def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
-    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block.
+    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block
+    (for SeededInit in one fused C++ kernel).
 
     per_row=True returns the per-neuron squared norms ||w0_j||^2 (m,) float64 instead of their sum
     (the KKT problem of a span model needs them; their sum in row order is the same float64 number)."""
+    if isinstance(init, SeededInit):
+        Z0, rowsq = init.preacts(X, n_threads)
+        return (Z0, rowsq) if per_row else (Z0, float(rowsq.sum()))
     Z0 = np.zeros((X.shape[0], init.m), dtype=X.dtype)
     rowsq = np.zeros(init.m)
     for r0, r1, blk in init.blocks(X.dtype):
@@ -162,6 +210,8 @@ def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
 
 def init_rowsq(init, dtype) -> np.ndarray:
     """||w0_j||^2 (m,) float64 of the dtype-rounded W0, W0 block by block (one generation pass)."""
+    if isinstance(init, SeededInit):
+        return init.preacts(np.empty((0, init.d), dtype=dtype), 0)[1]
     rowsq = np.zeros(init.m)
     for r0, r1, blk in init.blocks(dtype):
         rowsq[r0:r1] = np.einsum("ij,ij->i", blk, blk, dtype=np.float64)
@@ -177,6 +227,8 @@ def same_init(a, b) -> bool:
     if isinstance(a, ZeroInit):
         return True
     if isinstance(a, SeededInit):
+        return a.scale == b.scale and a.seed == b.seed
+    if isinstance(a, PCG64Init):
         return a.scale == b.scale and _state_equal(a.state, b.state)
     if isinstance(a, ArrayInit):
         return a.W0 is b.W0 or np.array_equal(a.W0, b.W0)
@@ -191,8 +243,58 @@ def _state_equal(a, b) -> bool:
     return a == b
 
 
+class _Shared:
+    """What the states over one (X, W0) share: the new-data products cache, and the check scope (inside
+    one public call the in-place check of X runs once, not at every internal use)."""
+
+    def __init__(self):
+        self.new = {}
+        self.scope = None
+
+
+@contextlib.contextmanager
+def one_check(*models):
+    """Within this block each span model's training X is checked for in-place modification at most once
+    (the check reads all of X; a public call that uses X several times pays for one pass)."""
+    opened = []
+    for mdl in models:
+        sp = getattr(mdl, "__dict__", {}).get("_span") if mdl is not None else None
+        if sp is not None and sp._shared.scope is None:
+            sp._shared.scope = {"checked": False}
+            opened.append(sp._shared)
+    try:
+        yield
+    finally:
+        for sh in opened:
+            sh.scope = None
+
+
+def scoped(*names: str):
+    """Decorator: run the function inside one_check for its model arguments `names`."""
+    import functools
+    import inspect
+
+    def deco(fn):
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                bound = sig.bind_partial(*args, **kwargs).arguments
+            except TypeError:
+                return fn(*args, **kwargs)  # the call's own error
+            with one_check(*(bound.get(n) for n in names)):
+                return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def _data_key(X: np.ndarray):
+    return (X.__array_interface__["data"][0], X.shape, X.strides, X.dtype.str)
+
+
 def _probe(d: int, dtype) -> np.ndarray:
-    return np.random.default_rng(20240531).standard_normal((1, d)).astype(dtype)
+    return _random.normal_block(20240531, _PROBE_STREAM, 0, 1, 0, d, dtype=dtype)
 
 
 class SpanState:
@@ -207,7 +309,7 @@ class SpanState:
 
     def __init__(self, X: np.ndarray, K: np.ndarray, Z0: np.ndarray, A: np.ndarray, init, w0_sqnorm: float,
                  n_threads: int = 0, fingerprint: Optional[np.ndarray] = None, probe: Optional[np.ndarray] = None,
-                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None):
+                 w0_coef: float = 1.0, w0_rowsq: Optional[np.ndarray] = None, shared: Optional[_Shared] = None):
         self.X = X
         self.K = K
         self.Z0 = Z0
@@ -222,16 +324,46 @@ class SpanState:
             self.w0_sqnorm = float(w0_sqnorm)
         self._W = None
         self._Z = None
+        # products with new data that depend only on (X, W0), shared by every state derived from this one
+        # (unlearned, retrained, ... models over the same X and W0): new-data key -> (fingerprint, Xn W0^T, Xn X^T)
+        self._shared = shared if shared is not None else _Shared()
+        self._basis = self._shared.new
         self._probe = probe if probe is not None else _probe(X.shape[1], X.dtype)
         self._fp = fingerprint if fingerprint is not None else self._fingerprint(X, n_threads)
 
     # ---------------------------------------------------------------- identity of the training X
     def _fingerprint(self, X: np.ndarray, n_threads: int) -> np.ndarray:
-        # Deterministic (fixed tiles, no BLAS threading) so that the same data gives the same bits.
+        # Deterministic (fixed tiles / einsum's fixed loop, no BLAS threading) so that the same buffer gives
+        # the same bits. float32: einsum in float32 (the core's float32 products accumulate in double,
+        # 10x slower for this memory-bound pass); it is only ever compared with itself on the same buffer.
+        if X.dtype == np.float32:
+            return np.einsum("ij,j->i", X, self._probe[0]).reshape(-1, 1)
         return _core.preactivations(X, self._probe, n_threads)
 
+    def _row_keys(self, X: np.ndarray) -> np.ndarray:
+        """Exact sampled entries of each row (16 fixed columns), as bytes keys for matching rows."""
+        d = X.shape[1]
+        cols = np.unique(np.linspace(0, d - 1, num=min(16, d)).astype(np.intp))
+        S = np.ascontiguousarray(X[:, cols])
+        return [S[i].tobytes() for i in range(S.shape[0])]
+
+    def _key_table(self) -> dict:
+        tab = getattr(self, "_keys", None)
+        if tab is None:
+            tab = {}
+            for i, k in enumerate(self._row_keys(self.X)):
+                tab.setdefault(k, []).append(i)
+            self._keys = tab
+        return tab
+
     def check_X(self, n_threads: int) -> None:
-        """Raise if the referenced training matrix was modified in place since fit."""
+        """Raise if the referenced training matrix was modified in place since fit (one pass over X; once
+        per public call, see one_check)."""
+        sc = self._shared.scope
+        if sc is not None and sc["checked"]:
+            return
+        if sc is not None:
+            sc["checked"] = True
         if not np.array_equal(self._fingerprint(self.X, n_threads), self._fp):
             raise RuntimeError(
                 "the training matrix X of this span-represented model was modified in place after fit; the "
@@ -247,6 +379,22 @@ class SpanState:
         r = self.rows_of(X, n_threads)
         return r is not None and r.size == self.X.shape[0] and bool(np.all(r == np.arange(r.size)))
 
+    def known_new_data(self, X: np.ndarray, n_threads: int) -> bool:
+        """True when X is a new-data array this state's family has predicted before and it is unchanged
+        since (same buffer and fingerprint): it was validated then, so it need not be again (its
+        fingerprint is kept for the rest of the call)."""
+        key = _data_key(X)
+        hit = self._basis.get(key)
+        if hit is None or hit[0] is None:
+            return False
+        fp = self._fingerprint(X, n_threads)
+        if not np.array_equal(hit[0], fp):
+            return False
+        sc = self._shared.scope
+        if sc is not None:
+            sc["new_fp"] = (key, fp)
+        return True
+
     def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
         """Indices r with X[k] == X_train[r[k]] exactly for every row k, or None (then X is new data).
 
@@ -260,16 +408,13 @@ class SpanState:
         if self._same_buffer(X):
             self.check_X(n_threads)
             return np.arange(T.shape[0], dtype=np.intp)
-        fp = self._fingerprint(X, n_threads).ravel().astype(np.float64)
-        ref = self._fp.ravel().astype(np.float64)
-        order = np.argsort(ref, kind="stable")
-        srt = ref[order]
-        tol = 1e-6 * (np.abs(srt).max(initial=0.0) + 1e-300)
-        lo = np.searchsorted(srt, fp - tol, side="left")
-        hi = np.searchsorted(srt, fp + tol, side="right")
+        tab = self._key_table()
+        # new data is told apart by its first row alone (O(d)), before looking at all of X
+        if not any(np.array_equal(X[0], T[c]) for c in tab.get(self._row_keys(X[:1])[0], ())):
+            return None
         rows = np.empty(X.shape[0], dtype=np.intp)
-        for k in range(X.shape[0]):
-            for c in order[lo[k]:hi[k]]:
+        for k, key in enumerate(self._row_keys(X)):
+            for c in tab.get(key, ()):
                 if np.array_equal(X[k], T[c]):
                     rows[k] = c
                     break
@@ -317,11 +462,35 @@ class SpanState:
             Z = self.train_preacts()
             return Z.copy() if rows.size == Z.shape[0] and np.all(rows == np.arange(rows.size)) else Z[rows]
         self.check_X(n_threads)
-        Z, _ = init_preacts(self.init, Xn, n_threads)
-        if self.w0_coef != 1.0:
-            Z *= Xn.dtype.type(self.w0_coef)
-        Z += _core.preactivations(Xn, self.X, n_threads) @ self.A
+        Z0n, Kn = self._new_data_products(Xn, n_threads)
+        Z = Kn @ self.A
+        Z += Z0n if self.w0_coef == 1.0 else self.w0_coef * Z0n
         return Z
+
+    def _new_data_products(self, Xn: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(Xn W0^T, Xn X^T) for new data. Cached per array (its buffer, shape and fingerprint; a modified
+        array is recomputed) and shared by the states over the same X and W0, so that a model, its
+        unlearned versions and its retrained oracle predict a test set with one W0 pass between them.
+        The cached products are the very numbers a fresh computation gives (deterministic kernels)."""
+        key = _data_key(Xn)
+        small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.itemsize <= _NEW_DATA_CACHE_BYTES
+        sc = self._shared.scope
+        if small and sc is not None and sc.get("new_fp", (None,))[0] == key:
+            fp = sc["new_fp"][1]  # computed in this call already (known_new_data)
+        else:
+            fp = self._fingerprint(Xn, n_threads) if small else None
+        hit = self._basis.get(key)
+        if hit is not None and np.array_equal(hit[0], fp):
+            return hit[1], hit[2]
+        Z0n, _ = init_preacts(self.init, Xn, n_threads)
+        Kn = _core.preactivations(Xn, self.X, n_threads)
+        if small:
+            Z0n.flags.writeable = False
+            Kn.flags.writeable = False
+            while len(self._basis) >= 4:
+                self._basis.pop(next(iter(self._basis)))
+            self._basis[key] = (fp, Z0n, Kn)
+        return Z0n, Kn
 
     def rowsq0(self) -> np.ndarray:
         """||w0_j||^2 (m,) float64 (computed once by regenerating W0 when the state was built without it)."""
@@ -370,7 +539,7 @@ class SpanState:
         """Same X, K, Z0, W0; new A (and c) (shares the cached arrays, no copies)."""
         return SpanState(self.X, self.K, self.Z0, A, self.init, self.w0_sqnorm, fingerprint=self._fp,
                          probe=self._probe, w0_coef=self.w0_coef if w0_coef is None else w0_coef,
-                         w0_rowsq=self.w0_rowsq)
+                         w0_rowsq=self.w0_rowsq, shared=self._shared)
 
     def nbytes(self) -> int:
         """Bytes held by the model itself (the training X is the caller's and not counted)."""
@@ -386,7 +555,10 @@ class SpanState:
         st = self.__dict__.copy()
         st["_W"] = None
         st["_Z"] = None
+        st["_basis"] = None
+        st["_shared"] = None
         st["_fp"] = None
+        st["_keys"] = None
         return st
 
     def __setstate__(self, st):
@@ -394,6 +566,8 @@ class SpanState:
         st.setdefault("w0_rowsq", None)
         st.setdefault("_Z", None)
         self.__dict__.update(st)
+        self._shared = _Shared()
+        self._basis = self._shared.new
         self._fp = self._fingerprint(self.X, 0)
 
 

@@ -61,7 +61,9 @@ def check_array(X: Any, name: str = "X", dtype: type = np.float64, ndim: int = 2
         arr = np.array(arr, dtype=dtype, order="C", copy=True)
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one sample and one feature are needed")
-    if not np.isfinite(arr).all():
+    # one pass without a temporary: a NaN or inf entry makes the sum non-finite; only then (or when a sum
+    # of finite entries overflows) is the entrywise check run
+    if not np.isfinite(np.add.reduce(arr, axis=None, dtype=np.float64)) and not np.isfinite(arr).all():
         bad = "NaN" if np.isnan(arr).any() else "inf"
         raise ValueError(f"{name} contains {bad}; all entries must be finite")
     return arr

@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 __all__ = ["main", "build_parser"]
 
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load_grid(text: str):
+def _load_grid(text: str) -> Any:
     if os.path.exists(text):
         with open(text) as fh:
             text = fh.read()
@@ -82,6 +82,22 @@ def _check_out(out: str) -> str:
         return out
     return os.path.splitext(out)[0] + ".rows.jsonl"
 
+def _dispatch_report() -> List[str]:
+    """Lines of _dispatch's report of the CPU build choice (which one was loaded, why the others were
+    skipped), when this version of _dispatch provides one."""
+    from . import _dispatch
+
+    rep = getattr(_dispatch, "report", None)
+    if callable(rep):
+        rep = rep()
+    if rep is None:
+        return []
+    if isinstance(rep, str):
+        return rep.splitlines()
+    if isinstance(rep, dict):
+        return [f"{k}: {v}" for k, v in rep.items()]
+    return [str(x) for x in rep]
+
 
 def _info() -> int:
     import importlib
@@ -89,12 +105,33 @@ def _info() -> int:
 
     import numpy as np
 
-    from . import __version__
+    from . import __version__, _core, cpu_variant
     from .sweep import git_revision
 
-    print(f"kktunlearn {__version__} (git {git_revision() or 'n/a'})")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, cores {os.cpu_count()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    try:  # written by CMakeLists.txt into installed builds (absent in a dev build)
+        BUILD_INFO: Dict[str, Any] = importlib.import_module(f"{__package__}._build_info").BUILD_INFO
+    except ImportError:
+        BUILD_INFO = {}
+    checkout = git_revision()
+    built = BUILD_INFO.get("git_revision")
+    rev = checkout or built or "n/a"
+    extra = f", built from {built}" if checkout and built and built != checkout else ""
+    print(f"kktunlearn {__version__} (git {rev}{extra})")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()} "
+          f"{platform.system()}, cores {os.cpu_count()}")
+    print(f"CPU build: {cpu_variant} (module {getattr(_core, 'variant', _core.__name__)}; override with "
+          f"KKTUNLEARN_DISPATCH=baseline|avx2|avx512)")
+    for line in _dispatch_report():
+        print(f"  {line}")
+    if BUILD_INFO:
+        print(f"  built with {BUILD_INFO.get('compiler', '?')}, variants {BUILD_INFO.get('variants', '?')}, "
+              f"LTO {BUILD_INFO.get('lto', '?')}")
+    print(f"OpenMP: {'on' if getattr(_core, 'have_openmp', False) else 'off (serial build)'}")
+    print(f"threads: n_threads=None uses {_core.max_threads(0)} (OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY', 'unset')})")
+    if getattr(_core, "with_testing", False):
+        print("test-only bindings: compiled in (_core._testing; a test build, not a release wheel)")
     for mod in ("scipy", "pandas", "pyarrow", "joblib", "matplotlib", "tqdm", "distributed", "ray", "sklearn"):
         try:
             m = importlib.import_module(mod)

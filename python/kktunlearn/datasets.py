@@ -6,6 +6,11 @@ gaussian_mixture: y uniform in {-1, +1}, x = y mu + xi, xi ~ N(0, I_d / d) (spec
 `test` sampler for fresh points of the same mixture (same mu).
 correlated: x_i = sqrt(rho) c + sqrt(1 - rho) g_i with one shared unit vector c and g_i ~ N(0, I_d / d):
 E ||x_i||^2 = 1 and E <x_i, x_j> = rho, so rho dials the near-orthogonality assumption away.
+The synthetic sets are generated in C++ by the counter-based generator of kktunlearn._random
+(Philox4x32-10 + Box-Muller): entry (i, k) of the noise is a function of (seed, i, k), computed in
+parallel, bit-identical for any thread count; memory is the output only; dtype=np.float32 gives
+float32 rows (each entry computed in float64 and rounded once). The labels (n numbers) come from a
+numpy Generator seeded with (seed, tag). The draws differ from kktunlearn 0.1.0 (numpy PCG64).
 load_digits_binary, load_breast_cancer: scikit-learn's bundled sets (no network access), as
 two-class problems with labels in {-1, +1} and unit-norm rows.
 """
@@ -17,14 +22,14 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _random
 from ._validation import check_array, check_int, check_memory, check_n_threads
 
 
 def _check_data_memory(n: int, d: int, copies: int, what: str) -> None:
-    """Before drawing: `copies` float64 n x d arrays (the draw and the scaled result) must fit in memory."""
-    check_memory(float(copies) * n * d * 8, "d" if d >= n else "n", f"{what} (n={n}, d={d}: {copies} float64 "
-                 f"arrays of {n} x {d})")
+    """Before drawing: `copies` float64-sized n x d arrays must fit in memory."""
+    check_memory(float(copies) * n * d * 8, "d" if d >= n else "n", f"{what} (n={n}, d={d}: {copies} "
+                 f"array(s) of {n} x {d})")
 
 
 class DataStats(NamedTuple):
@@ -51,26 +56,48 @@ def stats(X: Any, n_threads: Optional[int] = None) -> DataStats:
                      max_sqnorm=float(sq.max()))
 
 
-def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "random") -> Tuple[np.ndarray, np.ndarray]:
+def _data_seed(seed: Any) -> int:
+    """The 64-bit key of a data set's `seed` (int, None = fresh entropy, or a numpy Generator)."""
+    return _random.seed_from_random_state(seed)
+
+
+def _label_rng(key: int, stream: int) -> np.random.Generator:
+    """The numpy Generator of the n labels of (key, stream) (O(n) numbers; X comes from C++)."""
+    return np.random.default_rng([key & 0xFFFFFFFF, key >> 32, stream, 0x6C61])
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32, got {dt}")
+    return dt
+
+
+def _rows(key: int, stream: int, n: int, d: int, scale: float, dtype, v: Optional[np.ndarray] = None,
+          coef: Optional[np.ndarray] = None, n_threads: Optional[int] = None) -> np.ndarray:
+    """X[i, k] = dtype(scale * z(key, stream, i, k) [+ coef[i] v[k]]), generated in C++."""
+    return _random.normal_block(key, stream, 0, n, 0, d, scale=scale, dtype=dtype, v=v, coef=coef,
+                                n_threads=check_n_threads(n_threads))
+
+
+def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "random", dtype: Any = np.float64,
+                    n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """X (n x d) with rows N(0, I_d / d) and labels y in {-1, +1}.
 
-    labels="random": i.i.d. uniform signs (resampled until both classes occur when n >= 2);
-    labels="balanced": exactly floor(n/2) of each sign (+1 gets the extra one), shuffled.
+    X[i, k] = z(seed, stream 1, i, k) / sqrt(d) (kktunlearn._random), in `dtype` (float64 or float32),
+    generated in C++ with `n_threads`. labels="random": i.i.d. uniform signs (resampled until both
+    classes occur when n >= 2); labels="balanced": exactly floor(n/2) of each sign (+1 gets the
+    extra one), shuffled. y is float64.
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
-    _check_data_memory(n, d, 2, "near_orthogonal")
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)) / np.sqrt(d)
-    if labels == "balanced":
-        y = np.where(np.arange(n) < (n + 1) // 2, 1.0, -1.0)
-        rng.shuffle(y)
-    else:
-        y = rng.choice(np.array([-1.0, 1.0]), size=n)
-        while n >= 2 and abs(y.sum()) == n:
-            y = rng.choice(np.array([-1.0, 1.0]), size=n)
+    _check_data_memory(n, d, 1, "near_orthogonal")
+    dt = _check_dtype(dtype)
+    key = _data_seed(seed)
+    X = _rows(key, _random.STREAM_ROWS, n, d, 1.0 / math.sqrt(d), dt, n_threads=n_threads)
+    y = _random_signs(_label_rng(key, _random.STREAM_ROWS), n, labels)
     return X, y
 
 
@@ -99,18 +126,19 @@ def _check_prob(value: Any, name: str, upper: float = 1.0, include_upper: bool =
 
 
 class GaussianMixture:
-    """A sample of the two-component Gaussian mixture D_MG (spec 5.2), and its sampler.
+    """A sample of the two-component Gaussian mixture D_MG, and its sampler.
 
     y ~ Uniform{-1, +1};  x = y_clean * mu + xi,  xi ~ N(0, I_d / d);  the observed label y is y_clean
     flipped with probability `label_noise`. Attributes: X (n x d), y (n,), y_clean (n,), mu (d,),
-    mu_norm = ||mu||, label_noise, seed. Unpacks as `X, y = gaussian_mixture(...)`.
+    mu_norm = ||mu||, label_noise, seed, dtype. Unpacks as `X, y = gaussian_mixture(...)`.
 
-    Everything random is fixed by `seed`: mu, the training sample, and the stream of test samples
-    (the k-th call of `test()` without a seed draws from child k of the seed's SeedSequence).
+    Everything random is fixed by `seed`: mu (stream 2), the training sample (stream 1), and the
+    stream of test samples (the k-th call of `test()` without a seed draws stream 4 + k; `test(seed=s)`
+    draws stream 3 under the key s). The noise xi is generated in C++ (kktunlearn._random).
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, y_clean: np.ndarray, mu: np.ndarray,
-                 label_noise: float, seed: Optional[int], seq: np.random.SeedSequence):
+                 label_noise: float, seed: Optional[int], key: int, dtype: Any = np.float64):
         self.X = X
         self.y = y
         self.y_clean = y_clean
@@ -118,7 +146,8 @@ class GaussianMixture:
         self.mu_norm = float(np.linalg.norm(mu))
         self.label_noise = label_noise
         self.seed = seed
-        self._seq = seq
+        self.dtype = np.dtype(dtype)
+        self._key = int(key)
         self._n_test_calls = 0
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -132,18 +161,26 @@ class GaussianMixture:
         return (f"GaussianMixture(n={n}, d={d}, mu_norm={self.mu_norm:.4g}, label_noise={self.label_noise}, "
                 f"seed={self.seed})")
 
-    def sample(self, n: int, rng: np.random.Generator, label_noise: Optional[float] = None):
-        """(X, y, y_clean) of n fresh points of this mixture drawn with `rng`."""
+    def _draw(self, n: int, key: int, stream: int, label_noise: Optional[float] = None,
+              n_threads: Optional[int] = None):
         d = self.mu.shape[0]
         eta = self.label_noise if label_noise is None else _check_prob(label_noise, "label_noise", 0.5, False)
+        rng = _label_rng(key, stream)
         y_clean = _random_signs(rng, n, "random") if n >= 2 else rng.choice(np.array([-1.0, 1.0]), size=n)
-        X = y_clean[:, None] * self.mu[None, :] + rng.standard_normal((n, d)) / math.sqrt(d)
+        X = _rows(key, stream, n, d, 1.0 / math.sqrt(d), self.dtype, v=self.mu, coef=y_clean, n_threads=n_threads)
         flip = rng.random(n) < eta
         y = np.where(flip, -y_clean, y_clean)
         return X, y, y_clean
 
-    def test(self, n: int = 1000, seed: Optional[int] = None, clean: bool = False) -> Tuple[np.ndarray, np.ndarray]:
-        """n fresh points (X, y) from the same mixture (same mu, same label noise).
+    def sample(self, n: int, rng: Any, label_noise: Optional[float] = None):
+        """(X, y, y_clean) of n fresh points of this mixture; `rng` (a numpy Generator, or an int seed)
+        gives the 64-bit key of the C++ generator (one draw from a Generator)."""
+        n = check_int(n, "n", 1)
+        return self._draw(n, _data_seed(rng), _random.STREAM_TEST, label_noise)
+
+    def test(self, n: int = 1000, seed: Optional[int] = None, clean: bool = False,
+             n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """n fresh points (X, y) from the same mixture (same mu, same label noise, same dtype).
 
         clean=True returns the noise-free labels y_clean (the Bayes-optimal target sign(<mu, x>)
         direction), otherwise labels flipped with probability label_noise like the training set.
@@ -151,24 +188,31 @@ class GaussianMixture:
         """
         n = check_int(n, "n", 1)
         if seed is None:
-            child = np.random.SeedSequence(self._seq.entropy, spawn_key=self._seq.spawn_key + (1, self._n_test_calls))
+            key, stream = self._key, _random.STREAM_TEST + 1 + self._n_test_calls
             self._n_test_calls += 1
-            rng = np.random.default_rng(child)
         else:
-            rng = np.random.default_rng(seed)
-        X, y, y_clean = self.sample(n, rng)
+            key, stream = _data_seed(seed), _random.STREAM_TEST
+        X, y, y_clean = self._draw(n, key, stream, n_threads=n_threads)
         return X, (y_clean if clean else y)
 
 
+def _direction(key: int, d: int) -> np.ndarray:
+    """A uniformly random unit vector of R^d (float64): stream 2 of the key, normalized."""
+    v = _random.normal_block(key, _random.STREAM_DIRECTION, 0, 1, 0, d)[0]
+    return v / np.linalg.norm(v)
+
+
 def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_noise: float = 0.0,
-                     seed: Optional[int] = None) -> GaussianMixture:
-    """n points of the mixture x = y mu + N(0, I_d / d), y uniform in {-1, +1} (spec 5.2).
+                     seed: Optional[int] = None, dtype: Any = np.float64,
+                     n_threads: Optional[int] = None) -> GaussianMixture:
+    """n points of the mixture x = y mu + N(0, I_d / d), y uniform in {-1, +1}.
 
     mu is a uniformly random direction (fixed by `seed`) of norm `mu_norm`; the default
     mu_norm = d^(-1/4) gives ||mu||^2 = 1/sqrt(d), the scale at which the signal n ||mu||^2 beats
     the noise sqrt(n/d) of the inner products while <x_i, x_j> = +-||mu||^2 + O(sqrt(log n / d))
     stays small (near-orthogonality). label_noise in [0, 1/2): each observed label is flipped
     independently with this probability. Labels are resampled until both classes occur (n >= 2).
+    X[i, k] = dtype(y_i mu_k + z(seed, 1, i, k) / sqrt(d)) in float64 then rounded once; mu is float64.
 
     Returns a GaussianMixture (unpacks as X, y; `.test(n)` draws fresh points, `.mu` the mean).
     """
@@ -183,33 +227,37 @@ def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_nois
             or mu_norm < 0:
         raise ValueError(f"mu_norm must be a finite number >= 0, got {mu_norm!r}")
     eta = _check_prob(label_noise, "label_noise", 0.5, include_upper=False)
-    seq = np.random.SeedSequence(seed)
-    rng = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=seq.spawn_key + (0,)))
-    direction = rng.standard_normal(d)
-    direction /= np.linalg.norm(direction)
-    mu = float(mu_norm) * direction
-    gm = GaussianMixture(np.empty((0, d)), np.empty(0), np.empty(0), mu, eta, seed, seq)
-    X, y, y_clean = gm.sample(n, rng)
+    dt = _check_dtype(dtype)
+    key = _data_seed(seed)
+    mu = float(mu_norm) * _direction(key, d)
+    gm = GaussianMixture(np.empty((0, d), dtype=dt), np.empty(0), np.empty(0), mu, eta, seed, key, dt)
+    X, y, y_clean = gm._draw(n, key, _random.STREAM_ROWS, n_threads=n_threads)
     gm.X, gm.y, gm.y_clean = X, y, y_clean
     return gm
 
 
 def _shared_direction(d: int, seed: Optional[int]) -> np.ndarray:
-    """The shared unit vector c of `correlated` (a function of the seed only)."""
-    rng = np.random.default_rng(None if seed is None else [0, int(seed)])
-    c = rng.standard_normal(d)
-    return c / np.linalg.norm(c)
+    """The shared unit vector c of `correlated` (a function of the seed only; float64)."""
+    return _direction(_data_seed(seed), d)
+
+
+def _correlated_rows(key: int, stream: int, n: int, d: int, r: float, c: np.ndarray, dtype,
+                     n_threads: Optional[int] = None) -> np.ndarray:
+    return _rows(key, stream, n, d, math.sqrt(1.0 - r) / math.sqrt(d), dtype, v=c,
+                 coef=np.full(n, math.sqrt(r)), n_threads=n_threads)
 
 
 def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
-               labels: str = "random") -> Tuple[np.ndarray, np.ndarray]:
+               labels: str = "random", dtype: Any = np.float64,
+               n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Near-orthogonal data with a dial: x_i = sqrt(rho) c + sqrt(1 - rho) g_i.
 
     c is one random unit vector shared by all rows and g_i ~ N(0, I_d / d), so
     E ||x_i||^2 = 1 and E <x_i, x_j> = rho (i != j), with fluctuations O(sqrt(log n / d)):
     rho = 0 is near_orthogonal, rho -> 1 makes all points nearly parallel. Used to stress the
-    near-orthogonality assumption (phi small) of the GA theory (spec open question 4).
-    Labels as in near_orthogonal (independent of X).
+    near-orthogonality assumption (phi small) of the GA theory. Labels as in near_orthogonal
+    (independent of X). c: stream 2 of the seed; g: stream 1 (C++, kktunlearn._random); `dtype`
+    float64 or float32 (each entry computed in float64, rounded once).
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
@@ -218,12 +266,12 @@ def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
         seed = check_int(seed, "seed", 0)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
-    _check_data_memory(n, d, 3, "correlated")
-    c = _shared_direction(d, seed)
-    rng = np.random.default_rng(None if seed is None else [1, seed])
-    G = rng.standard_normal((n, d)) / math.sqrt(d)
-    X = math.sqrt(r) * c[None, :] + math.sqrt(1.0 - r) * G
-    y = _random_signs(rng, n, labels)
+    _check_data_memory(n, d, 1, "correlated")
+    dt = _check_dtype(dtype)
+    key = _data_seed(seed)
+    c = _direction(key, d)
+    X = _correlated_rows(key, _random.STREAM_ROWS, n, d, r, c, dt, n_threads)
+    y = _random_signs(_label_rng(key, _random.STREAM_ROWS), n, labels)
     return X, y
 
 
@@ -291,33 +339,35 @@ def load_breast_cancer(n: Optional[int] = None, seed: Optional[int] = None) -> T
     return _finish_real(X, y, n, seed)
 
 
-def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None, **kwargs: Any):
+def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None, dtype: Any = np.float64,
+              **kwargs: Any):
     """One entry point by name, used by the sweep: returns (X, y, sampler) where sampler(n_test, seed)
     gives fresh (X, y) points of the same distribution (None for the real data sets, whose held-out
     points are the rows not drawn into the training sample: see `real_split`).
 
     names: "near_orthogonal", "mixture" (kwargs mu_norm, label_noise), "correlated" (kwarg rho),
-    "digits", "breast_cancer" (d is ignored: 64 and 30 features).
+    "digits", "breast_cancer" (d is ignored: 64 and 30 features). dtype (float64 or float32): of the
+    synthetic sets' rows, training and fresh points alike (the real sets are float64).
     """
     if name == "near_orthogonal":
-        X, y = near_orthogonal(n, d, seed=seed, labels=kwargs.get("labels", "random"))
+        X, y = near_orthogonal(n, d, seed=seed, labels=kwargs.get("labels", "random"), dtype=dtype)
 
         def sampler(k: int, s: Optional[int]):
-            return near_orthogonal(k, d, seed=s)
+            return near_orthogonal(k, d, seed=s, dtype=dtype)
         return X, y, sampler
     if name == "mixture":
         gm = gaussian_mixture(n, d, mu_norm=kwargs.get("mu_norm"), label_noise=kwargs.get("label_noise", 0.0),
-                              seed=seed)
+                              seed=seed, dtype=dtype)
         return gm.X, gm.y, (lambda k, s: gm.test(k, seed=s))
     if name == "correlated":
         rho = kwargs.get("rho", 0.0)
-        X, y = correlated(n, d, rho, seed=seed)
+        X, y = correlated(n, d, rho, seed=seed, dtype=dtype)
         c = _shared_direction(d, seed)
 
         def sampler_c(k: int, s: Optional[int]):
-            rng = np.random.default_rng(s)
-            G = rng.standard_normal((k, d)) / math.sqrt(d)
-            return math.sqrt(rho) * c[None, :] + math.sqrt(1.0 - rho) * G, _random_signs(rng, k, "random")
+            key = _data_seed(s)
+            Xt = _correlated_rows(key, _random.STREAM_TEST, k, d, float(rho), c, _check_dtype(dtype))
+            return Xt, _random_signs(_label_rng(key, _random.STREAM_TEST), k, "random")
         return X, y, sampler_c
     if name in ("digits", "breast_cancer"):
         Xall, yall = load_digits_binary() if name == "digits" else load_breast_cancer()

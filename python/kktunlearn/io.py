@@ -18,6 +18,10 @@ member with ``allow_pickle=False``) holding
                                                    # classes_, n_iter_, history_, unlearn_info_, ...
        "arrays": {name: {"dtype": "<f8", "shape": [m, d]}, ...},
        "dropped": [...],                           # attributes that could not be stored (see below)
+       "rng": {"name": "philox4x32-10+box-muller", "version": 1},
+                                                   # the generator of W0 (kktunlearn._random) of the
+                                                   # library that wrote the file; absent in files of
+                                                   # kktunlearn 0.1.0, whose W0 came from numpy's PCG64
        "sha256": "..."}
 
 * one ``.npy`` member per array (numeric, boolean or fixed-width string dtype; never ``object``).
@@ -27,12 +31,17 @@ computes bit-for-bit what the saved one did (W = c W0 + A^T X is never formed on
 
        "state": {"kind": "span", "u": <array>, "X": <array n x d>, "K": <array n x n>,
                  "Z0": <array n x m>, "A": <array n x m>, "w0_coef": c, "w0_rowsq": <array m, float64>,
-                 "w0_sqnorm": ||W0||_F^2, "init": {"kind": "seed", "bit_generator_state": {...},
-                 "scale": s, "m": m, "d": d} | {"kind": "zero", "m": m, "d": d} | {"kind": "array", "W0": <array>}}
+                 "w0_sqnorm": ||W0||_F^2, "init": {"kind": "seed", "generator": {"name":
+                 "philox4x32-10+box-muller", "version": 1}, "seed": <int in [0, 2^64)>, "scale": s, "m": m,
+                 "d": d} | {"kind": "zero", "m": m, "d": d} | {"kind": "array", "W0": <array>}}
+
+(W0 = scale * z(seed, stream 0, j, k), the counter-based generator of kktunlearn._random. An init
+{"kind": "seed", "bit_generator_state": {...}, ...} instead is numpy's PCG64 draw of a span model
+pickled by kktunlearn 0.1.0; it is still read.)
 
 X is the training matrix the model refers to (stored, so the file is self-contained); K = X X^T and
 Z0 = X W0^T are the cached products, stored bit-exact rather than recomputed. W0 itself is not stored:
-it is regenerated from the generator state when needed. Files of primal models keep format version 1.
+it is regenerated from the seed when needed. Files of primal models keep format version 1.
 
 Values are encoded in JSON as themselves (None, bool, int, float including NaN/inf, str) or as a
 one-key object: ``{"__array__": name}`` (an array member), ``{"__dict__": {...}}``,
@@ -74,11 +83,14 @@ from typing import Any, Dict, List, Tuple, Union
 
 import numpy as np
 
+from . import _random
 from .exceptions import ModelFileError
 
 FORMAT_NAME = "kktunlearn-model"
 FORMAT_VERSION = 2
 _PRIMAL_FORMAT_VERSION = 1
+# The W0 generator of files without an "rng" entry (kktunlearn 0.1.0).
+LEGACY_RNG = {"name": "numpy-pcg64-standard_normal", "version": 0}
 _META = "__meta__"
 _ATTR_RE = re.compile(r"^[a-z][a-z0-9_]*_$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
@@ -235,6 +247,7 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         "attributes": attributes,
         "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape)} for k, a in enc.arrays.items()},
         "dropped": enc.dropped,
+        "rng": dict(_random.GENERATOR),
     }
     meta["sha256"] = _digest(enc.arrays, meta)
     if enc.dropped:
@@ -267,6 +280,9 @@ def _encode_span_state(enc: "_Encoder", sp: Any, u: np.ndarray) -> Dict[str, Any
 
     init = sp.init
     if isinstance(init, _span.SeededInit):
+        ini = {"kind": "seed", "generator": dict(_random.GENERATOR), "seed": int(init.seed), "scale": init.scale,
+               "m": init.m, "d": init.d}
+    elif isinstance(init, _span.PCG64Init):  # a span model unpickled from kktunlearn 0.1.0
         ini = {"kind": "seed", "bit_generator_state": enc.encode(init.state, "init.state"), "scale": init.scale,
                "m": init.m, "d": init.d}
     elif isinstance(init, _span.ZeroInit):
@@ -323,18 +339,32 @@ def _decode_span_state(state: Dict[str, Any], arrays: Dict[str, np.ndarray], dt:
         if ini["kind"] == "zero":
             init = _span.ZeroInit(m, d)
         else:
-            gs = _decode(ini.get("bit_generator_state"), arrays, where)
             scale = ini.get("scale")
-            if not isinstance(gs, dict) or not isinstance(gs.get("bit_generator"), str) or \
-                    gs["bit_generator"] not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
-                raise ModelFileError(f"{where}: unknown generator in the span initialization")
             if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
                 raise ModelFileError(f"{where}: span initialization scale must be > 0")
-            init = _span.SeededInit(gs, float(scale), m, d)
-            try:
-                init._generator()
-            except (TypeError, ValueError, KeyError) as exc:
-                raise ModelFileError(f"{where}: invalid generator state in the span initialization ({exc})") from exc
+            if set(ini) not in ({"kind", "generator", "seed", "scale", "m", "d"},
+                                {"kind", "bit_generator_state", "scale", "m", "d"}):
+                raise ModelFileError(f"{where}: malformed seeded span initialization (keys {sorted(ini)}): it must "
+                                     "hold either a generator and a seed or a numpy bit_generator_state")
+            if "generator" in ini:  # the counter-based generator (kktunlearn._random)
+                gen, seed = ini.get("generator"), ini.get("seed")
+                if gen != _random.GENERATOR:
+                    raise ModelFileError(f"{where}: the span initialization was drawn by generator {gen!r}; this "
+                                         f"kktunlearn has {_random.GENERATOR!r}")
+                if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+                    raise ModelFileError(f"{where}: span initialization seed must be an integer in [0, 2**64)")
+                init = _span.SeededInit(seed, float(scale), m, d)
+            else:  # a numpy bit-generator state (a span model of kktunlearn 0.1.0's PCG64 draw)
+                gs = _decode(ini.get("bit_generator_state"), arrays, where)
+                if not isinstance(gs, dict) or not isinstance(gs.get("bit_generator"), str) or \
+                        gs["bit_generator"] not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+                    raise ModelFileError(f"{where}: unknown generator in the span initialization")
+                init = _span.PCG64Init(gs, float(scale), m, d)
+                try:
+                    init._generator()
+                except (TypeError, ValueError, KeyError) as exc:
+                    raise ModelFileError(f"{where}: invalid generator state in the span initialization ({exc})") \
+                        from exc
     st = _span.SpanState(X, K, Z0, A, init, float(sq), w0_coef=float(c), w0_rowsq=rowsq)
     return st, u
 
@@ -529,6 +559,9 @@ META_FIELDS: Dict[str, Tuple[bool, Any]] = {
     "arrays": (True, lambda v, c: None if isinstance(v, dict) else (_ for _ in ()).throw(_Bad("must be an object"))),
     "dropped": (False, lambda v, c: None if isinstance(v, list) and all(isinstance(x, str) for x in v) else
                 (_ for _ in ()).throw(_Bad("must be a list of strings"))),
+    "rng": (False, lambda v, c: None if isinstance(v, dict) and set(v) == {"name", "version"} and isinstance(
+        v["name"], str) and _is_int(v["version"]) else (_ for _ in ()).throw(
+        _Bad("must be {'name': str, 'version': int} (the generator of W(0))"))),
     "sha256": (True, lambda v, c: None if isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v) else
                (_ for _ in ()).throw(_Bad("must be 64 lowercase hex digits"))),
 }
@@ -570,19 +603,29 @@ _GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 def _c_span_init(v, ctx):
     if not isinstance(v, dict) or v.get("kind") not in ("seed", "zero", "array"):
         raise _Bad("must be an object with kind 'seed', 'zero' or 'array'")
-    allowed = {"seed": {"kind", "bit_generator_state", "scale", "m", "d"}, "zero": {"kind", "m", "d"},
-               "array": {"kind", "W0"}}[v["kind"]]
-    if set(v) != allowed:
-        raise _Bad(f"of kind {v['kind']!r} must have exactly the keys {sorted(allowed)}, got {sorted(v)}")
+    allowed = {"seed": [{"kind", "generator", "seed", "scale", "m", "d"},        # kktunlearn's own generator
+                        {"kind", "bit_generator_state", "scale", "m", "d"}],     # numpy PCG64 (0.1.0 files)
+               "zero": [{"kind", "m", "d"}], "array": [{"kind", "W0"}]}[v["kind"]]
+    if set(v) not in allowed:
+        raise _Bad(f"of kind {v['kind']!r} must have exactly the keys {' or '.join(str(sorted(a)) for a in allowed)}, "
+                   f"got {sorted(v)}")
     if v["kind"] == "array":
         _array(ndim=2, kinds="f", shape=lambda c: (c.m, c.d), finite=True)(v["W0"], ctx)
         return
     if v["m"] != ctx.m or v["d"] != ctx.d:
         raise _Bad(f"is for {v['m']} x {v['d']} weights, the state is {ctx.m} x {ctx.d}")
-    if v["kind"] == "seed":
+    if v["kind"] == "seed" and "generator" in v:
+        g, seed = v["generator"], v["seed"]
+        if not (isinstance(g, dict) and set(g) == {"name", "version"} and isinstance(g["name"], str)
+                and _is_int(g["version"])):
+            raise _Bad(f"generator must be {{'name': str, 'version': int}}, got {g!r}"[:160])
+        if not _is_int(seed) or not 0 <= seed < 2**64:
+            raise _Bad(f"seed must be an integer in [0, 2**64), got {seed!r}"[:120])
+    elif v["kind"] == "seed":
         gs = v["bit_generator_state"]
         if not isinstance(gs, dict) or gs.get("bit_generator") not in _GENERATORS:
             raise _Bad(f"bit_generator_state must name one of {list(_GENERATORS)}")
+    if v["kind"] == "seed":
         if not _is_real(v["scale"]) or not np.isfinite(v["scale"]) or not v["scale"] > 0:
             raise _Bad(f"scale must be a finite number > 0, got {v['scale']!r}"[:120])
 
@@ -1022,6 +1065,10 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
         model._check_hyper()
     except (ValueError, TypeError) as exc:
         raise ModelFileError(f"{where}: invalid parameters for {cls.__name__}: {exc}") from exc
+    rng = meta.get("rng", LEGACY_RNG)  # absent: a file of kktunlearn 0.1.0 (numpy PCG64 draws)
+    if not (isinstance(rng, dict) and set(rng) == {"name", "version"} and isinstance(rng["name"], str)
+            and isinstance(rng["version"], int) and not isinstance(rng["version"], bool)):
+        raise ModelFileError(f"{where}: malformed rng entry {rng!r}")
     if state is None:
         return model
     if state.get("kind") == "span":

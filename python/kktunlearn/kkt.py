@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _span
 from ._validation import check_choice, check_forget, check_int, check_is_fitted, check_n_threads, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
@@ -274,6 +274,7 @@ def _prepare(model: Any, X: Any, y: Any):
 
 
 # ---------------------------------------------------------------------------------------------- API
+@_span.scoped('model')
 def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradient_tol: float = 0.0,
                     n_threads: Optional[int] = None, tol: float = 1e-10, max_iter: Optional[int] = None,
                     scale: Optional[float] = None, clarke: bool = True) -> KKTMultipliers:
@@ -337,6 +338,7 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
     return _to_multipliers(r, method, st)
 
 
+@_span.scoped('model')
 def kkt_report(model: Any, X: Any, y: Any, multipliers: Optional[KKTMultipliers] = None,
                subgradient_tol: float = 0.0, *, scale: Optional[float] = None, method: str = "nnls",
                n_threads: Optional[int] = None, tol: float = 1e-10, max_iter: Optional[int] = None) -> KKTReport:
@@ -417,6 +419,7 @@ def _info_scale(info: Dict[str, Any]) -> Optional[float]:
     return None if v is None else float(v)
 
 
+@_span.scoped('unlearned', 'retrained', 'original')
 def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: Any = None,
                       epsilon: Optional[float] = None, delta: Optional[float] = None, tau: Optional[float] = None,
                       subgradient_tol: Optional[float] = None, *, original: Any = None,

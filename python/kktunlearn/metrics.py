@@ -47,6 +47,8 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from . import _span
+
 __all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "membership_inference",
            "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed",
            "tug_of_war", "tug_of_war_models", "js_divergence"]
@@ -357,6 +359,7 @@ def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix
     return out
 
 
+@_span.scoped("original", "unlearned", "retrained")
 def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: Sequence[int],
                         retrained: Any = None, X_test: Any = None, y_test: Any = None,
                         kkt: bool = True, clarke_tol: float = 1e-3, mia: bool = True,

@@ -419,6 +419,15 @@ class _HomogeneousModel:
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self)
         check_fitted_params(self)
+        sp = self.__dict__.get("_span")
+        if sp is not None and isinstance(X, np.ndarray) and sp._same_buffer(X):
+            # the span model's own training matrix: validated at fit, and the in-place check (which a NaN
+            # or inf written into it would fail) replaces a second finiteness pass
+            sp.check_X(self._n_threads())
+            return X
+        if (sp is not None and isinstance(X, np.ndarray) and X.dtype == self.dtype_ and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == sp.X.shape[1] and sp.known_new_data(X, self._n_threads())):
+            return X  # predicted before, unchanged since (fingerprint): validated then
         Xc = check_array(X, name, dtype=self.dtype_)
         check_features(self, Xc, name)
         return Xc
@@ -468,7 +477,8 @@ class _HomogeneousModel:
         raise NotImplementedError
 
     def _init_params(self, d: int):
-        """(W0, u0) as arrays (float64): W0 = init_scale * standard_normal((m, d)) from random_state."""
+        """(W0, u0) as arrays (float64): W0 = init_scale * z, z the counter-based standard normals of
+        the seed of random_state (kktunlearn._random)."""
         init, u0 = self._init_source(d)
         return _span.init_full(init, np.float64), u0
 
@@ -590,8 +600,9 @@ class _HomogeneousModel:
 
         Span model: from Z = X W0^T + (X X_train^T) A, without forming W (or Z0 + K A on the
         training matrix itself)."""
-        Xc = self._check_X(X)
-        return self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            return self._outputs(Xc)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels: classes_[1] where N(x) > 0, else classes_[0] ({-1, +1} by default)."""
@@ -600,16 +611,18 @@ class _HomogeneousModel:
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of predict(X) against y."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        N = self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            N = self._outputs(Xc)
         return float(np.mean(np.where(N > 0, 1.0, -1.0) == y_enc))
 
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
-        Xc = self._check_X(X)
-        y_enc = self._encode_y(y, Xc.shape[0])
-        return y_enc.astype(np.float64) * self._outputs(Xc)
+        with _span.one_check(self):
+            Xc = self._check_X(X)
+            y_enc = self._encode_y(y, Xc.shape[0])
+            return y_enc.astype(np.float64) * self._outputs(Xc)
 
     def loss_value(self, X: Any, y: Any) -> float:
         """Mean training loss (1/n) sum_i l(q_i)."""
@@ -693,7 +706,10 @@ class LinearModel(_HomogeneousModel):
     max_iter : number of GD steps (0 leaves w at its initialization).
     normalized_gd : use lr_t = min(lr / L(w_t), lr_max).
     tol : stop when the mean loss <= tol (0 disables).
-    random_state : seed of the initialization (only used when init_scale > 0).
+    random_state : seed of the initialization (only used when init_scale > 0): an int in [0, 2^64), None
+        (fresh OS entropy), or a numpy Generator (one 64-bit draw is taken from it). W(0) comes from the
+        counter-based generator Philox4x32-10 + Box-Muller (kktunlearn._random), generated in C++: entry
+        (j, k) is a function of (seed, j, k) only. The draw differs from kktunlearn 0.1.0 (numpy PCG64).
     n_threads : OpenMP threads per kernel call (None = the OpenMP default, which OMP_NUM_THREADS and
         threadpoolctl limit; at most max(256, 4 x CPUs) are used). Only the speed depends on it: every
         kernel splits its work into fixed-size blocks (row/column/tile blocks independent of the thread
@@ -755,9 +771,7 @@ class LinearModel(_HomogeneousModel):
     def _init_source(self, d: int):
         scale = float(self.init_scale)
         if scale > 0:
-            rng = np.random.default_rng(self.random_state)
-            init = _span.SeededInit.from_rng(rng, scale, 1, d, advance=isinstance(self.random_state,
-                                                                                   np.random.Generator))
+            init = _span.SeededInit.from_random_state(self.random_state, scale, 1, d)
         else:
             init = _span.ZeroInit(1, d)
         return init, np.ones(1)
@@ -823,10 +837,8 @@ class TwoLayerReLU(_HomogeneousModel):
     def _init_source(self, d: int):
         m = int(self.width)
         scale = float(self.init_scale)
-        rng = np.random.default_rng(self.random_state)
         if scale > 0:
-            init = _span.SeededInit.from_rng(rng, scale, m, d, advance=isinstance(self.random_state,
-                                                                                   np.random.Generator))
+            init = _span.SeededInit.from_random_state(self.random_state, scale, m, d)
         else:
             init = _span.ZeroInit(m, d)
         if self.outer_weights is None:

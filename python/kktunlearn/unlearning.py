@@ -96,7 +96,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _span
 from ._validation import check_choice, check_forget, check_int, check_is_fitted, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
@@ -311,9 +311,11 @@ def _ga_span(model, trows, y_enc, idx, keep, lamF, pr, pj, mu_l, alpha, w_scale)
     return model._with_span(A1, u1), shift, len(pr)
 
 
-def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps):
-    """n_steps of gd_weighted (kktunlearn/unlearning.hpp) in the span: Z = Z_start + K dA on the rows with
-    w_i != 0, dA accumulating the coefficient matrices (the same iterates as the primal loop, no d)."""
+def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps, wd=0.0):
+    """n_steps of gd_weighted (kktunlearn/unlearning.hpp) in the span: W_t = beta_t W_start + dA_t^T X_rows on
+    the rows with w_i != 0, so Z = beta Z_start + K dA, with dA <- decay dA + Gamma and beta <- decay beta,
+    decay = 1 - lr_t lambda under weight decay (1 without). The result is W = (beta c) W0 + (beta A + dA)^T X:
+    the W0 coefficient c of the state carries the decay. The same iterates as the primal loop, no d."""
     sp = model._state
     dt = model.dtype_
     rows = np.flatnonzero(w != 0.0)
@@ -326,8 +328,11 @@ def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps):
     dA = np.zeros((tr.size, sp.A.shape[1]), dtype=dt)
     obj, lrs = [], []
     a = model.slope_
+    beta = 1.0
+    sq0 = sp.sqnorm_W() if wd > 0 else 0.0
     for _ in range(n_steps):
-        Z = Zs + Kt @ dA
+        Z = Kt @ dA
+        Z += Zs if beta == 1.0 else dt(beta) * Zs
         q = ys * (_act(Z, a).astype(np.float64) @ u.astype(np.float64))
         qmin = float(q.min())
         if not math.isfinite(qmin):
@@ -345,23 +350,41 @@ def _gd_span(model, trows, y_enc, w, keep, lr, normalized, lr_max, n_steps):
         else:
             step = lr * math.exp(-shift)
             lrs.append(lr)
-        obj.append(phi_s * math.exp(-shift))
+        sq = 0.0
+        if wd > 0:  # ||W_t||^2 = beta^2 ||W_start||^2 + 2 beta <dA, Z_start> + <dA, K dA>  (+ ||u||^2)
+            dAd = dA.astype(np.float64)
+            sq = (beta * beta * sq0 + 2.0 * beta * np.einsum("ij,ij->", dAd, Zs, dtype=np.float64)
+                  + np.einsum("ij,ij->", dAd, Kt.astype(np.float64) @ dAd))
+            if model.train_outer_:
+                sq += float(np.dot(u.astype(np.float64), u.astype(np.float64)))
+        obj.append(phi_s * math.exp(-shift) + 0.5 * wd * sq)
+        decay = 1.0 - lrs[-1] * wd
+        if wd > 0 and not decay > 0:
+            raise _core.NumericalError("gradient unlearning: lr_t * weight_decay >= 1 flips the sign of theta; "
+                                       "lower lr")
         cc = -step * c
         Gam = (cc[:, None] * u.astype(np.float64)[None, :] * _dact(Z, a)).astype(dt)
+        du = decay if wd > 0 else 1.0
         if model.train_outer_:
             gu = cc @ _act(Z, a).astype(np.float64)
-            u = (u.astype(np.float64) + gu).astype(dt)
+            u = (du * u.astype(np.float64) + gu).astype(dt)
+        if wd > 0:
+            dA *= dt(decay)
+            beta *= decay
         dA += Gam
         if not np.isfinite(dA).all():
             raise _core.NumericalError("gradient unlearning diverged (non-finite weights); lower lr")
-    A1 = sp.A.copy()
+    A1 = sp.A.copy() if beta == 1.0 else (beta * sp.A.astype(np.float64)).astype(dt)
     np.add.at(A1, tr, dA)
     kr = trows[keep]
     shift = 0.0
     if kr.size:
-        shift = float(np.abs(sp.K[np.ix_(kr, tr)].astype(np.float64) @ dA.astype(np.float64)).max(initial=0.0))
-    extra = {"objective": np.asarray(obj), "lr": np.asarray(lrs)}
-    return model._with_span(A1, u), shift, extra
+        D = sp.K[np.ix_(kr, tr)].astype(np.float64) @ dA.astype(np.float64)
+        if beta != 1.0:  # Z_new - Z_old = (beta - 1) Z_old + K[:, rows] dA
+            D += (beta - 1.0) * sp.train_preacts()[kr].astype(np.float64)
+        shift = float(np.abs(D).max(initial=0.0))
+    extra = {"objective": np.asarray(obj), "lr": np.asarray(lrs), "weight_decay": wd, "normalized": bool(normalized)}
+    return model._with_span(A1, u, w0_coef=beta * sp.w0_coef), shift, extra
 
 
 # ---------------------------------------------------------------------------------------------- methods
@@ -462,8 +485,8 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
         fw = check_positive(opts["forget_weight"], "forget_weight", allow_zero=True)
         w[idx] = -fw / k
     trows = model._train_rows_of(Xc)
-    if trows is not None and wd == 0.0:  # the span loop has no weight decay (W = beta W0 + A^T X)
-        new, shift, extra = _gd_span(model, trows, y_enc, w, keep, lr, bool(normalized), lr_max, n_steps)
+    if trows is not None:  # in the span; weight decay scales the state's W0 coefficient (W = c W0 + A^T X)
+        new, shift, extra = _gd_span(model, trows, y_enc, w, keep, lr, bool(normalized), lr_max, n_steps, wd)
         return new, None, None, n_steps, shift, extra
     rows = np.flatnonzero(w != 0.0)
     Xs = np.ascontiguousarray(Xc[rows])
@@ -657,6 +680,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
 
 
 # ---------------------------------------------------------------------------------------------- public API
+@_span.scoped('model')
 def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
     """Unlearn the points `forget` (an index or a list of indices into X) from a fitted model.
 
@@ -732,6 +756,7 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
             "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
 
 
+@_span.scoped('model')
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
                      kkt_subgradient_tol: Optional[float] = None, **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
     """Serve a list of forget requests one after another (sequential unlearning, newton spec 5).

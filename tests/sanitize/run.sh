@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 start=$(date +%s)
 
-python -m pip install --quiet --no-deps --force-reinstall \
+python -m pip install --quiet --no-deps --force-reinstall -C cmake.define.KKTUNLEARN_TESTING=ON \
   -C cmake.define.KKTUNLEARN_SANITIZE=ON -C build-dir=build/sanitize .
 
 so=$(ls "$(python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"/kktunlearn/_core*.so)

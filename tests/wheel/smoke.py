@@ -1,0 +1,75 @@
+"""Smoke test of an installed kktunlearn (a release wheel): import, fit, certify, unlearn, verify,
+save/load, and what a release build must not contain. Run from outside the source tree, e.g.
+
+    cd /tmp && python /path/to/tests/wheel/smoke.py
+
+Used by .ci/run (the auditwheel-repaired wheel in a fresh venv without a compiler) and by
+cibuildwheel's test-command. Needs only numpy. Exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import pathlib
+import sys
+import tempfile
+
+import numpy as np
+
+import kktunlearn as kk
+from kktunlearn import _dispatch
+from kktunlearn.datasets import near_orthogonal
+
+
+def check(cond: bool, what: str) -> None:
+    if not cond:
+        raise SystemExit(f"smoke: FAILED: {what}")
+    print(f"smoke: ok: {what}")
+
+
+pkg = pathlib.Path(kk.__file__).resolve().parent
+here = pathlib.Path(__file__).resolve().parents[2]
+check(here not in pkg.parents, f"kktunlearn imported from the installed package ({pkg}), not the checkout")
+check(importlib.metadata.version("kktunlearn") == kk.__version__,
+      f"one version: metadata {importlib.metadata.version('kktunlearn')} == kk.__version__ {kk.__version__}")
+check((pkg / "py.typed").is_file(), "py.typed shipped")
+check((pkg / "_core.pyi").is_file(), "_core.pyi shipped")
+
+# no test-only code: every shipped build of the core, imported where this CPU runs it, has no
+# _testing submodule; builds this CPU cannot run are checked by their bytes
+mods = sorted(p.name.split(".")[0] for p in pkg.glob("_core*") if p.suffix in (".so", ".pyd"))
+check("_core" in mods, f"the baseline core is shipped ({mods})")
+feats = kk._core.cpu_features()
+for name in mods:
+    variant = {v: k for k, v in _dispatch._MODULE.items()}.get(name)
+    runnable = variant is not None and all(feats.get(f, False) for f in _dispatch._NEEDS[variant])
+    if runnable:
+        m = importlib.import_module(f"kktunlearn.{name}")
+        check(not hasattr(m, "_testing") and not getattr(m, "with_testing", True),
+              f"{name}: no test-only bindings (_testing absent)")
+        check(m.__version__ == kk.__version__, f"{name}: version {m.__version__}")
+    data = next(pkg.glob(f"{name}.*")).read_bytes()
+    check(b"read_heap" not in data and b"throw_in_parallel" not in data,
+          f"{name}: no test-only symbols in the binary")
+check(not (pkg / "tests").exists() and not list(pkg.rglob("test_*.py")), "no test modules in the package")
+
+# the workflow
+X, y = near_orthogonal(n=16, d=300, seed=0)
+net = kk.TwoLayerReLU(width=40, random_state=0, max_iter=1500).fit(X, y)
+acc = float(np.mean(net.predict(X) == y))
+check(acc == 1.0, f"fit: training accuracy {acc}")
+cert = kk.kkt_multipliers(net, X, y, subgradient_tol=1e-3)
+check(np.isfinite(cert.epsilon), f"certify: KKT epsilon {cert.epsilon:.3g}")
+ga = kk.unlearn(net, X, y, forget=[0], method="ga", multipliers=cert)
+oracle = kk.unlearn(net, X, y, forget=[0], method="retrain")
+rep = kk.verify_unlearning(ga, X, y, forget=[0], retrained=oracle, original=net, epsilon=0.5, tau=0.1)
+check(np.isfinite(rep.epsilon) and np.isfinite(rep.cosine_to_retrained),
+      f"unlearn + verify: retained epsilon {rep.epsilon:.3g}, cos to retrained {rep.cosine_to_retrained:.4f}")
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "net.kktu")
+    ga.save(path)
+    back = kk.load(path)
+    check(np.array_equal(back.decision_function(X), ga.decision_function(X)), "save/load round trip is bit-exact")
+print(f"smoke: passed (kktunlearn {kk.__version__}, CPU build {kk.cpu_variant}, python {sys.version.split()[0]})")
