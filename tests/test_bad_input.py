@@ -845,6 +845,149 @@ def _c():
     np.testing.assert_array_equal(m.W_, r.W_)
 
 
+# ----------------------------------------------------------------------------- issue 14: limits and messages
+@case("fit_width_beyond_memory", V, r"width is too large: fitting TwoLayerReLU .*needs about .* but only .* available")
+def _c():
+    import kktunlearn as kk
+
+    try:
+        _fit_net(*_data(), width=10**9)
+    except MemoryError as e:  # InsufficientMemoryError is a MemoryError and a ValueError, raised before allocating
+        assert isinstance(e, kk.InsufficientMemoryError)
+        raise
+
+
+@case("near_orthogonal_beyond_memory", V, r"d is too large: near_orthogonal \(n=10, d=1000000000000.*available")
+def _c():
+    from kktunlearn.datasets import near_orthogonal
+
+    near_orthogonal(10, 10**12)
+
+
+@case("fit_sparse_X", T, r"sparse input is not supported; use X\.toarray\(\)")
+def _c():
+    import scipy.sparse
+
+    X, y = _data()
+    _fit_net(scipy.sparse.csr_matrix(X), y)
+
+
+@case("fit_mixed_object_labels", T, r"y must be an array of numeric or string labels \(all numbers or all strings\)")
+def _c():
+    X, y = _data()
+    _fit_net(X, np.array(["a"] * 6 + [1] * 6, dtype=object))
+
+
+@case("predict_after_set_params_dtype", V, r"dtype was set to float32 after fit.*refit")
+def _c():
+    m, X, y = _fitted_linear()
+    m.set_params(dtype=np.float32)
+    m.predict(X)
+
+
+@case("predict_after_set_params_width", V, r"width was set to 9 after fit.*30 neurons")
+def _c():
+    m, X, y = _fitted_net()
+    m.set_params(width=9)
+    m.predict(X)
+
+
+@case("save_after_set_params_width", V, r"cannot save.*width=9 but the fitted W has 30 rows")
+def _c():
+    import io
+
+    m, X, y = _fitted_net()
+    m.set_params(width=9)
+    m.save(io.BytesIO())
+
+
+@case("normalized_gd_string", T, r"normalized_gd must be True or False, got 'no'")
+def _c():
+    _fit_net(*_data(), normalized_gd="no")
+
+
+@case("train_outer_string", T, r"train_outer must be True or False, got 'yes'")
+def _c():
+    _fit_net(*_data(), train_outer="yes")
+
+
+@case("random_state_negative", V, r"random_state must be a non-negative integer seed, got -1")
+def _c():
+    _fit_net(*_data(), random_state=-1)
+
+
+@case("unlearn_forget_beyond_int64", V, r"forget index 1180591620717411303424 is out of range for 12 data points")
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_linear()
+    kk.unlearn(m, X, y, 2**70)
+
+
+@case("unlearn_forget_uint64_max", V, r"forget index 18446744073709551615 is out of range")
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_linear()
+    kk.unlearn(m, X, y, np.array([2**64 - 1], np.uint64))
+
+
+@case("unlearn_forget_float_zero", T, r"forget must hold integer indices.*float indices such as 0\.0")
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_linear()
+    kk.unlearn(m, X, y, [0.0])
+
+
+@case("verify_forget_float_zero", T, r"forget must hold integer indices.*float indices such as 0\.0")
+def _c():
+    kk, m, X, y = _kkt_setup()
+    kk.verify_unlearning(m, X, y, [0.0])   # accepted before: one rule for unlearn and verify now
+
+
+@case("evaluate_unlearning_forget_out_of_range", V, r"forget index 99 is out of range for 12 data points")
+def _c():
+    from kktunlearn import metrics
+
+    m, X, y = _fitted_linear()
+    metrics.evaluate_unlearning(m, m, X, y, forget=[99])
+
+
+@case("unlearn_sequence_forget_mask_wrong_shape", V, r"boolean forget mask must have shape \(12,\)")
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_linear()
+    kk.unlearn_sequence(m, X, y, [np.zeros(5, dtype=bool)], method="retrain", kkt=False)
+
+
+@case("work_pandas_object_string_labels", WORK, None)
+def _c():
+    import pandas as pd
+
+    X, y = _data()
+    ys = pd.Series(np.where(y > 0, "yes", "no"), dtype=object)
+    m = _net(max_iter=20, random_state=0).fit(X, ys)
+    ref = _net(max_iter=20, random_state=0).fit(X, np.where(y > 0, "yes", "no"))
+    assert list(m.classes_) == ["no", "yes"] and m.W_.tobytes() == ref.W_.tobytes()
+
+
+@case("work_boolean_mask_same_as_indices", WORK, None)
+def _c():
+    import kktunlearn as kk
+
+    m, X, y = _fitted_linear()
+    mask = np.zeros(12, dtype=bool)
+    mask[[2, 5]] = True
+    a = kk.unlearn(m, X, y, mask, method="retrain")
+    b = kk.unlearn(m, X, y, [5, 2], method="retrain")
+    assert a.W_.tobytes() == b.W_.tobytes()
+    ra = kk.verify_unlearning(a, X, y, mask)
+    rb = kk.verify_unlearning(a, X, y, np.array([2, 5], dtype=np.uint8))
+    assert ra.epsilon == rb.epsilon
+
+
 # ----------------------------------------------------------------------------- running (parent side)
 def _run_child(names):
     """Run cases in a child process; yields (name, result dict)."""

@@ -39,7 +39,10 @@ def net(data):
     ([1.0], TypeError, "integer"),
     (1.5, TypeError, "integer"),
     (True, TypeError, "bool"),
-    (np.zeros(20, dtype=bool), TypeError, "mask"),
+    (np.zeros(20, dtype=bool), ValueError, "mask selects no point"),   # masks follow the one check_forget rule
+    (np.zeros(5, dtype=bool), ValueError, r"mask must have shape \(20,\)"),
+    (2**70, ValueError, "out of range"),
+    (np.array([2**64 - 1], np.uint64), ValueError, "index 18446744073709551615 is out of range"),
     ([[0, 1]], ValueError, "1-D"),
     ("0", TypeError, "integer"),
     (None, TypeError, "integer"),

@@ -80,6 +80,7 @@ void def_model_kernels(py::module_& m) {
           Vectord c(n);
           for (Index i = 0; i < n; ++i) {
             const double q = static_cast<double>(y[i]) * N[i];
+            check_loss_margin(lk, q);
             L += loss_value(lk, q);
             c[i] = loss_deriv(lk, q) * static_cast<double>(y[i]) / static_cast<double>(n);
           }
@@ -182,6 +183,7 @@ void bind_model(py::module_& m) {
         const LossKind lk = loss_from_string(loss);
         Vectord l(q.size()), dl(q.size());
         for (Index i = 0; i < q.size(); ++i) {
+          check_loss_margin(lk, q[i]);
           l[i] = loss_value(lk, q[i]);
           dl[i] = loss_deriv(lk, q[i]);
         }

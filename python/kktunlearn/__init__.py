@@ -17,8 +17,8 @@ from . import _dispatch
 # the best build of the C++ core for this CPU (see _dispatch.py); every module imports it as _core
 _core, cpu_variant = _dispatch.load(__name__)
 _sys.modules[__name__ + "._core"] = _core
-from .exceptions import (ConvergenceWarning, KKTUnlearnError, ModelFileError, NotFittedError, NotSeparableError,
-                         TrainingDivergedError)
+from .exceptions import (ConvergenceWarning, InsufficientMemoryError, KKTUnlearnError, ModelFileError,
+                         NotFittedError, NotSeparableError, TrainingDivergedError)
 from .io import load
 from .models import LinearModel, TwoLayerReLU, choose_representation, clone
 from .kkt import (KKTMultipliers, KKTReport, UnlearningReport, cosine_similarity, kkt_multipliers, kkt_report,
@@ -36,7 +36,7 @@ __all__ = [
     "kkt_multipliers", "kkt_report", "verify_unlearning", "cosine_similarity", "KKTMultipliers", "KKTReport",
     "UnlearningReport", "unlearn", "unlearn_sequence",
     "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
-    "TrainingDivergedError",
+    "TrainingDivergedError", "InsufficientMemoryError",
     "__version__",
 ]
 

@@ -5,7 +5,9 @@ baseline ISA (x86-64: SSE2; runs everywhere), `_core_avx2` (x86-64-v3: AVX2 + FM
 `_core_avx512` (x86-64-v4). At import the best variant that the CPU and the OS support is
 loaded and used as `kktunlearn._core`. The environment variable KKTUNLEARN_DISPATCH
 (`baseline`, `avx2`, `avx512`, `auto` = default) forces a choice (for benchmarks and debugging);
-a forced variant that is missing or unsupported falls back to the best supported one below it.
+a forced variant that is missing or unsupported falls back to the best supported one below it. Any
+other value makes `import kktunlearn` fail with an ImportError naming the valid ones. `report()`
+tells which build was loaded and why the others were skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 from types import ModuleType
-from typing import Tuple
+from typing import Any, Dict, Tuple
 
 _ORDER = ("avx512", "avx2", "baseline")
 _MODULE = {"baseline": "_core", "avx2": "_core_avx2", "avx512": "_core_avx512"}
@@ -24,19 +26,45 @@ _NEEDS = {
 }
 
 
+#: what the last load() did: {"requested", "loaded", "skipped": {variant: reason}}; see report()
+_REPORT: Dict[str, Any] = {}
+
+
+def report() -> Dict[str, Any]:
+    """Which CPU build was loaded and why the others were skipped (for `kktunlearn info`):
+    {"requested": the KKTUNLEARN_DISPATCH value ("auto" if unset), "loaded": the variant,
+    "skipped": {variant: reason}}."""
+    return {"requested": _REPORT.get("requested"), "loaded": _REPORT.get("loaded"),
+            "skipped": dict(_REPORT.get("skipped", {}))}
+
+
 def load(package: str) -> Tuple[ModuleType, str]:
     """Import and return the best supported core module of `package` (and its variant name)."""
+    raw = os.environ.get("KKTUNLEARN_DISPATCH", "auto")
+    want = raw.strip().lower() or "auto"
+    if want != "auto" and want not in _ORDER:
+        raise ImportError(f"KKTUNLEARN_DISPATCH={raw!r} is not a CPU build; use one of "
+                          f"{['auto'] + list(reversed(_ORDER))} (or unset it)")
     base = importlib.import_module(f"{package}._core")
     feats = base.cpu_features() if hasattr(base, "cpu_features") else {}
-    want = os.environ.get("KKTUNLEARN_DISPATCH", "auto").strip().lower() or "auto"
-    order = _ORDER if want not in _ORDER else _ORDER[_ORDER.index(want):]
+    order = _ORDER if want == "auto" else _ORDER[_ORDER.index(want):]
+    skipped = {v: f"above the requested KKTUNLEARN_DISPATCH={want}" for v in _ORDER if v not in order}
+    _REPORT.clear()
+    _REPORT.update(requested=want, skipped=skipped)
     for name in order:
-        if not all(feats.get(f, False) for f in _NEEDS[name]):
+        missing = [f for f in _NEEDS[name] if not feats.get(f, False)]
+        if missing:
+            skipped[name] = f"CPU/OS lacks {', '.join(missing)}"
             continue
         if name == "baseline":
+            _REPORT["loaded"] = name
             return base, name
         try:
-            return importlib.import_module(f"{package}.{_MODULE[name]}"), name
-        except ImportError:
+            mod = importlib.import_module(f"{package}.{_MODULE[name]}")
+        except ImportError as exc:
+            skipped[name] = f"module {_MODULE[name]} not built/importable ({exc})"
             continue
+        _REPORT["loaded"] = name
+        return mod, name
+    _REPORT["loaded"] = "baseline"
     return base, "baseline"

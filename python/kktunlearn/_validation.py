@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .exceptions import NotFittedError
+from .exceptions import InsufficientMemoryError, NotFittedError
 
 _DTYPES = (np.float64, np.float32)
 
@@ -32,6 +32,9 @@ def check_array(X: Any, name: str = "X", dtype: type = np.float64, ndim: int = 2
     """
     if X is None:
         raise ValueError(f"{name} must be an array, got None")
+    if _is_sparse(X):
+        raise TypeError(f"{name}: sparse input is not supported; use {name}.toarray() (the kernels need a dense "
+                        f"array; got {type(X).__name__})")
     if isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.c_contiguous and X.ndim == ndim:
         arr = X
     else:
@@ -78,6 +81,76 @@ def _check_alloc(shape: Sequence[int], itemsize: int, name: str) -> None:
         raise ValueError(f"{name} is too large: shape {tuple(int(s) for s in shape)} needs {total:.3e} bytes")
 
 
+def available_memory() -> Optional[int]:
+    """Bytes this process can still allocate: MemAvailable of /proc/meminfo, capped by a cgroup
+    (v2 memory.max minus memory.current, or v1 limit minus usage) and by RLIMIT_AS; None if unknown."""
+    import os
+
+    best: Optional[int] = None
+
+    def cap(v: Optional[int]) -> None:
+        nonlocal best
+        if v is not None and v >= 0:
+            best = v if best is None else min(best, v)
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    cap(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        try:
+            cap(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    for lim, cur in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                     ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(lim) as fh:
+                t = fh.read().strip()
+            if t != "max" and int(t) < 2**60:
+                with open(cur) as fh:
+                    cap(int(t) - int(fh.read().strip()))
+        except (OSError, ValueError):
+            pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            cap(int(soft))
+    except (ImportError, OSError, ValueError):
+        pass
+    return best
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit, k in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(nbytes: float, name: str, what: str, error: type = InsufficientMemoryError) -> None:
+    """Raise `error` (InsufficientMemoryError: a MemoryError and a ValueError, by default) naming the parameter `name`, what needs the memory, the
+    estimate and the available memory, when an allocation of `nbytes` cannot succeed. Called before
+    allocating, so nothing is written to memory first."""
+    if nbytes > _MAX_BYTES:
+        raise ValueError(f"{name} is too large: {what} would need {_fmt_bytes(nbytes)}, beyond what any machine "
+                         "can address")
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise error(f"{name} is too large: {what} needs about {_fmt_bytes(nbytes)} but only {_fmt_bytes(avail)} "
+                    "of memory is available on this machine")
+
+
+def _is_sparse(X: Any) -> bool:
+    """A scipy.sparse matrix or array (or anything of that interface), without importing scipy."""
+    mod = type(X).__module__ or ""
+    return mod.startswith("scipy.sparse") or (hasattr(X, "tocsr") and hasattr(X, "nnz"))
+
+
 def _canonical_strides(shape: Sequence[int], itemsize: int) -> Tuple[int, ...]:
     out = []
     step = itemsize
@@ -106,8 +179,18 @@ def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,
         raise ValueError(f"{name} has {yr.shape[0]} labels but X has {n} rows")
     if yr.dtype.kind in "fc" and not np.isfinite(yr).all():
         raise ValueError(f"{name} contains NaN or inf; labels must be -1/+1 or two classes")
-    if yr.dtype == object:
-        raise TypeError(f"{name} must be an array of numeric or string labels, got dtype object")
+    if yr.dtype == object:  # e.g. a pandas Series of strings: all strings or all numbers is fine
+        vals = yr.tolist()
+        if all(isinstance(v, str) for v in vals):
+            yr = np.array(vals, dtype=str)
+        elif all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in vals):
+            yr = np.array(vals, dtype=np.float64 if any(isinstance(v, float) for v in vals) else np.int64)
+            if not np.isfinite(yr).all():
+                raise ValueError(f"{name} contains NaN or inf; labels must be -1/+1 or two classes")
+        else:
+            kinds = sorted({type(v).__name__ for v in vals})
+            raise TypeError(f"{name} must be an array of numeric or string labels (all numbers or all strings), "
+                            f"got values of types {kinds}")
     if classes is None:
         uniq = np.unique(yr)
         if yr.dtype.kind in "iufb" and set(uniq.tolist()) <= {-1, 1}:
@@ -133,6 +216,102 @@ def encode_labels(y: Any, n: int, classes: Optional[np.ndarray] = None,
     enc[is_lo] = -1.0
     enc[is_hi] = 1.0
     return enc, classes
+
+
+def check_forget(forget: Any, n: int, name: str = "forget") -> np.ndarray:
+    """The one rule for a forget set, used by unlearn, unlearn_sequence, verify_unlearning and
+    metrics.evaluate_unlearning. Returns the sorted indices (int64).
+
+    Accepted: an integer index (Python or NumPy integer, not a bool); a 1-D list/array of integer
+    indices (any integer dtype); a boolean mask of shape (n,) (True = forget). Every index lies in
+    [0, n) (negative indices do not wrap around), no index is repeated, the set is not empty and
+    leaves at least one point. Refused with TypeError: float indices (even 0.0), bools as indices,
+    strings, None; with ValueError: everything else above (the message names the offending index).
+    """
+    what = f"{name} must be an integer index, a list of integer indices or a boolean mask of length {n}"
+    if forget is None or isinstance(forget, (str, bytes)):
+        raise TypeError(f"{what}, got {forget!r}")
+    if isinstance(forget, (bool, np.bool_)):
+        raise TypeError(f"{what}, got a bool ({forget!r}); a boolean mask must be an array of shape ({n},)")
+    if isinstance(forget, numbers.Integral):
+        vals = [int(forget)]
+        arr = None
+    else:
+        try:
+            raw = np.asarray(forget)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{what}; could not convert it to an array: {exc}") from exc
+        if raw.ndim == 0:
+            raise TypeError(f"{name} must hold integer indices, got {forget!r} ({raw.dtype})")
+        if raw.ndim != 1:
+            raise ValueError(f"{name} must be 1-D (an index list or a boolean mask), got shape {raw.shape}")
+        if raw.dtype == np.bool_:
+            if raw.shape != (n,):
+                raise ValueError(f"a boolean {name} mask must have shape ({n},), got {raw.shape}")
+            arr = np.flatnonzero(raw).astype(np.int64)
+            if arr.size == 0:
+                raise ValueError(f"{name} is empty: the boolean mask selects no point")
+            vals = None
+        elif raw.size == 0:
+            raise ValueError(f"{name} is empty: give at least one index to forget")
+        elif raw.dtype.kind in "iu":
+            vals = None
+            lo, hi = raw.min(), raw.max()  # compared in the array's own dtype: no wrap-around of uint64
+            if lo < 0:
+                raise ValueError(f"{name} index {int(lo)} is out of range for {n} data points (negative indices "
+                                 f"are not accepted; valid: 0..{n - 1})")
+            if hi >= n:
+                raise ValueError(f"{name} index {int(hi)} is out of range for {n} data points (valid: 0..{n - 1})")
+            arr = raw.astype(np.int64)
+        elif raw.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+                                         for v in raw):
+            vals = [int(v) for v in raw]  # Python ints beyond int64
+            arr = None
+        else:
+            kind = " (float indices such as 0.0 are not accepted: use integers)" if raw.dtype.kind == "f" else ""
+            raise TypeError(f"{name} must hold integer indices, got dtype {raw.dtype} "
+                            f"({raw[:3].tolist()}{'...' if raw.size > 3 else ''}){kind}")
+    if arr is None:
+        for v in vals:
+            if v < 0:
+                raise ValueError(f"{name} index {v} is out of range for {n} data points (negative indices are not "
+                                 f"accepted; valid: 0..{n - 1})")
+            if v >= n:
+                raise ValueError(f"{name} index {v} is out of range for {n} data points (valid: 0..{n - 1})")
+        arr = np.array(vals, dtype=np.int64)
+    uniq, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{name} index {int(uniq[counts > 1][0])} is repeated (duplicate indices are not accepted); "
+                         "each point can be forgotten once")
+    if uniq.size >= n:
+        raise ValueError(f"{name} contains every data point (all {n}); the retained set would be empty")
+    return uniq
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """True/False (Python or NumPy bool) only: "no", 0 or None are not silently truthy or falsy."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_random_state(value: Any, name: str = "random_state") -> Any:
+    """None, an integer seed in [0, 2**63), or a numpy Generator / SeedSequence."""
+    if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
+        return value
+    if isinstance(value, (bool, np.bool_, str, bytes, float, np.floating)):
+        raise TypeError(f"{name} must be None, a non-negative integer seed or a numpy.random.Generator, "
+                        f"got {value!r}")
+    if isinstance(value, numbers.Integral):
+        if value < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {value}")
+        return value
+    try:  # a sequence of seeds, as numpy.random.default_rng accepts
+        np.random.SeedSequence(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be None, a non-negative integer seed (or a sequence of them) or a "
+                        f"numpy.random.Generator, got {value!r}: {exc}") from exc
+    return value
 
 
 def check_positive(value: Any, name: str, allow_zero: bool = False, allow_inf: bool = False) -> float:
@@ -180,6 +359,21 @@ def check_is_fitted(model: Any) -> None:
     if not getattr(model, "is_fitted_", False):
         raise NotFittedError(
             f"this {type(model).__name__} is not fitted yet; call fit(X, y) before using it")
+
+
+def check_fitted_params(model: Any) -> None:
+    """A fitted model whose structural parameters were changed by set_params after fit (dtype, width)
+    no longer matches its weights: say so instead of failing inside a kernel."""
+    u = model.__dict__.get("_u")
+    if u is None:
+        return
+    want = np.dtype(check_dtype(model.dtype))
+    if u.dtype != want:
+        raise ValueError(f"dtype was set to {want.name} after fit, but the fitted weights are {u.dtype.name}; "
+                         f"refit (fit(X, y)) or set_params(dtype=np.{u.dtype.name})")
+    if not getattr(model, "_linear", True) and hasattr(model, "width") and int(model.width) != u.shape[0]:
+        raise ValueError(f"width was set to {model.width} after fit, but the fitted model has {u.shape[0]} neurons; "
+                         f"refit (fit(X, y)) or set_params(width={u.shape[0]})")
 
 
 def check_features(model: Any, X: np.ndarray, name: str = "X") -> None:

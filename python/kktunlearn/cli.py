@@ -4,6 +4,7 @@
     kktunlearn reproduce all --quick --out results
     kktunlearn sweep --grid '{"d": [200, 400], "method": ["ga", "retrain"]}' --out sweep.parquet
     kktunlearn sweep --grid grid.json --backend dask --scheduler tcp://10.0.0.1:8786 --out big.parquet
+    kktunlearn sweep --grid grid.json --out big.parquet --resume   # after a crash: only what is missing
     kktunlearn info                                # versions, threads, optional dependencies
 """
 
@@ -36,7 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="sweep the default unlearning experiment over a parameter grid")
     s.add_argument("--grid", required=True,
                    help='JSON object of parameter -> list of values, or the path of a JSON file')
-    s.add_argument("--out", required=True, help="result file (.parquet, or .csv)")
+    s.add_argument("--out", required=True,
+                   help="result file (.parquet, .csv or .jsonl); rows stream into OUT-STEM.rows.jsonl as they "
+                        "finish (OUT itself for .jsonl), so an interrupted sweep keeps its finished rows")
+    s.add_argument("--resume", action="store_true",
+                   help="continue the sweep whose rows are in the .rows.jsonl file: configurations already "
+                        "finished are not run again")
+    s.add_argument("--max-retries", type=int, default=3,
+                   help="reruns of a task whose worker process died (default 3)")
     s.add_argument("--backend", choices=["local", "dask", "ray"], default="local")
     s.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://host:port (backend dask)")
     s.add_argument("--n-jobs", type=int, default=None, help="worker processes (default: all cores)")
@@ -59,6 +67,20 @@ def _load_grid(text: str) -> Any:
         raise SystemExit("kktunlearn sweep: --grid must be a JSON object (or a list of objects)")
     return grid
 
+
+def _check_out(out: str) -> str:
+    """The JSON-lines file the rows stream into, after checking that `out` can be written."""
+    out = os.fspath(out)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--out {out}: the folder {folder} does not exist")
+    if os.path.isdir(out):
+        raise IsADirectoryError(f"--out {out} is a directory; give a file name such as results.parquet")
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"--out {out}: the folder {folder} is not writable")
+    if out.endswith((".jsonl", ".ndjson")):
+        return out
+    return os.path.splitext(out)[0] + ".rows.jsonl"
 
 def _dispatch_report() -> List[str]:
     """Lines of _dispatch's report of the CPU build choice (which one was loaded, why the others were
@@ -125,8 +147,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         return _run(args)
-    except (SweepError, ValueError, TypeError, ImportError) as exc:
-        print(f"kktunlearn {args.command}: error: {exc}", file=sys.stderr)
+    except (SweepError, ValueError, TypeError, ImportError, OSError) as exc:
+        msg = str(exc)
+        if isinstance(exc, FileExistsError):
+            msg += " (on the command line: --resume)"
+        print(f"kktunlearn {args.command}: error: {msg}", file=sys.stderr)
         return 1
 
 
@@ -147,10 +172,15 @@ def _run(args: argparse.Namespace) -> int:
         from .sweep import save, sweep
 
         grid = _load_grid(args.grid)
+        journal = _check_out(args.out)  # before any work: a bad path must not cost a whole sweep
         df = sweep(grid, backend=args.backend, n_jobs=args.n_jobs, progress=not args.no_progress,
-                   scheduler=args.scheduler, errors=args.errors)
+                   scheduler=args.scheduler, errors=args.errors, max_retries=args.max_retries, out=journal,
+                   resume=args.resume)
+        if journal == os.fspath(args.out):
+            print(f"{len(df)} rows -> {journal}")
+            return 0
         path = save(df, args.out)
-        print(f"{len(df)} rows -> {path}")
+        print(f"{len(df)} rows -> {path} (streamed rows: {journal})")
         return 0
     return 2  # pragma: no cover - argparse enforces the choices
 

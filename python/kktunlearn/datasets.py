@@ -23,7 +23,13 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _random
-from ._validation import check_array, check_int, check_n_threads
+from ._validation import check_array, check_int, check_memory, check_n_threads
+
+
+def _check_data_memory(n: int, d: int, copies: int, what: str) -> None:
+    """Before drawing: `copies` float64-sized n x d arrays must fit in memory."""
+    check_memory(float(copies) * n * d * 8, "d" if d >= n else "n", f"{what} (n={n}, d={d}: {copies} "
+                 f"array(s) of {n} x {d})")
 
 
 class DataStats(NamedTuple):
@@ -87,6 +93,7 @@ def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "r
     d = check_int(d, "d", 1)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
+    _check_data_memory(n, d, 1, "near_orthogonal")
     dt = _check_dtype(dtype)
     key = _data_seed(seed)
     X = _rows(key, _random.STREAM_ROWS, n, d, 1.0 / math.sqrt(d), dt, n_threads=n_threads)
@@ -211,6 +218,7 @@ def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_nois
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
+    _check_data_memory(n, d, 3, "gaussian_mixture")
     if mu_norm is None:
         mu_norm = d ** -0.25
     import numbers
@@ -258,6 +266,7 @@ def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
         seed = check_int(seed, "seed", 0)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
+    _check_data_memory(n, d, 1, "correlated")
     dt = _check_dtype(dtype)
     key = _data_seed(seed)
     c = _direction(key, d)

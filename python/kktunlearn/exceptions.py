@@ -25,5 +25,11 @@ class ModelFileError(KKTUnlearnError, ValueError):
     newer format version, or inconsistent contents."""
 
 
+class InsufficientMemoryError(KKTUnlearnError, MemoryError, ValueError):
+    """A call would need more memory than the machine has available; raised from an estimate made
+    before allocating anything (the message names the parameter, the estimate and what is available).
+    Both a MemoryError and a ValueError."""
+
+
 class ConvergenceWarning(UserWarning):
     """Training or a solver stopped before it met its target."""

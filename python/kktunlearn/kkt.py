@@ -49,7 +49,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core, _span
-from ._validation import check_choice, check_int, check_is_fitted, check_n_threads, check_positive
+from ._validation import check_choice, check_forget, check_int, check_is_fitted, check_n_threads, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
 __all__ = ["KKTMultipliers", "KKTReport", "UnlearningReport", "kkt_multipliers", "kkt_report",
@@ -452,6 +452,16 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
         warnings.warn(
             f"closed_form: {r['n_clipped']} of {Xc.shape[0]} multipliers were negative (those points are not support "
             "vectors) and were set to 0; method='nnls' gives the exact multipliers", UserWarning, stacklevel=3)
+    if method == "dynamics":
+        lam = np.asarray(r["lambdas"])
+        if lam.size and not (lam > 0).any():
+            qmin = float(_margins(model, Xc, yc, nt).min())
+            warnings.warn(
+                f"kkt_multipliers(method='dynamics'): every multiplier is 0 (min raw margin {qmin:.4g}), so they "
+                "carry no information: <theta, g> <= 0 for g = sum_i |l'(q_i)| y_i grad N(x_i) (the weights "
+                "|l'(q_i)| are taken relative to the smallest margin, exp(q_min - q_i), so they do not underflow; "
+                "a point whose margin exceeds q_min by more than ~745 gets 0, which is exact in double precision). "
+                "Use method='nnls'.", UserWarning, stacklevel=3)
     if not r["converged"]:
         warnings.warn(f"kkt_multipliers: the solver stopped before meeting tol={tol} (violation "
                       f"{r['kkt_violation']:.3g}); raise max_iter", ConvergenceWarning, stacklevel=3)
@@ -547,37 +557,6 @@ def _info_scale(info: Dict[str, Any]) -> Optional[float]:
     return None if v is None else float(v)
 
 
-def _check_forget(forget: Any, n: int) -> np.ndarray:
-    if forget is None:
-        raise ValueError("forget must be an index or an array of indices, got None")
-    f = np.asarray(forget)
-    if f.dtype == np.bool_:
-        if f.shape != (n,):
-            raise ValueError(f"a boolean forget mask must have shape ({n},), got {f.shape}")
-        f = np.flatnonzero(f)
-    else:
-        f = np.atleast_1d(f)
-        if f.ndim != 1:
-            raise ValueError(f"forget must be 1-D, got shape {f.shape}")
-        if f.size and f.dtype.kind not in "iu":
-            if f.dtype.kind == "f" and np.all(np.isfinite(f)) and np.all(f == np.round(f)):
-                f = f.astype(np.int64)
-            else:
-                raise TypeError(f"forget must hold integer indices, got dtype {f.dtype}")
-    f = f.astype(np.int64)
-    if f.size == 0:
-        raise ValueError("forget is empty: give at least one index to forget")
-    bad = f[(f < 0) | (f >= n)]
-    if bad.size:
-        raise ValueError(f"forget index {int(bad[0])} is out of range for {n} data points (valid: 0..{n - 1})")
-    uniq, counts = np.unique(f, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"forget index {int(uniq[counts > 1][0])} is repeated; each point can be forgotten once")
-    if uniq.size == n:
-        raise ValueError("forget contains every data point; the retained set would be empty")
-    return np.sort(f)
-
-
 def ga_radius(original: Any, X: Any, y: Any, forget: Any, multipliers: Optional[KKTMultipliers] = None,
               subgradient: str = "clarke") -> float:
     """The relaxed reading's radius r taken from the KKT-scaled GA step at alpha = 1 (arXiv 2510.14844,
@@ -632,7 +611,7 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     Xc = unlearned._check_X(X)
     n = Xc.shape[0]
     yc = unlearned._encode_y(y, n)
-    f = _check_forget(forget, n)
+    f = check_forget(forget, n)
     keep = np.ones(n, dtype=bool)
     keep[f] = False
     thr = {}

@@ -433,7 +433,9 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
     Xa = np.asarray(X, dtype=np.float64)
     ya = np.asarray(y)
     n = Xa.shape[0]
-    f = np.atleast_1d(np.asarray(forget, dtype=np.int64))
+    from ._validation import check_forget
+
+    f = check_forget(forget, n)
     keep = np.ones(n, dtype=bool)
     keep[f] = False
     Xr, yr, Xf, yf = Xa[keep], ya[keep], Xa[f], ya[f]

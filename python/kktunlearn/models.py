@@ -30,8 +30,9 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from . import _core, _span
-from ._validation import (_check_alloc, check_array, check_choice, check_dtype, check_features, check_int,
-                          check_is_fitted, check_n_threads, check_positive, encode_labels)
+from ._validation import (_check_alloc, check_array, check_bool, check_choice, check_dtype, check_features,
+                          check_fitted_params, check_int, check_is_fitted, check_memory, check_n_threads,
+                          check_positive, check_random_state, encode_labels)
 from .exceptions import ConvergenceWarning, TrainingDivergedError
 
 _LOSSES = ("exponential", "logistic")
@@ -419,6 +420,7 @@ class _HomogeneousModel:
     # ------------------------------------------------------------------ validation helpers
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self)
+        check_fitted_params(self)
         sp = self.__dict__.get("_span")
         if sp is not None and isinstance(X, np.ndarray) and sp._same_buffer(X):
             # the span model's own training matrix: validated at fit, and the in-place check (which a NaN
@@ -460,6 +462,9 @@ class _HomogeneousModel:
                              "(1 - lr weight_decay) would flip the sign of theta; lower lr or weight_decay")
         check_n_threads(self.n_threads)
         check_dtype(self.dtype)
+        check_bool(self.normalized_gd, "normalized_gd")
+        check_bool(getattr(self, "progress", False), "progress")
+        check_random_state(self.random_state)
 
     # ------------------------------------------------------------------ training
     def _default_u(self, m: int) -> np.ndarray:
@@ -515,6 +520,7 @@ class _HomogeneousModel:
         m = 1 if self._linear else int(self.width)
         size_name = "width" if not self._linear else "X"
         _check_alloc((n, m), np.dtype(dt).itemsize, f"{size_name} (pre-activations of {n} x {m})")
+        _check_fit_memory(self, n, d, m, np.dtype(dt).itemsize)
         init, u0 = self._init_source(d)
         u0 = np.ascontiguousarray(u0, dtype=dt)
         m = init.m
@@ -558,7 +564,15 @@ class _HomogeneousModel:
             raise TrainingDivergedError(
                 f"training diverged at iteration {self.n_iter_}: the loss became NaN or inf. The model keeps the "
                 f"last finite state; lower lr (now {self.lr}) or use normalized_gd=True with a smaller lr.")
-        if res["n_misfit"] > 0 and self.max_iter > 0:
+        loss_hist = self.history_.get("loss")
+        if (res["n_misfit"] > 0 and self.max_iter > 0 and loss_hist is not None and len(loss_hist) > 1
+                and np.isfinite(loss_hist[-1]) and loss_hist[-1] > loss_hist[0]):
+            warnings.warn(
+                f"{type(self).__name__} does not fit the training data after {self.n_iter_} iterations and the loss "
+                f"rose from {loss_hist[0]:.3g} to {loss_hist[-1]:.3g}: the step size is too large. Lower lr (now "
+                f"{self.lr}){' or use normalized_gd=True' if not self.normalized_gd else ''}.",
+                ConvergenceWarning, stacklevel=2)
+        elif res["n_misfit"] > 0 and self.max_iter > 0:
             warnings.warn(
                 f"{type(self).__name__} does not fit the training data after {self.n_iter_} iterations: "
                 f"{res['n_misfit']} of {n} points have margin y_i N(x_i) <= 0 (min margin {self.min_margin_:.3g}). "
@@ -607,7 +621,15 @@ class _HomogeneousModel:
     def loss_value(self, X: Any, y: Any) -> float:
         """Mean training loss (1/n) sum_i l(q_i)."""
         q = self.margins(X, y)
-        return float(_core.margin_stats(q, self.loss)["loss"])
+        st = _core.margin_stats(q, self.loss)
+        if not np.isfinite(st["loss"]) and np.isfinite(q).all() and self.loss == "exponential":
+            qm = float(q.min())
+            log_loss = -qm + float(np.log(np.mean(np.exp(qm - q))))  # log((1/n) sum_i exp(-q_i)), no overflow
+            raise _core.NumericalError(
+                f"the mean {self.loss} loss is exp({log_loss:.6g}) (log domain), beyond the largest double "
+                f"(1.8e308): the minimum margin is {float(q.min()):.6g} (exp(-q) overflows below q = -709.78). "
+                "Rescale the weights or X, or use loss='logistic'.")
+        return float(st["loss"])
 
     def loss_gradient(self, X: Any, y: Any) -> np.ndarray:
         """Gradient of the mean loss as a flat vector aligned with params():
@@ -634,7 +656,13 @@ class _HomogeneousModel:
         parts = [np.asarray(gW, dtype=np.float64).ravel()]
         if self.train_outer_:
             parts.append(np.asarray(gu, dtype=np.float64))
-        return np.concatenate(parts)
+        g = np.concatenate(parts)
+        if not np.isfinite(g).all():
+            raise _core.NumericalError(
+                "loss_gradient: the gradient overflows the largest representable number (the loss derivative "
+                "at the smallest margins times the data exceeds 1.8e308, or 3.4e38 in float32); rescale the "
+                "weights or X, or use loss='logistic'")
+        return g
 
     def activation_pattern(self, X: Any) -> np.ndarray:
         """sigma'(<w_j, x_i>) (n x m), with sigma'(0) = leaky_slope."""
@@ -789,6 +817,7 @@ class TwoLayerReLU(_HomogeneousModel):
     def _check_hyper(self) -> None:
         super()._check_hyper()
         check_int(self.width, "width", 1)
+        check_bool(self.train_outer, "train_outer")
         s = check_positive(self.leaky_slope, "leaky_slope", allow_zero=True)
         if s >= 1:
             raise ValueError(f"leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
@@ -813,6 +842,19 @@ class TwoLayerReLU(_HomogeneousModel):
             if u0.shape[0] != m:
                 raise ValueError(f"outer_weights has {u0.shape[0]} entries but width is {m}")
         return init, u0
+
+
+def _check_fit_memory(model: "_HomogeneousModel", n: int, d: int, m: int, itemsize: int) -> None:
+    """Estimate what fit allocates (before allocating any of it) and refuse what cannot fit in memory:
+    u (m, float64 and the model's dtype), the pre-activations and their gradients (3 x n x m), and either
+    the primal W(0), W and its gradient (3 x m x d) or the span state (the n x n Gram matrix, Z(0), A)."""
+    rep = model.representation
+    if rep == "auto":
+        rep = choose_representation(n, d, m, int(model.max_iter), itemsize)
+    est = m * (8 + itemsize) + 3 * n * m * itemsize
+    est += 3 * m * d * itemsize if rep == "primal" else (n * n + 2 * n * m) * itemsize
+    name = "X" if model._linear or (rep != "primal" and n * n > 3 * n * m) else "width"
+    check_memory(est, name, f"fitting {type(model).__name__} (n={n}, d={d}, width={m}, {rep} representation)")
 
 
 def clone(model: _HomogeneousModel) -> _HomogeneousModel:

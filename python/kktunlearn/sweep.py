@@ -9,12 +9,18 @@ returned, and the provenance columns
 
     task_id, n_threads (OpenMP threads the kernels were told to use), omp_num_threads (the worker's
     OMP_NUM_THREADS), n_workers (worker processes started for the sweep; None on an external cluster), kktunlearn_version, numpy_version, python_version, git_revision, backend,
-    attempt (1 + number of retries), pid, hostname, task_time (seconds)
+    attempt (times the task was started: 1 + deaths of the workers that ran it), pid, hostname,
+    task_time (seconds); with out=PATH also config_hash, and a task whose worker died more than
+    max_retries times (errors="record") gets error and worker_exit (e.g. "signal SIGSEGV (11)")
 
 Backends (chosen with `backend=`):
-  "local"  joblib's loky process pool (fork + exec, so no process forks after OpenMP has started), one
+  "local"  n_jobs worker processes (default: all cores), each a fresh interpreter (fork + exec, so no
+           process forks after OpenMP has started, and the caller's script is never re-imported), one
            OpenMP thread per worker (OMP_NUM_THREADS=1 in the workers and n_threads=1 passed to the
-           kernels), n_jobs workers (default: all cores); n_jobs=1 runs the tasks in this process.
+           kernels); n_jobs=1 runs the tasks in this process. The parent knows which task each worker
+           runs: a worker that dies (segfault, OOM kill) charges only that task, which is run again on a
+           fresh worker up to max_retries times and then fails with the signal that killed it. Ctrl-C
+           (or any error) terminates and reaps every worker before the exception propagates.
   "dask"   dask.distributed: a LocalCluster with n_jobs single-threaded worker processes when neither
            `scheduler` ("tcp://host:port") nor `client` is given, else that cluster.
   "ray"    Ray through its joblib backend (ray.util.joblib), imported only when asked for.
@@ -29,19 +35,22 @@ import inspect
 import itertools
 import numbers
 import os
+import pickle
 import platform
 import socket
+import struct
 import subprocess
+import sys
 import time
 import traceback
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = ["sweep", "iter_sweep", "expand_grid", "unlearning_experiment", "toy_experiment", "save", "load",
-           "DEFAULTS", "NONDETERMINISTIC_COLUMNS", "SweepError", "git_revision"]
+           "DEFAULTS", "NONDETERMINISTIC_COLUMNS", "SweepError", "git_revision", "config_hash"]
 
 #: columns that legitimately differ between two runs of the same sweep (timings, processes, backend)
 NONDETERMINISTIC_COLUMNS = ("pid", "hostname", "task_time", "wall_time", "fit_time", "retrain_time", "backend",
@@ -173,6 +182,8 @@ def _make_rows(result: Dict[str, Any], params: Dict[str, Any], meta: Dict[str, A
                              f"--- worker traceback ---\n{result['traceback']}")
         row = dict(base)
         row["error"] = result["error"]
+        if "worker_died" in result:
+            row["worker_exit"] = result["worker_died"]
         row.update(prov)
         return [{k: _sanitize(v) for k, v in row.items()}]
     rows = []
@@ -184,46 +195,214 @@ def _make_rows(result: Dict[str, Any], params: Dict[str, Any], meta: Dict[str, A
     return rows
 
 
+# ------------------------------------------------------------------------------ the local process pool
+# Each worker is a fresh interpreter (fork + exec: `python -c _BOOT`, so nothing forks after OpenMP has
+# started and a script without `if __name__ == "__main__":` is never re-imported). The parent talks to
+# it over its stdin/stdout pipes in length-prefixed pickle frames; the worker's own prints go to stderr.
+# The parent knows which task each worker runs, so a worker that dies charges exactly that task, with
+# its exit code or signal; every other task keeps its attempt count.
+_BOOT = (
+    "import os, pickle, signal, struct, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"          # Ctrl-C is the parent's to handle
+    "fin = os.fdopen(os.dup(0), 'rb', buffering=0); fout = os.fdopen(os.dup(1), 'wb', buffering=0)\n"
+    "os.dup2(2, 1); devnull = os.open(os.devnull, os.O_RDONLY); os.dup2(devnull, 0)\n"
+    "def rd(n):\n"
+    "    b = b''\n"
+    "    while len(b) < n:\n"
+    "        c = fin.read(n - len(b))\n"
+    "        if not c: sys.exit(0)\n"
+    "        b += c\n"
+    "    return b\n"
+    "sys.path[:] = pickle.loads(rd(struct.unpack('<Q', rd(8))[0]))\n"
+    "from kktunlearn.sweep import _worker_loop\n"
+    "_worker_loop(rd, fout)\n"
+)
+
+
+def _frame(obj: Any) -> bytes:
+    b = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return struct.pack("<Q", len(b)) + b
+
+
+def _worker_loop(rd: Callable[[int], bytes], fout: Any) -> None:
+    """Worker side: read a cloudpickled task, run it, write its result; until stdin closes."""
+    while True:
+        task = pickle.loads(rd(struct.unpack("<Q", rd(8))[0]))
+        res = _run_task(task)
+        try:
+            out = _frame(res)
+        except Exception as exc:  # an experiment returned something pickle cannot carry
+            out = _frame({"task_id": res["task_id"], "error": f"TypeError: the result cannot be sent back to "
+                          f"the parent ({type(exc).__name__}: {exc})", "traceback": "", "info": res["info"],
+                          "task_time": res.get("task_time", 0.0)})
+        fout.write(out)
+
+
+def _exit_reason(code: Optional[int]) -> str:
+    import signal as _signal
+
+    if code is None:
+        return "an unknown cause"
+    if code < 0:
+        try:
+            name = _signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"signal {name} ({-code})"
+    return f"exit code {code}"
+
+
+class _Worker:
+    def __init__(self, env: Dict[str, str]):
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     bufsize=0, env=env, close_fds=True)
+        self.task: Optional[int] = None
+        self.send(list(sys.path))
+
+    def send(self, obj: Any) -> None:
+        self.send_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def send_bytes(self, b: bytes) -> None:
+        self.proc.stdin.write(struct.pack("<Q", len(b)) + b)
+
+    def read(self) -> Any:
+        """The next frame, or None at EOF (the worker died)."""
+        def rd(n):
+            b = b""
+            while len(b) < n:
+                c = self.proc.stdout.read(n - len(b))
+                if not c:
+                    return None
+                b += c
+            return b
+
+        head = rd(8)
+        if head is None:
+            return None
+        body = rd(struct.unpack("<Q", head)[0])
+        return None if body is None else pickle.loads(body)
+
+    def stop(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def _stop_workers(workers: List["_Worker"], grace: float = 1.0) -> None:
+    """Terminate every worker (SIGTERM, then SIGKILL after `grace` s) and reap it: nothing keeps running."""
+    for w in workers:
+        if w.proc.poll() is None:
+            try:
+                w.proc.terminate()
+            except OSError:
+                pass
+    deadline = time.monotonic() + grace
+    for w in workers:
+        try:
+            w.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait()
+        w.stop()
+
+
 def _iter_local(tasks, n_jobs, n_threads, max_retries):
-    from joblib.externals.loky import get_reusable_executor
-    from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
-    from concurrent.futures import as_completed
-
-    def executor():
-        return get_reusable_executor(max_workers=n_jobs, timeout=30,
-                                     env={"OMP_NUM_THREADS": str(n_threads), "MKL_NUM_THREADS": "1",
-                                          "OPENBLAS_NUM_THREADS": "1"})
-
     if n_jobs == 1:  # one worker: run in this process, in order (no pool to start)
         for tid, p, e, nt, _a in tasks:
             yield _run_task((tid, p, e, nt, 1)), 1
         return
-    pending = {t[0]: t for t in tasks}
-    failures: Counter = Counter()
-    while pending:
-        ex = executor()
-        futs = {ex.submit(_run_task, (tid, p, e, nt, failures[tid] + 1)): tid
-                for tid, (tid_, p, e, nt, _a) in pending.items()}
+    import selectors
+
+    try:  # functions defined in a script or a notebook travel by value
+        import cloudpickle as _pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with joblib/dask; else module-level only
+        _pickler = pickle
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(n_threads), MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    queue = deque(t[0] for t in tasks)
+    by_id = {t[0]: t for t in tasks}
+    starts: Counter = Counter()   # times each task was handed to a worker
+    idle_deaths = 0
+    workers: List[_Worker] = []
+    sel = selectors.DefaultSelector()
+
+    def spawn() -> _Worker:
+        w = _Worker(env)
+        workers.append(w)
+        sel.register(w.proc.stdout, selectors.EVENT_READ, w)
+        return w
+
+    def assign(w: _Worker) -> None:
+        tid = queue.popleft()
+        t_id, p, e, nt, _a = by_id[tid]
+        starts[tid] += 1
+        w.task = tid
         try:
-            for fut in as_completed(futs):
-                tid = futs[fut]
-                try:
-                    res = fut.result()
-                except (TerminatedWorkerError, BrokenProcessPool) as exc:
-                    failures[tid] += 1
-                    if failures[tid] > max_retries:
-                        raise SweepError(f"task {tid} with parameters {pending[tid][1]} lost its worker "
-                                         f"{failures[tid]} times (max_retries={max_retries}): {exc}") from exc
+            w.send_bytes(_pickler.dumps((t_id, p, e, nt, starts[tid])))
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone; its EOF is handled below
+
+    try:
+        for _ in range(min(n_jobs, len(queue))):
+            spawn()
+        for w in list(workers):
+            if queue:
+                assign(w)
+        remaining = len(tasks)
+        while remaining:
+            for key, _ev in sel.select():
+                w = key.data
+                msg = w.read()
+                if msg is not None:
+                    tid, w.task = w.task, None
+                    remaining -= 1
+                    yield msg, starts[tid]
+                    if queue:
+                        assign(w)
                     continue
-                del pending[tid]
-                yield res, failures[tid] + 1
-        except BaseException:
-            for f in futs:
-                f.cancel()
-            raise
+                # EOF: the worker died; charge only the task it was running
+                sel.unregister(w.proc.stdout)
+                code = w.proc.wait()
+                w.stop()
+                workers.remove(w)
+                tid, w.task = w.task, None
+                reason = _exit_reason(code)
+                if tid is None:
+                    idle_deaths += 1
+                    if idle_deaths > max(3, 2 * n_jobs):
+                        raise SweepError(f"sweep workers keep dying before running a task ({reason}); "
+                                         "see their messages on stderr above")
+                elif starts[tid] > max_retries:
+                    remaining -= 1
+                    yield ({"task_id": tid, "error": f"WorkerDied: the worker process running this task died "
+                            f"{starts[tid]} times, last by {reason} (max_retries={max_retries})",
+                            "traceback": "", "info": {"pid": w.proc.pid, "hostname": socket.gethostname(),
+                                                      "omp_num_threads": str(n_threads)},
+                            "task_time": float("nan"), "worker_died": reason}, starts[tid])
+                else:
+                    queue.appendleft(tid)  # retried first, on a fresh worker
+                if queue:
+                    assign(spawn())
+    finally:
+        sel.close()
+        _stop_workers(workers)
 
 
-def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client):
+def _dask_start_message(exc: BaseException) -> str:
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    where = f" ({script})" if script else ""
+    return (f"the Dask LocalCluster could not start its workers ({type(exc).__name__}: {exc or 'no message'}). "
+            "Dask starts worker processes with the 'spawn' method, which re-imports the main script"
+            f"{where} in every worker; a script that calls sweep(..., backend='dask') at top level then starts "
+            "a sweep inside each worker. Put the call under `if __name__ == \"__main__\":`, or use "
+            "backend='local' (its workers never re-import the script), or pass scheduler=/client= of a running "
+            "cluster.")
+
+
+def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client, errors="raise"):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
@@ -234,9 +413,12 @@ def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client):
         if scheduler is not None:
             client = own_client = Client(scheduler)
         else:
-            own_cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=40,
-                                       env={"OMP_NUM_THREADS": str(n_threads)})
+            try:
+                own_cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=40,
+                                           env={"OMP_NUM_THREADS": str(n_threads)})
+            except Exception as exc:
+                raise SweepError(_dask_start_message(exc)) from exc
             client = own_client = Client(own_cluster)
     try:
         futs = {}
@@ -249,7 +431,10 @@ def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client):
             try:
                 res = fut.result()
             except Exception as exc:  # KilledWorker after the scheduler's own retries
-                raise SweepError(f"task {tid} failed on the Dask cluster: {type(exc).__name__}: {exc}") from exc
+                if errors != "record":
+                    raise SweepError(f"task {tid} failed on the Dask cluster: {type(exc).__name__}: {exc}") from exc
+                res = {"task_id": tid, "error": f"{type(exc).__name__}: {exc}", "traceback": "",
+                       "info": {"pid": None, "hostname": None, "omp_num_threads": None}, "task_time": float("nan")}
             if tid in seen:  # never hand a row twice
                 continue
             seen.add(tid)
@@ -298,8 +483,11 @@ def _iter_ray(tasks, n_jobs, n_threads, max_retries, address):
 def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experiment: Optional[Callable] = None,
                backend: str = "local", n_jobs: Optional[int] = None, progress: bool = True,
                scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
-               errors: str = "raise") -> Iterator[Dict[str, Any]]:
-    """Generator of sweep rows in completion order (see `sweep` for the arguments)."""
+               errors: str = "raise", out: Optional[Any] = None, resume: bool = False,
+               _skip: Optional[set] = None) -> Iterator[Dict[str, Any]]:
+    """Generator of sweep rows in completion order (see `sweep` for the arguments). With `out`, each
+    row is appended to that JSON-lines file before it is yielded; with `resume=True` configurations
+    whose rows the file already holds are not run again (and not yielded)."""
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {list(_BACKENDS)}, got {backend!r}")
     if errors not in ("raise", "record"):
@@ -310,11 +498,22 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
         raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, numbers.Integral) or max_retries < 0:
         raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if not isinstance(resume, (bool, np.bool_)):
+        raise TypeError(f"resume must be True or False, got {resume!r}")
+    if resume and out is None:
+        raise ValueError("resume=True needs out=PATH (the JSON-lines file of the sweep to continue)")
     if experiment is None:
         experiment = unlearning_experiment
     if not callable(experiment):
         raise TypeError(f"experiment must be callable, got {type(experiment).__name__}")
     points = expand_grid(grid)
+    journal = _Journal(out, resume) if out is not None else None  # checked before any work starts
+    if journal is not None:
+        exp_name = _experiment_name(experiment)
+        hashes = [config_hash(p, exp_name) for p in points]
+        done_hashes = journal.done_hashes()
+        if _skip is not None:
+            _skip.update(done_hashes)
     n_jobs = int(n_jobs) if n_jobs is not None else (os.cpu_count() or 1)
     n_jobs = max(1, min(n_jobs, len(points))) if points else 1
     meta = dict(_versions())
@@ -323,7 +522,11 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
     meta["n_threads"] = int(n_threads)
     meta["n_workers"] = n_jobs if backend != "dask" or (client is None and scheduler is None) else None
     tasks = [(i, p, experiment, int(n_threads), 1) for i, p in enumerate(points)]
+    if journal is not None:
+        tasks = [t for t in tasks if hashes[t[0]] not in done_hashes]
     if not tasks:
+        if journal is not None:
+            journal.close()
         return
     bar = None
     if progress:
@@ -336,7 +539,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
     if backend == "local":
         it = _iter_local(tasks, n_jobs, n_threads, max_retries)
     elif backend == "dask":
-        it = _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client)
+        it = _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client, errors)
     else:
         it = _iter_ray(tasks, n_jobs, n_threads, max_retries, scheduler)
     done = set()
@@ -346,14 +549,22 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
             if tid in done:
                 continue
             done.add(tid)
-            for row in _make_rows(res, points[tid], meta, attempt, errors):
+            rows = _make_rows(res, points[tid], meta, attempt, errors)
+            if journal is not None:
+                for row in rows:
+                    row["config_hash"] = hashes[tid]
+                journal.write(rows)  # on disk before anyone sees them
+            for row in rows:
                 yield row
             if bar is not None:
                 bar.update(1)
     finally:
+        it.close()  # stops the workers at once (Ctrl-C, errors="raise", an abandoned generator)
         if bar is not None:
             bar.close()
-    missing = set(range(len(tasks))) - done
+        if journal is not None:
+            journal.close()
+    missing = {t[0] for t in tasks} - done
     if missing:  # pragma: no cover - guarded by the backends
         raise SweepError(f"{len(missing)} tasks returned no result: {sorted(missing)[:10]}")
 
@@ -361,7 +572,8 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
 def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experiment: Optional[Callable] = None,
           backend: str = "local", n_jobs: Optional[int] = None, progress: bool = True,
           scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
-          errors: str = "raise", on_result: Optional[Callable[[Dict[str, Any]], None]] = None):
+          errors: str = "raise", on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
+          out: Optional[Any] = None, resume: bool = False):
     """Run `experiment` on every point of the Cartesian product of `grid`; a tidy pandas DataFrame.
 
     grid: dict (or list of dicts) of parameter -> list of values, see expand_grid. For the default
@@ -369,16 +581,28 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
         sweep({"d": [200, 400], "method": ["ga", "retrain"]}).
     experiment: a picklable (module-level) function f(**params) -> dict or list of dicts. If it has an
         `n_threads` parameter it receives the per-worker thread count.
-    backend: "local" (loky processes), "dask" (dask.distributed) or "ray".
+    backend: "local" (worker processes on this machine, see the module docstring), "dask"
+        (dask.distributed) or "ray".
     n_jobs: worker processes (default: all cores; for "dask" the LocalCluster size).
     progress: tqdm bar over tasks.
     scheduler: "tcp://host:port" of a running Dask scheduler (backend="dask"), or Ray's address.
     client: an existing dask.distributed.Client to use (not closed afterwards).
     n_threads: OpenMP threads per worker (default 1: parallelism comes from the processes).
-    max_retries: resubmissions of a task whose worker died (segfault, OOM kill, lost node).
+    max_retries: resubmissions of a task whose worker died (segfault, OOM kill, lost node); only the
+        task that was running in the dead worker is charged (backend "local").
     errors: "raise" (default: the first failing experiment stops the sweep with its traceback) or
-        "record" (a row with the parameters and an `error` column).
+        "record" (a row with the parameters and an `error` column; a task whose worker died more than
+        max_retries times gets the signal or exit code in `error` and `worker_exit`).
     on_result: called with each row as it arrives (streaming, completion order).
+    out: path of a JSON-lines file (one JSON object per row, ".jsonl"). Each row is appended and
+        flushed to it as its task finishes, so a crash, a Ctrl-C or a failure under errors="raise"
+        keeps every finished row on disk. Every row gets a `config_hash` column: the SHA-256 (first
+        16 hex digits) of the experiment's name and the task's parameters (canonical JSON). The path
+        is checked (folder exists, file writable, not already holding rows unless resume=True)
+        before any work starts. Read it back with kktunlearn.sweep.load(path).
+    resume: with `out`, skip every configuration whose config_hash already has a finished row in the
+        file (rows recorded as errors are run again) and return the stored rows together with the
+        new ones. Without resume=True an existing non-empty `out` raises FileExistsError.
 
     Returns a DataFrame with one row per returned row (per (configuration, seed, method) for the default
     experiment), sorted by task_id, with the provenance columns listed in the module docstring.
@@ -386,12 +610,23 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
     import pandas as pd
 
     rows = []
+    skipped: set = set()
     for row in iter_sweep(grid, experiment=experiment, backend=backend, n_jobs=n_jobs, progress=progress,
                           scheduler=scheduler, client=client, n_threads=n_threads, max_retries=max_retries,
-                          errors=errors):
+                          errors=errors, out=out, resume=resume, _skip=skipped):
         rows.append(row)
         if on_result is not None:
             on_result(row)
+    if out is not None and resume and skipped:
+        # the rows of the configurations done in earlier runs, renumbered by this grid's task ids
+        exp_name = _experiment_name(experiment if experiment is not None else unlearning_experiment)
+        ids = {config_hash(p, exp_name): i for i, p in enumerate(expand_grid(grid))}
+        for r in _Journal.read(out):
+            h = r.get("config_hash")
+            if h in skipped and h in ids and not _is_error_row(r):
+                r = dict(r)
+                r["task_id"] = ids[h]
+                rows.append(r)
     order = sorted(range(len(rows)), key=lambda i: (rows[i]["task_id"], i))
     # keep the row order inside a task (experiments returning several rows)
     rows = [rows[i] for i in order]
@@ -399,6 +634,106 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
     if len(df):
         df = df.reset_index(drop=True)
     return df
+
+
+# ------------------------------------------------------------------------------------ streamed results
+def _experiment_name(experiment: Callable) -> str:
+    return f"{getattr(experiment, '__module__', '?')}.{getattr(experiment, '__qualname__', repr(experiment))}"
+
+
+def config_hash(params: Mapping[str, Any], experiment: str = "") -> str:
+    """The key of one configuration in a resumable sweep: the first 16 hex digits of the SHA-256 of
+    json.dumps({"experiment": experiment, "params": params}, sort_keys=True) (values as the sweep's
+    DataFrame stores them)."""
+    import hashlib
+    import json
+
+    body = {"experiment": experiment, "params": {str(k): _sanitize(v) for k, v in params.items()}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=True).encode("utf-8")).hexdigest()[:16]
+
+
+def _is_error_row(r: Mapping[str, Any]) -> bool:
+    e = r.get("error")
+    return e is not None and not (isinstance(e, float) and e != e)
+
+
+class _Journal:
+    """The append-only JSON-lines file of `sweep(out=...)`: one JSON object per row, each line
+    written whole and flushed (and the file fsync'ed after every task)."""
+
+    def __init__(self, path: Any, resume: bool):
+        if hasattr(path, "write"):
+            raise TypeError("out must be a file path (the JSON-lines file is reopened on resume), not a file object")
+        self.path = os.fspath(path)
+        if self.path.lower().endswith((".parquet", ".pq", ".csv")):
+            raise ValueError(f"out={self.path!r}: sweep(out=...) streams rows as JSON lines; give a .jsonl path and "
+                             "write the final table with kktunlearn.sweep.save(df, 'results.parquet')")
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"out={self.path!r}: the folder {folder!r} does not exist")
+        if os.path.isdir(self.path):
+            raise IsADirectoryError(f"out={self.path!r} is a directory; give a file name such as results.jsonl")
+        exists = os.path.exists(self.path) and os.path.getsize(self.path) > 0
+        if exists and not resume:
+            raise FileExistsError(f"out={self.path!r} already holds rows; pass resume=True to continue that sweep "
+                                  "(finished configurations are skipped) or choose another file")
+        try:
+            self.fh = open(self.path, "a+b")
+        except OSError as exc:
+            raise OSError(f"out={self.path!r} cannot be opened for writing: {exc}") from exc
+        if exists:  # a line cut short by a crash must not swallow the next row
+            self.fh.seek(0, os.SEEK_END)
+            if self.fh.tell():
+                self.fh.seek(-1, os.SEEK_END)
+                if self.fh.read(1) != b"\n":
+                    self.fh.write(b"\n")
+        self.resume = resume
+
+    def done_hashes(self) -> set:
+        if not self.resume:
+            return set()
+        return {r["config_hash"] for r in self.read(self.path) if "config_hash" in r and not _is_error_row(r)}
+
+    def write(self, rows: List[Dict[str, Any]]) -> None:
+        import json
+
+        data = b"".join(json.dumps(r, allow_nan=True, default=repr).encode("utf-8") + b"\n" for r in rows)
+        self.fh.write(data)
+        self.fh.flush()
+        try:
+            os.fsync(self.fh.fileno())
+        except OSError:  # pragma: no cover - file systems without fsync
+            pass
+
+    def close(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+
+    @staticmethod
+    def read(path: Any) -> List[Dict[str, Any]]:
+        """Every complete row of a JSON-lines sweep file (a line cut short by a crash is skipped with a
+        warning)."""
+        import json
+
+        rows = []
+        bad = 0
+        with open(os.fspath(path), "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    bad += 1
+                    continue
+                if isinstance(r, dict):
+                    rows.append(r)
+                else:
+                    bad += 1
+        if bad:
+            warnings.warn(f"{os.fspath(path)}: skipped {bad} incomplete line(s) (a row being written when the sweep "
+                          "was killed); their configurations are run again on resume", UserWarning, stacklevel=3)
+        return rows
 
 
 # ------------------------------------------------------------------------------------------ save / load
@@ -417,10 +752,17 @@ def save(df: Any, path: str) -> str:
 
 
 def load(path: str):
-    """Read a DataFrame written by `save` (parquet, or the CSV fallback when the parquet file is absent)."""
+    """Read a DataFrame written by `save` (parquet, or the CSV fallback when the parquet file is absent),
+    or the JSON-lines file of `sweep(out=...)` (".jsonl": for a configuration recorded both as an error
+    and, after a resume, as finished, only the finished rows are kept)."""
     import pandas as pd
 
     path = os.fspath(path)
+    if path.endswith((".jsonl", ".ndjson")):
+        rows = _Journal.read(path)
+        ok = {r.get("config_hash") for r in rows if not _is_error_row(r)}
+        rows = [r for r in rows if not (_is_error_row(r) and r.get("config_hash") in ok)]
+        return pd.DataFrame(rows)
     if path.endswith(".csv"):
         return pd.read_csv(path)
     if not os.path.exists(path):

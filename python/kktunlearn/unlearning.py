@@ -99,7 +99,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _span
-from ._validation import check_choice, check_int, check_is_fitted, check_positive
+from ._validation import check_choice, check_forget, check_int, check_is_fitted, check_positive
 from .exceptions import ConvergenceWarning, NotSeparableError
 
 __all__ = ["unlearn", "unlearn_sequence", "solve_cubic", "solve_cubic_eig", "solve_cubic_lowrank", "METHODS"]
@@ -204,42 +204,6 @@ def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Di
 
 
 # ---------------------------------------------------------------------------------------------- validation
-def _check_forget(forget: Any, n: int) -> np.ndarray:
-    """Indices to forget: an int or a 1-D sequence of distinct ints in [0, n)."""
-    if isinstance(forget, (bool, np.bool_)):
-        raise TypeError("forget must be an integer index or a list of integer indices, got a bool")
-    if isinstance(forget, numbers.Integral):
-        arr = np.array([int(forget)], dtype=np.int64)
-    else:
-        if isinstance(forget, (str, bytes)) or forget is None:
-            raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
-        raw = np.asarray(forget)
-        if raw.ndim == 0:
-            raise TypeError(f"forget must be an integer index or a list of integer indices, got {forget!r}")
-        if raw.ndim != 1:
-            raise ValueError(f"forget must be an index or a 1-D list of indices, got shape {raw.shape}")
-        if raw.size == 0:
-            raise ValueError("forget is empty: give at least one index to forget")
-        if raw.dtype == np.bool_:
-            raise TypeError("forget must hold integer indices, not a boolean mask (use np.flatnonzero(mask))")
-        if not np.issubdtype(raw.dtype, np.integer):
-            if raw.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in raw):
-                raw = raw.astype(np.int64)
-            else:
-                raise TypeError(f"forget must hold integer indices, got dtype {raw.dtype} ({raw[:3].tolist()}...)")
-        arr = raw.astype(np.int64)
-    if (arr < 0).any():
-        raise ValueError(f"forget contains negative indices {arr[arr < 0][:5].tolist()}; indices must be in [0, {n})")
-    if (arr >= n).any():
-        raise ValueError(f"forget contains indices {arr[arr >= n][:5].tolist()} out of range for {n} training points")
-    uniq, counts = np.unique(arr, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"forget contains duplicate indices {uniq[counts > 1][:5].tolist()}")
-    if arr.size >= n:
-        raise ValueError(f"forget removes all {n} training points; at least one point of each class must remain")
-    return arr
-
-
 def _check_options(method: str, options: Dict[str, Any]) -> Dict[str, Any]:
     defaults = _DEFAULTS[method]
     unknown = sorted(set(options) - set(defaults))
@@ -255,7 +219,7 @@ def _split(model, X, y, forget) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.
     Xc = model._check_X(X)
     n = Xc.shape[0]
     y_enc = model._encode_y(y, n)
-    idx = _check_forget(forget, n)
+    idx = check_forget(forget, n)
     keep = np.ones(n, dtype=bool)
     keep[idx] = False
     yk = y_enc[keep]
@@ -848,7 +812,7 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
         raise TypeError("requests must be a list of forget sets (indices or lists of indices)")
     if len(requests) == 0:
         raise ValueError("requests is empty: give at least one forget request")
-    reqs = [_check_forget(r, n) for r in requests]
+    reqs = [check_forget(r, n) for r in requests]
     seen = np.zeros(n, dtype=bool)
     for t, r in enumerate(reqs):
         if seen[r].any():

@@ -24,6 +24,22 @@ inline LossKind loss_from_string(const std::string& s) {
   throw InvalidArgument("unknown loss '" + s + "' (expected 'exponential' or 'logistic')");
 }
 
+/// exp(-q) is a finite double only for q >= -log(DBL_MAX) = -709.78...
+inline constexpr double kExpMarginLimit = 709.782712893384;
+
+/// Throws NumericalError when the exponential loss or its derivative at margin q is not a finite
+/// double (q < -709.78): l(q) = exp(-q) > 1.8e308. Called by the entry points that return l(q),
+/// l'(q) or the gradient to the user, instead of handing back inf and NaN. (The training loop keeps
+/// its scaled, log-domain values and detects divergence itself.)
+inline void check_loss_margin(LossKind k, double q) {
+  if (k == LossKind::Exponential && q < -kExpMarginLimit) {
+    throw NumericalError("exponential loss at margin q = " + std::to_string(q) + ": l(q) = exp(-q) and l'(q) "
+                         "exceed the largest double (1.8e308, reached at q = -709.78), so the loss is inf and "
+                         "the gradient would be NaN. The model misclassifies these points by far more than the "
+                         "loss can represent: rescale the weights or X, or use loss='logistic' (linear growth)");
+  }
+}
+
 /// l(q)
 inline double loss_value(LossKind k, double q) {
   if (k == LossKind::Exponential) return std::exp(-q);
