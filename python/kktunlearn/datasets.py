@@ -1,8 +1,8 @@
 """Data generators and data statistics.
 
 near_orthogonal: rows x_i ~ N(0, I_d / d), so ||x_i||^2 ~ 1 and <x_i, x_j> = O(sqrt(log n / d))
-(spec 5.1). stats(X): psi = max_i |1 - ||x_i||^2|, phi = max_{i != j} |<x_i, x_j>| (spec 4.5).
-gaussian_mixture: y uniform in {-1, +1}, x = y mu + xi, xi ~ N(0, I_d / d) (spec 5.2), with a
+(the near-orthogonal setting of arXiv 2510.14844). stats(X): psi = max_i |1 - ||x_i||^2|, phi = max_{i != j} |<x_i, x_j>| (the data assumption of arXiv 2510.14844).
+gaussian_mixture: y uniform in {-1, +1}, x = y mu + xi, xi ~ N(0, I_d / d) (the Gaussian-mixture experiment of arXiv 2510.14844), with a
 `test` sampler for fresh points of the same mixture (same mu).
 correlated: x_i = sqrt(rho) c + sqrt(1 - rho) g_i with one shared unit vector c and g_i ~ N(0, I_d / d):
 E ||x_i||^2 = 1 and E <x_i, x_j> = rho, so rho dials the near-orthogonality assumption away.

@@ -10,7 +10,7 @@ exponential or logistic loss (the C++ core runs the whole loop):
     L(theta) = (1/n) sum_i l(y_i N(x_i)) + (weight_decay/2) ||theta||^2,   l(q) = exp(-q)  or  log(1 + exp(-q))
     theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t weight_decay) theta_t - lr_t grad(mean loss),
         lr_t = lr                                  (normalized_gd=False)
-        lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True, spec 9.5)
+        lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True; Lyu & Li 2020)
         rho_t = max(1, log(1 / L(theta_t))): for L = 1 (linear, fixed u) simply lr / L(theta_t); for the
         2-homogeneous trained-u network the extra 1/log(1/L) (Lyu & Li 2020) keeps the step from growing
         with ||theta||.

@@ -2,9 +2,9 @@
 //
 //   CubicSolve:  s* = argmin_s  <g, s> + 1/2 s^T H s + (M/6) ||s||^3          (M > 0, H symmetric)
 //
-// Global optimality (Nesterov & Polyak 2006; newton spec 3.2):
+// Global optimality (Nesterov & Polyak 2006; arXiv 2406.14507):
 //   g + (H + gamma I) s* = 0,   H + gamma I >= 0,   gamma = (M/2) ||s*||.
-// Everything is solved in the eigenbasis H = U diag(lam) U^T, b = U^T g (spec 3.5):
+// Everything is solved in the eigenbasis H = U diag(lam) U^T, b = U^T g:
 //   ||s(gamma)||^2 = sum_i b_i^2 / (lam_i + gamma)^2,  psi(gamma) = ||s(gamma)|| - 2 gamma / M,
 // psi is strictly decreasing on (gamma_min, inf), gamma_min = max(0, -lam_1), and the root gamma* is
 // bracketed by
@@ -15,7 +15,7 @@
 // Hard case (lam_1 < 0, b has no component on the lam_1 eigenspace and ||s_perp(gamma_min)|| <= 2 gamma_min/M):
 //   gamma* = -lam_1,  s* = s_perp + tau u_1,  s_perp = -sum_{lam_i > lam_1} b_i/(lam_i - lam_1) u_i,
 //   tau = sqrt((2 gamma*/M)^2 - ||s_perp||^2)   (either sign is optimal; +tau, or the sign of -b_1).
-// Fixes to the authors' code (spec 3.4): the pseudo-inverse part has the sign of -g; gamma = 0 never
+// Fixes to the Newton paper's released code: the pseudo-inverse part has the sign of -g; gamma = 0 never
 // appears in a denominator (the PSD case starts at lo > 0); the root is always bracketed; the
 // returned gamma is the damping, never tau.
 //

@@ -28,9 +28,9 @@
 //    * exact Clarke QP when pairs are pinned: variables lambda_i >= 0 and mu_ij in [slope lambda_i, lambda_i],
 //      minimizing epsilon^2 / 2, by a primal active-set method started from the plain solution (which is
 //      feasible: it takes mu_ij = lambda_i sigma'(z_ij)), so epsilon_clarke <= epsilon_plain always;
-//    * dynamics (spec 9.2): lambda = c v, v_i = |l'(q_i^raw)| (rescaled by e^{q_min}, which cancels),
+//    * dynamics (the multipliers implied by gradient descent's implicit bias, Lyu & Li 2020): lambda = c v, v_i = |l'(q_i^raw)| (rescaled by e^{q_min}, which cancels),
 //      c = <theta, g> / ||g||^2 with g = sum_i v_i y_i grad N(x_i), i.e. c = v.b / v^T G v;
-//    * closed form (linear model, spec 9.1): all points support vectors, lambda = G^{-1} 1 (= y o K^{-1} y);
+//    * closed form (linear model: the hard-margin SVM dual): all points support vectors, lambda = G^{-1} 1 (= y o K^{-1} y);
 //      negative entries (points that are not support vectors) are clipped to 0 and counted;
 //    * given: lambda (and optionally mu for listed pairs) from the caller; only the residual is computed.
 #pragma once

@@ -1,4 +1,4 @@
-// kktunlearn: Newton-family unlearning steps on the retained objective (newton spec 1-4, 8).
+// kktunlearn: Newton-family unlearning steps on the retained objective (Bui et al., arXiv 2406.14507).
 //
 //   F(theta) = (1/n_r) sum_{i in R} l(q_i) + (l2/2) ||theta||^2,   q_i = y_i N(x_i; theta)
 //   g = J^T c + l2 theta,              c_i = l'(q_i) y_i / n_r,     J = [grad N(x_i)]_i  (n_r x p)
@@ -24,7 +24,7 @@
 //  * krylov (any model, large p): Lanczos with full reorthogonalization on Hessian-vector products
 //    (O(n m d) each), started at g; the step is solved exactly in the Krylov space and the Lanczos loop
 //    stops when the residual ||g + (H + gamma I) s|| = beta_k |e_k^T y| is below krylov_tol ||g||.
-//  * stochastic cubic (SCureNewton, spec 4.3): per outer step minibatches B1 (gradient) and B2 (HVPs),
+//  * stochastic cubic (SCureNewton, arXiv 2406.14507): per outer step minibatches B1 (gradient) and B2 (HVPs),
 //    Cauchy-point initialization, perturbed gradient g + sigma zeta, T_in gradient steps on the cubic model.
 #pragma once
 
@@ -515,7 +515,7 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
 }
 
 // ------------------------------------------------------------------------------------------------
-// SCureNewton (spec 4.3)
+// SCureNewton (arXiv 2406.14507)
 
 struct SCubicOptions {
   double M = 1.0;

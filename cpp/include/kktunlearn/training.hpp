@@ -6,7 +6,7 @@
 //   (the reported loss, tol and history are those of the mean data loss, without the lambda term)
 //     constant:   lr_t = lr
 //     normalized: lr_t = min(eta / (L(theta_t) rho_t^(2 - 2/L)), lr_max),  rho_t = max(1, log(1/L(theta_t)))
-//                 (spec 9.5; for degree L = 1 simply eta / L(theta_t), Lyu & Li's rate for L = 2)
+//                 (Lyu & Li 2020; for degree L = 1 simply eta / L(theta_t), Lyu & Li's rate for L = 2)
 //
 // The loop only needs "pre-activations in, coefficients out": a representation supplies the
 // pre-activations Z (n x m) of the current W and applies the coefficient matrix

@@ -1,4 +1,4 @@
-// kktunlearn: gradient-ascent unlearning kernels (GA spec 4, 9; newton spec 8.6).
+// kktunlearn: gradient-ascent unlearning kernels (the KKT-scaled step of arXiv 2510.14844, Thm 4.1; NegGrad baselines).
 //
 // A_GA on the normalized model theta = theta_raw / s (s = q_min^{1/L}), forgetting the rows F:
 //     theta^- = theta - alpha sum_{r in F} y_r h_r,
@@ -7,7 +7,7 @@
 // mu of a pinned pair (r, j). Mapped back to the raw scale by homogeneity (theta_raw^- = s theta^-, so the
 // step on the raw parameters is, with raw u and raw z):
 //     W^- = W - alpha s^{2-L} sum_r y_r sum_j c_rj u_j x_r e_j^T,   u^- = u - alpha sum_r lambda_r y_r sigma(z_rj).
-// beta = lambda_r / |l'(q_r)| is never formed (spec 9.6).
+// beta = lambda_r / |l'(q_r)| is never formed.
 //
 // Gradient steps on a signed weighted loss (NegGrad, NegGrad+, fine-tuning):
 //     Phi(theta) = sum_i w_i l(q_i) + (lambda/2) ||theta||^2,
