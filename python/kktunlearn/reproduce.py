@@ -709,7 +709,7 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
                                         values=["test_acc", "step_norm", "collapsed"]).round(3).to_string())
     fig = None
     if out is not None:
-        from .plotting import new_figure, plot_methods
+        from .plotting import new_figure, outside_legend, plot_methods
 
         fig, axes = new_figure(4, 1, width=4.6)
         order = list(NEWTON_METHODS)
@@ -720,10 +720,12 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
             for meth, g in pp.groupby("method"):
                 gm = g.groupby("round")["test_acc"].mean()
                 axes[0, 1].plot(gm.index, gm.values, marker="o", label=meth)
-            axes[0, 1].set_xlabel("round")
             axes[0, 1].set_ylabel("test accuracy")
-            axes[0, 1].set_title("paper regime: sequential rounds")
-            axes[0, 1].legend(fontsize=6)
+            axes[0, 1].set_title("paper regime: test accuracy per round")
+            from matplotlib.ticker import MaxNLocator
+
+            axes[0, 1].xaxis.set_major_locator(MaxNLocator(integer=True))
+            outside_legend(axes[0, 1])
         kt = ok[(ok["setting"] == "kkt")]
         if len(kt):
             plot_methods(kt[kt["round"] == 1], "step_norm", ax=axes[0, 2], logy=True, order=order)
@@ -737,7 +739,7 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
             axes[0, 3].set_xlabel("weight decay / training steps")
             axes[0, 3].set_ylabel("test accuracy")
             axes[0, 3].set_title("phase diagram (batch, all 3s)")
-            axes[0, 3].legend(fontsize=6)
+            outside_legend(axes[0, 3], where="right")
     # the Newton paper's qualitative checklist (its section 9), stated as expectations: a FAIL is a result
     v: List[Any] = []
     if "paper_naive_collapse" in checks:
