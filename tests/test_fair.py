@@ -188,7 +188,11 @@ def test_method_table_regenerates_from_one_command(tmp_path):
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     md = tmp_path / "table.md"
-    env = dict(os.environ, PYTHONPATH=os.path.join(root, "python") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    import kktunlearn
+
+    # the child imports the same kktunlearn as this process (a checkout's python/ or an installed package)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(kktunlearn.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, os.path.join(root, "bench", "unlearn_table.py"), "--n", "14", "--d", "300", "--width", "12",
            "--n-test", "60", "--rounds", "2", "--markdown", str(md)]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
