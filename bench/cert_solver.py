@@ -21,28 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kktunlearn as kk  # noqa: E402
 from kktunlearn import _core  # noqa: E402
-
-
-def fista(G, b, tol=1e-10, max_iter=100_000):
-    from scipy.sparse.linalg import eigsh
-
-    Lip = float(eigsh(G, k=1, which="LA", return_eigenvectors=False)[0])
-    lam = np.zeros_like(b)
-    z, t, thr = lam.copy(), 1.0, tol * np.abs(b).max()
-    it = 0
-    for it in range(1, max_iter + 1):
-        new = np.maximum(z + (b - G @ z) / Lip, 0.0)
-        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        if np.dot(new - lam, z - new) > 0:
-            t_new, z = 1.0, new
-        else:
-            z = new + ((t - 1.0) / t_new) * (new - lam)
-        lam, t = new, t_new
-        if it % 10 == 0:
-            wl = b - G @ lam
-            if np.max(np.where(lam > 0, np.abs(wl), wl)) <= thr:
-                break
-    return lam, it
+from peers import fista_gram  # noqa: E402
 
 
 def main():
@@ -69,7 +48,7 @@ def main():
         print(f"{solver} {nt} thr: {t:.3f} s", {k: v for k, v in r.items() if k != "x"},
               "support", int((r["x"] > 0).sum()), "max rel diff vs auto", np.abs(r["x"] - ref).max() / ref.max())
     t = time.perf_counter()
-    lam, it = fista(G, b)
+    lam, it = fista_gram(G, b)
     t = time.perf_counter() - t
     print(f"numpy FISTA: {t:.3f} s, {it} iterations, max rel diff vs auto", np.abs(lam - ref).max() / ref.max())
 

@@ -110,27 +110,32 @@ def multipliers_pg(X, y, W, u, s, tol=1e-10, max_iter=100_000):
     step 1 / lambda_max(G) from scipy's eigsh) on min_{lambda >= 0} 1/2 lambda^T G lambda - b^T lambda,
     stopped by the same test as kktunlearn's solvers: max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|)
     <= tol * max|b|, w = b - G lambda. Returns (lambda, epsilon, iterations)."""
+    G, b, S = _gram_numpy(X, y, W, u, s)
+    lam, it = fista_gram(G, b, tol=tol, max_iter=max_iter)
+    return lam, _certificate(X, y, W, u, s, lam, S), it
+
+
+def fista_gram(G, b, tol=1e-10, max_iter=100_000):
+    """FISTA with gradient restart (O'Donoghue & Candes 2015) on min_{lambda >= 0} 1/2 lambda^T G lambda -
+    b^T lambda, step 1 / lambda_max(G) (scipy's eigsh), stopped when max(max_{lambda_i = 0} w_i,
+    max_{lambda_i > 0} |w_i|) <= tol * max|b|, w = b - G lambda (checked every 10 iterations).
+    Returns (lambda, iterations)."""
     from scipy.sparse.linalg import eigsh
 
-    G, b, S = _gram_numpy(X, y, W, u, s)
     Lip = float(eigsh(G, k=1, which="LA", return_eigenvectors=False)[0])
     lam = np.zeros_like(b)
-    z = lam.copy()
-    t = 1.0
-    thr = tol * np.abs(b).max()
+    z, t, thr = lam.copy(), 1.0, tol * np.abs(b).max()
     it = 0
     for it in range(1, max_iter + 1):
-        w = b - G @ z
-        new = np.maximum(z + w / Lip, 0.0)
+        new = np.maximum(z + (b - G @ z) / Lip, 0.0)
         t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-        if np.dot(new - lam, z - new) > 0:  # gradient restart (O'Donoghue & Candes 2015)
+        if np.dot(new - lam, z - new) > 0:
             t_new, z = 1.0, new
         else:
             z = new + ((t - 1.0) / t_new) * (new - lam)
         lam, t = new, t_new
         if it % 10 == 0:
             wl = b - G @ lam
-            viol = np.max(np.where(lam > 0, np.abs(wl), wl))
-            if viol <= thr:
+            if np.max(np.where(lam > 0, np.abs(wl), wl)) <= thr:
                 break
-    return lam, _certificate(X, y, W, u, s, lam, S), it
+    return lam, it
