@@ -275,7 +275,7 @@ def test_defaults_on_unscaled_breast_cancer(cancer, model):
     assert m.fit_status_ == "max_iter" and m.n_iter_ == 2000
     assert np.isfinite(m.loss_) and m.history_["loss"][-1] < m.history_["loss"][0]
     assert m.lr_scale_ == pytest.approx(float(np.max(np.sum(X * X, axis=1))) / 100)
-    assert m.score(X, y) > 0.5
+    assert m.score(X, y) > 0.85  # 0.92 (linear) and 0.92 (relu) at the time of writing
     # not separable by a bias-free model on raw features: the warning says to scale them
     assert any("StandardScaler" in str(r.message) for r in rec if issubclass(r.category, kk.ConvergenceWarning))
     # the advice works: standardized features fit well

@@ -232,10 +232,8 @@ class _HomogeneousModel(ParamsMixin):
         return v
 
     def _outputs_from_preacts(self, Z: np.ndarray) -> np.ndarray:
-        """N_i = sum_j u_j sigma(Z_ij) (float64)."""
-        Zd = np.asarray(Z, dtype=np.float64)
-        a = self.slope_
-        return np.where(Zd > 0, Zd, a * Zd) @ np.asarray(self._u, dtype=np.float64)
+        """N_i = sum_j u_j sigma(Z_ij) (float64), by the core's kernel (the one the primal outputs use)."""
+        return _core.outputs_from_preacts(np.ascontiguousarray(Z, dtype=self.dtype_), self._u, self.slope_)
 
     def _with_span(self, A: np.ndarray, u: np.ndarray, w0_coef: Optional[float] = None) -> "_HomogeneousModel":
         """New span model W' = W0 + A'^T X_train sharing this model's X, K, Z0 and W0."""
@@ -691,18 +689,14 @@ class _HomogeneousModel(ParamsMixin):
             _, gW, gu = _core.loss_and_grad(Xc, y_enc, self._W, self._u, self.slope_, self.train_outer_,
                                             self.loss, self._n_threads())
         else:
-            Z = self._preactivations(Xc)
+            Z = np.ascontiguousarray(self._preactivations(Xc), dtype=self.dtype_)
             yd = y_enc.astype(np.float64)
             q = yd * self._outputs_from_preacts(Z)
             c = _core.losses(q, self.loss)[1] * yd / Xc.shape[0]
-            Zd = Z.astype(np.float64)
-            a = self.slope_
-            Gamma = np.ascontiguousarray(
-                c[:, None] * np.asarray(self._u, dtype=np.float64)[None, :] * np.where(Zd > 0, 1.0, a),
-                dtype=self.dtype_)
+            # Gamma_ij = c_i u_j sigma'(Z_ij), g_u = sigma(Z)^T c: the core's kernel, then dL/dW = Gamma^T X
+            Gamma, gu = _core.coefficient_matrix(Z, self._u, c, self.slope_, self.train_outer_)
             gW = np.zeros(self._W_shape(), dtype=self.dtype_)
             _core.add_gamma_t_x(Gamma, Xc, gW, self._n_threads())
-            gu = np.where(Zd > 0, Zd, a * Zd).T @ c if self.train_outer_ else None
         parts = [np.asarray(gW, dtype=np.float64).ravel()]
         if self.train_outer_:
             parts.append(np.asarray(gu, dtype=np.float64))
@@ -718,8 +712,8 @@ class _HomogeneousModel(ParamsMixin):
         """sigma'(<w_j, x_i>) (n x m), with sigma'(0) = leaky_slope."""
         Xc = self._check_X(X)
         if self._is_span:
-            Z = self._preactivations(Xc)
-            return np.where(Z > 0, 1.0, self.slope_).astype(self.dtype_)
+            Z = np.ascontiguousarray(self._preactivations(Xc), dtype=self.dtype_)
+            return _core.activation_pattern_from_preacts(Z, self.slope_)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
 
     # ------------------------------------------------------------------ model files
