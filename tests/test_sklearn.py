@@ -23,9 +23,10 @@ from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-# small, fast settings for the checks (every check fits a few models on tiny data)
-_CHECKED = [LinearModel(max_iter=60, history_every=20),
-            TwoLayerReLU(width=8, max_iter=60, history_every=20, random_state=0)]
+# small, fast settings for the checks (every check fits a few models on tiny data). n_threads=1: results do
+# not depend on it, and on a loaded machine an OpenMP team costs more than these tiny problems.
+_CHECKED = [LinearModel(max_iter=60, history_every=20, n_threads=1),
+            TwoLayerReLU(width=8, max_iter=60, history_every=20, random_state=0, n_threads=1)]
 
 
 def _expected(est):
@@ -264,20 +265,26 @@ def test_sample_weight_refused_by_kkt_and_unlearning():
 
 
 # ----------------------------------------------------------------------------- unscaled real data
-@pytest.mark.parametrize("model", [LinearModel(), TwoLayerReLU(width=20, random_state=0)],
+# the default settings (n_threads=1 changes no result, only the time on a loaded machine)
+@pytest.mark.parametrize("model", [LinearModel(n_threads=1), TwoLayerReLU(width=20, random_state=0, n_threads=1)],
                          ids=["linear", "relu"])
 def test_defaults_on_unscaled_breast_cancer(cancer, model):
     X, y = cancer
     assert np.max(np.sum(X * X, axis=1)) > 1e7  # raw features (areas in the thousands)
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        m = kk.clone(model).fit(X, y)  # the default settings: diverged at iteration 0 before the scale rule
+        m = kk.clone(model).fit(X, y)  # diverged at iteration 0 before the scale rule (lr_scaling="none" still does)
     assert m.fit_status_ == "max_iter" and m.n_iter_ == 2000
     assert np.isfinite(m.loss_) and m.history_["loss"][-1] < m.history_["loss"][0]
     assert m.lr_scale_ == pytest.approx(float(np.max(np.sum(X * X, axis=1))) / 100)
     assert m.score(X, y) > 0.85  # 0.92 (linear) and 0.92 (relu) at the time of writing
     # not separable by a bias-free model on raw features: the warning says to scale them
     assert any("StandardScaler" in str(r.message) for r in rec if issubclass(r.category, kk.ConvergenceWarning))
+    # without the rule (the old step) the defaults diverge at once, and the advice is not "normalized_gd=True"
+    # (already the default) but to rescale X
+    with pytest.raises(kk.TrainingDivergedError, match="iteration 0") as ei:
+        kk.clone(model).set_params(lr_scaling="none").fit(X, y)
+    assert "StandardScaler" in str(ei.value) and "use normalized_gd=True" not in str(ei.value)
     # the advice works: standardized features fit well
     Xs = StandardScaler().fit_transform(X)
     assert _quiet_fit(kk.clone(model).set_params(max_iter=300), Xs, y).score(Xs, y) > 0.95
