@@ -70,4 +70,4 @@ def test_failing_sweep_exits_nonzero(tmp_path, capsys):
     grid = {"n": [10], "d": [20], "m": [5], "max_iter": [100], "model": ["nonsense"], "kkt": [False]}
     assert cli.main(["sweep", "--grid", json.dumps(grid), "--out", str(tmp_path / "x.csv"), "--n-jobs", "1",
                      "--no-progress"]) == 1
-    assert "model must be 'relu' or 'linear'" in capsys.readouterr().err
+    assert "'nonsense' is not 'relu' or 'linear'" in capsys.readouterr().err

@@ -56,6 +56,18 @@ def test_killed_worker_is_retried_without_losing_or_duplicating_rows(tmp_path):
     assert df.loc[df["task_id"] == 0, "attempt"].item() == 2
 
 
+def test_dask_counts_the_attempts_of_a_killed_worker(tmp_path):
+    """attempt = 1 + the deaths of the workers that ran the task, on Dask as on the local backend."""
+    pytest.importorskip("distributed")
+    grid = [{"a": [1.0], "crash_once": [str(tmp_path / "crashed")]}, {"a": [2.0, 3.0, 4.0]}]
+    df = S.sweep(grid, experiment=S.toy_experiment, backend="dask", n_jobs=2, progress=False)
+    assert (tmp_path / "crashed").exists()
+    assert list(df["task_id"]) == [0, 1, 2, 3] and list(df["attempt"]) == [2, 1, 1, 1]
+    rec = S.sweep({"fail": [False, True]}, experiment=S.toy_experiment, backend="dask", n_jobs=1, progress=False,
+                  errors="record")
+    assert list(rec["attempt"]) == [1, 1] and "asked to fail" in rec["error"].iloc[1]  # user errors: not retried
+
+
 def test_experiment_errors_raise_or_record():
     with pytest.raises(S.SweepError, match="asked to fail"):
         S.sweep({"fail": [True]}, experiment=S.toy_experiment, n_jobs=1, progress=False)

@@ -22,8 +22,16 @@ Backends (chosen with `backend=`):
            fresh worker up to max_retries times and then fails with the signal that killed it. Ctrl-C
            (or any error) terminates and reaps every worker before the exception propagates.
   "dask"   dask.distributed: a LocalCluster with n_jobs single-threaded worker processes when neither
-           `scheduler` ("tcp://host:port") nor `client` is given, else that cluster.
-  "ray"    Ray through its joblib backend (ray.util.joblib), imported only when asked for.
+           `scheduler` ("tcp://host:port") nor `client` is given, else that cluster. At most one task per
+           worker thread is out at a time; a task whose worker died is rerun by the scheduler and its
+           attempt count read from the scheduler.
+  "ray"    plain `ray.remote` tasks (ray.wait gives completion order) on the running Ray instance, on
+           the cluster at `scheduler` (Ray's address), or on a local ray.init() with n_jobs * n_threads
+           CPUs that the sweep starts and shuts down. Imported only when asked for.
+On every backend only infrastructure failures (the worker process or node died) are retried, up to
+max_retries times, and counted in `attempt`; an exception of the experiment is reported at once (a
+SweepError with its traceback, or an error row with errors="record"), and an exception outside it
+(e.g. a task that cannot be unpickled in the worker) is raised as itself.
 Results stream back as tasks finish (`iter_sweep` yields them; `sweep(on_result=...)` sees them); a
 task whose worker process died is resubmitted (up to `max_retries` times) and every task gives its rows
 exactly once. The returned DataFrame is sorted by task_id, so it does not depend on completion order.
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import logging
 import numbers
 import os
 import pickle
@@ -57,6 +66,9 @@ NONDETERMINISTIC_COLUMNS = ("pid", "hostname", "task_time", "wall_time", "fit_ti
                             "attempt")
 
 _BACKENDS = ("local", "dask", "ray")
+
+_log = logging.getLogger(__name__)
+_log.addHandler(logging.NullHandler())
 
 
 class SweepError(RuntimeError):
@@ -95,6 +107,133 @@ def expand_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]) -> 
         for combo in itertools.product(*values):
             out.append(dict(zip(keys, combo)))
     return out
+
+
+class GridError(ValueError):
+    """A grid that cannot be run: an unknown key or a bad value, found before any worker starts."""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, (bool, np.bool_)) \
+        and bool(np.isfinite(float(v)))
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
+#: the values each key of the default experiment accepts: (test, what it must be)
+_DEFAULT_CHECKS: Dict[str, Tuple[Callable[[Any], bool], str]] = {
+    "data": (lambda v: v in ("near_orthogonal", "mixture", "correlated", "digits", "breast_cancer"),
+             "one of 'near_orthogonal', 'mixture', 'correlated', 'digits', 'breast_cancer'"),
+    "n": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    "d": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "model": (lambda v: v in ("relu", "linear"), "'relu' or 'linear'"),
+    "m": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "train_outer": (_is_bool, "true or false"),
+    "leaky_slope": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "init_scale": (lambda v: _is_real(v) and v >= 0, "a number >= 0"),
+    "loss": (lambda v: v in ("exponential", "logistic"), "'exponential' or 'logistic'"),
+    "lr": (lambda v: _is_real(v) and v > 0, "a number > 0"),
+    "max_iter": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "method": (lambda v: isinstance(v, str) and v in _method_names(), "a method name"),
+    "forget": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (index of a training point)"),
+    "n_forget": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "step_scale": (_is_real, "a finite number"),
+    "subgradient": (lambda v: v in ("clarke", "autograd"), "'clarke' or 'autograd'"),
+    "rho": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "mu_norm": (lambda v: v is None or (_is_real(v) and v > 0), "null or a number > 0"),
+    "label_noise": (lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "n_test": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "clarke_tol": (lambda v: _is_real(v) and v >= 0, "a number >= 0"),
+    "relaxed_radius": (lambda v: v == "ga" or (_is_real(v) and v >= 0), "'ga' or a number >= 0"),
+    "kkt": (_is_bool, "true or false"),
+    "mia": (_is_bool, "true or false"),
+}
+
+
+def _method_names() -> Tuple[str, ...]:
+    try:
+        from .unlearning import METHODS
+    except ImportError:  # pragma: no cover - a build without the unlearning module
+        return ("retrain", "original")
+    return tuple(METHODS) + ("original",)
+
+
+def validate_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
+                  experiment: Optional[Callable] = None) -> List[Dict[str, Any]]:
+    """Check a grid before any work starts and return its points (as `expand_grid`).
+
+    For the default experiment (`unlearning_experiment`) every key must be one of `DEFAULTS` (or
+    ``opt_<name>``, passed to `unlearn`) and every value of the type and range that key accepts
+    (e.g. ``"loss"`` is ``"exponential"`` or ``"logistic"``, ``"n"`` an integer >= 2, ``"method"`` a
+    name in `kktunlearn.unlearning.METHODS` or ``"original"``; with ``n_forget == 1``, ``forget``
+    must index one of the ``n`` points). For any other experiment the keys must be parameters of its
+    signature (unless it takes ``**kwargs``).
+
+    Parameters
+    ----------
+    grid : dict or list of dict
+        Parameter name -> list of values (see `expand_grid`).
+    experiment : callable, optional
+        The experiment the grid is for; default `unlearning_experiment`.
+
+    Returns
+    -------
+    list of dict
+        The grid's points, in the order `expand_grid` gives.
+
+    Raises
+    ------
+    GridError
+        (a ValueError) naming the first unknown key or bad value, and what it must be.
+    TypeError
+        When `grid` is not a dict or a list of dicts.
+    """
+    points = expand_grid(grid)
+    if experiment is None or experiment is unlearning_experiment:
+        for p in points:
+            unknown = sorted(k for k in p if k not in DEFAULTS and not k.startswith("opt_"))
+            if unknown:
+                raise GridError(f"unknown grid key(s) {unknown} for the default experiment; valid keys: "
+                                f"{sorted(DEFAULTS)} (and opt_<name> for method options)")
+            for k, v in p.items():
+                if k in _DEFAULT_CHECKS:
+                    ok, must = _DEFAULT_CHECKS[k]
+                    try:
+                        good = bool(ok(v))
+                    except (TypeError, ValueError):
+                        good = False
+                    if not good:
+                        if k == "method":
+                            must = f"one of {sorted(_method_names())}"
+                        raise GridError(f"grid key {k!r}: {v!r} is not {must}")
+            q = dict(DEFAULTS)
+            q.update(p)
+            if q["n_forget"] == 1 and not q["forget"] < q["n"]:
+                raise GridError(f"grid key 'forget': {q['forget']!r} is not an index of the n = {q['n']} training "
+                                "points")
+            if q["n_forget"] >= q["n"]:
+                raise GridError(f"grid key 'n_forget': {q['n_forget']!r} must be smaller than n = {q['n']}")
+        return points
+    try:
+        sig = inspect.signature(experiment)
+    except (TypeError, ValueError):
+        return points
+    params = sig.parameters
+    if any(pp.kind == pp.VAR_KEYWORD for pp in params.values()):
+        return points
+    names = {n for n, pp in params.items() if pp.kind in (pp.POSITIONAL_OR_KEYWORD, pp.KEYWORD_ONLY)}
+    for p in points:
+        unknown = sorted(k for k in p if k not in names)
+        if unknown:
+            raise GridError(f"unknown grid key(s) {unknown}: {_experiment_name(experiment)} takes {sorted(names)}")
+    return points
 
 
 # ------------------------------------------------------------------------------------------ provenance
@@ -227,7 +366,16 @@ def _frame(obj: Any) -> bytes:
 def _worker_loop(rd: Callable[[int], bytes], fout: Any) -> None:
     """Worker side: read a cloudpickled task, run it, write its result; until stdin closes."""
     while True:
-        task = pickle.loads(rd(struct.unpack("<Q", rd(8))[0]))
+        raw = rd(struct.unpack("<Q", rd(8))[0])
+        try:
+            task = pickle.loads(raw)
+        except Exception as exc:  # the task cannot be loaded here (e.g. its experiment's module is missing)
+            tb = traceback.format_exc()
+            try:
+                fout.write(_frame({"fatal": exc, "traceback": tb}))
+            except Exception:  # the exception itself does not pickle
+                fout.write(_frame({"fatal": None, "error": f"{type(exc).__name__}: {exc}", "traceback": tb}))
+            continue
         res = _run_task(task)
         try:
             out = _frame(res)
@@ -355,6 +503,14 @@ def _iter_local(tasks, n_jobs, n_threads, max_retries):
             for key, _ev in sel.select():
                 w = key.data
                 msg = w.read()
+                if isinstance(msg, dict) and "fatal" in msg:  # a programming error: reported as itself, at once
+                    exc = msg["fatal"]
+                    if not isinstance(exc, BaseException):
+                        exc = SweepError(msg.get("error", "a worker could not load its task"))
+                    if hasattr(exc, "add_note"):  # Python >= 3.11
+                        exc.add_note(f"(raised in a sweep worker while loading task {w.task}; its traceback:)\n"
+                                     f"{msg['traceback']}")
+                    raise exc
                 if msg is not None:
                     tid, w.task = w.task, None
                     remaining -= 1
@@ -402,82 +558,196 @@ def _dask_start_message(exc: BaseException) -> str:
             "cluster.")
 
 
-def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client, errors="raise"):
+def _dask_suspicious(client: Any, keys: List[Any]) -> Dict[Any, int]:
+    """How many workers died while running each of `keys` (the scheduler's TaskState.suspicious);
+    empty when the scheduler cannot be asked."""
+    def probe(dask_scheduler=None, keys=keys):  # travels by value (cloudpickle): the scheduler needs no kktunlearn
+        out = {}
+        for k in keys:
+            ts = dask_scheduler.tasks.get(k)
+            if ts is not None:
+                out[k] = int(getattr(ts, "suspicious", 0))
+        return out
+
     try:
+        return dict(client.run_on_scheduler(probe))
+    except Exception as exc:  # pragma: no cover - a scheduler that refuses run_on_scheduler
+        _log.debug("could not read the Dask scheduler's death counts: %s", exc)
+        return {}
+
+
+def _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client, errors="raise"):
+    """Dask backend: one future per grid point, results in completion order (as_completed).
+
+    A worker that dies while running a task makes the scheduler run it again on another worker (up to
+    its `distributed.scheduler.allowed-failures`, set to max_retries on the LocalCluster started
+    here); the attempt count is 1 + the deaths the scheduler recorded for the task (plus those of
+    earlier submissions when a KilledWorker made us resubmit it). At most one task per worker thread
+    is out at a time, so that a worker's death charges only the task it was running (a queued task
+    would be charged too). Dask's own `retries` (which rerun tasks that *raise*) are off: an exception
+    from outside the experiment is raised as itself."""
+    try:
+        import dask
         from distributed import Client, LocalCluster, as_completed
+        from distributed.scheduler import KilledWorker
     except ImportError as exc:
         raise ImportError("backend='dask' needs dask.distributed: pip install 'kktunlearn[dask]' "
                           "(or pip install 'dask[distributed]')") from exc
     own_cluster = own_client = None
     if client is None:
         if scheduler is not None:
+            _log.info("connecting to the Dask scheduler at %s", scheduler)
             client = own_client = Client(scheduler)
         else:
+            _log.info("starting a Dask LocalCluster with %d single-threaded workers", n_jobs)
             try:
-                own_cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=40,
-                                           env={"OMP_NUM_THREADS": str(n_threads)})
+                # one task at a time per worker (a death then charges only the task that was running)
+                with dask.config.set({"distributed.scheduler.allowed-failures": int(max_retries),
+                                      "distributed.scheduler.worker-saturation": 1.0}):
+                    own_cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=40,
+                                               env={"OMP_NUM_THREADS": str(n_threads)})
             except Exception as exc:
                 raise SweepError(_dask_start_message(exc)) from exc
             client = own_client = Client(own_cluster)
+    by_id = {t[0]: t for t in tasks}
+    earlier: Counter = Counter()  # deaths charged to a task in its earlier (KilledWorker) submissions
+    futs: Dict[Any, int] = {}
     try:
-        futs = {}
-        for t in tasks:
-            fut = client.submit(_run_task, t, pure=False, retries=max_retries)
-            futs[fut] = t[0]
-        seen = set()
-        for fut in as_completed(list(futs)):
-            tid = futs[fut]
+        ac = as_completed()
+
+        def submit(tid: int, attempt: int) -> None:
+            t_id, p, e, nt, _a = by_id[tid]
+            fut = client.submit(_run_task, (t_id, p, e, nt, attempt), pure=False, retries=0)
+            futs[fut] = tid
+            ac.add(fut)
+
+        def slots() -> int:  # worker threads of the cluster: at most that many tasks are out at once
+            try:
+                return max(1, sum(client.nthreads().values()))
+            except Exception:  # pragma: no cover - a scheduler that cannot be asked
+                return n_jobs
+
+        queue = deque(by_id)
+        while queue and len(futs) < slots():
+            submit(queue.popleft(), 1)
+        for fut in ac:
+            tid = futs.pop(fut)
+            if queue:  # keep every worker busy with exactly one task
+                for _ in range(max(1, slots() - len(futs))):
+                    if queue:
+                        submit(queue.popleft(), 1)
+            died = _dask_suspicious(client, [fut.key]).get(fut.key, 0)
             try:
                 res = fut.result()
-            except Exception as exc:  # KilledWorker after the scheduler's own retries
-                if errors != "record":
-                    raise SweepError(f"task {tid} failed on the Dask cluster: {type(exc).__name__}: {exc}") from exc
-                res = {"task_id": tid, "error": f"{type(exc).__name__}: {exc}", "traceback": "",
-                       "info": {"pid": None, "hostname": None, "omp_num_threads": None}, "task_time": float("nan")}
-            if tid in seen:  # never hand a row twice
+            except KilledWorker as exc:
+                earlier[tid] += int(getattr(exc, "allowed_failures", died)) + 1
+                if earlier[tid] <= max_retries:
+                    _log.warning("task %d: %d Dask workers died running it; submitting it again", tid, earlier[tid])
+                    submit(tid, earlier[tid] + 1)
+                    continue
+                res = {"task_id": tid, "error": f"WorkerDied: the worker process running this task died "
+                       f"{earlier[tid]} times (max_retries={max_retries}): {exc}", "traceback": "",
+                       "info": {"pid": None, "hostname": None, "omp_num_threads": None},
+                       "task_time": float("nan"), "worker_died": "KilledWorker"}
+                yield res, earlier[tid]
                 continue
-            seen.add(tid)
-            yield res, 1
+            if died:
+                _log.warning("task %d: %d Dask worker(s) died running it before it finished", tid, died)
+            yield res, 1 + earlier[tid] + died
     finally:
+        for fut in list(futs):
+            fut.cancel()
         if own_client is not None:
             own_client.close()
         if own_cluster is not None:
             own_cluster.close()
 
 
-def _iter_ray(tasks, n_jobs, n_threads, max_retries, address):
+#: Ray exceptions that mean the infrastructure lost the task (its worker process or node died, its
+#: result was lost): only these are retried; anything else is a programming error, raised at once
+_RAY_DEATHS = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError", "ObjectLostError", "OwnerDiedError",
+               "ObjectReconstructionFailedError", "OutOfMemoryError")
+
+
+def _ray_running() -> bool:
+    ray = sys.modules.get("ray")
+    return bool(ray is not None and getattr(ray, "is_initialized", lambda: False)())
+
+
+def _iter_ray(tasks, n_jobs, n_threads, max_retries, address, errors="raise"):
+    """Ray backend: one plain `ray.remote` task per grid point (ray.wait for completion order).
+
+    Starts a local Ray instance (ray.init with num_cpus = n_jobs * n_threads) unless Ray is already
+    initialized or `address` names a cluster. Ray's own task retries are off (max_retries=0): a task
+    whose worker died (WorkerCrashedError and the other exceptions in _RAY_DEATHS) is resubmitted here,
+    so the attempt count is exact; any other exception is raised as itself."""
     try:
         import ray
-        from ray.util.joblib import register_ray
     except ImportError as exc:
-        raise ImportError("backend='ray' needs Ray: pip install 'kktunlearn[ray]' (or pip install 'ray[default]')"
+        raise ImportError("backend='ray' needs Ray: pip install 'kktunlearn[ray]' (or pip install 'ray>=2.9')"
                           ) from exc
-    import joblib
+    import ray.exceptions as rex
 
-    if address is not None and not ray.is_initialized():
-        ray.init(address=address)
-    register_ray()
-    pending = {t[0]: t for t in tasks}
-    failures: Counter = Counter()
-    while pending:
-        try:
-            with joblib.parallel_backend("ray", n_jobs=n_jobs or -1):
-                gen = joblib.Parallel(return_as="generator_unordered")(
-                    joblib.delayed(_run_task)((tid, p, e, nt, failures[tid] + 1))
-                    for tid, (_t, p, e, nt, _a) in list(pending.items()))
-                for res in gen:
-                    tid = res["task_id"]
-                    if tid in pending:
-                        del pending[tid]
-                        yield res, failures[tid] + 1
-        except SweepError:
-            raise
-        except Exception as exc:  # a lost worker aborts the joblib call: resubmit what is left
-            for tid in pending:
-                failures[tid] += 1
-                if failures[tid] > max_retries:
-                    raise SweepError(f"task {tid} failed {failures[tid]} times on Ray: {exc}") from exc
+    deaths = tuple(getattr(rex, n) for n in _RAY_DEATHS if hasattr(rex, n))
+    own = False
+    if not ray.is_initialized():
+        env = {"OMP_NUM_THREADS": str(n_threads), "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        if address is not None:
+            _log.info("connecting to the Ray cluster at %s", address)
+            ray.init(address=address, runtime_env={"env_vars": env}, logging_level="WARNING")
+        else:
+            _log.info("starting a local Ray instance with %d CPUs", n_jobs * n_threads)
+            ray.init(num_cpus=n_jobs * n_threads, include_dashboard=False, runtime_env={"env_vars": env},
+                     logging_level="WARNING")
+        own = True
+    remote = ray.remote(_run_task).options(num_cpus=n_threads, max_retries=0, retry_exceptions=False)
+    by_id = {t[0]: t for t in tasks}
+    starts: Counter = Counter()
+    refs: Dict[Any, int] = {}
+
+    def submit(tid: int) -> None:
+        t_id, p, e, nt, _a = by_id[tid]
+        starts[tid] += 1
+        refs[remote.remote((t_id, p, e, nt, starts[tid]))] = tid
+
+    try:
+        for tid in by_id:
+            submit(tid)
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            ref = ready[0]
+            tid = refs.pop(ref)
+            try:
+                res = ray.get(ref)
+            except deaths as exc:
+                reason = f"{type(exc).__name__} ({str(exc).splitlines()[0] if str(exc) else 'no message'})"
+                if starts[tid] > max_retries:
+                    yield ({"task_id": tid, "error": f"WorkerDied: the worker process running this task died "
+                            f"{starts[tid]} times, last: {reason} (max_retries={max_retries})", "traceback": "",
+                            "info": {"pid": None, "hostname": None, "omp_num_threads": str(n_threads)},
+                            "task_time": float("nan"), "worker_died": type(exc).__name__}, starts[tid])
+                else:
+                    _log.warning("task %d: its Ray worker died (%s); running it again (attempt %d of %d)", tid,
+                                 reason, starts[tid] + 1, max_retries + 1)
+                    submit(tid)
+                continue
+            except rex.RayTaskError as exc:  # raised outside the experiment (e.g. unpickling it): as itself
+                cause = getattr(exc, "cause", None)
+                if isinstance(getattr(cause, "client_exc", None), BaseException):  # RaySystemError's own cause
+                    cause = cause.client_exc
+                if not isinstance(cause, BaseException):
+                    raise
+                raise cause from exc
+            yield res, starts[tid]
+    finally:
+        for ref in refs:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # pragma: no cover - already finished or Ray shutting down
+                pass
+        if own:
+            ray.shutdown()
 
 
 def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experiment: Optional[Callable] = None,
@@ -506,7 +776,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
         experiment = unlearning_experiment
     if not callable(experiment):
         raise TypeError(f"experiment must be callable, got {type(experiment).__name__}")
-    points = expand_grid(grid)
+    points = validate_grid(grid, experiment)  # before any worker starts
     journal = _Journal(out, resume) if out is not None else None  # checked before any work starts
     if journal is not None:
         exp_name = _experiment_name(experiment)
@@ -520,7 +790,9 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
     meta["git_revision"] = git_revision()
     meta["backend"] = backend
     meta["n_threads"] = int(n_threads)
-    meta["n_workers"] = n_jobs if backend != "dask" or (client is None and scheduler is None) else None
+    external = (backend == "dask" and (client is not None or scheduler is not None)) or (
+        backend == "ray" and (scheduler is not None or _ray_running()))
+    meta["n_workers"] = None if external else n_jobs
     tasks = [(i, p, experiment, int(n_threads), 1) for i, p in enumerate(points)]
     if journal is not None:
         tasks = [t for t in tasks if hashes[t[0]] not in done_hashes]
@@ -541,7 +813,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
     elif backend == "dask":
         it = _iter_dask(tasks, n_jobs, n_threads, max_retries, scheduler, client, errors)
     else:
-        it = _iter_ray(tasks, n_jobs, n_threads, max_retries, scheduler)
+        it = _iter_ray(tasks, n_jobs, n_threads, max_retries, scheduler, errors)
     done = set()
     try:
         for res, attempt in it:
@@ -775,15 +1047,41 @@ def load(path: str):
 
 # ------------------------------------------------------------------------------------------- experiments
 def toy_experiment(a: float = 1.0, b: float = 0.0, seed: int = 0, crash_once: Optional[str] = None,
-                   fail: bool = False, n_threads: int = 1) -> Dict[str, Any]:
-    """A cheap deterministic experiment for testing sweeps: value = a * b + noise(seed).
+                   fail: bool = False, n_threads: int = 1, crash_signal: Optional[int] = None) -> Dict[str, Any]:
+    """A cheap deterministic experiment for testing sweeps: ``value = a * b + noise(seed)``.
 
-    crash_once: path of a marker file; if it does not exist the worker creates it and dies
-    (os._exit), so the task is retried once. fail=True raises ValueError.
+    Parameters
+    ----------
+    a, b : float
+        The two factors.
+    seed : int
+        Seeds the noise, a standard normal draw of ``numpy.random.default_rng(seed)``.
+    crash_once : str, optional
+        Path of a marker file; if it does not exist the worker creates it and dies (``os._exit(3)``,
+        or the signal `crash_signal`), so the task is run again once.
+    fail : bool
+        Raise ValueError (a deterministic error of user code).
+    n_threads : int
+        Accepted (and ignored) like the default experiment's.
+    crash_signal : int, optional
+        With `crash_once`: the signal the worker sends itself (e.g. ``signal.SIGKILL``) instead of
+        exiting.
+
+    Returns
+    -------
+    dict
+        ``{"value": a * b + noise, "noise": noise}``.
+
+    Raises
+    ------
+    ValueError
+        When `fail` is true.
     """
     if crash_once is not None and not os.path.exists(crash_once):
         with open(crash_once, "w") as fh:
             fh.write(str(os.getpid()))
+        if crash_signal is not None:
+            os.kill(os.getpid(), int(crash_signal))
         os._exit(3)
     if fail:
         raise ValueError("toy_experiment asked to fail")
