@@ -40,7 +40,7 @@ def test_local_sweep_rows_and_provenance():
         ref = S.toy_experiment(a=r["a"], b=r["b"], seed=int(r["seed"]))
         assert r["value"] == ref["value"]
     for col in ("n_threads", "omp_num_threads", "kktunlearn_version", "numpy_version", "python_version",
-                "git_revision", "backend", "pid", "task_time", "attempt"):
+                "kktunlearn_git_revision", "project_git_revision", "backend", "pid", "task_time", "attempt"):
         assert col in df.columns
     assert (df["n_threads"] == 1).all() and (df["omp_num_threads"].astype(str) == "1").all()
     assert (df["numpy_version"] == np.__version__).all()
@@ -174,3 +174,129 @@ def test_issue_example_runs_as_written():
     # one measure for both methods of a configuration: the same r (from the alpha = 1 GA step), scale, tolerance
     for d, g in df.groupby("d"):
         assert g["relaxed_radius"].nunique() == 1 and g["measure"].nunique() == 1 and g["literal_tol"].nunique() == 1
+
+
+# ------------------------------------------------------------------------------------------ provenance
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+_TYPES = {"int": int, "str": str, "float": float}
+
+
+def documented_provenance():
+    """The README's provenance table: column -> type."""
+    with open(README, encoding="utf-8") as fh:
+        section = fh.read().split("**Provenance.**", 1)[1]
+    out = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            out[cells[0].strip("`")] = cells[1]
+        elif out and not line.strip():
+            break
+    return out
+
+
+def check_provenance(rows, backend):
+    """Every documented provenance column present in every row, with its documented type."""
+    import datetime
+
+    import kktunlearn as kk
+
+    doc = documented_provenance()
+    assert doc == {k: t for k, (t, _m) in S.PROVENANCE_COLUMNS.items()}   # the README is the schema
+    assert rows
+    for r in rows:
+        for col, typ in doc.items():
+            assert col in r, col
+            base, _, none = typ.partition(" or ")
+            v = r[col]
+            if v is None:
+                assert none == "None", (col, v)
+                continue
+            assert isinstance(v, _TYPES[base]) and not isinstance(v, bool), (col, v, typ)
+        assert r["backend"] == backend and r["attempt"] >= 1 and r["n_threads"] == 1
+        assert r["kktunlearn_version"] == kk.__version__ and r["numpy_version"] == np.__version__
+        assert r["cpu_variant"] == kk.cpu_variant and r["cpu_variant"] in ("baseline", "avx2", "avx512")
+        assert r["python_version"].count(".") == 2 and r["cpu_model"]
+        if r["pid"] != os.getpid():                         # worker processes get OMP_NUM_THREADS = n_threads
+            assert r["omp_num_threads"] == "1"
+        ts = datetime.datetime.fromisoformat(r["timestamp"])
+        assert ts.utcoffset() == datetime.timedelta(0)
+        assert abs((datetime.datetime.now(datetime.timezone.utc) - ts).total_seconds()) < 3600
+        if r["blas_internal_api"] is not None:
+            assert r["blas_version"] and r["blas_num_threads"] >= 1
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert all(r["blas_internal_api"] for r in rows)      # numpy's BLAS is always there to see
+
+
+PROV_GRID = {"a": [1.0, 2.0], "seed": [0, 1]}
+
+
+def test_provenance_schema_local():
+    rows = []
+    df = S.sweep(PROV_GRID, experiment=S.toy_experiment, n_jobs=2, progress=False, on_result=rows.append)
+    check_provenance(rows, "local")
+    assert (df["n_workers"] == 2).all() and os.getpid() not in set(df["pid"])
+    one = []
+    S.sweep(PROV_GRID, experiment=S.toy_experiment, n_jobs=1, progress=False, on_result=one.append)
+    check_provenance(one, "local")                              # n_jobs=1 runs in this process
+    assert {r["pid"] for r in one} == {os.getpid()}
+
+
+def test_provenance_schema_dask():
+    pytest.importorskip("distributed")
+    rows = []
+    S.sweep(PROV_GRID, experiment=S.toy_experiment, backend="dask", n_jobs=2, progress=False, on_result=rows.append)
+    check_provenance(rows, "dask")
+
+
+def test_provenance_of_an_error_row_from_a_dead_worker():
+    rows = []
+    S.sweep({"a": [1.0, 2.0]}, experiment=_segfault_on_one, n_jobs=2, max_retries=0, errors="record",
+            progress=False, on_result=rows.append)   # two tasks: n_jobs=2 really starts worker processes
+    (r,) = [r for r in rows if r["a"] == 1.0]
+    assert r["attempt"] == 1 and "SIGSEGV" in r["worker_exit"] and r["task_time"] != r["task_time"]  # NaN
+    for col, typ in documented_provenance().items():
+        assert col in r and (r[col] is None or isinstance(r[col], _TYPES[typ.partition(" or ")[0]]))
+
+
+def _segfault_on_one(a):
+    import signal
+
+    if a == 1.0:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return {"value": a}
+
+
+def test_project_git_revision_is_the_callers_repository(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    repo = tmp_path / "project"
+    repo.mkdir()
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", GIT_CEILING_DIRECTORIES=str(tmp_path))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # /tmp's parents are nobody's project
+    for cmd in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env, capture_output=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, env=env, capture_output=True,
+                          text=True).stdout.strip()
+    monkeypatch.chdir(repo)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].iloc[0] == head
+    (repo / "f.txt").write_text("x")
+    subprocess.run(["git", "-C", str(repo), "add", "f.txt"], check=True, env=env)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].iloc[0] == head + "+dirty"
+    monkeypatch.chdir(outside)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].isna().all()
+    # the library's own revision: its checkout when imported from one, never the caller's project
+    assert df["kktunlearn_git_revision"].iloc[0] != head

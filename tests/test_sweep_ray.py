@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray")
 from kktunlearn import sweep as S  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_sweep import _grid  # noqa: E402
+from test_sweep import PROV_GRID, _grid, check_provenance  # noqa: E402
 
 # Ray's workers cannot import this test module: its functions travel by value (as a script's would)
 import ray.cloudpickle  # noqa: E402
@@ -51,6 +51,13 @@ def ray_session():
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
+
+
+def test_provenance_schema_ray(ray_session):
+    rows = []
+    S.sweep(PROV_GRID, experiment=S.toy_experiment, backend="ray", progress=False, on_result=rows.append)
+    check_provenance(rows, "ray")
+    assert {r["n_workers"] for r in rows} == {None}            # the Ray instance of the fixture
 
 
 @pytest.mark.parametrize("how", ["exit", "sigkill"])

@@ -63,7 +63,7 @@ __all__ = ["sweep", "iter_sweep", "expand_grid", "unlearning_experiment", "toy_e
 
 #: columns that legitimately differ between two runs of the same sweep (timings, processes, backend)
 NONDETERMINISTIC_COLUMNS = ("pid", "hostname", "task_time", "wall_time", "fit_time", "retrain_time", "backend",
-                            "attempt")
+                            "attempt", "timestamp")
 
 _BACKENDS = ("local", "dask", "ray")
 
@@ -237,27 +237,163 @@ def validate_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]],
 
 
 # ------------------------------------------------------------------------------------------ provenance
-def git_revision(path: Optional[str] = None) -> Optional[str]:
-    """HEAD's commit of the git checkout holding `path` (default: this package), '+dirty' if modified;
-    None outside a checkout or without git."""
+#: The provenance columns of every sweep row: name -> (type, meaning). "W" marks columns measured in
+#: the worker process that ran the task (None on the error row of a task whose worker died, where
+#: the parent cannot know them); the others are set by the parent. The README's provenance table is
+#: this dict (a test checks that they agree).
+PROVENANCE_COLUMNS: Dict[str, Tuple[str, str]] = {
+    "task_id": ("int", "index of the grid point, in expand_grid order"),
+    "backend": ("str", "local, dask or ray"),
+    "n_workers": ("int or None", "worker processes the sweep started; None on a cluster it did not start"),
+    "attempt": ("int", "times the task was started: 1 + deaths of the worker processes that ran it"),
+    "n_threads": ("int", "OpenMP threads the kernels were told to use (the sweep's n_threads)"),
+    "project_git_revision": ("str or None", "HEAD commit of the git repository holding the caller's working "
+                             "directory, '+dirty' if tracked files are modified; None outside a repository"),
+    "kktunlearn_version": ("str or None", "W: kktunlearn.__version__"),
+    "kktunlearn_git_revision": ("str or None", "W: commit of the kktunlearn checkout imported ('+dirty' if "
+                                "modified), else the commit an installed build was made from; None if unknown"),
+    "python_version": ("str or None", "W: platform.python_version()"),
+    "numpy_version": ("str or None", "W: numpy.__version__"),
+    "scipy_version": ("str or None", "W: scipy.__version__; None when scipy is not installed"),
+    "blas_internal_api": ("str or None", "W: numpy's BLAS as threadpoolctl names it (openblas, mkl, blis, ...); "
+                          "None without threadpoolctl"),
+    "blas_version": ("str or None", "W: that BLAS's version (threadpoolctl)"),
+    "blas_num_threads": ("int or None", "W: that BLAS's thread count when the task ran (threadpoolctl)"),
+    "cpu_model": ("str or None", "W: the CPU's model name (/proc/cpuinfo, sysctl on macOS, else "
+                  "platform.processor() or platform.machine())"),
+    "cpu_variant": ("str or None", "W: the build of the C++ core loaded: baseline, avx2 or avx512 "
+                    "(kktunlearn.cpu_variant)"),
+    "omp_num_threads": ("str or None", "W: the worker's OMP_NUM_THREADS environment variable"),
+    "pid": ("int or None", "W: process id of the worker"),
+    "hostname": ("str or None", "W: socket.gethostname() of the worker"),
+    "task_time": ("float", "W: seconds the experiment took (NaN when its worker died)"),
+    "timestamp": ("str", "UTC time the task finished, ISO 8601 (e.g. 2026-12-02T00:31:05.123+00:00)"),
+}
+
+#: provenance measured in the worker (columns marked "W" in PROVENANCE_COLUMNS)
+_WORKER_COLUMNS = tuple(k for k, (_t, m) in PROVENANCE_COLUMNS.items() if m.startswith("W: "))
+
+
+def git_revision(path: Optional[str] = None, timeout: float = 5.0) -> Optional[str]:
+    """The HEAD commit of the git repository holding a folder.
+
+    Parameters
+    ----------
+    path : str, optional
+        A folder. Default: this package's folder, and then only when this package's files are
+        tracked by that repository (an installed copy inside a user's repository, e.g. in a
+        virtual environment there, is not the library's checkout).
+    timeout : float
+        Seconds allowed for each git call.
+
+    Returns
+    -------
+    str or None
+        The 40-hex-digit commit, with ``"+dirty"`` appended when tracked files are modified; None
+        outside a repository, without git, or when git takes longer than `timeout`.
+    """
+    own = path is None
     path = path or os.path.dirname(os.path.abspath(__file__))
     try:
+        if own:
+            tracked = subprocess.run(["git", "-C", path, "ls-files", "--error-unmatch", "sweep.py"],
+                                     capture_output=True, text=True, timeout=timeout)
+            if tracked.returncode != 0:
+                return None
         rev = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10)
+                             timeout=timeout)
         if rev.returncode != 0:
             return None
         dirty = subprocess.run(["git", "-C", path, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+                               capture_output=True, text=True, timeout=timeout)
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
 
-def _versions() -> Dict[str, Any]:
-    from . import __version__
+def _library_git_revision() -> Optional[str]:
+    rev = git_revision()
+    if rev is None:
+        try:  # written by CMakeLists.txt into installed builds
+            from ._build_info import BUILD_INFO  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        rev = BUILD_INFO.get("git_revision") or None
+    return rev
 
-    return {"kktunlearn_version": __version__, "numpy_version": np.__version__,
-            "python_version": platform.python_version()}
+
+def _cpu_model() -> Optional[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+        for key in ("model name", "hardware", "cpu model", "uarch", "cpu", "model"):
+            if fields.get(key):
+                return fields[key]
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            r = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                               timeout=2)
+            if r.returncode == 0 and r.stdout.strip():
+                return r.stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine() or None
+
+
+_STATIC: Dict[str, Any] = {}
+
+
+def _static_provenance() -> Dict[str, Any]:
+    """What does not change during a worker process's life (computed once per process)."""
+    if not _STATIC:
+        from . import __version__
+
+        scipy_version: Optional[str] = getattr(sys.modules.get("scipy"), "__version__", None)
+        if scipy_version is None:  # without importing scipy into every worker
+            try:
+                from importlib.metadata import PackageNotFoundError, version
+                scipy_version = version("scipy")
+            except (ImportError, PackageNotFoundError):
+                scipy_version = None
+        pkg = sys.modules.get(__package__ or "kktunlearn")
+        _STATIC.update(kktunlearn_version=__version__, kktunlearn_git_revision=_library_git_revision(),
+                       python_version=platform.python_version(), numpy_version=np.__version__,
+                       scipy_version=scipy_version, cpu_model=_cpu_model(),
+                       cpu_variant=getattr(pkg, "cpu_variant", None), hostname=socket.gethostname())
+    return dict(_STATIC)
+
+
+def _blas() -> Dict[str, Any]:
+    """numpy's BLAS as threadpoolctl sees it (the first BLAS loaded from numpy's folder, else the first)."""
+    out: Dict[str, Any] = {"blas_internal_api": None, "blas_version": None, "blas_num_threads": None}
+    try:
+        from threadpoolctl import threadpool_info
+        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # not installed, or a library it cannot inspect
+        return out
+    if infos:
+        mine = [i for i in infos if "numpy" in str(i.get("filepath", ""))] or infos
+        i = mine[0]
+        nt = i.get("num_threads")
+        out.update(blas_internal_api=i.get("internal_api"), blas_version=i.get("version"),
+                   blas_num_threads=int(nt) if isinstance(nt, numbers.Integral) else None)
+    return out
+
+
+def _worker_provenance() -> Dict[str, Any]:
+    info = _static_provenance()
+    info.update(_blas())
+    info.update(pid=os.getpid(), omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
+    return info
+
+
+def _utc_now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _sanitize(v: Any) -> Any:
@@ -290,13 +426,14 @@ def _run_task(task: Tuple[int, Dict[str, Any], Callable, int, int]) -> Dict[str,
     kwargs = dict(params)
     if _accepts(experiment, "n_threads") and "n_threads" not in kwargs:
         kwargs["n_threads"] = n_threads
-    info = {"pid": os.getpid(), "hostname": socket.gethostname(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    info = _worker_provenance()
     try:
         res = experiment(**kwargs)
     except Exception as exc:  # reported to the parent
+        info["timestamp"] = _utc_now()
         return {"task_id": task_id, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
                 "info": info, "task_time": time.perf_counter() - t0}
+    info["timestamp"] = _utc_now()
     rows = [res] if isinstance(res, Mapping) else list(res)
     for r in rows:
         if not isinstance(r, Mapping):
@@ -310,11 +447,13 @@ def _make_rows(result: Dict[str, Any], params: Dict[str, Any], meta: Dict[str, A
                errors: str) -> List[Dict[str, Any]]:
     base = {"task_id": result["task_id"]}
     base.update(params)
-    prov = dict(meta)
-    prov.update({"n_threads": result.get("n_threads", meta.get("n_threads")),
-                 "omp_num_threads": result["info"].get("omp_num_threads"),
-                 "pid": result["info"]["pid"], "hostname": result["info"]["hostname"],
-                 "task_time": result["task_time"], "attempt": attempt})
+    info = result.get("info") or {}
+    given = dict(meta)
+    given.update({k: info.get(k) for k in _WORKER_COLUMNS})
+    given.update({"task_id": result["task_id"], "n_threads": result.get("n_threads", meta.get("n_threads")),
+                  "task_time": result["task_time"], "attempt": attempt,
+                  "timestamp": info.get("timestamp") or _utc_now()})
+    prov = {k: given.get(k) for k in PROVENANCE_COLUMNS if k != "task_id"}
     if "error" in result:
         if errors == "raise":
             raise SweepError(f"task {result['task_id']} with parameters {params} failed: {result['error']}\n"
@@ -786,8 +925,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
             _skip.update(done_hashes)
     n_jobs = int(n_jobs) if n_jobs is not None else (os.cpu_count() or 1)
     n_jobs = max(1, min(n_jobs, len(points))) if points else 1
-    meta = dict(_versions())
-    meta["git_revision"] = git_revision()
+    meta: Dict[str, Any] = {"project_git_revision": git_revision(os.getcwd(), timeout=2.0)}
     meta["backend"] = backend
     meta["n_threads"] = int(n_threads)
     external = (backend == "dask" and (client is not None or scheduler is not None)) or (
