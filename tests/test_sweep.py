@@ -91,18 +91,86 @@ def test_ray_backend_clear_error_when_missing():
         S.sweep({"a": [1]}, experiment=S.toy_experiment, backend="ray", progress=False)
 
 
-def test_save_load_roundtrip(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ext", [".parquet", ".csv", ".json", ".jsonl"])
+def test_save_and_load_results_follow_the_extension(tmp_path, ext):
+    import json
+
+    import kktunlearn as kk
+
     df = S.sweep({"a": [1.0, 2.0], "b": [3.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
-    p = S.save(df, tmp_path / "r.parquet")
-    assert p.endswith(".parquet")
-    back = S.load(p)
-    pd.testing.assert_frame_equal(back, df, check_dtype=False)
-    # CSV fallback when no parquet engine is available
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda *a, **k: (_ for _ in ()).throw(ImportError("no")))
-    p2 = S.save(df, tmp_path / "s.parquet")
-    assert p2.endswith(".csv") and os.path.exists(p2)
-    back2 = S.load(tmp_path / "s.parquet")  # finds the CSV
-    assert np.allclose(back2["value"], df["value"])
+    p = kk.save_results(df, tmp_path / f"r{ext}")
+    assert p == str(tmp_path / f"r{ext}")
+    with open(p, "rb") as fh:
+        raw = fh.read()
+    if ext == ".parquet":
+        assert raw[:4] == b"PAR1"
+    elif ext == ".json":
+        recs = json.loads(raw)
+        assert isinstance(recs, list) and [r["a"] for r in recs] == [1.0, 2.0]
+    elif ext == ".jsonl":
+        recs = [json.loads(line) for line in raw.splitlines()]
+        assert [r["a"] for r in recs] == [1.0, 2.0]
+    else:
+        assert raw.startswith(b"task_id,")
+    back = kk.load_results(p)
+    assert list(back.columns) == list(df.columns)
+    def norm(v):  # None / NaN: missing; a CSV reads the string "1" back as the number 1: compare the text
+        if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            return None
+        if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    for c in df.columns:
+        assert [norm(v) for v in back[c]] == [norm(v) for v in df[c]], c
+    assert back["value"].tolist() == df["value"].tolist()          # floats exactly
+
+
+def test_unknown_result_format_and_missing_parquet_engine(tmp_path, monkeypatch):
+    import kktunlearn as kk
+
+    df = pd.DataFrame({"a": [1.0]})
+    for bad in ("r.xlsx", "r", "r.parquet.gz"):
+        with pytest.raises(ValueError, match="unknown result format"):
+            kk.save_results(df, tmp_path / bad)
+        with pytest.raises(ValueError, match="unknown result format"):
+            kk.load_results(tmp_path / bad)
+    assert not list(tmp_path.iterdir())                       # nothing written
+    monkeypatch.setattr(S, "_parquet_engine", lambda: None)
+    with pytest.raises(ImportError, match="pyarrow"):
+        kk.save_results(df, tmp_path / "r.parquet")
+    assert not list(tmp_path.iterdir())                       # and no silent CSV instead
+    df.to_csv(tmp_path / "old.csv", index=False)              # files of older versions: .parquet -> .csv
+    assert kk.load_results(tmp_path / "old.parquet")["a"].tolist() == [1.0]
+
+
+def test_sweep_is_callable_and_the_old_names_warn(tmp_path):
+    import warnings
+
+    import kktunlearn as kk
+    from kktunlearn import sweep
+
+    grid = {"a": [1.0, 2.0], "b": [3.0]}
+    df = sweep(grid, experiment=kk.sweep.toy_experiment, n_jobs=1, progress=False)
+    ref = kk.sweep.sweep(grid, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    cols = [c for c in df.columns if c not in S.NONDETERMINISTIC_COLUMNS]
+    pd.testing.assert_frame_equal(df[cols], ref[cols])
+    assert kk.sweep(grid, S.toy_experiment, n_jobs=1, progress=False)["value"].tolist() == ref["value"].tolist()
+    assert kk.sweep.__call__.__doc__ == kk.sweep.sweep.__doc__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # module attributes: no warning
+        assert kk.sweep.expand_grid({"a": [1, 2]}) == [{"a": 1}, {"a": 2}]
+        from kktunlearn.sweep import iter_sweep, load_results  # noqa: F401
+    with pytest.warns(DeprecationWarning, match="kktunlearn.save_results"):
+        p = kk.sweep.save(ref, tmp_path / "r.csv")
+    with pytest.warns(DeprecationWarning, match="kktunlearn.load_results"):
+        back = kk.sweep.load(p)
+    with pytest.warns(DeprecationWarning):
+        from kktunlearn.sweep import load  # noqa: F401
+    assert back["value"].tolist() == ref["value"].tolist()
+    assert kk.load is not kk.load_results                     # kk.load stays the model loader
+    with pytest.raises(AttributeError):
+        kk.sweep.nonsense
 
 
 SMALL = {"n": [10], "m": [20], "max_iter": [400], "n_test": [50]}

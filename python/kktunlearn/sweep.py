@@ -52,14 +52,16 @@ import subprocess
 import sys
 import time
 import traceback
+import types
 import warnings
 from collections import Counter, deque
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["sweep", "iter_sweep", "expand_grid", "unlearning_experiment", "toy_experiment", "save", "load",
-           "DEFAULTS", "NONDETERMINISTIC_COLUMNS", "SweepError", "git_revision", "config_hash"]
+__all__ = ["sweep", "iter_sweep", "expand_grid", "validate_grid", "unlearning_experiment", "toy_experiment",
+           "save_results", "load_results", "result_format", "DEFAULTS", "NONDETERMINISTIC_COLUMNS",
+           "PROVENANCE_COLUMNS", "RESULT_FORMATS", "SweepError", "GridError", "git_revision", "config_hash"]
 
 #: columns that legitimately differ between two runs of the same sweep (timings, processes, backend)
 NONDETERMINISTIC_COLUMNS = ("pid", "hostname", "task_time", "wall_time", "fit_time", "retrain_time", "backend",
@@ -615,6 +617,8 @@ def _iter_local(tasks, n_jobs, n_threads, max_retries):
     workers: List[_Worker] = []
     sel = selectors.DefaultSelector()
 
+    _log.info("starting %d local worker processes (OMP_NUM_THREADS=%d)", min(n_jobs, len(queue)), n_threads)
+
     def spawn() -> _Worker:
         w = _Worker(env)
         workers.append(w)
@@ -677,6 +681,8 @@ def _iter_local(tasks, n_jobs, n_threads, max_retries):
                                                       "omp_num_threads": str(n_threads)},
                             "task_time": float("nan"), "worker_died": reason}, starts[tid])
                 else:
+                    _log.warning("task %d: its worker process died (%s); running it again on a fresh worker "
+                                 "(attempt %d of %d)", tid, reason, starts[tid] + 1, max_retries + 1)
                     queue.appendleft(tid)  # retried first, on a fresh worker
                 if queue:
                     assign(spawn())
@@ -889,8 +895,26 @@ def _iter_ray(tasks, n_jobs, n_threads, max_retries, address, errors="raise"):
             ray.shutdown()
 
 
+def auto_progress() -> bool:
+    """Whether a progress bar is wanted when none was asked for or refused: stderr is a terminal, or
+    the code runs in a Jupyter kernel (where tqdm draws a widget).
+
+    Returns
+    -------
+    bool
+        True on a terminal or in Jupyter; False when stderr is a file, a pipe or a CI log (a bar
+        would fill it with carriage-return lines).
+    """
+    try:
+        if sys.stderr is not None and sys.stderr.isatty():
+            return True
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        pass
+    return "ipykernel" in sys.modules
+
+
 def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experiment: Optional[Callable] = None,
-               backend: str = "local", n_jobs: Optional[int] = None, progress: bool = True,
+               backend: str = "local", n_jobs: Optional[int] = None, progress: Optional[bool] = None,
                scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
                errors: str = "raise", out: Optional[Any] = None, resume: bool = False,
                _skip: Optional[set] = None) -> Iterator[Dict[str, Any]]:
@@ -939,6 +963,8 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
             journal.close()
         return
     bar = None
+    if progress is None:
+        progress = auto_progress()
     if progress:
         try:
             from tqdm.auto import tqdm
@@ -980,7 +1006,7 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
 
 
 def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experiment: Optional[Callable] = None,
-          backend: str = "local", n_jobs: Optional[int] = None, progress: bool = True,
+          backend: str = "local", n_jobs: Optional[int] = None, progress: Optional[bool] = None,
           scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
           errors: str = "raise", on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
           out: Optional[Any] = None, resume: bool = False):
@@ -1009,7 +1035,7 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
         keeps every finished row on disk. Every row gets a `config_hash` column: the SHA-256 (first
         16 hex digits) of the experiment's name and the task's parameters (canonical JSON). The path
         is checked (folder exists, file writable, not already holding rows unless resume=True)
-        before any work starts. Read it back with kktunlearn.sweep.load(path).
+        before any work starts. Read it back with kktunlearn.load_results(path).
     resume: with `out`, skip every configuration whose config_hash already has a finished row in the
         file (rows recorded as errors are run again) and return the stored rows together with the
         new ones. Without resume=True an existing non-empty `out` raises FileExistsError.
@@ -1077,7 +1103,7 @@ class _Journal:
         self.path = os.fspath(path)
         if self.path.lower().endswith((".parquet", ".pq", ".csv")):
             raise ValueError(f"out={self.path!r}: sweep(out=...) streams rows as JSON lines; give a .jsonl path and "
-                             "write the final table with kktunlearn.sweep.save(df, 'results.parquet')")
+                             "write the final table with kktunlearn.save_results(df, 'results.parquet')")
         folder = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"out={self.path!r}: the folder {folder!r} does not exist")
@@ -1147,40 +1173,157 @@ class _Journal:
 
 
 # ------------------------------------------------------------------------------------------ save / load
-def save(df: Any, path: str) -> str:
-    """Write a sweep DataFrame: parquet (pyarrow or fastparquet) unless `path` ends in .csv or no parquet
-    engine is installed, in which case CSV next to it (".csv" suffix). Returns the path written."""
+#: result file formats by extension (save_results / load_results / `kktunlearn sweep --out`)
+RESULT_FORMATS: Dict[str, str] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".json": "json",
+                                  ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def result_format(path: Any) -> str:
+    """The format a sweep result file is written in, from its extension.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file name.
+
+    Returns
+    -------
+    str
+        ``"parquet"`` (``.parquet``, ``.pq``), ``"csv"``, ``"json"`` (one JSON array of records) or
+        ``"jsonl"`` (``.jsonl``, ``.ndjson``: one JSON object per line).
+
+    Raises
+    ------
+    ValueError
+        For any other extension (nothing is guessed).
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in RESULT_FORMATS:
+        raise ValueError(f"{os.fspath(path)!r}: unknown result format {ext or '(no extension)'!r}; use one of "
+                         f"{', '.join(sorted(RESULT_FORMATS))}")
+    return RESULT_FORMATS[ext]
+
+
+def _parquet_engine() -> Optional[str]:
+    import importlib.util
+
+    for mod in ("pyarrow", "fastparquet"):
+        if importlib.util.find_spec(mod) is not None:
+            return mod
+    return None
+
+
+def save_results(df: Any, path: Any) -> str:
+    """Write a sweep's DataFrame in the format of the file's extension.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows of `sweep` (or any DataFrame).
+    path : str or os.PathLike
+        Destination; its extension chooses the format (see `result_format`): ``.parquet`` / ``.pq``
+        (needs pyarrow or fastparquet), ``.csv``, ``.json`` (an array of records, NaN as null) or
+        ``.jsonl`` / ``.ndjson`` (one record per line).
+
+    Returns
+    -------
+    str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        For an unknown extension.
+    ImportError
+        For Parquet without a Parquet engine (nothing is written in another format instead).
+    """
     path = os.fspath(path)
-    if not path.endswith(".csv"):
-        try:
-            df.to_parquet(path, index=False)
-            return path
-        except ImportError:
-            path = os.path.splitext(path)[0] + ".csv"
-    df.to_csv(path, index=False)
+    fmt = result_format(path)
+    if fmt == "parquet":
+        if _parquet_engine() is None:
+            raise ImportError(f"{path!r}: writing Parquet needs pyarrow (pip install pyarrow) or fastparquet; or "
+                              "choose a .csv, .json or .jsonl file")
+        df.to_parquet(path, index=False)
+    elif fmt == "csv":
+        df.to_csv(path, index=False)
+    else:  # JSON by the json module: every float round-trips exactly (pandas' to_json keeps 10 digits)
+        import json
+
+        def cell(v: Any) -> Any:
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and v != v:
+                return None
+            return v
+
+        recs = [{str(k): cell(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+        with open(path, "w", encoding="utf-8") as fh:
+            if fmt == "json":
+                json.dump(recs, fh, indent=1, default=repr, allow_nan=True)
+                fh.write("\n")
+            else:
+                for r in recs:
+                    fh.write(json.dumps(r, default=repr, allow_nan=True) + "\n")
     return path
 
 
-def load(path: str):
-    """Read a DataFrame written by `save` (parquet, or the CSV fallback when the parquet file is absent),
-    or the JSON-lines file of `sweep(out=...)` (".jsonl": for a configuration recorded both as an error
-    and, after a resume, as finished, only the finished rows are kept)."""
+def load_results(path: Any):
+    """Read a sweep's results: a file of `save_results`, or the JSON-lines file of ``sweep(out=...)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.parquet`` / ``.pq``, ``.csv``, ``.json`` or ``.jsonl`` / ``.ndjson``. In a JSON-lines file
+        a line cut short by a crash is skipped with a warning, and a configuration recorded both as
+        an error and, after a resume, as finished keeps only its finished rows. A ``.parquet`` path
+        that does not exist is read from the ``.csv`` next to it, if any (files of older versions).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stored row.
+
+    Raises
+    ------
+    ValueError
+        For an unknown extension.
+    FileNotFoundError
+        When the file does not exist.
+    """
+    import json
+
     import pandas as pd
 
     path = os.fspath(path)
-    if path.endswith((".jsonl", ".ndjson")):
+    fmt = result_format(path)
+    if fmt == "jsonl":
         rows = _Journal.read(path)
         ok = {r.get("config_hash") for r in rows if not _is_error_row(r)}
         rows = [r for r in rows if not (_is_error_row(r) and r.get("config_hash") in ok)]
         return pd.DataFrame(rows)
-    if path.endswith(".csv"):
+    if fmt == "csv":
         return pd.read_csv(path)
+    if fmt == "json":
+        with open(path, encoding="utf-8") as fh:
+            return pd.DataFrame(json.load(fh))  # no dtype guessing on strings (unlike read_json)
     if not os.path.exists(path):
         alt = os.path.splitext(path)[0] + ".csv"
         if os.path.exists(alt):
             return pd.read_csv(alt)
         raise FileNotFoundError(path)
     return pd.read_parquet(path)
+
+
+_RENAMED = {"load": "load_results", "save": "save_results"}
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the old spellings, with a DeprecationWarning
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"kktunlearn.sweep.{name} is deprecated and will be removed; use kktunlearn.{new} "
+                      "(kktunlearn.load reads model files)", DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------------- experiments
@@ -1435,3 +1578,14 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
         metrics["wall_time"] = retrain_time
     row.update(metrics)
     return row
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``kktunlearn.sweep(grid, ...)`` is ``kktunlearn.sweep.sweep(grid, ...)``."""
+
+    def __call__(self, grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], *args: Any, **kwargs: Any) -> Any:
+        return sweep(grid, *args, **kwargs)
+
+
+_CallableModule.__call__.__doc__ = sweep.__doc__
+sys.modules[__name__].__class__ = _CallableModule
