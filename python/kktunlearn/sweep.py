@@ -74,16 +74,32 @@ _log.addHandler(logging.NullHandler())
 
 
 class SweepError(RuntimeError):
-    """A task failed (its experiment raised, or its worker died more than max_retries times)."""
+    """A sweep task failed: its experiment raised (the message carries the worker's traceback), or its
+    worker process died more than max_retries times, or the cluster could not start."""
 
 
 # ------------------------------------------------------------------------------------------------ grid
 def expand_grid(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]) -> List[Dict[str, Any]]:
     """The Cartesian product of a grid, as a list of parameter dicts (deterministic order).
 
-    grid: {"d": [200, 400], "method": ["ga", "retrain"], "n": 20} (a scalar or a string counts as one
-    value) or a list of such dicts (their products are concatenated, like scikit-learn's ParameterGrid).
-    The last key varies fastest.
+    Parameters
+    ----------
+    grid : dict or list of dict
+        ``{"d": [200, 400], "method": ["ga", "retrain"], "n": 20}`` (a scalar or a string counts as
+        one value), or a list of such dicts (their products are concatenated, like scikit-learn's
+        ParameterGrid). The last key varies fastest.
+
+    Returns
+    -------
+    list of dict
+        One dict per grid point.
+
+    Raises
+    ------
+    TypeError
+        When `grid` is not a dict or a list of dicts, or a key is not a string.
+    ValueError
+        When a key has no values.
     """
     if isinstance(grid, Mapping):
         grids = [grid]
@@ -918,9 +934,25 @@ def iter_sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], expe
                scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
                errors: str = "raise", out: Optional[Any] = None, resume: bool = False,
                _skip: Optional[set] = None) -> Iterator[Dict[str, Any]]:
-    """Generator of sweep rows in completion order (see `sweep` for the arguments). With `out`, each
-    row is appended to that JSON-lines file before it is yielded; with `resume=True` configurations
-    whose rows the file already holds are not run again (and not yielded)."""
+    """The rows of a sweep, one at a time, in completion order.
+
+    Parameters
+    ----------
+    grid, experiment, backend, n_jobs, progress, scheduler, client, n_threads, max_retries, errors, out, resume
+        As for `sweep`. With `out`, each row is appended to that JSON-lines file before it is
+        yielded; with ``resume=True`` configurations whose rows the file already holds are neither
+        run nor yielded.
+
+    Yields
+    ------
+    dict
+        One row (parameters, metrics, provenance columns) as soon as its task finished.
+
+    Raises
+    ------
+    GridError, SweepError, FileExistsError, ValueError, TypeError, ImportError
+        As for `sweep`. Closing the generator early stops every worker.
+    """
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {list(_BACKENDS)}, got {backend!r}")
     if errors not in ("raise", "record"):
@@ -1010,38 +1042,83 @@ def sweep(grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], experimen
           scheduler: Optional[str] = None, client: Any = None, n_threads: int = 1, max_retries: int = 3,
           errors: str = "raise", on_result: Optional[Callable[[Dict[str, Any]], None]] = None,
           out: Optional[Any] = None, resume: bool = False):
-    """Run `experiment` on every point of the Cartesian product of `grid`; a tidy pandas DataFrame.
+    """Run `experiment` on every point of the Cartesian product of `grid`; one tidy DataFrame.
 
-    grid: dict (or list of dicts) of parameter -> list of values, see expand_grid. For the default
-        experiment (unlearning_experiment) every key has a default (see DEFAULTS), e.g.
-        sweep({"d": [200, 400], "method": ["ga", "retrain"]}).
-    experiment: a picklable (module-level) function f(**params) -> dict or list of dicts. If it has an
-        `n_threads` parameter it receives the per-worker thread count.
-    backend: "local" (worker processes on this machine, see the module docstring), "dask"
-        (dask.distributed) or "ray".
-    n_jobs: worker processes (default: all cores; for "dask" the LocalCluster size).
-    progress: tqdm bar over tasks.
-    scheduler: "tcp://host:port" of a running Dask scheduler (backend="dask"), or Ray's address.
-    client: an existing dask.distributed.Client to use (not closed afterwards).
-    n_threads: OpenMP threads per worker (default 1: parallelism comes from the processes).
-    max_retries: resubmissions of a task whose worker died (segfault, OOM kill, lost node); only the
-        task that was running in the dead worker is charged (backend "local").
-    errors: "raise" (default: the first failing experiment stops the sweep with its traceback) or
-        "record" (a row with the parameters and an `error` column; a task whose worker died more than
-        max_retries times gets the signal or exit code in `error` and `worker_exit`).
-    on_result: called with each row as it arrives (streaming, completion order).
-    out: path of a JSON-lines file (one JSON object per row, ".jsonl"). Each row is appended and
-        flushed to it as its task finishes, so a crash, a Ctrl-C or a failure under errors="raise"
-        keeps every finished row on disk. Every row gets a `config_hash` column: the SHA-256 (first
-        16 hex digits) of the experiment's name and the task's parameters (canonical JSON). The path
-        is checked (folder exists, file writable, not already holding rows unless resume=True)
-        before any work starts. Read it back with kktunlearn.load_results(path).
-    resume: with `out`, skip every configuration whose config_hash already has a finished row in the
-        file (rows recorded as errors are run again) and return the stored rows together with the
-        new ones. Without resume=True an existing non-empty `out` raises FileExistsError.
+    Also reachable as ``kktunlearn.sweep(grid, ...)`` (the module is callable).
 
-    Returns a DataFrame with one row per returned row (per (configuration, seed, method) for the default
-    experiment), sorted by task_id, with the provenance columns listed in the module docstring.
+    Parameters
+    ----------
+    grid : dict or list of dict
+        Parameter -> list of values (see `expand_grid`). For the default experiment
+        (`unlearning_experiment`) every key has a default (`DEFAULTS`), e.g.
+        ``sweep({"d": [200, 400], "method": ["ga", "retrain"]})``. Checked by `validate_grid`
+        before any worker starts.
+    experiment : callable, optional
+        ``f(**params) -> dict`` or list of dicts (one row each), picklable (a function of a module,
+        or of the calling script: those travel by value). If it takes `n_threads` it receives the
+        per-worker thread count. Default: `unlearning_experiment`.
+    backend : {"local", "dask", "ray"}
+        Where the tasks run (see the module docstring).
+    n_jobs : int, optional
+        Worker processes (default: all cores; the size of the LocalCluster or local Ray instance
+        started for the sweep). n_jobs=1 with backend="local" runs in this process.
+    progress : bool, optional
+        A tqdm bar over tasks. None (default): only when stderr is a terminal or in Jupyter
+        (`auto_progress`).
+    scheduler : str, optional
+        Address of a running cluster: ``"tcp://host:port"`` of a Dask scheduler, or Ray's address
+        (``"auto"``, ``"ray://host:10001"``).
+    client : distributed.Client, optional
+        An existing Dask client to use (left open).
+    n_threads : int
+        OpenMP threads per task (default 1: the parallelism comes from the processes).
+    max_retries : int
+        Reruns of a task whose worker process died (segfault, OOM kill, SIGKILL, lost node). Only
+        the task that was running in the dead worker is charged; an exception of the experiment is
+        never retried.
+    errors : {"raise", "record"}
+        "raise": the first failing task stops the sweep with a `SweepError` carrying its
+        traceback. "record": it becomes a row with the parameters and an ``error`` column (and
+        ``worker_exit``, the signal or exit code, when its worker died more than max_retries times).
+    on_result : callable, optional
+        Called with each row as it arrives (completion order).
+    out : str or os.PathLike, optional
+        A JSON-lines file (``.jsonl``): each row is appended, flushed and fsync'ed as its task
+        finishes, so a crash, a Ctrl-C or a failure under errors="raise" keeps every finished row
+        on disk. Rows then get a ``config_hash`` column (`config_hash`). Checked before any work
+        (the folder exists, the file is writable and holds no rows unless resume=True). Read it
+        back with `load_results`.
+    resume : bool
+        With `out`: skip every configuration that already has a finished row in the file (rows
+        recorded as errors are run again) and return the stored rows with the new ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per row the experiment returned (per configuration, seed and method for the
+        default experiment), sorted by ``task_id``; the parameters, the metrics and the provenance
+        columns `PROVENANCE_COLUMNS` (versions, BLAS, CPU model and build, threads, revisions,
+        attempt, timestamp).
+
+    Raises
+    ------
+    GridError
+        For an unknown grid key or a bad value (before any work).
+    SweepError
+        When a task fails under errors="raise" (its experiment raised, or its worker died more
+        than max_retries times).
+    FileExistsError
+        When `out` already holds rows and resume is False.
+    ValueError, TypeError
+        For bad arguments (backend, n_jobs, n_threads, max_retries, errors, experiment).
+    ImportError
+        For backend="dask" or "ray" when that package is not installed.
+
+    Examples
+    --------
+    >>> import kktunlearn as kk
+    >>> df = kk.sweep({"d": [200, 400], "method": ["ga", "retrain"]})  # doctest: +SKIP
+    >>> df[["d", "method", "epsilon", "cos_to_retrained", "cpu_variant"]]  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -1078,9 +1155,21 @@ def _experiment_name(experiment: Callable) -> str:
 
 
 def config_hash(params: Mapping[str, Any], experiment: str = "") -> str:
-    """The key of one configuration in a resumable sweep: the first 16 hex digits of the SHA-256 of
-    json.dumps({"experiment": experiment, "params": params}, sort_keys=True) (values as the sweep's
-    DataFrame stores them)."""
+    """The key of one configuration in a resumable sweep.
+
+    Parameters
+    ----------
+    params : mapping
+        The task's parameters.
+    experiment : str
+        The experiment's name (module and qualified name).
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of ``json.dumps({"experiment": experiment,
+        "params": params}, sort_keys=True)`` (values as the sweep's DataFrame stores them).
+    """
     import hashlib
     import json
 
@@ -1450,19 +1539,52 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     1. data: `data` of size n x d from `seed` (near-orthogonal rows N(0, I/d) by default), plus n_test
        fresh points of the same distribution (held-out set);
     2. the original model (`model`, width m, `loss`, normalized GD for max_iter steps, init from seed);
-    3. the retrained model: the same hyper-parameters and initialization, trained on S minus the forget set;
+    3. the retrained model: the same hyper-parameters and initialization, trained on S minus the
+       forget set;
     4. the unlearned model: `method` applied with its options (step_scale, subgradient for "ga"; keys
-       starting with "opt_" go to unlearn() without the prefix, for any method). method="retrain" is the
-       retrained model itself, method="original" the untouched model (the do-nothing baseline). "ga" uses
-       the original model's multipliers kkt_multipliers(original, X, y, subgradient_tol=clarke_tol),
-       computed once per model (unless opt_multipliers or opt_multiplier_method is given);
-    5. every metric of kktunlearn.metrics.evaluate_unlearning, plus psi and phi of the data
-       (kktunlearn.datasets.stats) and the original model's KKT numbers on S (orig_*, literal reading).
-    The certificate is the same for every method and every step scale: the original model's scale, the
-    literal kink tolerance clarke_tol, and ONE relaxed radius r per (original model, forget set):
-    relaxed_radius="ga" takes r = kktunlearn.kkt.ga_radius (the pre-activation displacement of the GA
-    step at alpha = 1, Clarke-consistent, from the original model's multipliers), a float fixes it.
-    Keys and defaults: DEFAULTS. Unknown keys raise ValueError.
+       starting with "opt_" go to `kktunlearn.unlearn` without the prefix, for any method).
+       method="retrain" is the retrained model itself, method="original" the untouched model (the
+       do-nothing baseline). "ga" uses the original model's multipliers
+       ``kkt_multipliers(original, X, y, subgradient_tol=clarke_tol)``, computed once per model
+       (unless opt_multipliers or opt_multiplier_method is given);
+    5. every metric of `kktunlearn.metrics.evaluate_unlearning`, plus psi and phi of the data
+       (`kktunlearn.datasets.stats`) and the original model's KKT numbers on S (orig_*, literal
+       reading).
+
+    The certificate is the same for every method and every step scale: the original model's scale,
+    the literal kink tolerance clarke_tol, and ONE relaxed radius r per (original model, forget
+    set): relaxed_radius="ga" takes r = `kktunlearn.kkt.ga_radius` (the pre-activation displacement
+    of the GA step at alpha = 1, Clarke-consistent, from the original model's multipliers), a float
+    fixes it.
+
+    Parameters
+    ----------
+    n_threads : int
+        OpenMP threads of the kernels.
+    **params
+        Keys of `DEFAULTS` (their defaults fill the rest) and ``opt_<name>`` options of `unlearn`.
+
+    Returns
+    -------
+    dict
+        One row: every parameter, the data's psi and phi, fit/retrain times and warnings, the
+        original model's test accuracy and orig_* KKT numbers, and the metrics of
+        `kktunlearn.metrics.evaluate_unlearning` (epsilon, delta, tau of the retained set's
+        approximate KKT conditions in both Clarke readings, cosine to the retrained model,
+        accuracies, membership-inference AUCs, step norm, wall time).
+
+    Raises
+    ------
+    ValueError
+        For an unknown key, an index `forget` outside the training set, or an original model that
+        does not fit its training set (raise max_iter or the width m).
+
+    References
+    ----------
+    Melamed, Yehudai, Vardi, "Provable Unlearning with Gradient Ascent on Two-Layer ReLU Neural
+    Networks", arXiv 2510.14844: the one-step gradient ascent of Theorem 4.1 (scaled by the KKT
+    multiplier of the forgotten point), the (epsilon, delta, tau)-successful unlearning it
+    certifies, and the experiment of Figure 1 (epsilon against the step scale alpha).
     """
     from . import datasets
     from .metrics import evaluate_unlearning, kkt_numbers
