@@ -144,6 +144,10 @@ def test_unknown_result_format_and_missing_parquet_engine(tmp_path, monkeypatch)
     assert kk.load_results(tmp_path / "old.parquet")["a"].tolist() == [1.0]
 
 
+def _uses_the_module(a):
+    return S.toy_experiment(a=a)
+
+
 def test_sweep_is_callable_and_the_old_names_warn(tmp_path):
     import warnings
 
@@ -171,6 +175,21 @@ def test_sweep_is_callable_and_the_old_names_warn(tmp_path):
     assert kk.load is not kk.load_results                     # kk.load stays the model loader
     with pytest.raises(AttributeError):
         kk.sweep.nonsense
+    import pickle
+
+    import cloudpickle
+
+    assert pickle.loads(pickle.dumps(kk.sweep)) is kk.sweep   # by name, like a module
+    # a script's experiment that refers to the (callable) module travels by value
+    import sys
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        blob = cloudpickle.dumps(_uses_the_module)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    fn = cloudpickle.loads(blob)
+    assert fn(2.0)["value"] == S.toy_experiment(a=2.0)["value"]
 
 
 SMALL = {"n": [10], "m": [20], "max_iter": [400], "n_test": [50]}

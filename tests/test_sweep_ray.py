@@ -36,13 +36,22 @@ def test_own_local_ray_instance_gives_the_local_rows():
     assert not ray.is_initialized()
     grid = _grid()
     local = S.sweep(grid, n_jobs=2, progress=False)
-    on_ray = S.sweep(grid, backend="ray", n_jobs=2, progress=False)
+    on_ray = S.sweep(grid, experiment=_default_and_ray_cpus, backend="ray", n_jobs=2, progress=False)
     assert not ray.is_initialized()                       # the instance it started is gone
+    assert (on_ray["ray_cpus"] == 2).all()                # num_cpus = n_jobs * n_threads
+    on_ray = on_ray.drop(columns=["ray_cpus"])
     assert len(on_ray) == len(S.expand_grid(grid)) == len(local)
     assert set(on_ray["backend"]) == {"ray"} and (on_ray["n_workers"] == 2).all()
     assert (on_ray["attempt"] == 1).all() and (on_ray["omp_num_threads"].astype(str) == "1").all()
     assert os.getpid() not in set(on_ray["pid"])          # ran in Ray's worker processes
     _same_rows(local, on_ray)
+
+
+def _default_and_ray_cpus(**params):
+    """The default experiment's row, plus the CPUs of the Ray instance it runs on."""
+    row = S.unlearning_experiment(**params)
+    row["ray_cpus"] = ray.cluster_resources().get("CPU")
+    return row
 
 
 @pytest.fixture(scope="module")

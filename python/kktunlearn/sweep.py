@@ -1708,6 +1708,12 @@ class _CallableModule(types.ModuleType):
     def __call__(self, grid: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]], *args: Any, **kwargs: Any) -> Any:
         return sweep(grid, *args, **kwargs)
 
+    def __reduce__(self) -> Tuple[Any, Tuple[str]]:
+        # pickled by name, like a plain module (an experiment of a script that uses kk.sweep travels by value)
+        import importlib
+
+        return importlib.import_module, (self.__name__,)
+
 
 _CallableModule.__call__.__doc__ = sweep.__doc__
 sys.modules[__name__].__class__ = _CallableModule
