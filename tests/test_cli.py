@@ -240,3 +240,42 @@ def test_reproduce_figure_format(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["reproduce", "linear", "--format", "jpg"])
     assert isinstance(cli.build_parser().parse_args(["reproduce", "linear", "--format", "svg"]), argparse.Namespace)
+
+
+def test_progress_bar_on_a_real_terminal(tmp_path):
+    """stderr on a pseudo-terminal: the bar is drawn by default, and --no-progress removes it."""
+    pty = pytest.importorskip("pty")
+    import select
+
+    def run_on_pty(*extra):
+        master, slave = pty.openpty()
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0 x 0 one gets no bar
+        env = dict(os.environ)
+        pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
+        env["PYTHONPATH"] = pkg_root + os.pathsep + env.get("PYTHONPATH", "")
+        proc = subprocess.Popen([sys.executable, "-m", "kktunlearn", "sweep", "--grid", json.dumps(TINY), "--out",
+                                 str(tmp_path / f"p{len(extra)}.csv"), "--n-jobs", "1", *extra],
+                                stdout=subprocess.DEVNULL, stderr=slave, env=env)
+        os.close(slave)
+        chunks = []
+        while True:
+            r, _, _ = select.select([master], [], [], 120)
+            if not r:
+                break
+            try:
+                b = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not b:
+                break
+            chunks.append(b)
+        os.close(master)
+        assert proc.wait(timeout=120) == 0
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    assert "2/2" in run_on_pty()                                 # auto: a terminal gets the bar
+    assert "2/2" not in run_on_pty("--no-progress")
