@@ -23,6 +23,7 @@ that end in PASS or FAIL against a stated expectation. The settings of both vers
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import os
@@ -31,8 +32,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["fig1", "linear", "mixture", "newton", "orthogonality", "run", "REPRODUCTIONS", "SETTINGS",
+__all__ = ["fig1", "linear", "mixture", "newton", "orthogonality", "run", "REPRODUCTIONS", "SETTINGS", "FIG_FORMATS",
            "Reproduction", "newton_task", "newton_phase_task"]
+
+#: figure formats the reproductions can write (run(..., fig_format=...), `kktunlearn reproduce --format`)
+FIG_FORMATS = ("png", "pdf", "svg")
+#: the format of the figure the running reproduction writes (set by run)
+_FIG_FORMAT: "contextvars.ContextVar[str]" = contextvars.ContextVar("kktunlearn_fig_format", default="png")
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 
@@ -126,7 +132,7 @@ def _finish(name: str, quick: bool, rows: Any, summary: Any, checks: Dict[str, A
         csv_path = os.path.join(out, f"{name}.csv")
         rows.to_csv(csv_path, index=False)
         if fig is not None:
-            fig_path = os.path.join(out, f"{name}.png")
+            fig_path = os.path.join(out, f"{name}.{_FIG_FORMAT.get()}")
             fig.savefig(fig_path, dpi=150, bbox_inches="tight")
         if caption:
             cap_path = os.path.join(out, f"{name}.txt")
@@ -790,8 +796,39 @@ REPRODUCTIONS: Dict[str, Callable[..., Reproduction]] = {
 }
 
 
-def run(name: str, quick: bool = False, out: Optional[str] = "kktunlearn-results", **kwargs: Any) -> Reproduction:
-    """Run the reproduction `name` (one of REPRODUCTIONS)."""
+def run(name: str, quick: bool = False, out: Optional[str] = "kktunlearn-results", fig_format: str = "png",
+        **kwargs: Any) -> Reproduction:
+    """Run one reproduction by name.
+
+    Parameters
+    ----------
+    name : str
+        One of `REPRODUCTIONS`.
+    quick : bool
+        The reduced version (see `SETTINGS`).
+    out : str or None
+        Folder for NAME.csv, the figure and NAME.txt; None writes nothing.
+    fig_format : {"png", "pdf", "svg"}
+        Format of the figure file (NAME.png, NAME.pdf or NAME.svg).
+    **kwargs
+        Passed to the reproduction's function (n_jobs, progress, verbose, backend, settings).
+
+    Returns
+    -------
+    Reproduction
+        Its rows, summary table, checks and file paths.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or figure format.
+    """
     if name not in REPRODUCTIONS:
         raise ValueError(f"unknown reproduction {name!r}; choose one of {sorted(REPRODUCTIONS)}")
-    return REPRODUCTIONS[name](quick=quick, out=out, **kwargs)
+    if fig_format not in FIG_FORMATS:
+        raise ValueError(f"fig_format must be one of {list(FIG_FORMATS)}, got {fig_format!r}")
+    token = _FIG_FORMAT.set(fig_format)
+    try:
+        return REPRODUCTIONS[name](quick=quick, out=out, **kwargs)
+    finally:
+        _FIG_FORMAT.reset(token)
