@@ -60,17 +60,44 @@ numpydoc_validation_checks = {"GL08", "PR01", "PR02", "RT01"}
 numpydoc_validation_exclude = {
     r"\.__repr__$", r"\.__init__$",
     # result records: documented by an Attributes section, never constructed by users
-    r"^kktunlearn\.kkt\.(KKTMultipliers|KKTReport|UnlearningReport)$", r"^kktunlearn\.reproduce\.Reproduction$",
+    r"^kktunlearn\.(kkt\.)?(KKTMultipliers|KKTReport|UnlearningReport)$", r"^kktunlearn\.reproduce\.Reproduction$",
     r"^kktunlearn\.datasets\.DataStats$",
     # modules whose docstrings are written by other owners and not yet numpydoc (listed in docs/api/index.rst)
     r"^kktunlearn\.models\.", r"^kktunlearn\.sweep\.", r"^kktunlearn\.cli\.",
+    r"^kktunlearn\.(LinearModel|TwoLayerReLU|clone|choose_representation)(\.|$)",
+    # names a module imports (typing, the private validators), seen while autodoc scans the module
+    r"^kktunlearn\.[a-z_]+\.(Any|NamedTuple|Iterator|Optional|Sequence|Tuple|Dict|List|Union|check_[a-z_]+)$",
 }
 
 nitpicky = False
 suppress_warnings: list = []
+
+#: Modules whose docstrings (kept by their owners) are not yet valid numpydoc / reStructuredText: their
+#: docstrings are shown verbatim (a literal block) so that they cannot break the -W build. Remove a module
+#: from this set once its docstrings build cleanly.
+VERBATIM_MODULES = {"kktunlearn.models", "kktunlearn.sweep", "kktunlearn.cli"}
+
+
+def _owner_module(obj):
+    import inspect
+
+    mod = inspect.getmodule(obj)
+    return getattr(mod, "__name__", "")
+
+
+def _verbatim(app, what, name, obj, options, lines):
+    if not lines:
+        return
+    if what == "module":
+        mod = name
+    else:
+        mod = _owner_module(obj) or name.rsplit(".", 1)[0]
+    if mod in VERBATIM_MODULES:
+        lines[:] = ["::", ""] + ["    " + ln for ln in lines] + [""]
 
 
 def setup(app):  # noqa: D401
     from _figures import generate
 
     app.connect("builder-inited", lambda app: generate(os.path.join(_here, "_generated")))
+    app.connect("autodoc-process-docstring", _verbatim, priority=100)  # before numpydoc (500)
