@@ -100,4 +100,4 @@ def setup(app):  # noqa: D401
     from _figures import generate
 
     app.connect("builder-inited", lambda app: generate(os.path.join(_here, "_generated")))
-    app.connect("autodoc-process-docstring", _verbatim, priority=100)  # before numpydoc (500)
+    app.connect("autodoc-process-docstring", _verbatim, priority=900)  # after numpydoc (500): wrap its output

@@ -1,0 +1,30 @@
+"""scikit-learn's 8x8 digits, binarized (even +1 / odd -1), unit-norm rows; a small training sample."""
+
+from benchopt import BaseDataset
+
+try:
+    from benchopt import safe_import_context
+except ImportError:  # pragma: no cover
+    safe_import_context = None
+
+if safe_import_context is not None:
+    with safe_import_context() as import_ctx:
+        import numpy as np
+
+        from kktunlearn.datasets import load_digits_binary
+else:  # pragma: no cover
+    import numpy as np
+
+    from kktunlearn.datasets import load_digits_binary
+
+
+class Dataset(BaseDataset):
+    name = "digits"
+    parameters = {"n": [100], "seed": [0]}
+    requirements = ["pip:kktunlearn", "pip:scikit-learn"]
+
+    def get_data(self):
+        X, y = load_digits_binary()
+        perm = np.random.default_rng(self.seed).permutation(X.shape[0])
+        tr, te = perm[: self.n], perm[self.n:]
+        return dict(X=X[tr], y=y[tr], X_test=X[te], y_test=y[te])
