@@ -20,7 +20,9 @@ else:  # pragma: no cover
 
 class Dataset(BaseDataset):
     name = "digits"
-    parameters = {"n": [100], "seed": [0]}
+    # small: the fixed-output-layer network of the objective fits 40 images at the default width and
+    # training length (with n = 60-100 some images end with every neuron inactive, margin 0)
+    parameters = {"n": [40], "seed": [0]}
     requirements = ["pip:kktunlearn", "pip:scikit-learn"]
 
     def get_data(self):
