@@ -929,7 +929,7 @@ def _open_source(path: Any, where: str) -> Tuple[Any, Any, int]:
 
 
 def load(path: Union[PathLike, Any]) -> Any:
-    """Read a model written by :func:`save` (or ``model.save``).
+    """Read a model written by :func:`kktunlearn.io.save` (or ``model.save``).
 
     Never unpickles and never imports anything named in the file. Reads regular files and seekable
     binary file objects only. Before any array data is read, every member's declared size is checked

@@ -304,7 +304,7 @@ class UnlearningReport(_ReprMixin):
         The normalization ``s``.
     scale_source : str
         Where ``s`` came from: ``"reference_scale"``, ``"original"``, ``"unlearn_info"`` (the original
-        model's ``s`` recorded by :func:`kktunlearn.unlearn`) or ``"self"`` (the unlearned model's own
+        model's ``s`` recorded by :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>`) or ``"self"`` (the unlearned model's own
         retained minimum margin, which makes ``tau = 0``; warned about).
     subgradient_tol, tol_rule : float, str
         The literal reading's kink tolerance and how it was chosen.
@@ -562,7 +562,7 @@ def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradien
         ``max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|) <= tol * max|b|``, ``w = b - G lambda``.
     max_iter : int, optional
         Iteration limit (None: 50 active-set iterations for ``"auto"``, then Lawson-Hanson with
-        ``3 n + 30``; a solve that stops early warns with :class:`~kktunlearn.ConvergenceWarning`).
+        ``3 n + 30``; a solve that stops early warns with :class:`~kktunlearn.exceptions.ConvergenceWarning`).
     scale : float, optional
         Normalize by this ``s`` instead of ``q_min^(1/L)`` (for a model that need not fit the data, e.g.
         an unlearned model measured in the original model's scale).
@@ -834,7 +834,7 @@ def ga_radius(original: Any, X: Any, y: Any, forget: Any, multipliers: Optional[
         The original model's multipliers on ``(X, y)`` (computed with
         ``subgradient_tol = LITERAL_TOL`` when None).
     subgradient : {"clarke", "autograd"}, default "clarke"
-        The GA step's treatment of the forgotten points' pinned pairs (see :func:`kktunlearn.unlearn`).
+        The GA step's treatment of the forgotten points' pinned pairs (see :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>`).
 
     Returns
     -------
@@ -879,7 +879,7 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     The scale ``s`` is always the *original* model's, so that tau shows the margin the unlearning lost:
     ``reference_scale`` if given; else the original's ``s = (min_{i in S} q_i(original))^(1/L)`` if
     ``original`` is given; else ``unlearned.unlearn_info_["reference_scale"]`` (recorded by
-    :func:`kktunlearn.unlearn` for every method: the ``s`` of the model it started from); else, with a
+    :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>` for every method: the ``s`` of the model it started from); else, with a
     warning, the unlearned model's own ``(min_{i in S \ F} q_i)^(1/L)`` (then ``tau = 0`` by
     construction).
 

@@ -126,7 +126,7 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
 (max over retained ``i`` and neurons ``j`` of ``|<w_j^- - w_j, x_i>|``, raw scale), ``forget`` (the
 indices), ``n_retained``, ``reference_scale`` (the original model's ``s = (min_{i in S}
 q_i)^(1/L)``, inherited along a chain of unlearning calls, in which
-:func:`kktunlearn.verify_unlearning` measures every method); plus method-specific keys (ga:
+:func:`kktunlearn.verify_unlearning <kktunlearn.kkt.verify_unlearning>` measures every method); plus method-specific keys (ga:
 ``scale``, ``lambda_forget``, ``n_clarke``, ``subgradient``, ``step_norm_normalized``; Newton:
 ``solver``, ``steps`` (per-step records), ``gamma`` / ``damping`` / ``rcond`` / ``M``,
 ``hard_case``; NegGrad family: ``objective``, ``lr``).
@@ -845,7 +845,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
 
     See Also
     --------
-    kktunlearn.verify_unlearning : the certificate of the result.
+    kktunlearn.kkt.verify_unlearning : the certificate of the result.
     unlearn_sequence : several requests one after another.
 
     References
@@ -940,7 +940,7 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
     The sequential protocol of [1]_: round ``t`` unlearns request ``t`` from the model of round
     ``t-1`` with the retained set ``S`` minus every point forgotten so far (so the Newton objective and
     the GA multipliers are those of the shrinking retained set). The certificate of every round is
-    computed by :func:`kktunlearn.verify_unlearning` with the SAME measure in every round and for
+    computed by :func:`kktunlearn.verify_unlearning <kktunlearn.kkt.verify_unlearning>` with the SAME measure in every round and for
     every method: the ORIGINAL model's scale ``s = (min_{i in S} q_i)^(1/L)`` (so ``tau > 0`` when a
     round pushes retained margins below the original's, and a model that no longer fits the retained
     set still gets numbers), the literal kink tolerance ``kkt_subgradient_tol`` and the relaxed radius
