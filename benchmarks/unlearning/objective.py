@@ -42,7 +42,7 @@ class Objective(BaseObjective):
         "width": [20],
         "max_iter": [1500],
     }
-    requirements = ["pip:kktunlearn"]
+    requirements: list = []  # kktunlearn itself: install the checkout (pip install ".[benchopt]")
     min_benchopt_version = "1.5"
 
     def set_data(self, X, y, X_test, y_test):

@@ -23,7 +23,7 @@ class Dataset(BaseDataset):
     # small: the fixed-output-layer network of the objective fits 40 images at the default width and
     # training length (with n = 60-100 some images end with every neuron inactive, margin 0)
     parameters = {"n": [40], "seed": [0]}
-    requirements = ["pip:kktunlearn", "pip:scikit-learn"]
+    requirements = ["pip:scikit-learn"]  # and kktunlearn itself (pip install ".[benchopt]")
 
     def get_data(self):
         X, y = load_digits_binary()

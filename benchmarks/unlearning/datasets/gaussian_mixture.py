@@ -18,7 +18,7 @@ class Dataset(BaseDataset):
     name = "gaussian_mixture"
     # mu_norm None: the library default ||mu|| = d^(-1/4)
     parameters = {"n": [20], "d": [1000], "mu_norm": [None], "label_noise": [0.0], "seed": [0]}
-    requirements = ["pip:kktunlearn"]
+    requirements: list = []  # kktunlearn itself: install the checkout (pip install ".[benchopt]")
 
     def get_data(self):
         gm = gaussian_mixture(self.n, self.d, mu_norm=self.mu_norm, label_noise=self.label_noise, seed=self.seed)

@@ -17,7 +17,7 @@ else:  # pragma: no cover
 class Dataset(BaseDataset):
     name = "near_orthogonal"
     parameters = {"n": [20], "d": [1000], "seed": [0]}
-    requirements = ["pip:kktunlearn"]
+    requirements: list = []  # kktunlearn itself: install the checkout (pip install ".[benchopt]")
 
     def get_data(self):
         X, y = near_orthogonal(self.n, self.d, seed=self.seed)

@@ -26,16 +26,18 @@ class Solver(BaseSolver):
     name = "unlearn"
     parameters = {"method": list(METHODS)}
     sampling_strategy = "run_once"
-    requirements = ["pip:kktunlearn"]
+    requirements: list = []  # kktunlearn itself: install the checkout (pip install ".[benchopt]")
 
     def set_objective(self, model, X, y, forget):
         self.model, self.X, self.y, self.forget = model, X, y, forget
 
     def skip(self, model, X, y, forget):
-        if self.method == "newton" and getattr(model, "weight_decay", 0.0) == 0.0:
-            # plain Newton needs an invertible Hessian: on a margin-trained model without weight decay the
-            # retained-loss Hessian is singular and kk.unlearn raises NumericalError (the Newton paper's point)
-            return True, "plain Newton: singular Hessian without weight decay"
+        n_retained = X.shape[0] - len(forget)
+        if self.method == "newton" and not getattr(model, "weight_decay", 0.0) and model.n_params() > n_retained:
+            # plain Newton needs an invertible Hessian: with more parameters than retained points and no weight
+            # decay the retained-loss Hessian is singular and kk.unlearn raises NumericalError (the Newton
+            # paper's point; pinv_newton, damped_newton and cure_newton are its fixes)
+            return True, "plain Newton: singular Hessian (more parameters than retained points, no weight decay)"
         return False, None
 
     def run(self, _):
