@@ -7,6 +7,7 @@ from typing import overload
 
 __version__: str
 have_openmp: bool
+hot_only: bool
 rng_name: str
 rng_version: int
 variant: str
