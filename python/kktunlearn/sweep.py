@@ -28,6 +28,7 @@ Backends (chosen with `backend=`):
   "ray"    plain `ray.remote` tasks (ray.wait gives completion order) on the running Ray instance, on
            the cluster at `scheduler` (Ray's address), or on a local ray.init() with n_jobs * n_threads
            CPUs that the sweep starts and shuts down. Imported only when asked for.
+
 On every backend only infrastructure failures (the worker process or node died) are retried, up to
 max_retries times, and counted in `attempt`; an exception of the experiment is reported at once (a
 SweepError with its traceback, or an error row with errors="record"), and an exception outside it
@@ -1542,11 +1543,11 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     3. the retrained model: the same hyper-parameters and initialization, trained on S minus the
        forget set;
     4. the unlearned model: `method` applied with its options (step_scale, subgradient for "ga"; keys
-       starting with "opt_" go to `kktunlearn.unlearn` without the prefix, for any method).
+       starting with ``opt_`` go to `kktunlearn.unlearn` without the prefix, for any method).
        method="retrain" is the retrained model itself, method="original" the untouched model (the
        do-nothing baseline). "ga" uses the original model's multipliers
        ``kkt_multipliers(original, X, y, subgradient_tol=clarke_tol)``, computed once per model
-       (unless opt_multipliers or opt_multiplier_method is given);
+       (unless ``opt_multipliers`` or ``opt_multiplier_method`` is given);
     5. every metric of `kktunlearn.metrics.evaluate_unlearning`, plus psi and phi of the data
        (`kktunlearn.datasets.stats`) and the original model's KKT numbers on S (orig_*, literal
        reading).
