@@ -4,7 +4,8 @@ catch anyway (ValueError, ArithmeticError, UserWarning)."""
 from __future__ import annotations
 
 import sys
-from typing import Optional, cast
+from typing import Optional
+from typing import cast as _cast
 
 
 class KKTUnlearnError(Exception):
@@ -45,7 +46,7 @@ def not_fitted_error(message: str) -> NotFittedError:
             _SKLEARN_NOT_FITTED = type("SklearnNotFittedError", (NotFittedError, _Sk),
                                        {"__module__": __name__, "__doc__": NotFittedError.__doc__})
             globals()["SklearnNotFittedError"] = _SKLEARN_NOT_FITTED  # picklable by name
-        return cast(NotFittedError, _SKLEARN_NOT_FITTED(message))
+        return _cast(NotFittedError, _SKLEARN_NOT_FITTED(message))
     return NotFittedError(message)
 
 

@@ -766,7 +766,7 @@ class LinearModel(_HomogeneousModel):
     representation : "auto", "primal" or "span" (see choose_representation). Both give the same
         model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
         stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
-        drawn from (kktunlearn._span), and forms the m x d matrix W only when W_, params() or _W is
+        drawn from (kktunlearn._span), and forms the m x d matrix W only when ``W_``, ``params()`` or ``_W`` is
         read. The training X is pickled with a span model. Modifying X in place after fit is
         detected (RuntimeError), never silently used.
     dtype : np.float64 (default) or np.float32.
@@ -783,7 +783,7 @@ class LinearModel(_HomogeneousModel):
         The two labels; classes_[0] is encoded as -1, classes_[1] as +1.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,), object
+    feature_names_in_ : ndarray of shape (n_features,), object
         Column names of a DataFrame X at fit (only when they are all strings).
     n_iter_ : int
         Gradient steps taken.
@@ -852,8 +852,8 @@ class TwoLayerReLU(_HomogeneousModel):
     leaky_slope : a in sigma(z) = max(z, a z); 0 is the ReLU. sigma'(0) := a.
     init_scale : W(0) ~ N(0, init_scale^2) entrywise, from `random_state`.
     outer_weights : u (m,); default +1/sqrt(m) for the first ceil(m/2) neurons, -1/sqrt(m) for the rest.
-    loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max, margin_tol,
-    history_every, representation, dtype, progress, weight_decay, lr_scaling : as in LinearModel.
+    loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max : as in LinearModel.
+    margin_tol, history_every, representation, dtype, progress, weight_decay, lr_scaling : as in LinearModel.
 
     Attributes
     ----------
