@@ -596,7 +596,7 @@ class _HomogeneousModel(ParamsMixin):
         the negative log-likelihood.
         exponential loss: P(y = +1 | x) = 1 / (1 + exp(-2 f)). The population minimizer of
         E[exp(-y f(x))] is f*(x) = (1/2) log(p(x) / (1 - p(x))) with p(x) = P(y = +1 | x) (Friedman,
-        Hastie & Tibshirani, "Additive logistic regression", Ann. Statist. 2000, Result 1, the
+        Hastie & Tibshirani, "Additive logistic regression", Ann. Statist. 28 (2000), Lemma 1: the
         AdaBoost link), whose inverse is this sigmoid of 2 f.
         On separable data both grow with ||theta|| (gradient descent drives the margins to infinity,
         Melamed et al., arXiv 2510.14844, Sec. 3), so the probabilities of a long-trained model are
