@@ -316,7 +316,7 @@ for name in ("_core_avx2", "_core_avx512"):
         continue
     assert mod.hot_only and not mod.with_testing and not hasattr(mod, "_testing")
     # hot kernels only: no unlearning method is compiled into a variant
-    assert hasattr(mod, "kkt_solve_span") and hasattr(mod, "train_span") and not hasattr(mod, "newton_lowrank")
+    assert hasattr(mod, "kkt_solve_span") and hasattr(mod, "train_span") and hasattr(mod, "newton_lowrank") == mod.variant_unlearn
     # errors from a variant's kernels are the baseline's classes
     try:
         mod.train_primal(X, y, np.ones((2, 5)), u0, 0.0, False, "exponential", 0.1, False, np.inf, 5, 0.0, 0.0,
@@ -333,7 +333,7 @@ for name in ("_core_avx2", "_core_avx512"):
     checked += 1
 if kktunlearn.cpu_variant != "baseline":
     assert _core.hot_only and _core.train_span is _core.hot_variant.train_span
-    assert _core.newton_lowrank is base.newton_lowrank
+    assert (_core.newton_lowrank is base.newton_lowrank) != _core.hot_variant.variant_unlearn
 print(checked)
 """
 

@@ -93,8 +93,16 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
 #ifdef KKTUNLEARN_HOT_ONLY
   m.attr("hot_only") = true;
 #else
-  // the rest (unlearning: Newton family, cubic solves, GA): the baseline module only
   m.attr("hot_only") = false;
+#endif
+#ifdef KKTUNLEARN_VARIANT_UNLEARN
+  m.attr("variant_unlearn") = true;
+#else
+  m.attr("variant_unlearn") = false;
+#endif
+#if !defined(KKTUNLEARN_HOT_ONLY) || defined(KKTUNLEARN_VARIANT_UNLEARN)
+  // the rest (unlearning: Newton family, cubic solves, GA): the baseline module only, unless the
+  // CMake option KKTUNLEARN_VARIANT_UNLEARN compiles it for every variant
   kb::bind_unlearn(m);
 #endif
 #if defined(KKTUNLEARN_TESTING) && !defined(KKTUNLEARN_HOT_ONLY)

@@ -11,6 +11,7 @@ hot_only: bool
 rng_name: str
 rng_version: int
 variant: str
+variant_unlearn: bool
 with_testing: bool
 
 class NumericalError(ArithmeticError): ...
