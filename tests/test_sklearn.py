@@ -39,6 +39,9 @@ _NO_BASE = "ignore:Estimator .* does not inherit from `sklearn.base.BaseEstimato
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Estimator .* does not inherit from", category=UserWarning)
     _parametrized = parametrize_with_checks(_CHECKED, expected_failed_checks=_expected)
+    # scikit-learn 1.6 hands pytest a generator, which pytest >= 9 refuses: materialize the cases
+    _mark = _parametrized.mark
+    _parametrized = pytest.mark.parametrize(_mark.args[0], list(_mark.args[1]), **_mark.kwargs)
 
 
 @pytest.mark.filterwarnings("ignore::kktunlearn.ConvergenceWarning")
@@ -314,6 +317,14 @@ def test_tags():
         assert not t.classifier_tags.multi_class and not t.input_tags.sparse and not t.input_tags.allow_nan
         assert est.__sklearn_is_fitted__() is False
         old = est._get_tags()  # the scikit-learn < 1.6 spelling
-        assert old["binary_only"] and old["requires_y"] and old["_xfail_checks"] == {}
-    # with the tags, no check of scikit-learn needs to be declared as an expected failure
-    assert LinearModel._sklearn_expected_failed_checks() == {}
+        assert old["binary_only"] and old["requires_y"] and old["_xfail_checks"] == est._sklearn_expected_failed_checks()
+    # with the tags, no check of scikit-learn >= 1.7 needs to be declared as an expected failure (1.6 has a
+    # sample-weight check that binarizes two orderings of y differently: declared, with that reason)
+    import sklearn
+
+    expected = LinearModel._sklearn_expected_failed_checks()
+    if tuple(int(v) for v in sklearn.__version__.split(".")[:2]) >= (1, 7):
+        assert expected == {}
+    else:
+        assert set(expected) == {"check_sample_weight_equivalence_on_dense_data",
+                                 "check_sample_weight_equivalence_on_sparse_data"}
