@@ -441,13 +441,16 @@ NEWTON_METHODS: Dict[str, Dict[str, Any]] = {
     "pinv_newton": {"rcond": 1e-15},
     "damped_newton": {"damping": 1e-4},
     "cure_newton": {"M": "auto", "M_init": 5.0},
-    # the paper's non-LLM minibatch sizes n1 / n2 = 128 / 64, T_in = 5, T_out = 10, M = 5 (its FashionMNIST value)
-    "scure_newton": {"M": 5.0, "batch_grad": 128, "batch_hess": 64, "n_inner": 5, "n_outer": 10, "sigma": 1e-3},
+    # the paper's non-LLM minibatch sizes n1 / n2 = 128 / 64, T_in = 5, T_out = 10, inner step = the training lr
+    # (its section 4.4); M automatic from M_init = 5 (its FashionMNIST value); the inner step's safeguard on
+    "scure_newton": {"M": "auto", "M_init": 5.0, "batch_grad": 128, "batch_hess": 64, "n_inner": 5, "n_outer": 10,
+                     "sigma": 1e-3, "safeguard": True},
 }
 
 #: how each method's M is chosen (the M_rule column)
 NEWTON_M_RULE = {"cure_newton": "auto: Lipschitz(2 HVPs) <= M and ACR ratio >= 0.1, from M_init = 5 (paper, FMNIST)",
-                 "scure_newton": "paper: M = 5 (FashionMNIST value, its section 6.2)"}
+                 "scure_newton": "auto on the minibatches: Lipschitz(2 HVPs on B2) <= M and ACR ratio on B1 >= 0.1, "
+                                 "from M_init = 5 (paper, FMNIST); inner eta halved when it raises the model"}
 
 #: sub-classes removed, one per round (class-level requests; round 1 = the batch request "all 3s")
 NEWTON_REQUESTS = (3, 4, 5, 6, 7)
@@ -639,7 +642,9 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
     minimum-norm step raising every retained margin by one to first order (column lin_margin_raise_dev =
     max_i |y_i (J s)_i - (-l'/l'')(q_i)|, about 0 when J has full row rank).
     Methods (NEWTON_METHODS): retrain, finetune, neggrad_plus, pinv_newton, damped_newton (1e-4),
-    cure_newton (M='auto' from M_init = 5), scure_newton (M = 5, n1/n2 = 128/64).
+    cure_newton (M='auto' from M_init = 5), scure_newton (M='auto' from M_init = 5 on its minibatches,
+    n1/n2 = 128/64, T_in = 5, T_out = 10, inner step = the training lr with the safeguard that halves it
+    when a step would raise the cubic model; see kktunlearn.unlearning).
     Rows (newton.csv): one per (setting, seed, method, round): step_norm (this round's ||theta_k -
     theta_{k-1}||), retained_acc, test_acc (test images of the digits not yet forgotten), forget_acc (all
     forgotten images so far), tow (Tug-of-War against the round's oracle on forget / retained / test),
@@ -775,7 +780,8 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
         "over the seeds. Retrain = the oracle retrained on the retained set from the same initialization. ToW = "
         "prod over forget/retained/test of (1 - |acc - acc_retrain|); JS = mean Jensen-Shannon divergence (nats) of "
         "the Bernoulli(sigmoid f(x)) outputs to the retrained model's. M: the cubic constant (CureNewton: the "
-        "automatic rule from M_init = 5; SCureNewton: M = 5), gamma = (M/2)||s||.\n"
+        "automatic rule from M_init = 5; SCureNewton: the same rule on its minibatches, last outer step), gamma = "
+        "(M/2)||s|| (SCureNewton: mean over its outer steps).\n"
         f"Seeds: {', '.join(str(s_) for s_ in sorted(set(all_rows['seed'])))} (main table); bands/± are one standard "
         "deviation over seeds.\n")
     res = _finish("newton", quick, all_rows, summary, checks, fig, out, verbose, t0, v, caption)
