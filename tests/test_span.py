@@ -292,6 +292,62 @@ def test_cpu_dispatch_variants_agree():
     assert r.returncode == 0 and r.stdout.strip() == "baseline", r.stderr
 
 
+_HOT_CHECK = r"""
+import importlib
+import numpy as np
+import kktunlearn
+from kktunlearn import _core, _dispatch
+
+base = importlib.import_module("kktunlearn._core")  # sys.modules holds the merged module
+names = [k for k in dir(base) if not k.startswith("_")]
+# the merged module has every baseline attribute
+assert all(hasattr(_core, k) for k in names), [k for k in names if not hasattr(_core, k)]
+assert _core.NumericalError is base.NumericalError
+X = np.ones((3, 4)); y = np.array([1.0, -1.0, 1.0]); W0 = np.ones((2, 4)); u0 = np.ones(2)
+checked = 0
+for name in ("_core_avx2", "_core_avx512"):
+    try:
+        mod = importlib.import_module(f"kktunlearn.{name}")
+    except ImportError:
+        continue
+    key = {"_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
+    if not all(base.cpu_features().get(f, False) for f in _dispatch._NEEDS[key]):
+        continue
+    assert mod.hot_only and not mod.with_testing and not hasattr(mod, "_testing")
+    # hot kernels only: no unlearning method is compiled into a variant
+    assert hasattr(mod, "kkt_solve_span") and hasattr(mod, "train_span") and not hasattr(mod, "newton_lowrank")
+    # errors from a variant's kernels are the baseline's classes
+    try:
+        mod.train_primal(X, y, np.ones((2, 5)), u0, 0.0, False, "exponential", 0.1, False, np.inf, 5, 0.0, 0.0,
+                         1, 1, None, 0.0)
+        raise AssertionError("expected a ValueError")
+    except ValueError as exc:
+        assert "columns of W0" in str(exc)
+    try:
+        mod.train_primal(X, y, W0, u0, 0.0, False, "exponential", 10.0, False, np.inf, 5, 0.0, 0.0, 1, 1,
+                         None, 1.0)
+        raise AssertionError("expected a NumericalError")
+    except base.NumericalError:
+        pass
+    checked += 1
+if kktunlearn.cpu_variant != "baseline":
+    assert _core.hot_only and _core.train_span is _core.hot_variant.train_span
+    assert _core.newton_lowrank is base.newton_lowrank
+print(checked)
+"""
+
+
+def test_hot_variants_lay_over_the_baseline():
+    # the AVX2/AVX-512 builds hold only the hot kernels; kktunlearn._core merges them over the
+    # baseline build, and their errors are the baseline's exception classes (child process: see above)
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", _HOT_CHECK], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip().splitlines()[-1]) >= 0
+
+
 # ----------------------------------------------------------------------------- verification and unlearning
 def _kkt_pair(loss, train_outer):
     X, y = near_orthogonal(12, 80, seed=5)

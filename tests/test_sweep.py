@@ -40,7 +40,7 @@ def test_local_sweep_rows_and_provenance():
         ref = S.toy_experiment(a=r["a"], b=r["b"], seed=int(r["seed"]))
         assert r["value"] == ref["value"]
     for col in ("n_threads", "omp_num_threads", "kktunlearn_version", "numpy_version", "python_version",
-                "git_revision", "backend", "pid", "task_time", "attempt"):
+                "kktunlearn_git_revision", "project_git_revision", "backend", "pid", "task_time", "attempt"):
         assert col in df.columns
     assert (df["n_threads"] == 1).all() and (df["omp_num_threads"].astype(str) == "1").all()
     assert (df["numpy_version"] == np.__version__).all()
@@ -54,6 +54,18 @@ def test_killed_worker_is_retried_without_losing_or_duplicating_rows(tmp_path):
     assert marker.exists()                       # the worker really died once
     assert sorted(df["task_id"]) == [0, 1, 2, 3]  # one row per task, none lost, none twice
     assert df.loc[df["task_id"] == 0, "attempt"].item() == 2
+
+
+def test_dask_counts_the_attempts_of_a_killed_worker(tmp_path):
+    """attempt = 1 + the deaths of the workers that ran the task, on Dask as on the local backend."""
+    pytest.importorskip("distributed")
+    grid = [{"a": [1.0], "crash_once": [str(tmp_path / "crashed")]}, {"a": [2.0, 3.0, 4.0]}]
+    df = S.sweep(grid, experiment=S.toy_experiment, backend="dask", n_jobs=2, progress=False)
+    assert (tmp_path / "crashed").exists()
+    assert list(df["task_id"]) == [0, 1, 2, 3] and list(df["attempt"]) == [2, 1, 1, 1]
+    rec = S.sweep({"fail": [False, True]}, experiment=S.toy_experiment, backend="dask", n_jobs=1, progress=False,
+                  errors="record")
+    assert list(rec["attempt"]) == [1, 1] and "asked to fail" in rec["error"].iloc[1]  # user errors: not retried
 
 
 def test_experiment_errors_raise_or_record():
@@ -79,18 +91,105 @@ def test_ray_backend_clear_error_when_missing():
         S.sweep({"a": [1]}, experiment=S.toy_experiment, backend="ray", progress=False)
 
 
-def test_save_load_roundtrip(tmp_path, monkeypatch):
+@pytest.mark.parametrize("ext", [".parquet", ".csv", ".json", ".jsonl"])
+def test_save_and_load_results_follow_the_extension(tmp_path, ext):
+    import json
+
+    import kktunlearn as kk
+
     df = S.sweep({"a": [1.0, 2.0], "b": [3.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
-    p = S.save(df, tmp_path / "r.parquet")
-    assert p.endswith(".parquet")
-    back = S.load(p)
-    pd.testing.assert_frame_equal(back, df, check_dtype=False)
-    # CSV fallback when no parquet engine is available
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda *a, **k: (_ for _ in ()).throw(ImportError("no")))
-    p2 = S.save(df, tmp_path / "s.parquet")
-    assert p2.endswith(".csv") and os.path.exists(p2)
-    back2 = S.load(tmp_path / "s.parquet")  # finds the CSV
-    assert np.allclose(back2["value"], df["value"])
+    p = kk.save_results(df, tmp_path / f"r{ext}")
+    assert p == str(tmp_path / f"r{ext}")
+    with open(p, "rb") as fh:
+        raw = fh.read()
+    if ext == ".parquet":
+        assert raw[:4] == b"PAR1"
+    elif ext == ".json":
+        recs = json.loads(raw)
+        assert isinstance(recs, list) and [r["a"] for r in recs] == [1.0, 2.0]
+    elif ext == ".jsonl":
+        recs = [json.loads(line) for line in raw.splitlines()]
+        assert [r["a"] for r in recs] == [1.0, 2.0]
+    else:
+        assert raw.startswith(b"task_id,")
+    back = kk.load_results(p)
+    assert list(back.columns) == list(df.columns)
+    def norm(v):  # None / NaN: missing; a CSV reads the string "1" back as the number 1: compare the text
+        if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+            return None
+        if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    for c in df.columns:
+        assert [norm(v) for v in back[c]] == [norm(v) for v in df[c]], c
+    assert back["value"].tolist() == df["value"].tolist()          # floats exactly
+
+
+def test_unknown_result_format_and_missing_parquet_engine(tmp_path, monkeypatch):
+    import kktunlearn as kk
+
+    df = pd.DataFrame({"a": [1.0]})
+    for bad in ("r.xlsx", "r", "r.parquet.gz"):
+        with pytest.raises(ValueError, match="unknown result format"):
+            kk.save_results(df, tmp_path / bad)
+        with pytest.raises(ValueError, match="unknown result format"):
+            kk.load_results(tmp_path / bad)
+    assert not list(tmp_path.iterdir())                       # nothing written
+    monkeypatch.setattr(S, "_parquet_engine", lambda: None)
+    with pytest.raises(ImportError, match="pyarrow"):
+        kk.save_results(df, tmp_path / "r.parquet")
+    assert not list(tmp_path.iterdir())                       # and no silent CSV instead
+    df.to_csv(tmp_path / "old.csv", index=False)              # files of older versions: .parquet -> .csv
+    assert kk.load_results(tmp_path / "old.parquet")["a"].tolist() == [1.0]
+
+
+def _uses_the_module(a):
+    return S.toy_experiment(a=a)
+
+
+def test_sweep_is_callable_and_the_old_names_warn(tmp_path):
+    import warnings
+
+    import kktunlearn as kk
+    from kktunlearn import sweep
+
+    grid = {"a": [1.0, 2.0], "b": [3.0]}
+    df = sweep(grid, experiment=kk.sweep.toy_experiment, n_jobs=1, progress=False)
+    ref = kk.sweep.sweep(grid, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    cols = [c for c in df.columns if c not in S.NONDETERMINISTIC_COLUMNS]
+    pd.testing.assert_frame_equal(df[cols], ref[cols])
+    assert kk.sweep(grid, S.toy_experiment, n_jobs=1, progress=False)["value"].tolist() == ref["value"].tolist()
+    assert kk.sweep.__call__.__doc__ == kk.sweep.sweep.__doc__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # module attributes: no warning
+        assert kk.sweep.expand_grid({"a": [1, 2]}) == [{"a": 1}, {"a": 2}]
+        from kktunlearn.sweep import iter_sweep, load_results  # noqa: F401
+    with pytest.warns(DeprecationWarning, match="kktunlearn.save_results"):
+        p = kk.sweep.save(ref, tmp_path / "r.csv")
+    with pytest.warns(DeprecationWarning, match="kktunlearn.load_results"):
+        back = kk.sweep.load(p)
+    with pytest.warns(DeprecationWarning):
+        from kktunlearn.sweep import load  # noqa: F401
+    assert back["value"].tolist() == ref["value"].tolist()
+    assert kk.load is not kk.load_results                     # kk.load stays the model loader
+    with pytest.raises(AttributeError):
+        kk.sweep.nonsense
+    import pickle
+
+    import cloudpickle
+
+    assert pickle.loads(pickle.dumps(kk.sweep)) is kk.sweep   # by name, like a module
+    # a script's experiment that refers to the (callable) module travels by value
+    import sys
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        blob = cloudpickle.dumps(_uses_the_module)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    fn = cloudpickle.loads(blob)
+    assert fn(2.0)["value"] == S.toy_experiment(a=2.0)["value"]
 
 
 SMALL = {"n": [10], "m": [20], "max_iter": [400], "n_test": [50]}
@@ -162,3 +261,129 @@ def test_issue_example_runs_as_written():
     # one measure for both methods of a configuration: the same r (from the alpha = 1 GA step), scale, tolerance
     for d, g in df.groupby("d"):
         assert g["relaxed_radius"].nunique() == 1 and g["measure"].nunique() == 1 and g["literal_tol"].nunique() == 1
+
+
+# ------------------------------------------------------------------------------------------ provenance
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+_TYPES = {"int": int, "str": str, "float": float}
+
+
+def documented_provenance():
+    """The README's provenance table: column -> type."""
+    with open(README, encoding="utf-8") as fh:
+        section = fh.read().split("**Provenance.**", 1)[1]
+    out = {}
+    for line in section.splitlines()[1:]:
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            out[cells[0].strip("`")] = cells[1]
+        elif out and not line.strip():
+            break
+    return out
+
+
+def check_provenance(rows, backend):
+    """Every documented provenance column present in every row, with its documented type."""
+    import datetime
+
+    import kktunlearn as kk
+
+    doc = documented_provenance()
+    assert doc == {k: t for k, (t, _m) in S.PROVENANCE_COLUMNS.items()}   # the README is the schema
+    assert rows
+    for r in rows:
+        for col, typ in doc.items():
+            assert col in r, col
+            base, _, none = typ.partition(" or ")
+            v = r[col]
+            if v is None:
+                assert none == "None", (col, v)
+                continue
+            assert isinstance(v, _TYPES[base]) and not isinstance(v, bool), (col, v, typ)
+        assert r["backend"] == backend and r["attempt"] >= 1 and r["n_threads"] == 1
+        assert r["kktunlearn_version"] == kk.__version__ and r["numpy_version"] == np.__version__
+        assert r["cpu_variant"] == kk.cpu_variant and r["cpu_variant"] in ("baseline", "avx2", "avx512")
+        assert r["python_version"].count(".") == 2 and r["cpu_model"]
+        if r["pid"] != os.getpid():                         # worker processes get OMP_NUM_THREADS = n_threads
+            assert r["omp_num_threads"] == "1"
+        ts = datetime.datetime.fromisoformat(r["timestamp"])
+        assert ts.utcoffset() == datetime.timedelta(0)
+        assert abs((datetime.datetime.now(datetime.timezone.utc) - ts).total_seconds()) < 3600
+        if r["blas_internal_api"] is not None:
+            assert r["blas_version"] and r["blas_num_threads"] >= 1
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        assert all(r["blas_internal_api"] for r in rows)      # numpy's BLAS is always there to see
+
+
+PROV_GRID = {"a": [1.0, 2.0], "seed": [0, 1]}
+
+
+def test_provenance_schema_local():
+    rows = []
+    df = S.sweep(PROV_GRID, experiment=S.toy_experiment, n_jobs=2, progress=False, on_result=rows.append)
+    check_provenance(rows, "local")
+    assert (df["n_workers"] == 2).all() and os.getpid() not in set(df["pid"])
+    one = []
+    S.sweep(PROV_GRID, experiment=S.toy_experiment, n_jobs=1, progress=False, on_result=one.append)
+    check_provenance(one, "local")                              # n_jobs=1 runs in this process
+    assert {r["pid"] for r in one} == {os.getpid()}
+
+
+def test_provenance_schema_dask():
+    pytest.importorskip("distributed")
+    rows = []
+    S.sweep(PROV_GRID, experiment=S.toy_experiment, backend="dask", n_jobs=2, progress=False, on_result=rows.append)
+    check_provenance(rows, "dask")
+
+
+def test_provenance_of_an_error_row_from_a_dead_worker():
+    rows = []
+    S.sweep({"a": [1.0, 2.0]}, experiment=_segfault_on_one, n_jobs=2, max_retries=0, errors="record",
+            progress=False, on_result=rows.append)   # two tasks: n_jobs=2 really starts worker processes
+    (r,) = [r for r in rows if r["a"] == 1.0]
+    assert r["attempt"] == 1 and "SIGSEGV" in r["worker_exit"] and r["task_time"] != r["task_time"]  # NaN
+    for col, typ in documented_provenance().items():
+        assert col in r and (r[col] is None or isinstance(r[col], _TYPES[typ.partition(" or ")[0]]))
+
+
+def _segfault_on_one(a):
+    import signal
+
+    if a == 1.0:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return {"value": a}
+
+
+def test_project_git_revision_is_the_callers_repository(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    repo = tmp_path / "project"
+    repo.mkdir()
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t", GIT_CEILING_DIRECTORIES=str(tmp_path))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # /tmp's parents are nobody's project
+    for cmd in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "x"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env, capture_output=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, env=env, capture_output=True,
+                          text=True).stdout.strip()
+    monkeypatch.chdir(repo)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].iloc[0] == head
+    (repo / "f.txt").write_text("x")
+    subprocess.run(["git", "-C", str(repo), "add", "f.txt"], check=True, env=env)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].iloc[0] == head + "+dirty"
+    monkeypatch.chdir(outside)
+    df = S.sweep({"a": [1.0]}, experiment=S.toy_experiment, n_jobs=1, progress=False)
+    assert df["project_git_revision"].isna().all()
+    # the library's own revision: its checkout when imported from one, never the caller's project
+    assert df["kktunlearn_git_revision"].iloc[0] != head

@@ -172,7 +172,7 @@ def test_rows_are_on_disk_when_raise_fails_and_resume_skips_them(tmp_path):
     grid = {"a": [0, 1, 2, 3], "marker": [str(tmp_path / "m")]}
     with pytest.raises(S.SweepError, match="flaky failure"):
         S.sweep(grid, experiment=flaky, n_jobs=1, progress=False, out=out)
-    stored = S.load(out)
+    stored = S.load_results(out)
     assert list(stored["a"]) == [0, 1]                    # the finished rows survived the failure
     assert stored["config_hash"].nunique() == 2
     with pytest.raises(FileExistsError, match="resume=True"):
@@ -182,7 +182,7 @@ def test_rows_are_on_disk_when_raise_fails_and_resume_skips_them(tmp_path):
     assert sorted(r["a"] for r in seen) == [2, 3]          # only the missing configurations ran
     assert list(df["a"]) == [0, 1, 2, 3] and list(df["task_id"]) == [0, 1, 2, 3]
     assert list(df["value"]) == [0.0, 1.5, 3.0, 4.5]
-    assert list(S.load(out)["a"]) == [0, 1, 2, 3]
+    assert list(S.load_results(out)["a"]) == [0, 1, 2, 3]
     # everything done: a third run runs nothing and returns the same table
     df3 = S.sweep(grid, experiment=flaky, n_jobs=2, progress=False, out=out, resume=True)
     assert list(df3["value"]) == [0.0, 1.5, 3.0, 4.5]
@@ -205,7 +205,7 @@ def test_recorded_errors_are_rerun_on_resume_and_a_torn_line_is_skipped(tmp_path
         df = S.sweep(grid, experiment=flaky, n_jobs=1, progress=False, out=out, resume=True, errors="record")
     assert list(df["a"]) == [1, 2] and ("error" not in df or df["error"].isna().all())
     with pytest.warns(UserWarning, match="incomplete line"):
-        back = S.load(out)
+        back = S.load_results(out)
     assert sorted(back["a"]) == [1, 2] and ("error" not in back or back["error"].isna().all())
 
 
@@ -242,7 +242,7 @@ def test_cli_resume(tmp_path, capsys):
     assert cli.main(args) == 0
     first = pd.read_csv(out)
     journal = tmp_path / "s.rows.jsonl"
-    assert journal.exists() and len(S.load(journal)) == 2
+    assert journal.exists() and len(S.load_results(journal)) == 2
     assert cli.main(args) == 1                                     # exists: refuses without --resume
     assert "--resume" in capsys.readouterr().err
     assert cli.main(args + ["--resume"]) == 0
@@ -252,7 +252,7 @@ def test_cli_resume(tmp_path, capsys):
     args[2] = json.dumps(grid)
     assert cli.main(args + ["--resume"]) == 0
     assert list(pd.read_csv(out)["d"]) == [50, 80, 120]
-    assert len(S.load(journal)) == 3
+    assert len(S.load_results(journal)) == 3
 
 
 # ------------------------------------------------------------------------------------------------ Dask

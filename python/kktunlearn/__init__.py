@@ -37,6 +37,7 @@ __all__ = [
     "UnlearningReport", "unlearn", "unlearn_sequence",
     "ConvergenceWarning", "KKTUnlearnError", "ModelFileError", "NotFittedError", "NotSeparableError",
     "TrainingDivergedError", "InsufficientMemoryError",
+    "load_results", "save_results",
     "__version__",
 ]
 
@@ -45,9 +46,15 @@ from . import datasets  # noqa: E402  (numpy only)
 _LAZY_SUBMODULES = ("metrics", "sweep", "plotting", "reproduce", "cli")
 
 
-def __getattr__(name: str) -> _types.ModuleType:  # PEP 562: experiment modules (pandas, joblib, matplotlib) load on first use
-    if name in _LAZY_SUBMODULES:
+#: functions of the experiment modules, importable from the top level (loaded on first use)
+_LAZY_FUNCTIONS = {"load_results": "sweep", "save_results": "sweep"}
+
+
+def __getattr__(name: str) -> object:  # PEP 562: experiment modules (pandas, joblib, matplotlib) load on first use
+    if name in _LAZY_SUBMODULES or name in _LAZY_FUNCTIONS:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        if name in _LAZY_FUNCTIONS:
+            return getattr(importlib.import_module(f"{__name__}.{_LAZY_FUNCTIONS[name]}"), name)
+        return importlib.import_module(f"{__name__}.{name}")  # kktunlearn.sweep is callable: kk.sweep(grid)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

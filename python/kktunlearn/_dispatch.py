@@ -1,13 +1,20 @@
 """Runtime CPU dispatch between the builds of the C++ core.
 
-The extension is compiled three times from the same sources (CMakeLists.txt): `_core` for the
-baseline ISA (x86-64: SSE2; runs everywhere), `_core_avx2` (x86-64-v3: AVX2 + FMA) and
-`_core_avx512` (x86-64-v4). At import the best variant that the CPU and the OS support is
-loaded and used as `kktunlearn._core`. The environment variable KKTUNLEARN_DISPATCH
-(`baseline`, `avx2`, `avx512`, `auto` = default) forces a choice (for benchmarks and debugging);
-a forced variant that is missing or unsupported falls back to the best supported one below it. Any
-other value makes `import kktunlearn` fail with an ImportError naming the valid ones. `report()`
-tells which build was loaded and why the others were skipped.
+`_core` is compiled for the baseline ISA (x86-64: SSE2; runs everywhere) with every binding. On
+x86-64 the hot kernels (the d-sized products, training, the counter-based generator, the KKT
+certificate: bind_model/bind_training/bind_random/bind_kkt) are compiled twice more, as
+`_core_avx2` (x86-64-v3: AVX2 + FMA) and `_core_avx512` (x86-64-v4); the unlearning methods,
+which work on n x n matrices after the span reduction, exist only in the baseline build. At import
+the best variant that the CPU and the OS support is chosen, and `kktunlearn._core` is a module
+that holds the baseline's functions with the variant's laid over them (`variant` names the chosen
+build). Each build is its own shared object with hidden visibility, so code compiled for different
+ISAs never mixes inside one object; only the baseline registers exception translators globally.
+
+The environment variable KKTUNLEARN_DISPATCH (`baseline`, `avx2`, `avx512`, `auto` = default)
+forces a choice (for benchmarks and debugging); a forced variant that is missing or unsupported
+falls back to the best supported one below it. Any other value makes `import kktunlearn` fail with
+an ImportError naming the valid ones. `report()` tells which build was loaded and why the others
+were skipped.
 """
 
 from __future__ import annotations
@@ -65,6 +72,20 @@ def load(package: str) -> Tuple[ModuleType, str]:
             skipped[name] = f"module {_MODULE[name]} not built/importable ({exc})"
             continue
         _REPORT["loaded"] = name
-        return mod, name
+        return (_merge(base, mod) if getattr(mod, "hot_only", False) else mod), name
     _REPORT["loaded"] = "baseline"
     return base, "baseline"
+
+
+def _merge(base: ModuleType, fast: ModuleType) -> ModuleType:
+    """A module with every attribute of the baseline build and the hot-kernel variant's functions
+    laid over them (same names, same signatures; the variant has no exception classes of its own:
+    it raises the baseline's). Its `variant` and `hot_only` come from the variant; `with_testing`,
+    `_testing` and the exception classes from the baseline."""
+    merged = ModuleType(base.__name__, base.__doc__)
+    merged.__dict__.update({k: v for k, v in vars(base).items() if k not in ("__name__", "__doc__")})
+    merged.__dict__.update({k: v for k, v in vars(fast).items()
+                            if not k.startswith("_") and (k in ("variant", "hot_only")
+                                                          or (callable(v) and not isinstance(v, type)))})
+    merged.__dict__["hot_variant"] = fast
+    return merged

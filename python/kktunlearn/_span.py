@@ -1,30 +1,38 @@
 """The data-span representation of a fitted model (exact, not an approximation).
 
-Every gradient step adds a combination of the training rows to W, so a model trained from W0 on
-X (n x d) is, at every step,
+Every gradient step adds a combination of the training rows to ``W``, so a model trained from
+``W0`` on ``X`` (``n x d``) is, at every step::
 
     W = W0 + A^T X            A (n x m)
     Z = X W^T = Z0 + K A      K = X X^T (n x n),  Z0 = X W0^T (n x m)
 
-A span-fitted model stores (SpanState):
+A span-fitted model stores (:class:`SpanState`):
 
-    X       a reference to the training matrix (n x d, the model's dtype; no copy is made when
-            the caller's array already has that dtype and is C-contiguous)
-    K, Z0   n x n and n x m                                       (cached, computed once)
-    A       n x m
-    init    where W0 comes from: the seed of the counter-based generator (W0 is regenerated in
-            blocks in C++, never stored at m x d), or an explicit array, or zero
-    fp      a fingerprint of X (X r for a fixed random r, n numbers; r is d numbers) used to
-            detect that the training matrix was modified in place after fit (error, never a
-            silently different model)
+``X``
+    A reference to the training matrix (``n x d``, the model's dtype; no copy is made when the
+    caller's array already has that dtype and is C-contiguous).
+``K``, ``Z0``
+    ``n x n`` and ``n x m`` (cached, computed once).
+``A``
+    ``n x m``.
+``init``
+    Where ``W0`` comes from: the seed of the counter-based generator (``W0`` is regenerated in
+    blocks in C++, never stored at ``m x d``), or an explicit array, or zero.
+``fp``
+    A fingerprint of ``X`` (``X r`` for a fixed random ``r``, ``n`` numbers; ``r`` is ``d``
+    numbers) used to detect that the training matrix was modified in place after fit (error, never
+    a silently different model).
 
-Memory: n d (shared with the caller) + n^2 + 2 n m + d (+ n) numbers of the model's dtype; the
-m x d matrix W is formed only when asked (`W_`, `params()`, `_W`), then cached (m d numbers).
-For workload (e) (n = 100, d = 10^6, m = 100, float32): 400 MB for X (the caller's), 4 MB for r,
-under 0.2 MB for the rest; W_ would add 400 MB.
+Memory: ``n d`` (shared with the caller) ``+ n^2 + 2 n m + d (+ n)`` numbers of the model's dtype;
+the ``m x d`` matrix ``W`` is formed only when asked (``W_``, ``params()``, ``_W``), then cached
+(``m d`` numbers). For ``n = 100``, ``d = 10^6``, ``m = 100``, float32: 400 MB for ``X`` (the
+caller's), 4 MB for ``r``, under 0.2 MB for the rest; ``W_`` would add 400 MB.
 
-Pickling: the state is pickled with X (a span model is self-contained after unpickling), without
-the cached W (rebuilt on demand) and without the fingerprint (recomputed on load).
+Pickling: the state is pickled with ``X`` (a span model is self-contained after unpickling),
+without the cached ``W`` (rebuilt on demand) and without the fingerprint (recomputed on load).
+
+This module is internal (its names may change without notice); it is documented because every
+number of the library is computed from these states.
 """
 
 from __future__ import annotations
@@ -54,14 +62,23 @@ def _block_rows(d: int, m: int) -> int:
 
 
 class SeededInit:
-    """W0[j, k] = dtype(scale * z(seed, stream 0, j, k)) with the counter-based standard normals z
-    of kktunlearn._random (Philox4x32-10 + Box-Muller, generated in C++).
+    """``W0[j, k] = dtype(scale * z(seed, stream 0, j, k))`` with counter-based standard normals ``z``.
 
-    Every entry is a pure function of (seed, j, k): W0 is generated in any blocks, in parallel,
-    with bits independent of the thread count and of the block split, and never held at m x d
-    unless asked (`init_full`). float32 models get float32 W0: the float64 product scale * z is
-    rounded once to float32. The draw differs from kktunlearn 0.1.0 (numpy PCG64); models pickled
-    by 0.1.0 keep their PCG64 init (`PCG64Init`).
+    The generator is that of ``kktunlearn._random`` (Philox4x32-10 + Box-Muller, in C++). Every entry
+    is a pure function of ``(seed, j, k)``: ``W0`` is generated in any blocks, in parallel, with bits
+    independent of the thread count and of the block split, and never held at ``m x d`` unless asked
+    (:func:`init_full`). float32 models get float32 ``W0``: the float64 product ``scale * z`` is
+    rounded once to float32. The draw differs from kktunlearn 0.1.0 (numpy PCG64); models pickled by
+    0.1.0 keep their PCG64 init (:class:`PCG64Init`).
+
+    Parameters
+    ----------
+    seed : int
+        The 64-bit key of the generator.
+    scale : float
+        The initialization scale.
+    m, d : int
+        The shape of ``W0``.
     """
 
     kind = "seed"
@@ -75,17 +92,59 @@ class SeededInit:
 
     @classmethod
     def from_random_state(cls, random_state, scale: float, m: int, d: int) -> "SeededInit":
-        """The init of a model's `random_state` (see kktunlearn._random.seed_from_random_state)."""
+        """The init of a model's ``random_state`` (see ``kktunlearn._random.seed_from_random_state``).
+
+        Parameters
+        ----------
+        random_state : int, numpy Generator or None
+            The model's ``random_state``.
+        scale : float
+            The initialization scale.
+        m, d : int
+            The shape of ``W0``.
+
+        Returns
+        -------
+        SeededInit
+            The init.
+        """
         return cls(_random.seed_from_random_state(random_state), scale, m, d)
 
     def block(self, r0: int, r1: int, dtype, n_threads: int = 0) -> np.ndarray:
-        """W0[r0:r1] as a new (r1 - r0) x d array of `dtype`."""
+        """``W0[r0:r1]`` as a new ``(r1 - r0) x d`` array.
+
+        Parameters
+        ----------
+        r0, r1 : int
+            The rows.
+        dtype : dtype
+            float64 or float32.
+        n_threads : int, default 0
+            Threads of the generator (0: the OpenMP default).
+
+        Returns
+        -------
+        ndarray of shape (r1 - r0, d)
+            The rows of ``W0``.
+        """
         return _random.normal_block(self.seed, _W0_STREAM, r0, r1 - r0, 0, self.d, scale=self.scale, dtype=dtype,
                                     n_threads=n_threads)
 
     def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
-        """Yield (r0, r1, W0[r0:r1]) in `dtype`, in row blocks within _W0_BLOCK_BYTES. With `out`
-        (m x d, dtype) the blocks are written into out[r0:r1] and those views are yielded."""
+        """Yield ``(r0, r1, W0[r0:r1])`` in row blocks of at most 32 MB.
+
+        Parameters
+        ----------
+        dtype : dtype
+            float64 or float32.
+        out : ndarray of shape (m, d), optional
+            Write the blocks into ``out[r0:r1]`` and yield those views.
+
+        Yields
+        ------
+        tuple
+            ``(r0, r1, block)``.
+        """
         rb = _block_rows(self.d, self.m)
         for r0 in range(0, self.m, rb):
             r1 = min(self.m, r0 + rb)
@@ -96,12 +155,39 @@ class SeededInit:
             yield r0, r1, blk
 
     def full(self, dtype, n_threads: int = 0) -> np.ndarray:
-        """W0 (m x d) in one parallel C++ fill."""
+        """``W0`` (``m x d``) in one parallel C++ fill.
+
+        Parameters
+        ----------
+        dtype : dtype
+            float64 or float32.
+        n_threads : int, default 0
+            Threads of the generator.
+
+        Returns
+        -------
+        ndarray of shape (m, d)
+            ``W0``.
+        """
         return self.block(0, self.m, dtype, n_threads)
 
     def preacts(self, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
-        """(X W0^T, ||w0_j||^2 (m,) of the dtype-rounded W0 in float64), in one fused C++ kernel
-        that generates W0 tile by tile (memory O(n m), never m x d)."""
+        """``(X W0^T, ||w0_j||^2)`` in one fused C++ kernel that generates ``W0`` tile by tile (memory ``O(n m)``).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        Z0 : ndarray of shape (n, m)
+            ``X W0^T``.
+        rowsq : ndarray of shape (m,), float64
+            ``||w0_j||^2`` of the dtype-rounded ``W0``.
+        """
         return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads)
 
     def __setstate__(self, st):
@@ -111,8 +197,20 @@ class SeededInit:
 
 
 class PCG64Init:
-    """kktunlearn 0.1.0's W0 (for models pickled by 0.1.0 only): scale * G.standard_normal((m, d))
-    for the numpy Generator G at `state`, in row blocks (numpy fills C order from one stream)."""
+    """kktunlearn 0.1.0's ``W0``, for models pickled by 0.1.0 only.
+
+    ``W0 = scale * G.standard_normal((m, d))`` for the numpy Generator ``G`` at ``state``, in row
+    blocks (numpy fills C order from one stream).
+
+    Parameters
+    ----------
+    state : dict
+        The numpy bit generator's state.
+    scale : float
+        The initialization scale.
+    m, d : int
+        The shape of ``W0``.
+    """
 
     kind = "seed"
     generator = {"name": "numpy-pcg64-standard_normal", "version": 0}
@@ -129,7 +227,20 @@ class PCG64Init:
         return np.random.Generator(bg)
 
     def blocks(self, dtype, out: Optional[np.ndarray] = None) -> Iterator[Tuple[int, int, np.ndarray]]:
-        """Yield (r0, r1, W0[r0:r1]) in `dtype` (a reused buffer without `out`)."""
+        """Yield ``(r0, r1, W0[r0:r1])`` in ``dtype`` (a reused buffer without ``out``).
+
+        Parameters
+        ----------
+        dtype : dtype
+            float64 or float32.
+        out : ndarray of shape (m, d), optional
+            Write the blocks into ``out[r0:r1]`` and yield those views.
+
+        Yields
+        ------
+        tuple
+            ``(r0, r1, block)``.
+        """
         g = self._generator()
         rb = _block_rows(self.d, self.m)
         f64 = np.dtype(dtype) == np.float64
@@ -149,7 +260,13 @@ class PCG64Init:
 
 
 class ArrayInit:
-    """An explicit W0 (m x d)."""
+    """An explicit ``W0`` (``m x d``).
+
+    Parameters
+    ----------
+    W0 : ndarray of shape (m, d)
+        The initial weights.
+    """
 
     kind = "array"
 
@@ -158,11 +275,29 @@ class ArrayInit:
         self.m, self.d = W0.shape
 
     def blocks(self, dtype) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield the one block ``(0, m, W0)`` in ``dtype``.
+
+        Parameters
+        ----------
+        dtype : dtype
+            float64 or float32.
+
+        Yields
+        ------
+        tuple
+            ``(0, m, W0)``.
+        """
         yield 0, self.m, np.ascontiguousarray(self.W0, dtype=dtype)
 
 
 class ZeroInit:
-    """W0 = 0."""
+    """``W0 = 0``.
+
+    Parameters
+    ----------
+    m, d : int
+        The shape of ``W0``.
+    """
 
     kind = "zero"
 
@@ -171,11 +306,36 @@ class ZeroInit:
         self.d = int(d)
 
     def blocks(self, dtype) -> Iterator[Tuple[int, int, np.ndarray]]:
+        """Yield no block (``W0 = 0`` contributes nothing).
+
+        Parameters
+        ----------
+        dtype : dtype
+            float64 or float32.
+
+        Returns
+        -------
+        iterator
+            An empty iterator.
+        """
         return iter(())
 
 
 def init_full(init, dtype) -> np.ndarray:
-    """W0 as one m x d array (the primal representation needs it)."""
+    """``W0`` as one ``m x d`` array (the primal representation needs it).
+
+    Parameters
+    ----------
+    init : SeededInit, PCG64Init, ArrayInit or ZeroInit
+        The init.
+    dtype : dtype
+        float64 or float32.
+
+    Returns
+    -------
+    ndarray of shape (m, d)
+        ``W0``.
+    """
     if isinstance(init, SeededInit):
         return init.full(dtype)
     W0 = np.zeros((init.m, init.d), dtype=dtype)
@@ -189,11 +349,27 @@ def init_full(init, dtype) -> np.ndarray:
 
 
 def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
-    """(X W0^T (n x m), ||W0||_F^2 of the dtype-rounded W0 summed in float64), W0 block by block
-    (for SeededInit in one fused C++ kernel).
+    """``(X W0^T, ||W0||_F^2)``, ``W0`` block by block (for :class:`SeededInit` in one fused C++ kernel).
 
-    per_row=True returns the per-neuron squared norms ||w0_j||^2 (m,) float64 instead of their sum
-    (the KKT problem of a span model needs them; their sum in row order is the same float64 number)."""
+    Parameters
+    ----------
+    init : SeededInit, PCG64Init, ArrayInit or ZeroInit
+        The init.
+    X : ndarray of shape (n, d)
+        The data.
+    n_threads : int
+        Threads.
+    per_row : bool, default False
+        Return the per-neuron squared norms ``||w0_j||^2`` (``m``, float64) instead of their sum (the
+        KKT problem of a span model needs them; their sum in row order is the same float64 number).
+
+    Returns
+    -------
+    Z0 : ndarray of shape (n, m)
+        ``X W0^T``.
+    sqnorm : float or ndarray of shape (m,)
+        ``||W0||_F^2`` of the dtype-rounded ``W0`` summed in float64, or the per-row norms.
+    """
     if isinstance(init, SeededInit):
         Z0, rowsq = init.preacts(X, n_threads)
         return (Z0, rowsq) if per_row else (Z0, float(rowsq.sum()))
@@ -209,7 +385,20 @@ def init_preacts(init, X: np.ndarray, n_threads: int, per_row: bool = False):
 
 
 def init_rowsq(init, dtype) -> np.ndarray:
-    """||w0_j||^2 (m,) float64 of the dtype-rounded W0, W0 block by block (one generation pass)."""
+    """``||w0_j||^2`` (``m``, float64) of the dtype-rounded ``W0``, block by block (one generation pass).
+
+    Parameters
+    ----------
+    init : SeededInit, PCG64Init, ArrayInit or ZeroInit
+        The init.
+    dtype : dtype
+        float64 or float32.
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        The squared row norms.
+    """
     if isinstance(init, SeededInit):
         return init.preacts(np.empty((0, init.d), dtype=dtype), 0)[1]
     rowsq = np.zeros(init.m)
@@ -219,7 +408,18 @@ def init_rowsq(init, dtype) -> np.ndarray:
 
 
 def same_init(a, b) -> bool:
-    """True when two init objects describe the same W0 (same numbers, no generation)."""
+    """True when two init objects describe the same ``W0`` (same numbers, no generation).
+
+    Parameters
+    ----------
+    a, b : SeededInit, PCG64Init, ArrayInit or ZeroInit
+        The inits.
+
+    Returns
+    -------
+    bool
+        Whether they describe the same ``W0``.
+    """
     if a is b:
         return True
     if type(a) is not type(b) or a.m != b.m or a.d != b.d:
@@ -254,8 +454,20 @@ class _Shared:
 
 @contextlib.contextmanager
 def one_check(*models):
-    """Within this block each span model's training X is checked for in-place modification at most once
-    (the check reads all of X; a public call that uses X several times pays for one pass)."""
+    """Context manager: within it each span model's training ``X`` is checked for in-place modification at most once.
+
+    The check reads all of ``X``; a public call that uses ``X`` several times pays for one pass.
+
+    Parameters
+    ----------
+    *models
+        Models (None and primal models are ignored).
+
+    Yields
+    ------
+    None
+        Inside the scope.
+    """
     opened = []
     for mdl in models:
         sp = getattr(mdl, "__dict__", {}).get("_span") if mdl is not None else None
@@ -270,7 +482,18 @@ def one_check(*models):
 
 
 def scoped(*names: str):
-    """Decorator: run the function inside one_check for its model arguments `names`."""
+    """Decorator: run the function inside :func:`one_check` for its model arguments ``names``.
+
+    Parameters
+    ----------
+    *names : str
+        The names of the decorated function's model arguments.
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
     import functools
     import inspect
 
@@ -298,12 +521,38 @@ def _probe(d: int, dtype) -> np.ndarray:
 
 
 class SpanState:
-    """W = c W0 + A^T X with cached K = X X^T and Z0 = X W0^T (see the module docstring).
+    """``W = c W0 + A^T X`` with cached ``K = X X^T`` and ``Z0 = X W0^T`` (see the module documentation).
 
-    c = w0_coef (1 for plain gradient descent; weight decay shrinks it). Everything the library computes
-    from a span model is a function of (X, K, Z0, A, c, W0's seed, ||w0_j||^2) alone: the m x d matrix W
-    is formed only by `materialize` (a user reading W_ / params()) and never read back by any computation,
-    so reading it cannot change a later result."""
+    ``c = w0_coef`` (1 for plain gradient descent; weight decay shrinks it). Everything the library
+    computes from a span model is a function of ``(X, K, Z0, A, c, W0's seed, ||w0_j||^2)`` alone: the
+    ``m x d`` matrix ``W`` is formed only by :meth:`materialize` (a user reading ``W_`` /
+    ``params()``) and never read back by any computation, so reading it cannot change a later result.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The training matrix (referenced, not copied).
+    K : ndarray of shape (n, n)
+        ``X X^T``.
+    Z0 : ndarray of shape (n, m)
+        ``X W0^T``.
+    A : ndarray of shape (n, m)
+        The span coefficients.
+    init : SeededInit, PCG64Init, ArrayInit or ZeroInit
+        Where ``W0`` comes from.
+    w0_sqnorm : float
+        ``||W0||_F^2``.
+    n_threads : int, default 0
+        Threads of the fingerprint.
+    fingerprint, probe : ndarray, optional
+        Reuse these (states derived from one another share them).
+    w0_coef : float, default 1.0
+        ``c``.
+    w0_rowsq : ndarray of shape (m,), optional
+        ``||w0_j||^2`` (computed on first need otherwise).
+    shared : object, optional
+        The new-data cache and check scope shared by the states over one ``(X, W0)``.
+    """
 
     kind = "span"
 
@@ -357,8 +606,20 @@ class SpanState:
         return tab
 
     def check_X(self, n_threads: int) -> None:
-        """Raise if the referenced training matrix was modified in place since fit (one pass over X; once
-        per public call, see one_check)."""
+        """Raise if the referenced training matrix was modified in place since fit.
+
+        One pass over ``X``; once per public call inside :func:`one_check`.
+
+        Parameters
+        ----------
+        n_threads : int
+            Threads.
+
+        Raises
+        ------
+        RuntimeError
+            If ``X`` no longer matches its fingerprint.
+        """
         sc = self._shared.scope
         if sc is not None and sc["checked"]:
             return
@@ -375,14 +636,41 @@ class SpanState:
                 and X.__array_interface__["data"][0] == T.__array_interface__["data"][0])
 
     def is_train(self, X: np.ndarray, n_threads: int) -> bool:
-        """True when X holds exactly the training data (same buffer, or equal content)."""
+        """True when ``X`` holds exactly the training data (same buffer, or equal content).
+
+        Parameters
+        ----------
+        X : ndarray
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        bool
+            Whether ``X`` is the training data, row for row.
+        """
         r = self.rows_of(X, n_threads)
         return r is not None and r.size == self.X.shape[0] and bool(np.all(r == np.arange(r.size)))
 
     def known_new_data(self, X: np.ndarray, n_threads: int) -> bool:
-        """True when X is a new-data array this state's family has predicted before and it is unchanged
-        since (same buffer and fingerprint): it was validated then, so it need not be again (its
-        fingerprint is kept for the rest of the call)."""
+        """True when ``X`` is a new-data array this state's family has predicted before and it is unchanged since.
+
+        Same buffer and fingerprint: it was validated then, so it need not be again (its fingerprint is
+        kept for the rest of the call).
+
+        Parameters
+        ----------
+        X : ndarray
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        bool
+            Whether ``X`` is known and unchanged.
+        """
         key = _data_key(X)
         hit = self._basis.get(key)
         if hit is None or hit[0] is None:
@@ -396,12 +684,25 @@ class SpanState:
         return True
 
     def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
-        """Indices r with X[k] == X_train[r[k]] exactly for every row k, or None (then X is new data).
+        """Indices ``r`` with ``X[k] == X_train[r[k]]`` exactly for every row ``k``, or None (then ``X`` is new data).
 
-        Same buffer: O(1) (plus the in-place modification check). Otherwise the rows are matched by
-        their fingerprints <x, probe> (n numbers, one pass over X) and confirmed by exact comparison
-        (one more pass), so a row subset of the training matrix (X[keep], a sequence's retained rows)
-        is recognized and every consumer stays in the span on it."""
+        Same buffer: ``O(1)`` (plus the in-place modification check). Otherwise the rows are matched by
+        their fingerprints ``<x, probe>`` (``n`` numbers, one pass over ``X``) and confirmed by exact
+        comparison (one more pass), so a row subset of the training matrix (``X[keep]``, a sequence's
+        retained rows) is recognized and every consumer stays in the span on it.
+
+        Parameters
+        ----------
+        X : ndarray
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        ndarray of int or None
+            The training rows of ``X``.
+        """
         T = self.X
         if X.ndim != 2 or X.shape[1] != T.shape[1] or X.dtype != T.dtype or X.shape[0] == 0:
             return None
@@ -426,14 +727,22 @@ class SpanState:
     # ---------------------------------------------------------------- derived quantities
     @property
     def shape(self) -> Tuple[int, int]:
+        """``(m, d)``, the shape of ``W``."""
         return (self.init.m, self.X.shape[1])
 
     @property
     def dtype(self):
+        """The model's dtype (that of ``X``)."""
         return self.X.dtype
 
     def train_preacts(self) -> np.ndarray:
-        """Z = c Z0 + K A on the training rows (O(n^2 m), no d); cached (read-only)."""
+        """``Z = c Z0 + K A`` on the training rows (``O(n^2 m)``, no ``d``); cached, read-only.
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+            The pre-activations.
+        """
         if self._Z is None:
             Z = self.K @ self.A
             Z += self.Z0 if self.w0_coef == 1.0 else self.w0_coef * self.Z0
@@ -442,8 +751,20 @@ class SpanState:
         return self._Z
 
     def materialize(self, n_threads: int) -> np.ndarray:
-        """W = c W0 + A^T X (m x d), one pass over X; cached for the user who asked (W_, params()).
-        No computation of the library reads it."""
+        """``W = c W0 + A^T X`` (``m x d``), one pass over ``X``; cached for the user who asked (``W_``, ``params()``).
+
+        No computation of the library reads it.
+
+        Parameters
+        ----------
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        ndarray of shape (m, d)
+            ``W``.
+        """
         if self._W is None:
             self.check_X(n_threads)
             W = init_full(self.init, self.X.dtype)
@@ -455,8 +776,23 @@ class SpanState:
         return self._W
 
     def preacts(self, Xn: np.ndarray, n_threads: int) -> np.ndarray:
-        """Z = Xn W^T: (c Z0 + K A)[rows] when Xn's rows are training rows, else
-        c Xn W0^T + (Xn X^T) A (W0 regenerated block by block; W is never formed)."""
+        """``Z = Xn W^T`` without forming ``W``.
+
+        ``(c Z0 + K A)[rows]`` when ``Xn``'s rows are training rows, else ``c Xn W0^T + (Xn X^T) A``
+        (``W0`` regenerated block by block).
+
+        Parameters
+        ----------
+        Xn : ndarray of shape (k, d)
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        ndarray of shape (k, m)
+            The pre-activations.
+        """
         rows = self.rows_of(Xn, n_threads)
         if rows is not None:
             Z = self.train_preacts()
@@ -493,13 +829,25 @@ class SpanState:
         return Z0n, Kn
 
     def rowsq0(self) -> np.ndarray:
-        """||w0_j||^2 (m,) float64 (computed once by regenerating W0 when the state was built without it)."""
+        """``||w0_j||^2`` (``m``, float64), computed once by regenerating ``W0`` when the state was built without it.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            The squared row norms of ``W0``.
+        """
         if self.w0_rowsq is None:
             self.w0_rowsq = init_rowsq(self.init, self.X.dtype)
         return self.w0_rowsq
 
     def neuron_sqnorms(self) -> np.ndarray:
-        """||w_j||^2 = c^2 ||w0_j||^2 + 2 c <A_j, Z0_j> + A_j^T K A_j (m,) float64, no d."""
+        """``||w_j||^2 = c^2 ||w0_j||^2 + 2 c <A_j, Z0_j> + A_j^T K A_j`` (``m``, float64), no ``d``.
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            The squared neuron norms.
+        """
         A = self.A.astype(np.float64)
         c = self.w0_coef
         KA = self.K.astype(np.float64) @ A
@@ -507,12 +855,32 @@ class SpanState:
             np.einsum("ij,ij->j", A, KA)
 
     def sqnorm_W(self) -> float:
-        """||W||_F^2 = c^2 ||W0||^2 + 2 c <A, Z0> + <A, K A> (float64, no d)."""
+        """``||W||_F^2 = c^2 ||W0||^2 + 2 c <A, Z0> + <A, K A>`` (float64, no ``d``).
+
+        Returns
+        -------
+        float
+            The squared Frobenius norm.
+        """
         return self.inner(self)
 
     def inner(self, other: "SpanState", A_other: Optional[np.ndarray] = None) -> float:
-        """<W, W'> for a span state W' over the same X and W0 (A_other: its A lifted to this X's rows):
-        c c' ||W0||^2 + c <A', Z0> + c' <A, Z0> + <A, K A'> (float64, no d)."""
+        """``<W, W'>`` for a span state ``W'`` over the same ``X`` and ``W0``.
+
+        ``c c' ||W0||^2 + c <A', Z0> + c' <A, Z0> + <A, K A'>`` (float64, no ``d``).
+
+        Parameters
+        ----------
+        other : SpanState
+            The other state.
+        A_other : ndarray of shape (n, m), optional
+            Its ``A`` lifted to this ``X``'s rows (:meth:`lift`).
+
+        Returns
+        -------
+        float
+            The Frobenius inner product.
+        """
         Ab = (other.A if A_other is None else A_other).astype(np.float64)
         A = self.A.astype(np.float64)
         c, cb = self.w0_coef, other.w0_coef
@@ -522,8 +890,23 @@ class SpanState:
                      + np.einsum("ij,ij->", A, self.K.astype(np.float64) @ Ab))
 
     def lift(self, other: "SpanState", n_threads: int) -> Optional[np.ndarray]:
-        """other's A expressed on this state's training rows (n x m), when other's W0 is this W0 and its
-        training rows are rows of this X (e.g. a model retrained on X[keep]); else None."""
+        """``other``'s ``A`` expressed on this state's training rows (``n x m``).
+
+        Defined when ``other``'s ``W0`` is this ``W0`` and its training rows are rows of this ``X`` (e.g.
+        a model retrained on ``X[keep]``).
+
+        Parameters
+        ----------
+        other : SpanState
+            The other state.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        ndarray of shape (n, m) or None
+            The lifted coefficients, or None when the states do not nest.
+        """
         if other is self or (other.X is self.X and same_init(self.init, other.init)):
             return other.A
         if not same_init(self.init, other.init):
@@ -536,13 +919,32 @@ class SpanState:
         return A
 
     def with_A(self, A: np.ndarray, w0_coef: Optional[float] = None) -> "SpanState":
-        """Same X, K, Z0, W0; new A (and c) (shares the cached arrays, no copies)."""
+        """Same ``X``, ``K``, ``Z0``, ``W0``; new ``A`` (and ``c``); shares the cached arrays, no copies.
+
+        Parameters
+        ----------
+        A : ndarray of shape (n, m)
+            The new coefficients.
+        w0_coef : float, optional
+            The new ``c`` (default: this state's).
+
+        Returns
+        -------
+        SpanState
+            The new state.
+        """
         return SpanState(self.X, self.K, self.Z0, A, self.init, self.w0_sqnorm, fingerprint=self._fp,
                          probe=self._probe, w0_coef=self.w0_coef if w0_coef is None else w0_coef,
                          w0_rowsq=self.w0_rowsq, shared=self._shared)
 
     def nbytes(self) -> int:
-        """Bytes held by the model itself (the training X is the caller's and not counted)."""
+        """Bytes held by the model itself (the training ``X`` is the caller's and not counted).
+
+        Returns
+        -------
+        int
+            The byte count.
+        """
         own = self.K.nbytes + self.Z0.nbytes + self.A.nbytes + self._probe.nbytes + self._fp.nbytes
         if isinstance(self.init, ArrayInit):
             own += self.init.W0.nbytes
@@ -572,7 +974,13 @@ class SpanState:
 
 
 class PrimalState:
-    """W held as an m x d array (the primal representation), with the same methods as SpanState."""
+    """``W`` held as an ``m x d`` array (the primal representation), with the same methods as :class:`SpanState`.
+
+    Parameters
+    ----------
+    W : ndarray of shape (m, d)
+        The weights.
+    """
 
     kind = "primal"
 
@@ -581,36 +989,114 @@ class PrimalState:
 
     @property
     def shape(self) -> Tuple[int, int]:
+        """``(m, d)``, the shape of ``W``."""
         return self.W.shape
 
     @property
     def dtype(self):
+        """The dtype of ``W``."""
         return self.W.dtype
 
     def rows_of(self, X: np.ndarray, n_threads: int) -> None:
+        """Always None: a primal state keeps no training rows.
+
+        Parameters
+        ----------
+        X : ndarray
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        None
+            No training rows.
+        """
         return None
 
     def materialize(self, n_threads: int) -> np.ndarray:
+        """``W`` itself.
+
+        Parameters
+        ----------
+        n_threads : int
+            Threads (unused).
+
+        Returns
+        -------
+        ndarray of shape (m, d)
+            ``W``.
+        """
         return self.W
 
     def preacts(self, Xn: np.ndarray, n_threads: int) -> np.ndarray:
+        """``Z = Xn W^T``.
+
+        Parameters
+        ----------
+        Xn : ndarray of shape (k, d)
+            The data.
+        n_threads : int
+            Threads.
+
+        Returns
+        -------
+        ndarray of shape (k, m)
+            The pre-activations.
+        """
         return _core.preactivations(Xn, self.W, n_threads)
 
     def neuron_sqnorms(self) -> np.ndarray:
+        """``||w_j||^2`` (``m``, float64).
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            The squared neuron norms.
+        """
         return np.einsum("ij,ij->i", self.W, self.W, dtype=np.float64)
 
     def sqnorm_W(self) -> float:
+        """``||W||_F^2`` (float64).
+
+        Returns
+        -------
+        float
+            The squared Frobenius norm.
+        """
         W = np.asarray(self.W, dtype=np.float64).ravel()
         return float(np.dot(W, W))
 
     def nbytes(self) -> int:
+        """Bytes of ``W``.
+
+        Returns
+        -------
+        int
+            The byte count.
+        """
         return int(self.W.nbytes)
 
 
 def inner_W(a, b, n_threads: int) -> float:
-    """<W_a, W_b> (Frobenius, float64) of two states without forming an m x d span matrix:
-    span/span over the same W0 and nested training rows: the d-free formula of SpanState.inner;
-    span/primal: c <W0, W'> (W0 block by block) + <A, X W'^T>; otherwise W0 blocks of each span side."""
+    """``<W_a, W_b>`` (Frobenius, float64) of two states without forming an ``m x d`` span matrix.
+
+    Span/span over the same ``W0`` and nested training rows: the ``d``-free formula of
+    :meth:`SpanState.inner`; span/primal: ``c <W0, W'>`` (``W0`` block by block) ``+ <A, X W'^T>``;
+    otherwise ``W0`` blocks of each span side.
+
+    Parameters
+    ----------
+    a, b : SpanState or PrimalState
+        The states.
+    n_threads : int
+        Threads.
+
+    Returns
+    -------
+    float
+        The inner product.
+    """
     if isinstance(a, SpanState) and isinstance(b, SpanState):
         Ab = a.lift(b, n_threads)
         if Ab is not None:
@@ -665,9 +1151,24 @@ def _state_row_blocks(s: "SpanState", n_threads: int):
 
 
 def sqdist_W(a, b, n_threads: int) -> float:
-    """||W_a - W_b||_F^2 (float64). Span states over the same W0 and nested training rows:
-    (c_a - c_b)^2 ||W0||^2 + 2 (c_a - c_b) <dA, Z0> + <dA, K dA>, dA = A_a - A_b (no d, and no
-    cancellation between the two norms); primal pairs: directly; otherwise from inner products."""
+    """``||W_a - W_b||_F^2`` (float64).
+
+    Span states over the same ``W0`` and nested training rows:
+    ``(c_a - c_b)^2 ||W0||^2 + 2 (c_a - c_b) <dA, Z0> + <dA, K dA>``, ``dA = A_a - A_b`` (no ``d``,
+    and no cancellation between the two norms); primal pairs: directly; otherwise from inner products.
+
+    Parameters
+    ----------
+    a, b : SpanState or PrimalState
+        The states.
+    n_threads : int
+        Threads.
+
+    Returns
+    -------
+    float
+        The squared distance.
+    """
     if isinstance(a, PrimalState) and isinstance(b, PrimalState):
         D = np.asarray(a.W, np.float64) - np.asarray(b.W, np.float64)
         return float(np.einsum("ij,ij->", D, D))

@@ -1,18 +1,24 @@
 """Data generators and data statistics.
 
-near_orthogonal: rows x_i ~ N(0, I_d / d), so ||x_i||^2 ~ 1 and <x_i, x_j> = O(sqrt(log n / d))
-(the near-orthogonal setting of arXiv 2510.14844). stats(X): psi = max_i |1 - ||x_i||^2|, phi = max_{i != j} |<x_i, x_j>| (the data assumption of arXiv 2510.14844).
-gaussian_mixture: y uniform in {-1, +1}, x = y mu + xi, xi ~ N(0, I_d / d) (the Gaussian-mixture experiment of arXiv 2510.14844), with a
-`test` sampler for fresh points of the same mixture (same mu).
-correlated: x_i = sqrt(rho) c + sqrt(1 - rho) g_i with one shared unit vector c and g_i ~ N(0, I_d / d):
-E ||x_i||^2 = 1 and E <x_i, x_j> = rho, so rho dials the near-orthogonality assumption away.
-The synthetic sets are generated in C++ by the counter-based generator of kktunlearn._random
-(Philox4x32-10 + Box-Muller): entry (i, k) of the noise is a function of (seed, i, k), computed in
-parallel, bit-identical for any thread count; memory is the output only; dtype=np.float32 gives
-float32 rows (each entry computed in float64 and rounded once). The labels (n numbers) come from a
-numpy Generator seeded with (seed, tag). The draws differ from kktunlearn 0.1.0 (numpy PCG64).
-load_digits_binary, load_breast_cancer: scikit-learn's bundled sets (no network access), as
-two-class problems with labels in {-1, +1} and unit-norm rows.
+* :func:`near_orthogonal`: rows ``x_i ~ N(0, I_d / d)``, so ``||x_i||^2 ~ 1`` and
+  ``<x_i, x_j> = O(sqrt(log n / d))`` (the high-dimensional, near-orthogonal setting of [GA]_).
+* :func:`stats`: ``psi = max_i |1 - ||x_i||^2|`` and ``phi = max_{i != j} |<x_i, x_j>|``, the two
+  constants of the near-orthogonality assumption of [GA]_.
+* :func:`gaussian_mixture`: ``y`` uniform in ``{-1, +1}``, ``x = y mu + xi``,
+  ``xi ~ N(0, I_d / d)`` (the Gaussian-mixture setting of [GA]_'s generalization theorem), with a
+  ``test`` sampler for fresh points of the same mixture (same ``mu``).
+* :func:`correlated`: ``x_i = sqrt(rho) c + sqrt(1 - rho) g_i`` with one shared unit vector ``c``
+  and ``g_i ~ N(0, I_d / d)``: ``E ||x_i||^2 = 1`` and ``E <x_i, x_j> = rho``, so ``rho`` dials the
+  near-orthogonality assumption away.
+* :func:`load_digits_binary`, :func:`load_breast_cancer`: scikit-learn's bundled sets (no network
+  access), as two-class problems with labels in ``{-1, +1}`` and unit-norm rows.
+
+The synthetic sets are generated in C++ by the counter-based generator of ``kktunlearn._random``
+(Philox4x32-10 + Box-Muller): entry ``(i, k)`` of the noise is a function of ``(seed, i, k)``,
+computed in parallel, bit-identical for any thread count; memory is the output only;
+``dtype=np.float32`` gives float32 rows (each entry computed in float64 and rounded once). The
+labels (``n`` numbers) come from a numpy Generator seeded with ``(seed, tag)``. The draws differ from
+kktunlearn 0.1.0 (numpy PCG64).
 """
 
 from __future__ import annotations
@@ -33,7 +39,17 @@ def _check_data_memory(n: int, d: int, copies: int, what: str) -> None:
 
 
 class DataStats(NamedTuple):
-    """psi = max_i |1 - ||x_i||^2| (norm spread), phi = max_{i != j} |<x_i, x_j>| (orthogonality)."""
+    """Near-orthogonality statistics of a data set (:func:`stats`).
+
+    Attributes
+    ----------
+    psi : float
+        ``max_i |1 - ||x_i||^2|`` (norm spread).
+    phi : float
+        ``max_{i != j} |<x_i, x_j>|`` (orthogonality).
+    min_sqnorm, max_sqnorm : float
+        ``min_i ||x_i||^2`` and ``max_i ||x_i||^2``.
+    """
 
     psi: float
     phi: float
@@ -42,7 +58,28 @@ class DataStats(NamedTuple):
 
 
 def stats(X: Any, n_threads: Optional[int] = None) -> DataStats:
-    """Near-orthogonality statistics of the rows of X (one symmetric product K = X X^T)."""
+    """Near-orthogonality statistics of the rows of ``X`` (one symmetric product ``K = X X^T``).
+
+    ``psi = max_i |1 - K_ii|`` and ``phi = max_{i != j} |K_ij|``: the constants of the data assumption
+    of [1]_ (``||x_i||^2`` in ``[1 - psi, 1 + psi]``, ``|<x_i, x_j>| <= phi``). For Gaussian rows
+    ``N(0, I_d / d)`` both are ``O(sqrt(log n / d))``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The data.
+    n_threads : int, optional
+        Threads of the C++ kernel.
+
+    Returns
+    -------
+    DataStats
+        ``psi``, ``phi``, ``min_sqnorm``, ``max_sqnorm``.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the near-orthogonality assumption on the data.
+    """
     Xc = check_array(X, "X", dtype=np.float64)
     K = _core.kernel_matrix(Xc, check_n_threads(n_threads))
     sq = np.diag(K).copy()
@@ -82,12 +119,43 @@ def _rows(key: int, stream: int, n: int, d: int, scale: float, dtype, v: Optiona
 
 def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "random", dtype: Any = np.float64,
                     n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """X (n x d) with rows N(0, I_d / d) and labels y in {-1, +1}.
+    """Data with rows ``N(0, I_d / d)`` and labels ``y`` in ``{-1, +1}``: the setting of [1]_.
 
-    X[i, k] = z(seed, stream 1, i, k) / sqrt(d) (kktunlearn._random), in `dtype` (float64 or float32),
-    generated in C++ with `n_threads`. labels="random": i.i.d. uniform signs (resampled until both
-    classes occur when n >= 2); labels="balanced": exactly floor(n/2) of each sign (+1 gets the
-    extra one), shuffled. y is float64.
+    ``X[i, k] = z(seed, stream 1, i, k) / sqrt(d)`` (the counter-based generator), generated in C++.
+
+    Parameters
+    ----------
+    n : int
+        The number of points, ``>= 1``.
+    d : int
+        The dimension, ``>= 1``.
+    seed : int, optional
+        Seed of everything random.
+    labels : {"random", "balanced"}, default "random"
+        ``"random"``: i.i.d. uniform signs (resampled until both classes occur when ``n >= 2``);
+        ``"balanced"``: exactly ``floor(n/2)`` of each sign (+1 gets the extra one), shuffled.
+    dtype : {np.float64, np.float32}, default np.float64
+        The dtype of ``X``.
+    n_threads : int, optional
+        Threads of the generator (the result does not depend on it).
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+        The points.
+    y : ndarray of shape (n,), float64
+        The labels.
+
+    Raises
+    ------
+    ValueError
+        On bad sizes, labels or dtype.
+    InsufficientMemoryError
+        If ``X`` would not fit in memory.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, high-dimensional near-orthogonal data.
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
@@ -126,15 +194,39 @@ def _check_prob(value: Any, name: str, upper: float = 1.0, include_upper: bool =
 
 
 class GaussianMixture:
-    """A sample of the two-component Gaussian mixture D_MG, and its sampler.
+    """A sample of the two-component Gaussian mixture ``D_MG``, and its sampler.
 
-    y ~ Uniform{-1, +1};  x = y_clean * mu + xi,  xi ~ N(0, I_d / d);  the observed label y is y_clean
-    flipped with probability `label_noise`. Attributes: X (n x d), y (n,), y_clean (n,), mu (d,),
-    mu_norm = ||mu||, label_noise, seed, dtype. Unpacks as `X, y = gaussian_mixture(...)`.
+    ``y ~ Uniform{-1, +1}``; ``x = y_clean mu + xi``, ``xi ~ N(0, I_d / d)``; the observed label ``y`` is
+    ``y_clean`` flipped with probability ``label_noise``. Unpacks as
+    ``X, y = gaussian_mixture(...)``. Made by :func:`gaussian_mixture`.
 
-    Everything random is fixed by `seed`: mu (stream 2), the training sample (stream 1), and the
-    stream of test samples (the k-th call of `test()` without a seed draws stream 4 + k; `test(seed=s)`
-    draws stream 3 under the key s). The noise xi is generated in C++ (kktunlearn._random).
+    Everything random is fixed by ``seed``: ``mu`` (stream 2), the training sample (stream 1), and the
+    stream of test samples (the k-th call of ``test()`` without a seed draws stream ``4 + k``;
+    ``test(seed=s)`` draws stream 3 under the key ``s``). The noise ``xi`` is generated in C++.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The training points.
+    y : ndarray of shape (n,)
+        The observed labels.
+    y_clean : ndarray of shape (n,)
+        The noise-free labels.
+    mu : ndarray of shape (d,)
+        The mean.
+    label_noise : float
+        The label-flip probability.
+    seed : int or None
+        The seed given.
+    key : int
+        The 64-bit key of the generator derived from the seed.
+    dtype : dtype, default np.float64
+        The dtype of the points.
+
+    Attributes
+    ----------
+    mu_norm : float
+        ``||mu||``.
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, y_clean: np.ndarray, mu: np.ndarray,
@@ -173,18 +265,48 @@ class GaussianMixture:
         return X, y, y_clean
 
     def sample(self, n: int, rng: Any, label_noise: Optional[float] = None):
-        """(X, y, y_clean) of n fresh points of this mixture; `rng` (a numpy Generator, or an int seed)
-        gives the 64-bit key of the C++ generator (one draw from a Generator)."""
+        """Fresh points ``(X, y, y_clean)`` of this mixture.
+
+        Parameters
+        ----------
+        n : int
+            The number of points.
+        rng : numpy.random.Generator or int
+            Gives the 64-bit key of the C++ generator (one draw from a Generator).
+        label_noise : float, optional
+            Override the mixture's label-flip probability.
+
+        Returns
+        -------
+        tuple of ndarray
+            ``(X, y, y_clean)``.
+        """
         n = check_int(n, "n", 1)
         return self._draw(n, _data_seed(rng), _random.STREAM_TEST, label_noise)
 
     def test(self, n: int = 1000, seed: Optional[int] = None, clean: bool = False,
              n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-        """n fresh points (X, y) from the same mixture (same mu, same label noise, same dtype).
+        """``n`` fresh points ``(X, y)`` from the same mixture (same ``mu``, label noise and dtype).
 
-        clean=True returns the noise-free labels y_clean (the Bayes-optimal target sign(<mu, x>)
-        direction), otherwise labels flipped with probability label_noise like the training set.
-        Without `seed`, successive calls give different (but seed-determined) samples.
+        Parameters
+        ----------
+        n : int, default 1000
+            The number of points.
+        seed : int, optional
+            Without a seed, successive calls give different (but seed-determined) samples.
+        clean : bool, default False
+            True returns the noise-free labels ``y_clean`` (the Bayes-optimal target
+            ``sign(<mu, x>)`` direction); otherwise labels flipped with probability ``label_noise`` like the
+            training set.
+        n_threads : int, optional
+            Threads of the generator.
+
+        Returns
+        -------
+        X : ndarray of shape (n, d)
+            The points.
+        y : ndarray of shape (n,)
+            Their labels.
         """
         n = check_int(n, "n", 1)
         if seed is None:
@@ -205,16 +327,46 @@ def _direction(key: int, d: int) -> np.ndarray:
 def gaussian_mixture(n: int, d: int, mu_norm: Optional[float] = None, label_noise: float = 0.0,
                      seed: Optional[int] = None, dtype: Any = np.float64,
                      n_threads: Optional[int] = None) -> GaussianMixture:
-    """n points of the mixture x = y mu + N(0, I_d / d), y uniform in {-1, +1}.
+    """``n`` points of the mixture ``x = y mu + N(0, I_d / d)``, ``y`` uniform in ``{-1, +1}``.
 
-    mu is a uniformly random direction (fixed by `seed`) of norm `mu_norm`; the default
-    mu_norm = d^(-1/4) gives ||mu||^2 = 1/sqrt(d), the scale at which the signal n ||mu||^2 beats
-    the noise sqrt(n/d) of the inner products while <x_i, x_j> = +-||mu||^2 + O(sqrt(log n / d))
-    stays small (near-orthogonality). label_noise in [0, 1/2): each observed label is flipped
-    independently with this probability. Labels are resampled until both classes occur (n >= 2).
-    X[i, k] = dtype(y_i mu_k + z(seed, 1, i, k) / sqrt(d)) in float64 then rounded once; mu is float64.
+    The Gaussian-mixture setting of [1]_'s generalization theorem. ``mu`` is a uniformly random
+    direction (fixed by ``seed``) of norm ``mu_norm``; the default ``mu_norm = d^(-1/4)`` gives
+    ``||mu||^2 = 1/sqrt(d)``, the scale at which the signal ``n ||mu||^2`` beats the noise
+    ``sqrt(n/d)`` of the inner products while ``<x_i, x_j> = +-||mu||^2 + O(sqrt(log n / d))`` stays
+    small (near-orthogonality). Labels are resampled until both classes occur (``n >= 2``).
+    ``X[i, k] = dtype(y_i mu_k + z(seed, 1, i, k) / sqrt(d))`` in float64, then rounded once; ``mu``
+    is float64.
 
-    Returns a GaussianMixture (unpacks as X, y; `.test(n)` draws fresh points, `.mu` the mean).
+    Parameters
+    ----------
+    n : int
+        The number of points.
+    d : int
+        The dimension.
+    mu_norm : float, optional
+        ``||mu|| >= 0`` (default ``d^(-1/4)``).
+    label_noise : float, default 0.0
+        In ``[0, 1/2)``: each observed label is flipped independently with this probability.
+    seed : int, optional
+        Seed of everything random.
+    dtype : {np.float64, np.float32}, default np.float64
+        The dtype of the points.
+    n_threads : int, optional
+        Threads of the generator.
+
+    Returns
+    -------
+    GaussianMixture
+        Unpacks as ``X, y``; ``.test(n)`` draws fresh points, ``.mu`` is the mean.
+
+    Raises
+    ------
+    ValueError
+        On bad sizes, ``mu_norm``, ``label_noise`` or dtype.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the Gaussian-mixture generalization theorem.
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
@@ -250,14 +402,46 @@ def _correlated_rows(key: int, stream: int, n: int, d: int, r: float, c: np.ndar
 def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
                labels: str = "random", dtype: Any = np.float64,
                n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Near-orthogonal data with a dial: x_i = sqrt(rho) c + sqrt(1 - rho) g_i.
+    """Near-orthogonal data with a dial: ``x_i = sqrt(rho) c + sqrt(1 - rho) g_i``.
 
-    c is one random unit vector shared by all rows and g_i ~ N(0, I_d / d), so
-    E ||x_i||^2 = 1 and E <x_i, x_j> = rho (i != j), with fluctuations O(sqrt(log n / d)):
-    rho = 0 is near_orthogonal, rho -> 1 makes all points nearly parallel. Used to stress the
-    near-orthogonality assumption (phi small) of the GA theory. Labels as in near_orthogonal
-    (independent of X). c: stream 2 of the seed; g: stream 1 (C++, kktunlearn._random); `dtype`
-    float64 or float32 (each entry computed in float64, rounded once).
+    ``c`` is one random unit vector shared by all rows and ``g_i ~ N(0, I_d / d)``, so
+    ``E ||x_i||^2 = 1`` and ``E <x_i, x_j> = rho`` (``i != j``), with fluctuations
+    ``O(sqrt(log n / d))``: ``rho = 0`` is :func:`near_orthogonal`, ``rho -> 1`` makes all points
+    nearly parallel. Used to stress the near-orthogonality assumption (``phi`` small) of [1]_. ``c``:
+    stream 2 of the seed; ``g``: stream 1 (C++).
+
+    Parameters
+    ----------
+    n : int
+        The number of points.
+    d : int
+        The dimension.
+    rho : float
+        The correlation, in ``[0, 1)``.
+    seed : int, optional
+        Seed of everything random.
+    labels : {"random", "balanced"}, default "random"
+        As in :func:`near_orthogonal` (independent of ``X``).
+    dtype : {np.float64, np.float32}, default np.float64
+        The dtype of ``X`` (each entry computed in float64, rounded once).
+    n_threads : int, optional
+        Threads of the generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+        The points.
+    y : ndarray of shape (n,)
+        The labels.
+
+    Raises
+    ------
+    ValueError
+        On bad sizes, ``rho``, labels or dtype.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the near-orthogonality assumption on the data.
     """
     n = check_int(n, "n", 1)
     d = check_int(d, "d", 1)
@@ -303,11 +487,34 @@ def load_digits_binary(positive: Optional[Sequence[int]] = None, negative: Optio
                        n: Optional[int] = None, seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled 8x8 digits (1797 images, 64 pixels) as a two-class problem.
 
-    Labels: +1 for digits in `positive`, -1 for digits in `negative`; other digits are dropped.
-    Default: even digits (0, 2, 4, 6, 8) = +1 against odd digits = -1 (all 1797 images).
-    Features: pixels centered by their mean over the kept images, then each row scaled to unit
-    norm (||x_i|| = 1, the bias-free models' natural scale). `n`, `seed`: optional random subsample
-    (before scaling). Loaded from the files shipped inside scikit-learn: no network access.
+    Features: pixels centered by their mean over the kept images, then each row scaled to unit norm
+    (``||x_i|| = 1``, the bias-free models' natural scale). Loaded from the files shipped inside
+    scikit-learn: no network access.
+
+    Parameters
+    ----------
+    positive : sequence of int, optional
+        Digits labelled +1 (default: the even digits 0, 2, 4, 6, 8).
+    negative : sequence of int, optional
+        Digits labelled -1 (default: every digit not in ``positive``); other digits are dropped.
+    n : int, optional
+        A random subsample of ``n`` rows (before scaling).
+    seed : int, optional
+        Seed of the subsample.
+
+    Returns
+    -------
+    X : ndarray of shape (n, 64)
+        Unit-norm rows.
+    y : ndarray of shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Raises
+    ------
+    ValueError
+        If the digit sets overlap, are empty or name digits outside 0-9, or ``n`` is too large.
+    ImportError
+        If scikit-learn is not installed.
     """
     skd = _sklearn_datasets()
     data = skd.load_digits()
@@ -327,9 +534,29 @@ def load_digits_binary(positive: Optional[Sequence[int]] = None, negative: Optio
 def load_breast_cancer(n: Optional[int] = None, seed: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled Wisconsin breast-cancer set (569 points, 30 features), two classes.
 
-    Labels: +1 benign (sklearn target 1), -1 malignant. Features standardized (z-scores over the
-    whole set), then each row scaled to unit norm. `n`, `seed`: optional random subsample (the
-    standardization uses all 569 points). No network access.
+    Labels: +1 benign (sklearn target 1), -1 malignant. Features standardized (z-scores over the whole
+    set), then each row scaled to unit norm. No network access.
+
+    Parameters
+    ----------
+    n : int, optional
+        A random subsample of ``n`` rows (the standardization uses all 569 points).
+    seed : int, optional
+        Seed of the subsample.
+
+    Returns
+    -------
+    X : ndarray of shape (n, 30)
+        Unit-norm rows.
+    y : ndarray of shape (n,)
+        Labels in ``{-1, +1}``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is too large.
+    ImportError
+        If scikit-learn is not installed.
     """
     skd = _sklearn_datasets()
     data = skd.load_breast_cancer()
@@ -341,13 +568,37 @@ def load_breast_cancer(n: Optional[int] = None, seed: Optional[int] = None) -> T
 
 def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None, dtype: Any = np.float64,
               **kwargs: Any):
-    """One entry point by name, used by the sweep: returns (X, y, sampler) where sampler(n_test, seed)
-    gives fresh (X, y) points of the same distribution (None for the real data sets, whose held-out
-    points are the rows not drawn into the training sample: see `real_split`).
+    """One entry point by name, used by the sweep.
 
-    names: "near_orthogonal", "mixture" (kwargs mu_norm, label_noise), "correlated" (kwarg rho),
-    "digits", "breast_cancer" (d is ignored: 64 and 30 features). dtype (float64 or float32): of the
-    synthetic sets' rows, training and fresh points alike (the real sets are float64).
+    Parameters
+    ----------
+    name : {"near_orthogonal", "mixture", "correlated", "digits", "breast_cancer"}
+        The data set.
+    n : int, default 20
+        The number of training points.
+    d : int, default 1000
+        The dimension (ignored by the real sets: 64 and 30 features).
+    seed : int, optional
+        Seed of the data (and of the real sets' train / held-out split).
+    dtype : {np.float64, np.float32}, default np.float64
+        Of the synthetic sets' rows, training and fresh points alike (the real sets are float64).
+    **kwargs
+        ``mu_norm``, ``label_noise`` (mixture), ``rho`` (correlated), ``labels`` (near_orthogonal).
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+        The training points.
+    y : ndarray of shape (n,)
+        Their labels.
+    sampler : callable
+        ``sampler(n_test, seed)`` gives fresh ``(X, y)`` points of the same distribution; for the real
+        sets, the held-out rows not drawn into the training sample.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name, or ``n`` too large for a real set.
     """
     if name == "near_orthogonal":
         X, y = near_orthogonal(n, d, seed=seed, labels=kwargs.get("labels", "random"), dtype=dtype)

@@ -199,12 +199,29 @@ def _check_fitted_matches_params(model: Any) -> None:
 
 
 def save(model: Any, path: Union[PathLike, Any]) -> None:
-    """Write `model` (fitted or not) to `path` in the format described in this module.
+    """Write ``model`` (fitted or not) to ``path`` in the format described in this module.
 
-    `path` is a file name (written atomically: a temporary file in the same folder, then renamed;
-    the name is used as given, no ``.npz`` suffix is added) or a binary file object opened for
-    writing. Fitted attributes that cannot be stored exactly (arbitrary Python objects) are left
-    out with a UserWarning naming them.
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        The model.
+    path : str, os.PathLike or binary file object
+        A file name (written atomically: a temporary file in the same folder, then renamed; the name
+        is used as given, no ``.npz`` suffix is added) or a binary file object opened for writing.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a kktunlearn model.
+    ValueError
+        If a parameter cannot be stored, or the parameters were changed by ``set_params`` after
+        ``fit``.
+
+    Warns
+    -----
+    UserWarning
+        Fitted attributes that cannot be stored exactly (arbitrary Python objects) are left out, with a
+        warning naming them.
     """
     classes = _model_classes()
     cls_name = type(model).__name__
@@ -670,7 +687,7 @@ ATTRIBUTE_FIELDS: Dict[str, Tuple[bool, Any]] = {
     "unlearn_info_": (False, _c_unlearn_info),
 }
 
-#: unlearn_info_ keys the library reads back (others are kept as stored, any decodable value).
+#: ``unlearn_info_`` keys the library reads back (others are kept as stored, any decodable value).
 UNLEARN_INFO_FIELDS: Dict[str, Any] = {
     "method": _c_str,
     "preact_shift": _c_nonneg_finite,
@@ -912,21 +929,36 @@ def _open_source(path: Any, where: str) -> Tuple[Any, Any, int]:
 
 
 def load(path: Union[PathLike, Any]) -> Any:
-    """Read a model written by :func:`save` (or ``model.save``); returns a new model object.
+    """Read a model written by :func:`kktunlearn.io.save` (or ``model.save``).
 
     Never unpickles and never imports anything named in the file. Reads regular files and seekable
     binary file objects only. Before any array data is read, every member's declared size is checked
-    against its .npy header and against the metadata's array table, and every metadata field against
-    the schema (names from a fixed set, types, shapes consistent with the parameters). When the
-    declared data are larger than the file itself (compressed members), the SHA-256 is verified in
-    a first streaming pass (1 MB at a time) before anything is allocated, so a rejected file costs
-    no more memory than a few MB. Raises ModelFileError (a ValueError) naming the field or member
-    for a file that is not a model file, is truncated or corrupted, fails its SHA-256 check, was
-    written by a newer format version, or holds inconsistent contents.
+    against its ``.npy`` header and against the metadata's array table, and every metadata field
+    against the schema (names from a fixed set, types, shapes consistent with the parameters). When
+    the declared data are larger than the file itself (compressed members), the SHA-256 is verified in
+    a first streaming pass (1 MB at a time) before anything is allocated, so a rejected file costs no
+    more memory than a few MB.
 
-    The SHA-256 detects corruption, not tampering: anyone can recompute it. The schema check keeps
-    a crafted file from building an inconsistent model, but load only models from sources you trust
-    to give you the numbers they claim.
+    The SHA-256 detects corruption, not tampering: anyone can recompute it. The schema check keeps a
+    crafted file from building an inconsistent model, but load only models from sources you trust to
+    give you the numbers they claim.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or binary file object
+        The model file, or a seekable binary file object.
+
+    Returns
+    -------
+    LinearModel or TwoLayerReLU
+        A new model object, bit-identical to the saved one.
+
+    Raises
+    ------
+    ModelFileError
+        (a ValueError) naming the field or member, for a file that is not a model file, is truncated
+        or corrupted, fails its SHA-256 check, was written by a newer format version, or holds
+        inconsistent contents.
     """
     where = f"model file {os.fspath(path)!r}" if not hasattr(path, "read") else "model file object"
     src, fh, file_size = _open_source(path, where)

@@ -1,40 +1,50 @@
 """KKT certificates of the margin-maximization problem and verification of unlearning.
 
-For a homogeneous model N(x; theta) of degree L and a data set T = {(x_i, y_i)}, the margin problem is
+For a homogeneous model ``N(x; theta)`` of degree ``L`` and a data set ``T = {(x_i, y_i)}``, the
+margin problem ([GA]_, after [LyuLi]_) is::
 
     (P_T)   min_theta 1/2 ||theta||^2   s.t.   q_i = y_i N(x_i; theta) >= 1  for all i in T.
 
-Every number below is computed on the *normalized* model theta / s, with s = q_min^(1/L) (min margin 1;
-q_min = min_i q_i of the raw model) unless a reference scale is given. The C++ core never forms the
-n x (m d) Jacobian: it works with K = X X^T, the pre-activations Z = X W^T and u.
+Every number below is computed on the *normalized* model ``theta / s``, with ``s = q_min^(1/L)``
+(minimum margin 1; ``q_min = min_i q_i`` of the raw model) unless a reference scale is given. The C++
+core never forms the ``n x (m d)`` Jacobian: it works with ``K = X X^T``, the pre-activations
+``Z = X W^T`` and the output weights ``u``.
 
-* multipliers  lambda = argmin_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||,  h_i in d°N(x_i; theta)
-  (plain: h_i = grad N(x_i) with sigma'(0) = leaky slope; Clarke-aware: for pinned pairs
-  |<w_j, x_i>| <= subgradient_tol (normalized model) neuron j's derivative may be any value in
-  [slope, 1], i.e. coefficient mu_ij in [slope lambda_i, lambda_i], solved exactly as a convex QP);
-* epsilon      = that minimum (stationarity residual, K1), epsilon_rel = epsilon / ||theta||;
-* delta        = max_i lambda_i (q_i - 1)_+   (complementary slackness, K3; 0 when all lambda_i (q_i - 1) <= 0),
-  delta_sum    = sum_i lambda_i (q_i - 1)_+   (the summed variant);
-* tau          = max(0, 1 - min_i q_i)        (how far the margin constraints are violated, U2);
-* (epsilon, delta, tau)-successful unlearning (Melamed, Yehudai & Vardi 2025, arXiv 2510.14844, Sec. 2:
-  the success criterion): the unlearned model, measured in the original model's normalization, is an
-  (epsilon, delta)-approximate KKT point (Lyu & Li 2020, Def. of an (epsilon, delta)-KKT point) of the
-  retained set whose margin constraints are relaxed by tau.
+* multipliers: ``lambda = argmin_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||`` with
+  ``h_i`` in the Clarke subdifferential of ``N(x_i; .)`` at ``theta`` (plain: ``h_i = grad N(x_i)``
+  with ``sigma'(0)`` = the leaky slope; Clarke-aware: for pinned pairs
+  ``|<w_j, x_i>| <= subgradient_tol`` (normalized model) neuron ``j``'s derivative may be any value
+  in ``[slope, 1]``, i.e. a coefficient ``mu_ij`` in ``[slope lambda_i, lambda_i]``, solved exactly
+  as a convex QP);
+* ``epsilon`` = that minimum (the stationarity residual, condition (K1) of an (epsilon,
+  delta)-approximate KKT point [LyuLi]_), ``epsilon_rel = epsilon / ||theta||``;
+* ``delta = max_i lambda_i (q_i - 1)_+`` (complementary slackness, (K3); 0 when every
+  ``lambda_i (q_i - 1) <= 0``), ``delta_sum = sum_i lambda_i (q_i - 1)_+`` (the summed variant);
+* ``tau = max(0, 1 - min_i q_i)`` (how far the margin constraints are violated);
+* (epsilon, delta, tau)-successful unlearning ([GA]_, its success criterion): the unlearned model,
+  measured in the original model's normalization, is an (epsilon, delta)-approximate KKT point of
+  the retained set whose margin constraints are relaxed by tau.
 
-Two readings of "h_i in the Clarke subdifferential" (every unlearning report gives both)
----------------------------------------------------------------------------------------
-* literal : the Clarke subdifferential of N(x_i; .) at theta^- itself (Clarke 1983, Def. 2.1.1). A ReLU
-  pair (point i, neuron j) is at the kink, and may take any derivative in [slope, 1], only when
-  |<w_j, x_i>| / s <= LITERAL_TOL (1e-3 on the normalized model; exact zeros are never reached by
-  floating-point training, GD leaves such pairs oscillating within ~1e-3 of 0).
-* relaxed : a Goldstein-type enlargement (Goldstein 1977): the convex hull of the gradients within a
-  radius r of theta^- in pre-activation space, i.e. every pair with |<w_j, x_i>| / s <= LITERAL_TOL + r
-  is free. r is stated, fixed once per experiment and applied to every method and every step size alike
-  (default RELAXED_RADIUS; ga_radius() gives the displacement of the KKT-scaled GA step at alpha = 1).
-The headline numbers (epsilon, epsilon_rel, delta, n_pinned) are the literal reading: it is the
-definition as written, needs no radius, so no method can look better through the choice of r. The
-relaxed reading is the one under which one exact gradient-ascent step preserves stationarity for ReLU
-networks (a step moves pre-activations that sat at the kink off it; Figure 1's V appears under it).
+Two readings of "h_i in the Clarke subdifferential" (every unlearning report gives both):
+
+literal
+    The Clarke subdifferential of ``N(x_i; .)`` at ``theta^-`` itself ([Clarke]_, Definition
+    2.1.1). A ReLU pair (point ``i``, neuron ``j``) is at the kink, and may take any derivative in
+    ``[slope, 1]``, only when ``|<w_j, x_i>| / s <= LITERAL_TOL`` (``1e-3`` on the normalized model;
+    floating-point training never reaches exact zeros, gradient descent leaves such pairs
+    oscillating within about ``1e-3`` of 0).
+relaxed
+    A Goldstein-type enlargement [Goldstein]_: the convex hull of the gradients within a radius
+    ``r`` of ``theta^-`` in pre-activation space, i.e. every pair with
+    ``|<w_j, x_i>| / s <= LITERAL_TOL + r`` is free. ``r`` is stated, fixed once per experiment and
+    applied to every method and every step size alike (default ``RELAXED_RADIUS``;
+    :func:`ga_radius` gives the displacement of the KKT-scaled GA step at ``alpha = 1``).
+
+The headline numbers (``epsilon``, ``epsilon_rel``, ``delta``, ``n_pinned``) are the literal
+reading: it is the definition as written and needs no radius, so no method can look better through
+the choice of ``r``. The relaxed reading is the one under which one exact gradient-ascent step
+preserves stationarity for ReLU networks (a step moves pre-activations that sat at the kink off it;
+the V of [GA]_ Figure 1 appears under it).
 """
 
 from __future__ import annotations
@@ -56,13 +66,13 @@ __all__ = ["KKTMultipliers", "KKTReport", "UnlearningReport", "kkt_multipliers",
            "verify_unlearning", "cosine_similarity", "ga_radius", "CLARKE_BASE_TOL", "LITERAL_TOL",
            "RELAXED_RADIUS"]
 
-#: Kink tolerance of the literal reading: on the normalized model a pair with |<w_j, x_i>| / s <= LITERAL_TOL
-#: is at the ReLU kink (any derivative in [slope, 1]). The same value for every method.
+#: Kink tolerance of the literal reading: on the normalized model a pair with ``|<w_j, x_i>| / s <= LITERAL_TOL``
+#: is at the ReLU kink (any derivative in ``[slope, 1]``). The same value for every method.
 LITERAL_TOL = 1e-3
-#: Backward-compatible name of LITERAL_TOL.
+#: Backward-compatible name of ``LITERAL_TOL``.
 CLARKE_BASE_TOL = LITERAL_TOL
-#: Default Goldstein radius r of the relaxed reading (normalized pre-activation units) when the caller
-#: gives none; experiments state their own r (e.g. ga_radius(), the alpha = 1 GA step's displacement).
+#: Default Goldstein radius ``r`` of the relaxed reading (normalized pre-activation units) when the caller
+#: gives none; experiments state their own ``r`` (e.g. ``ga_radius()``, the ``alpha = 1`` GA step's displacement).
 RELAXED_RADIUS = 1e-2
 
 _METHODS = ("nnls", "dynamics", "closed_form")
@@ -111,25 +121,61 @@ class _ReprMixin:
 class KKTMultipliers(_ReprMixin):
     """Multipliers of the stationarity condition and the residual they leave.
 
-    lambdas : (n,) lambda_i >= 0.
-    epsilon : || theta/s - sum_i y_i sum_j c_ij u_j x_i e_j^T (- u-block terms) ||, with c_ij = lambda_i sigma'(z_ij)
-        for unpinned pairs and c_ij = mu for pinned ones (the stationarity residual of the normalized model).
-    epsilon_rel : epsilon / ||theta / s||.
-    converged, n_iter : solver report (n_iter = outer NNLS iterations; clarke_iter for the Clarke QP).
-    method : "nnls", "dynamics", "closed_form" or "given" (evaluated at the caller's multipliers).
-    scale : s, theta_normalized = theta / s (s = q_min^(1/L) unless a scale was given).
-    pinned : (P, 2) int64 (i, j) = (point, neuron) pairs with |<w_j, x_i>| <= subgradient_tol * s.
-    mu : (P,) the fitted Clarke coefficient c_ij of each pinned pair, in [slope lambda_i, lambda_i].
-    n_pinned : P.
-    epsilon_plain : epsilon of the plain NNLS (sigma'(0) = slope, no pinned pairs); equals epsilon when P = 0;
-        NaN for the methods "dynamics", "closed_form" and "given" (no NNLS is run).
-    theta_norm : ||theta / s||.  margins : normalized margins q_i / s^L.
-    kkt_violation : largest violation of the solver's optimality conditions (absolute).
-    n_fallback : linear solves that needed the rank-revealing fallback.
-    n_dropped : points whose gradient is linearly dependent on the others' (the Gram matrix is singular,
-        e.g. n > m d or duplicated points); their lambda_i is set to 0. lambda is then one of many
-        minimizers (the one supported on the greedy independent subset in index order); epsilon is unique.
-    direct_residual : epsilon was recomputed directly (O(n m d)) because the Gram identity had cancelled.
+    Returned by :func:`kkt_multipliers`; every number is of the normalized model ``theta / s``.
+
+    Attributes
+    ----------
+    lambdas : ndarray of shape (n,)
+        ``lambda_i >= 0``.
+    epsilon : float
+        The stationarity residual of the normalized model,
+        ``|| theta/s - sum_i y_i sum_j c_ij u_j x_i e_j^T ||`` (minus the output-layer terms when
+        ``u`` is trained), with ``c_ij = lambda_i sigma'(z_ij)`` for unpinned pairs and ``c_ij = mu``
+        for pinned ones.
+    epsilon_rel : float
+        ``epsilon / ||theta / s||``.
+    converged : bool
+        Whether the solver met its optimality test.
+    n_iter : int
+        Outer NNLS iterations.
+    method : str
+        ``"nnls"``, ``"dynamics"``, ``"closed_form"`` or ``"given"`` (evaluated at the caller's
+        multipliers).
+    scale : float
+        ``s``; the normalized model is ``theta / s`` (``s = q_min^(1/L)`` unless a scale was given).
+    pinned : ndarray of shape (P, 2), int64
+        The ``(i, j) = (point, neuron)`` pairs with ``|<w_j, x_i>| <= subgradient_tol * s``.
+    mu : ndarray of shape (P,)
+        The fitted Clarke coefficient ``c_ij`` of each pinned pair, in ``[slope lambda_i, lambda_i]``.
+    n_pinned : int
+        ``P``.
+    subgradient_tol : float
+        The kink tolerance used (normalized pre-activation units).
+    epsilon_plain : float
+        ``epsilon`` of the plain NNLS (``sigma'(0) = slope``, no pinned pairs); equals ``epsilon`` when
+        ``P = 0``; NaN for the methods ``"dynamics"``, ``"closed_form"`` and ``"given"`` (no NNLS is
+        run).
+    theta_norm : float
+        ``||theta / s||``.
+    margins : ndarray of shape (n,)
+        The normalized margins ``q_i / s^L``.
+    kkt_violation : float
+        The largest violation of the solver's optimality conditions (absolute).
+    n_fallback : int
+        Linear solves that needed the rank-revealing fallback.
+    clarke_iter : int
+        Iterations of the Clarke QP.
+    direct_residual : bool
+        ``epsilon`` was recomputed directly (``O(n m d)``) because the Gram identity had cancelled.
+    n_dropped : int
+        Points whose gradient is linearly dependent on the others' (the Gram matrix is singular, e.g.
+        ``n > m d`` or duplicated points); their ``lambda_i`` is set to 0. ``lambda`` is then one of many
+        minimizers (the one supported on the greedy independent subset in index order); ``epsilon`` is
+        unique.
+
+    See Also
+    --------
+    kkt_multipliers, kkt_report
     """
 
     lambdas: np.ndarray
@@ -161,14 +207,46 @@ class KKTMultipliers(_ReprMixin):
 
 @dataclass(frozen=True, repr=False)
 class KKTReport(_ReprMixin):
-    """(epsilon, delta, tau) numbers of a model on a data set (all on the normalized model theta / s).
+    """(epsilon, delta, tau) numbers of a model on a data set, all on the normalized model ``theta / s``.
 
-    epsilon, epsilon_rel : stationarity residual and epsilon / ||theta/s||.
-    delta : max_i lambda_i (q_i - 1)_+ ;  delta_sum : sum_i lambda_i (q_i - 1)_+.
-    tau : max(0, 1 - min_i q_i) (0 when s = q_min^(1/L), the model's own scale).
-    min_margin : min_i q_i (normalized).  lambdas : the multipliers.
-    n_pinned : number of pairs treated with the Clarke subdifferential.  scale : s.
-    multipliers : the KKTMultipliers behind the numbers.
+    Returned by :func:`kkt_report`. With ``q_i`` the normalized margins, the numbers are the three
+    conditions of an (epsilon, delta)-approximate KKT point [LyuLi]_ plus the margin slack tau of
+    [GA]_'s success criterion.
+
+    Attributes
+    ----------
+    epsilon : float
+        The stationarity residual ``min || theta/s - sum_i lambda_i y_i h_i ||``.
+    epsilon_rel : float
+        ``epsilon / ||theta/s||``.
+    delta : float
+        ``max_i lambda_i (q_i - 1)_+``.
+    delta_sum : float
+        ``sum_i lambda_i (q_i - 1)_+``.
+    tau : float
+        ``max(0, 1 - min_i q_i)`` (0 when ``s = q_min^(1/L)``, the model's own scale).
+    min_margin : float
+        ``min_i q_i`` (normalized).
+    lambdas : ndarray of shape (n,)
+        The multipliers.
+    n_pinned : int
+        The number of pairs treated with the Clarke subdifferential.
+    scale : float
+        ``s``.
+    theta_norm : float
+        ``||theta / s||``.
+    subgradient_tol : float
+        The kink tolerance used.
+    method : str
+        The multiplier method.
+    converged : bool
+        Whether the multiplier solve converged.
+    n_points : int
+        The number of points of the data set.
+    margins : ndarray of shape (n,)
+        The normalized margins ``q_i``.
+    multipliers : KKTMultipliers
+        The multipliers behind the numbers.
     """
 
     epsilon: float
@@ -194,32 +272,66 @@ class KKTReport(_ReprMixin):
 
 @dataclass(frozen=True, repr=False)
 class UnlearningReport(_ReprMixin):
-    """Verification of an unlearned model on the retained set S \\ F ((epsilon, delta, tau)-successful
-    unlearning, arXiv 2510.14844 Sec. 2), in both readings of the Clarke subdifferential.
+    r"""Verification of an unlearned model on the retained set ``S \ F``.
 
-    Headline numbers (the literal reading, see the module docstring for why):
-    epsilon, epsilon_rel, delta, delta_sum, n_pinned : of `retained`, the literal report.
-    tau, min_margin : max(0, 1 - min_{i in S \\ F} q_i / s^L) and that minimum (the same in both readings).
-    Both readings side by side:
-    epsilon_literal, epsilon_rel_literal, delta_literal, n_pinned_literal : Clarke subdifferential at
-        theta^- itself, kink tolerance literal_tol (= subgradient_tol).
-    epsilon_relaxed, epsilon_rel_relaxed, delta_relaxed, n_free_relaxed : Goldstein-type enlargement, pairs
-        with |<w_j, x_i>| / s <= literal_tol + relaxed_radius free; free_fraction_relaxed = n_free_relaxed /
-        n_pairs (n_pairs = |S \\ F| m for a network, 0 for the linear model, which has no kinks).
-    relaxed : the KKTReport of the relaxed reading (the literal one is `retained`).
-    scale, scale_source : the normalization s and where it came from ("reference_scale", "original",
-        "unlearn_info" = the original model's s recorded by unlearn(), or "self" = the unlearned model's own
-        retained min margin, which makes tau = 0 and is warned about).
-    subgradient_tol, tol_rule : the literal reading's kink tolerance and how it was chosen.
-    relaxed_radius, radius_rule : r and how it was chosen.
-    measure : every parameter of the measure (headline reading, tolerances, r, scale, multiplier method,
-        delta and tau formulas); measure_id : the same in one line, for tables.
-    forget : indices of the forgotten points.  forget_margins : their margins y N(x) / s^L.
-    cosine_to_retrained : cos(theta^-, theta_retrained) when `retrained` is given.
-    cosine_original_to_retrained : cos(theta, theta_retrained) when `original` and `retrained` are given.
-    thresholds : the (epsilon, delta, tau) thresholds given (None where not given).
-    successful : every given threshold met by the headline numbers (epsilon <= eps, delta <= delta,
-        tau <= tau); None if none given.
+    Returned by :func:`verify_unlearning`: the (epsilon, delta, tau)-successful unlearning criterion of
+    [GA]_, in both readings of the Clarke subdifferential (see the module documentation for why the
+    literal reading is the headline).
+
+    Attributes
+    ----------
+    retained : KKTReport
+        The literal report on the retained set.
+    epsilon, epsilon_rel, delta, delta_sum, n_pinned : float or int
+        The headline numbers: those of ``retained``.
+    tau : float
+        ``max(0, 1 - min_{i in S \ F} q_i / s^L)`` (the same in both readings).
+    min_margin : float
+        ``min_{i in S \ F} q_i / s^L``.
+    epsilon_literal, epsilon_rel_literal, delta_literal, n_pinned_literal : float or int
+        The literal reading: the Clarke subdifferential at ``theta^-`` itself, kink tolerance
+        ``literal_tol`` (= ``subgradient_tol``).
+    epsilon_relaxed, epsilon_rel_relaxed, delta_relaxed, n_free_relaxed : float or int
+        The relaxed reading: a Goldstein-type enlargement, pairs with
+        ``|<w_j, x_i>| / s <= literal_tol + relaxed_radius`` free.
+    n_pairs : int
+        ``|S \ F| m`` for a network, 0 for the linear model (which has no kinks).
+    free_fraction_relaxed : float
+        ``n_free_relaxed / n_pairs``.
+    relaxed : KKTReport
+        The report of the relaxed reading.
+    scale : float
+        The normalization ``s``.
+    scale_source : str
+        Where ``s`` came from: ``"reference_scale"``, ``"original"``, ``"unlearn_info"`` (the original
+        model's ``s`` recorded by :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>`) or ``"self"`` (the unlearned model's own
+        retained minimum margin, which makes ``tau = 0``; warned about).
+    subgradient_tol, tol_rule : float, str
+        The literal reading's kink tolerance and how it was chosen.
+    literal_tol : float
+        The same tolerance.
+    relaxed_radius, radius_rule : float, str
+        ``r`` and how it was chosen.
+    reading : str
+        The headline reading (``"literal"``).
+    measure : dict
+        Every parameter of the measure (headline reading, tolerances, ``r``, scale, multiplier method,
+        delta and tau formulas).
+    measure_id : str
+        The same in one line, for tables.
+    forget : ndarray of int
+        The indices of the forgotten points.
+    forget_margins : ndarray
+        Their margins ``y N(x) / s^L``.
+    cosine_to_retrained : float or None
+        ``cos(theta^-, theta_retrained)`` when ``retrained`` was given.
+    cosine_original_to_retrained : float or None
+        ``cos(theta, theta_retrained)`` when ``original`` and ``retrained`` were given.
+    thresholds : dict
+        The (epsilon, delta, tau) thresholds given (None where not given).
+    successful : bool or None
+        Every given threshold met by the headline numbers (``epsilon <= eps``, ``delta <= delta``,
+        ``tau <= tau``); None if none was given.
     """
 
     retained: KKTReport
@@ -259,10 +371,22 @@ class UnlearningReport(_ReprMixin):
     measure_id: str = ""
 
     def columns(self, prefix: str = "") -> Dict[str, Any]:
-        """The certificate as flat table columns (sweep rows, unlearn_sequence records, bench tables):
-        epsilon / epsilon_rel / delta (headline = literal), literal_* and relaxed_* (both readings), tau,
-        min_margin (normalized), relaxed_free_pairs / relaxed_free_fraction (pairs free at r), the measure
-        parameters (literal_tol, relaxed_radius, kkt_scale, kkt_scale_source, measure) and successful."""
+        """The certificate as flat table columns (sweep rows, ``unlearn_sequence`` records, bench tables).
+
+        Parameters
+        ----------
+        prefix : str, default ""
+            Prepended to every column name.
+
+        Returns
+        -------
+        dict
+            ``epsilon`` / ``epsilon_rel`` / ``delta`` (headline = literal), ``literal_*`` and ``relaxed_*``
+            (both readings), ``tau``, ``kkt_min_margin`` (normalized), ``relaxed_free_pairs`` /
+            ``relaxed_free_fraction`` (pairs free at ``r``), the measure parameters (``literal_tol``,
+            ``relaxed_radius``, ``kkt_scale``, ``kkt_scale_source``, ``measure``), ``kkt_converged`` and,
+            when thresholds were given, ``successful``.
+        """
         c = {"epsilon": self.epsilon, "epsilon_rel": self.epsilon_rel, "delta": self.delta, "tau": self.tau,
              "kkt_min_margin": self.min_margin,
              "literal_epsilon": self.epsilon_literal, "literal_epsilon_rel": self.epsilon_rel_literal,
@@ -398,32 +522,86 @@ def _prepare(model: Any, X: Any, y: Any):
 def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradient_tol: float = 0.0,
                     n_threads: Optional[int] = None, tol: float = 1e-10, max_iter: Optional[int] = None,
                     scale: Optional[float] = None, clarke: bool = True, solver: str = "auto") -> KKTMultipliers:
-    """KKT multipliers of the margin problem on (X, y) for the normalized model theta / s.
+    """KKT multipliers of the margin problem on ``(X, y)`` for the normalized model ``theta / s``.
 
-    method="nnls" (default): lambda = argmin_{lambda >= 0} ||theta - sum_i lambda_i y_i grad N(x_i)||, by
-        Lawson-Hanson on the Gram matrix G_ik = y_i y_k <grad N(x_i), grad N(x_k)> with
-        b_i = y_i <grad N(x_i), theta> = L q_i (minimize 1/2 lambda^T G lambda - b^T lambda).
-        With pinned pairs (|<w_j, x_i>| <= subgradient_tol on the normalized model; ReLU networks only) and
-        clarke=True, the exact Clarke problem is solved: lambda_i >= 0 and mu_ij in [slope lambda_i, lambda_i]
-        (a convex QP, primal active set started from the plain solution, so epsilon <= epsilon_plain).
-        subgradient_tol=0 still pins pre-activations that are exactly 0.
-    method="dynamics" (the parameters align with -grad L in the limit, Ji & Telgarsky 2020): lambda = c v, v_i = |l'(q_i^raw)| (the training loss), c = <theta, g>/||g||^2,
-        g = sum_i v_i y_i grad N(x_i) (no optimization; pinned pairs keep mu = lambda_i sigma'(z_ij)).
-    method="closed_form" (linear model only; hard-margin SVM dual with every point a support vector): all points support vectors, lambda = G^{-1} 1
-        (= y o (X X^T)^{-1} y); negative entries are clipped to 0 with a warning.
+    Solves the stationarity condition (K1) of an (epsilon, delta)-approximate KKT point [1]_ of the
+    margin problem of [2]_ for the multipliers that leave the smallest residual::
 
-    solver : the plain NNLS solver. "auto" (default): one blocked Cholesky factorization of the Gram matrix
-        on the candidate support (points whose gradient depends linearly on earlier points' are dropped:
-        lambda_i = 0), then primal-dual active-set iterations (Hintermueller, Ito & Kunisch 2003) that reuse
-        the factor through an r x r Schur complement, and Lawson-Hanson to finish if they do not settle;
-        "active_set": Lawson-Hanson (1974, ch. 23) alone. Both stop at the same optimality test
-        max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|) <= tol * max|b|, w = b - G lambda.
-    tol : relative optimality tolerance of the solvers; max_iter : their iteration limit (None = automatic:
-        50 active-set iterations for "auto", then Lawson-Hanson with 3 n + 30; never silently too small,
-        a solve that stops early warns with ConvergenceWarning).
-    scale : normalize by this s instead of q_min^(1/L) (for a model that need not fit the data, e.g. an
-        unlearned model measured in the original model's scale).
-    Raises NotFittedError, ValueError (dimension/label mismatch), NotSeparableError (q_min <= 0 without scale).
+        lambda = argmin_{lambda >= 0} || theta - sum_i lambda_i y_i h_i ||,   h_i in d°N(x_i; theta).
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        A fitted model.
+    X : array-like of shape (n, d)
+        The data set (usually the training set).
+    y : array-like of shape (n,)
+        Its labels (the model's two classes).
+    method : {"nnls", "dynamics", "closed_form"}, default "nnls"
+        ``"nnls"``: Lawson-Hanson [3]_ on the Gram matrix ``G_ik = y_i y_k <grad N(x_i), grad N(x_k)>``
+        with ``b_i = y_i <grad N(x_i), theta> = L q_i`` (minimize ``1/2 lambda^T G lambda - b^T
+        lambda``). With pinned pairs (``|<w_j, x_i>| <= subgradient_tol`` on the normalized model; ReLU
+        networks only) and ``clarke=True``, the exact Clarke problem is solved: ``lambda_i >= 0`` and
+        ``mu_ij`` in ``[slope lambda_i, lambda_i]`` (a convex QP, primal active set started from the
+        plain solution, so ``epsilon <= epsilon_plain``). ``subgradient_tol=0`` still pins
+        pre-activations that are exactly 0.
+        ``"dynamics"``: the parameters align with ``-grad L`` in the limit [4]_, so
+        ``lambda = c v`` with ``v_i = |l'(q_i^raw)|`` (the training loss), ``c = <theta, g> / ||g||^2``,
+        ``g = sum_i v_i y_i grad N(x_i)`` (no optimization; pinned pairs keep
+        ``mu = lambda_i sigma'(z_ij)``).
+        ``"closed_form"`` (linear model only): the hard-margin SVM dual with every point a support
+        vector, ``lambda = G^{-1} 1 = y o (X X^T)^{-1} y``; negative entries are clipped to 0 with a
+        warning.
+    subgradient_tol : float, default 0.0
+        Kink tolerance of the Clarke-aware solve (normalized pre-activation units); use
+        ``kktunlearn.kkt.LITERAL_TOL`` (``1e-3``) for a trained ReLU network.
+    n_threads : int, optional
+        Threads of the C++ kernels (None: the model's ``n_threads``).
+    tol : float, default 1e-10
+        Relative optimality tolerance of the solvers: they stop when
+        ``max(max_{lambda_i = 0} w_i, max_{lambda_i > 0} |w_i|) <= tol * max|b|``, ``w = b - G lambda``.
+    max_iter : int, optional
+        Iteration limit (None: 50 active-set iterations for ``"auto"``, then Lawson-Hanson with
+        ``3 n + 30``; a solve that stops early warns with :class:`~kktunlearn.exceptions.ConvergenceWarning`).
+    scale : float, optional
+        Normalize by this ``s`` instead of ``q_min^(1/L)`` (for a model that need not fit the data, e.g.
+        an unlearned model measured in the original model's scale).
+    clarke : bool, default True
+        Solve the Clarke problem for the pinned pairs (False: the plain NNLS only).
+    solver : {"auto", "active_set"}, default "auto"
+        The plain NNLS solver. ``"auto"``: one blocked Cholesky factorization of the Gram matrix on the
+        candidate support (points whose gradient depends linearly on earlier points' are dropped:
+        ``lambda_i = 0``), then primal-dual active-set iterations (Hintermueller, Ito & Kunisch 2003)
+        that reuse the factor through an ``r x r`` Schur complement, and Lawson-Hanson to finish if
+        they do not settle; ``"active_set"``: Lawson-Hanson alone.
+
+    Returns
+    -------
+    KKTMultipliers
+        ``lambdas``, ``epsilon`` (the minimum above), ``epsilon_rel = epsilon / ||theta/s||``, the
+        pinned pairs and their coefficients, and the solver's report.
+
+    Raises
+    ------
+    NotFittedError
+        If the model is not fitted.
+    ValueError
+        On a dimension or label mismatch, or an unknown method or solver.
+    NotSeparableError
+        If ``q_min <= 0`` and no ``scale`` is given (the model cannot be normalized to margin 1).
+
+    See Also
+    --------
+    kkt_report : the (epsilon, delta, tau) numbers from these multipliers.
+
+    References
+    ----------
+    .. [1] Lyu & Li, "Gradient Descent Maximizes the Margin of Homogeneous Neural Networks", ICLR 2020,
+       definition of an (epsilon, delta)-approximate KKT point.
+    .. [2] Melamed, Yehudai & Vardi, arXiv:2510.14844, the margin-maximization problem and its KKT
+       conditions.
+    .. [3] Lawson & Hanson, "Solving Least Squares Problems", 1974, chapter 23.
+    .. [4] Ji & Telgarsky, "Directional convergence and alignment in deep learning", NeurIPS 2020.
     """
     Xc, yc = _prepare(model, X, y)
     return _multipliers(model, Xc, yc, method, subgradient_tol, n_threads, tol, max_iter, scale, clarke, solver)
@@ -474,13 +652,63 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
 def kkt_report(model: Any, X: Any, y: Any, multipliers: Optional[KKTMultipliers] = None,
                subgradient_tol: float = 0.0, *, scale: Optional[float] = None, method: str = "nnls",
                n_threads: Optional[int] = None, tol: float = 1e-10, max_iter: Optional[int] = None) -> KKTReport:
-    """(epsilon, delta, tau) report of `model` on (X, y), normalized by s = q_min^(1/L) (or `scale`).
+    """(epsilon, delta, tau) report of ``model`` on ``(X, y)``, normalized by ``s = q_min^(1/L)`` (or ``scale``).
 
-    delta = max_i lambda_i (q_i - 1)_+, delta_sum = sum_i lambda_i (q_i - 1)_+, tau = max(0, 1 - min_i q_i),
-    q_i the normalized margins. Without `multipliers` they are computed by kkt_multipliers(method=...).
-    With `multipliers` (e.g. the original model's: the "fixed-lambda" variant), this model's residual is
-    evaluated at those lambda_i (and at their mu for the pinned pairs they list; other pinned pairs of this
-    call use c_ij = lambda_i sigma'(z_ij)); they must have one entry per row of X.
+    With ``q_i`` the normalized margins::
+
+        epsilon   = min_{lambda >= 0} || theta/s - sum_i lambda_i y_i h_i ||     (stationarity, K1)
+        delta     = max_i lambda_i (q_i - 1)_+                                  (complementary slackness, K3)
+        delta_sum = sum_i lambda_i (q_i - 1)_+
+        tau       = max(0, 1 - min_i q_i)                                        (margin slack)
+
+    the conditions of an (epsilon, delta)-approximate KKT point [1]_ and the slack of the success
+    criterion of [2]_.
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        A fitted model.
+    X : array-like of shape (n, d)
+        The data set.
+    y : array-like of shape (n,)
+        Its labels.
+    multipliers : KKTMultipliers, optional
+        Without them, the multipliers are computed by :func:`kkt_multipliers` (``method=...``). With
+        them (e.g. the original model's: the "fixed-lambda" variant), this model's residual is
+        evaluated at those ``lambda_i`` (and at their ``mu`` for the pinned pairs they list; other
+        pinned pairs of this call use ``c_ij = lambda_i sigma'(z_ij)``); they must have one entry per
+        row of ``X``.
+    subgradient_tol : float, default 0.0
+        Kink tolerance of the Clarke subdifferential (normalized pre-activation units).
+    scale : float, optional
+        Normalize by this ``s`` instead of the model's own ``q_min^(1/L)``.
+    method : {"nnls", "dynamics", "closed_form"}, default "nnls"
+        The multiplier method (see :func:`kkt_multipliers`).
+    n_threads : int, optional
+        Threads of the C++ kernels (None: the model's).
+    tol : float, default 1e-10
+        Relative optimality tolerance of the multiplier solver.
+    max_iter : int, optional
+        Iteration limit of the multiplier solver.
+
+    Returns
+    -------
+    KKTReport
+        The numbers above, the margins and the multipliers behind them.
+
+    Raises
+    ------
+    NotFittedError
+        If the model is not fitted.
+    ValueError
+        On a dimension or label mismatch, or multipliers of the wrong length.
+    NotSeparableError
+        If ``q_min <= 0`` and no ``scale`` is given.
+
+    References
+    ----------
+    .. [1] Lyu & Li, ICLR 2020, definition of an (epsilon, delta)-approximate KKT point.
+    .. [2] Melamed, Yehudai & Vardi, arXiv:2510.14844, (epsilon, delta, tau)-successful unlearning.
     """
     Xc, yc = _prepare(model, X, y)
     return _report(model, Xc, yc, multipliers, subgradient_tol, scale, method, n_threads, tol, max_iter)
@@ -525,8 +753,33 @@ def _report(model: Any, Xc: np.ndarray, yc: np.ndarray, multipliers: Optional[KK
 
 
 def cosine_similarity(model_a: Any, model_b: Any) -> float:
-    """cos(theta_a, theta_b) = <theta_a, theta_b> / (||theta_a|| ||theta_b||) of the flat parameter vectors
-    (params(): W row-major, then u if trained). The models must have the same architecture."""
+    """Cosine similarity of two models' flat parameter vectors.
+
+    ``cos(theta_a, theta_b) = <theta_a, theta_b> / (||theta_a|| ||theta_b||)`` over ``params()``
+    (``W`` row-major, then ``u`` if trained); the cosine to the retrained model of [1]_.
+
+    Parameters
+    ----------
+    model_a, model_b : LinearModel or TwoLayerReLU
+        Two fitted models of the same architecture.
+
+    Returns
+    -------
+    float
+        The cosine, in ``[-1, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If the architectures differ or a parameter vector is zero.
+    NotFittedError
+        If a model is not fitted.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, closeness of the unlearned model to the retrained
+       one (cosine similarity).
+    """
     _check_model(model_a, "model_a")
     _check_model(model_b, "model_b")
     sa, sb = model_a._W_shape(), model_b._W_shape()
@@ -559,13 +812,38 @@ def _info_scale(info: Dict[str, Any]) -> Optional[float]:
 
 def ga_radius(original: Any, X: Any, y: Any, forget: Any, multipliers: Optional[KKTMultipliers] = None,
               subgradient: str = "clarke") -> float:
-    """The relaxed reading's radius r taken from the KKT-scaled GA step at alpha = 1 (arXiv 2510.14844,
-    Thm 4.1 step size): r = max_{i in S \\ F, j} |<w_j^- - w_j, x_i>| / s, the largest pre-activation
-    displacement the step causes on a retained point, in the original model's normalization s.
+    r"""The relaxed reading's radius ``r`` taken from the KKT-scaled GA step at ``alpha = 1``.
 
-    Compute it once per experiment (one original model and forget set) and pass it as relaxed_radius to
-    verify_unlearning for every method and every step scale alike. multipliers: the original model's
-    KKTMultipliers on (X, y) (computed with subgradient_tol = LITERAL_TOL when None).
+    ``r = max_{i in S \ F, j} |<w_j^- - w_j, x_i>| / s``: the largest pre-activation displacement that
+    the gradient-ascent step with the step size of [1]_ Theorem 4.1 causes on a retained point, in the
+    original model's normalization ``s``. Compute it once per experiment (one original model and forget
+    set) and pass it as ``relaxed_radius`` to :func:`verify_unlearning` for every method and every step
+    scale alike.
+
+    Parameters
+    ----------
+    original : LinearModel or TwoLayerReLU
+        The fitted original model.
+    X : array-like of shape (n, d)
+        Its training set ``S``.
+    y : array-like of shape (n,)
+        Its labels.
+    forget : array-like of int
+        Indices of the forget set ``F``.
+    multipliers : KKTMultipliers, optional
+        The original model's multipliers on ``(X, y)`` (computed with
+        ``subgradient_tol = LITERAL_TOL`` when None).
+    subgradient : {"clarke", "autograd"}, default "clarke"
+        The GA step's treatment of the forgotten points' pinned pairs (see :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>`).
+
+    Returns
+    -------
+    float
+        ``r`` (normalized pre-activation units).
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, Theorem 4.1.
     """
     from .unlearning import unlearn
 
@@ -584,28 +862,89 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
                       reference_scale: Optional[float] = None, relaxed_radius: Optional[float] = None,
                       method: str = "nnls", n_threads: Optional[int] = None, tol: float = 1e-10,
                       max_iter: Optional[int] = None) -> UnlearningReport:
-    """Is `unlearned` an (epsilon, delta)-approximate KKT point of the retained set S \\ F with margin
-    constraints relaxed by tau ((epsilon, delta, tau)-successful unlearning, arXiv 2510.14844 Sec. 2)?
-    X, y: the full training set S; forget: indices of F.
+    r"""Is ``unlearned`` an (epsilon, delta, tau)-successful unlearning of ``forget``?
 
-    The measure is the same for every unlearning method (GA, NegGrad, fine-tuning, every Newton method,
-    retraining); only the arguments below change it, and the report records it (`measure`, `measure_id`).
+    Tests whether ``unlearned`` is an (epsilon, delta)-approximate KKT point [2]_ of the retained set
+    ``S \ F`` with margin constraints relaxed by tau (the success criterion of [1]_)::
 
-    Scale s (always the ORIGINAL model's, so tau shows the margin the unlearning lost):
-      reference_scale if given; else original's s = (min_{i in S} q_i(original))^(1/L) if `original` is
-      given; else unlearned.unlearn_info_["reference_scale"] (recorded by kktunlearn.unlearn for every
-      method: the s of the model it started from); else, with a warning, the unlearned model's own
-      (min_{i in S \\ F} q_i)^(1/L) (then tau = 0 by construction).
-    Readings (both computed, see the module docstring):
-      literal: kink tolerance subgradient_tol (default LITERAL_TOL = 1e-3);
-      relaxed: tolerance subgradient_tol + r, r = relaxed_radius (default RELAXED_RADIUS = 1e-2; use
-        ga_radius() for the GA step's displacement; 0 makes the relaxed reading equal to the literal one).
-    The headline epsilon / epsilon_rel / delta / n_pinned are the literal reading.
-    epsilon = min_{lambda >= 0, h_i in the reading's subdifferential} || theta^-/s - sum_i lambda_i y_i h_i ||,
-    epsilon_rel = epsilon / ||theta^-/s||, delta = max_i lambda_i (q_i - 1)_+, tau = max(0, 1 - min_i q_i),
-    q_i = y_i N(x_i; theta^-) / s^L over the retained set.
-    successful = (epsilon_ <= epsilon) and (delta_ <= delta) and (tau_ <= tau) over the thresholds given, on
-    the headline numbers (None when none is given).
+        epsilon     = min_{lambda >= 0, h_i in the reading's subdifferential} || theta^-/s - sum_i lambda_i y_i h_i ||
+        epsilon_rel = epsilon / ||theta^-/s||
+        delta       = max_i lambda_i (q_i - 1)_+
+        tau         = max(0, 1 - min_i q_i),      q_i = y_i N(x_i; theta^-) / s^L over the retained set.
+
+    The measure is the same for every unlearning method (GA, NegGrad, fine-tuning, every Newton
+    method, retraining); only the arguments below change it, and the report records it
+    (``measure``, ``measure_id``).
+
+    The scale ``s`` is always the *original* model's, so that tau shows the margin the unlearning lost:
+    ``reference_scale`` if given; else the original's ``s = (min_{i in S} q_i(original))^(1/L)`` if
+    ``original`` is given; else ``unlearned.unlearn_info_["reference_scale"]`` (recorded by
+    :func:`kktunlearn.unlearn <kktunlearn.unlearning.unlearn>` for every method: the ``s`` of the model it started from); else, with a
+    warning, the unlearned model's own ``(min_{i in S \ F} q_i)^(1/L)`` (then ``tau = 0`` by
+    construction).
+
+    Both readings of the Clarke subdifferential are computed (see the module documentation): literal,
+    with kink tolerance ``subgradient_tol``, and relaxed, with tolerance ``subgradient_tol + r``. The
+    headline ``epsilon`` / ``epsilon_rel`` / ``delta`` / ``n_pinned`` are the literal reading.
+
+    Parameters
+    ----------
+    unlearned : LinearModel or TwoLayerReLU
+        The model to verify.
+    X : array-like of shape (n, d)
+        The full training set ``S``.
+    y : array-like of shape (n,)
+        Its labels.
+    forget : array-like of int
+        Indices of the forget set ``F`` in ``X``.
+    retrained : LinearModel or TwoLayerReLU, optional
+        The model retrained on ``S \ F`` (same initialization); gives ``cosine_to_retrained``.
+    epsilon, delta, tau : float, optional
+        Thresholds; ``successful`` is ``(epsilon_ <= epsilon) and (delta_ <= delta) and
+        (tau_ <= tau)`` over the thresholds given, on the headline numbers (None when none is given).
+    subgradient_tol : float, optional
+        The literal reading's kink tolerance (default ``LITERAL_TOL = 1e-3``).
+    original : LinearModel or TwoLayerReLU, optional
+        The model before unlearning: gives the scale and ``cosine_original_to_retrained``.
+    reference_scale : float, optional
+        The scale ``s`` to measure in (overrides ``original``).
+    relaxed_radius : float, optional
+        ``r`` of the relaxed reading (default ``RELAXED_RADIUS = 1e-2``; use :func:`ga_radius` for the
+        GA step's displacement; 0 makes the relaxed reading equal to the literal one).
+    method : {"nnls", "dynamics", "closed_form"}, default "nnls"
+        The multiplier method.
+    n_threads : int, optional
+        Threads of the C++ kernels.
+    tol : float, default 1e-10
+        Relative optimality tolerance of the multiplier solver.
+    max_iter : int, optional
+        Iteration limit of the multiplier solver.
+
+    Returns
+    -------
+    UnlearningReport
+        Both readings, the scale and its source, the forgotten points' margins, the cosines and the
+        verdict.
+
+    Raises
+    ------
+    NotFittedError
+        If a model is not fitted.
+    ValueError
+        On bad indices, shapes, labels or thresholds.
+    NotSeparableError
+        If the original model (or, without any scale, the unlearned model on the retained set) does not
+        fit the data.
+
+    Warns
+    -----
+    UserWarning
+        When no scale is available and the unlearned model is measured in its own scale.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, (epsilon, delta, tau)-successful unlearning.
+    .. [2] Lyu & Li, ICLR 2020, definition of an (epsilon, delta)-approximate KKT point.
     """
     _check_model(unlearned, "unlearned")
     Xc = unlearned._check_X(X)

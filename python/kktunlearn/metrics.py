@@ -1,51 +1,74 @@
-"""Metrics of an unlearning experiment: the (epsilon, delta, tau) criterion of Melamed, Yehudai & Vardi 2025
-(arXiv 2510.14844, Sec. 2), cosine to retraining, accuracies, and the evaluation of Zhang et al. 2024
-(arXiv 2406.14507, the experiments section: accuracies, update norm, membership inference, Tug-of-War).
+r"""Metrics of an unlearning experiment.
 
-Every number has its formula here; the sweep's rows use the same names.
+The (epsilon, delta, tau) criterion of [GA]_ (its success criterion), the cosine to retraining,
+accuracies, and the evaluation of [Newton]_ (accuracies, update norm, membership inference,
+Tug-of-War, Jensen-Shannon divergence). Every number has its formula here; the sweep's rows use the
+same names.
 
-Accuracy and margins (q_i = y_i N(x_i; theta)):
-    accuracy(T)           = (1/|T|) sum_{i in T} 1[q_i > 0]
-    margins are reported on the ORIGINAL model's normalized scale: q_i / q_min(theta_orig, S), so the
-    original model has min margin 1 on the training set S and "margin of x_r 1.01 -> 0.30" reads as in
-    the paper's Gaussian-mixture discussion.
-KKT numbers (kktunlearn.kkt.verify_unlearning, the same measure for every method, computed on the
-retained set S_retain = S minus the forget set for every model in the ORIGINAL model's frame theta / s0,
-s0 = q_min(theta_orig, S)^(1/L), so that tau shows the margin the unlearning lost and models that no
-longer fit S_retain still get numbers):
-    epsilon       = min_{lambda >= 0, h_i} || theta - sum_i lambda_i y_i h_i ||  (stationarity, Lyu & Li 2020)
-    epsilon_rel   = epsilon / ||theta||
-    delta         = max_i lambda_i (q_i - 1)_+,    tau = max(0, 1 - min_i q_i)
-    in two readings of h_i in the Clarke subdifferential (columns literal_* and relaxed_*):
-    "literal" (pairs with |<w_j, x_i>| / s0 <= literal_tol = kktunlearn.kkt.LITERAL_TOL may take any
-    derivative in [0, 1]; the headline epsilon / epsilon_rel / delta) and "relaxed" (Goldstein-type:
-    pairs within literal_tol + r, r = relaxed_radius stated per experiment; relaxed_free_fraction =
-    share of (point, neuron) pairs free at r).
-Success verdict of a row (successful: literal reading; relaxed_successful: relaxed reading), against
-    the original model's own numbers on S in the same reading (orig_literal_*, orig_relaxed_*):
-    epsilon_rel <= orig_epsilon_rel + 0.05, delta <= orig_delta + 0.1, tau <= 0.1 (SUCCESS_THRESHOLDS).
-Gaps to the retrained model (retraining = the oracle; positive = the unlearned model is higher):
-    retained_acc_gap, test_acc_gap, forget_acc_gap = accuracy(unlearned) - accuracy(retrained);
-    tow = tug_of_war_models(unlearned, retrained, [forget, retained, test]) (test left out without X_test).
-Distances:
-    cosine(a, b)  = <theta_a, theta_b> / (||theta_a|| ||theta_b||)  on the flat parameter vectors
-    step_norm     = || theta_unlearned - theta_original ||_2         (the model's own raw scale)
-Membership inference (forget set F against held-out points H never seen in training):
-    loss-threshold attack: "member if l(q) < t". As l is decreasing this is "member if q > l^{-1}(t)", so
-    the attack's ROC is that of the score q; AUC_threshold = P(q_F > q_H) + 1/2 P(q_F = q_H).
-    logistic-regression attack: a logistic regression on the features (q, q^2) (standardized) fitted to
-    tell retained points (members) from half of H, then scored on F against the other half of H.
-    AUC = (rank-sum of the positives - n_pos (n_pos + 1) / 2) / (n_pos n_neg) (Mann-Whitney; ties get
-    average ranks). An AUC near 0.5 means the forget set looks like unseen data.
-Agreement with the retrained model (Newton paper, arXiv 2406.14507, section 6 "Metrics" of the ICLR 2026
-version; formula of ToW from Zhao et al.'s RUM code, surgical_plugins/analysis.py):
+Accuracy and margins (``q_i = y_i N(x_i; theta)``)::
+
+    accuracy(T) = (1/|T|) sum_{i in T} 1[q_i > 0]
+
+Margins are reported on the ORIGINAL model's normalized scale, ``q_i / q_min(theta_orig, S)``, so
+the original model has minimum margin 1 on the training set ``S`` and "margin of x_r 1.01 -> 0.30"
+reads as in [GA]_'s Gaussian-mixture discussion.
+
+KKT numbers (:func:`kktunlearn.kkt.verify_unlearning`, the same measure for every method), computed
+on the retained set ``S_retain = S \ F`` for every model in the ORIGINAL model's frame ``theta /
+s0``, ``s0 = q_min(theta_orig, S)^(1/L)``, so that tau shows the margin the unlearning lost and
+models that no longer fit ``S_retain`` still get numbers::
+
+    epsilon     = min_{lambda >= 0, h_i} || theta - sum_i lambda_i y_i h_i ||    (stationarity, Lyu & Li 2020)
+    epsilon_rel = epsilon / ||theta||
+    delta       = max_i lambda_i (q_i - 1)_+
+    tau         = max(0, 1 - min_i q_i)
+
+in two readings of ``h_i`` in the Clarke subdifferential (columns ``literal_*`` and ``relaxed_*``):
+"literal" (pairs with ``|<w_j, x_i>| / s0 <= literal_tol = kktunlearn.kkt.LITERAL_TOL`` may take
+any derivative in ``[0, 1]``; the headline ``epsilon`` / ``epsilon_rel`` / ``delta``) and "relaxed"
+(Goldstein-type: pairs within ``literal_tol + r``, ``r = relaxed_radius`` stated per experiment;
+``relaxed_free_fraction`` = share of (point, neuron) pairs free at ``r``).
+
+Success verdict of a row (``successful``: literal reading; ``relaxed_successful``: relaxed
+reading), against the original model's own numbers on ``S`` in the same reading
+(``orig_literal_*``, ``orig_relaxed_*``)::
+
+    epsilon_rel <= orig_epsilon_rel + 0.05,   delta <= orig_delta + 0.1,   tau <= 0.1   (SUCCESS_THRESHOLDS)
+
+Gaps to the retrained model (retraining = the oracle; positive = the unlearned model is higher)::
+
+    retained_acc_gap, test_acc_gap, forget_acc_gap = accuracy(unlearned) - accuracy(retrained)
+    tow = tug_of_war_models(unlearned, retrained, [forget, retained, test])   (test left out without X_test)
+
+Distances::
+
+    cosine(a, b) = <theta_a, theta_b> / (||theta_a|| ||theta_b||)   on the flat parameter vectors
+    step_norm    = || theta_unlearned - theta_original ||_2          (the model's own raw scale)
+
+Membership inference (forget set ``F`` against held-out points ``H`` never seen in training):
+
+* loss-threshold attack, "member if ``l(q) < t``". As ``l`` is decreasing this is "member if
+  ``q > l^{-1}(t)``", so the attack's ROC is that of the score ``q``;
+  ``AUC_threshold = P(q_F > q_H) + 1/2 P(q_F = q_H)``.
+* logistic-regression attack: a logistic regression on the features ``(q, q^2)`` (standardized)
+  fitted to tell retained points (members) from half of ``H``, then scored on ``F`` against the
+  other half of ``H``.
+
+``AUC = (rank-sum of the positives - n_pos (n_pos + 1) / 2) / (n_pos n_neg)`` (Mann-Whitney; ties
+get average ranks). An AUC near 0.5 means the forget set looks like unseen data.
+
+Agreement with the retrained model ([Newton]_, the evaluation metrics of its ICLR 2026 version; the
+formula of ToW is that of Zhao et al.'s RUM code, ``surgical_plugins/analysis.py``)::
+
     tug_of_war    = prod_{S in {D_e, D_r, D_test}} (1 - |acc(theta_u; S) - acc(theta_r; S)|)
-                    (accuracies as fractions in [0, 1]; 1 = the unlearned model's accuracies equal the
-                    retrained model's on the forget, retained and test sets; larger is better)
     js_divergence = (1/n) sum_i JS(Bern(p_i) || Bern(r_i)),  p_i = sigmoid(f_u(x_i)), r_i = sigmoid(f_r(x_i)),
-                    JS(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M), M = (P + Q) / 2, natural log by default
-                    (nats, in [0, ln 2]); base=2 gives bits, in [0, 1]. It is the divergence, not the
-                    Jensen-Shannon *distance* sqrt(JS) that scipy.spatial.distance.jensenshannon returns.
+                    JS(P || Q) = 1/2 KL(P || M) + 1/2 KL(Q || M),  M = (P + Q) / 2
+
+ToW takes accuracies as fractions in ``[0, 1]``; 1 means the unlearned model's accuracies equal the
+retrained model's on the forget, retained and test sets (larger is better). JS uses the natural log
+by default (nats, in ``[0, ln 2]``; ``base=2`` gives bits, in ``[0, 1]``). It is the divergence,
+not the Jensen-Shannon *distance* ``sqrt(JS)`` that ``scipy.spatial.distance.jensenshannon``
+returns.
 """
 
 from __future__ import annotations
@@ -64,19 +87,46 @@ __all__ = ["auc", "accuracy", "cosine", "step_norm", "logistic_regression", "mem
            "margin_summary", "kkt_numbers", "evaluate_unlearning", "report_to_dict", "timed", "SUCCESS_THRESHOLDS",
            "success_verdict", "tug_of_war", "tug_of_war_models", "js_divergence"]
 
-#: allowances of the row-level success verdict, in the spirit of (epsilon, delta, tau)-successful unlearning
-#: (arXiv 2510.14844, Sec. 2; its theorems bound epsilon by epsilon_0 and delta by delta_0 + O(phi), where
-#: (epsilon_0, delta_0) are the ORIGINAL model's numbers on S): a row succeeds in a reading when
-#:   epsilon_rel <= epsilon_rel_0 + 0.05,  delta <= delta_0 + 0.1  and  tau <= 0.1,
-#: with epsilon_rel_0, delta_0 the original model's numbers on S in the same reading (orig_* columns).
+#: Allowances of the row-level success verdict, in the spirit of (epsilon, delta, tau)-successful unlearning
+#: (arXiv:2510.14844, the success criterion; its theorems bound epsilon by ``epsilon_0`` and delta by
+#: ``delta_0 + O(phi)``, where ``(epsilon_0, delta_0)`` are the ORIGINAL model's numbers on S): a row succeeds
+#: in a reading when ``epsilon_rel <= epsilon_rel_0 + 0.05``, ``delta <= delta_0 + 0.1`` and ``tau <= 0.1``,
+#: with ``epsilon_rel_0``, ``delta_0`` the original model's numbers on S in the same reading (``orig_*`` columns).
 SUCCESS_THRESHOLDS: Dict[str, float] = {"epsilon_rel": 0.05, "delta": 0.1, "tau": 0.1}
 
 
 def success_verdict(row: Dict[str, Any], thresholds: Optional[Dict[str, float]] = None,
                     reading: str = "literal") -> Optional[bool]:
-    """<reading>_epsilon_rel <= orig_<reading>_epsilon_rel + t["epsilon_rel"], <reading>_delta <=
-    orig_<reading>_delta + t["delta"] and tau <= t["tau"] (t = SUCCESS_THRESHOLDS by default); without
-    the orig_* numbers the allowances are absolute (epsilon_0 = delta_0 = 0). None when a number is NaN."""
+    """Row-level success verdict in one reading of the Clarke subdifferential.
+
+    A row succeeds when::
+
+        <reading>_epsilon_rel <= orig_<reading>_epsilon_rel + t["epsilon_rel"]
+        <reading>_delta       <= orig_<reading>_delta + t["delta"]
+        tau                   <= t["tau"]
+
+    in the spirit of (epsilon, delta, tau)-successful unlearning [1]_, whose theorems bound the
+    unlearned epsilon by the original's ``epsilon_0`` and delta by ``delta_0 + O(phi)``. Without the
+    ``orig_*`` numbers the allowances are absolute (``epsilon_0 = delta_0 = 0``).
+
+    Parameters
+    ----------
+    row : dict
+        A row of metric columns (:func:`evaluate_unlearning`).
+    thresholds : dict, optional
+        The allowances ``t`` (default :data:`SUCCESS_THRESHOLDS`).
+    reading : {"literal", "relaxed"}, default "literal"
+        Which reading's columns to judge.
+
+    Returns
+    -------
+    bool or None
+        The verdict; None when a number is missing or NaN.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, (epsilon, delta, tau)-successful unlearning.
+    """
     t = SUCCESS_THRESHOLDS if thresholds is None else thresholds
     vals = [row.get(f"{reading}_epsilon_rel"), row.get(f"{reading}_delta"), row.get("tau")]
     e0 = row.get(f"orig_{reading}_epsilon_rel", 0.0)
@@ -124,10 +174,31 @@ def _ranks(a: np.ndarray) -> np.ndarray:
 
 
 def auc(scores_pos: Any, scores_neg: Any) -> float:
-    """Area under the ROC curve of "positive if score is high", from ranks (Mann-Whitney U).
+    """Area under the ROC curve of "positive if the score is high", from ranks (Mann-Whitney U).
 
-    AUC = (sum of the ranks of the positives among all scores - P (P + 1) / 2) / (P N)
-        = P(s_pos > s_neg) + 1/2 P(s_pos = s_neg).
+    ::
+
+        AUC = (sum of the ranks of the positives among all scores - P (P + 1) / 2) / (P N)
+            = P(s_pos > s_neg) + 1/2 P(s_pos = s_neg)
+
+    Ties get their average rank.
+
+    Parameters
+    ----------
+    scores_pos : array-like
+        The ``P`` scores of the positives.
+    scores_neg : array-like
+        The ``N`` scores of the negatives.
+
+    Returns
+    -------
+    float
+        The AUC, in ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If a side is empty or a score is not finite.
     """
     p = np.asarray(scores_pos, dtype=np.float64).ravel()
     n = np.asarray(scores_neg, dtype=np.float64).ravel()
@@ -140,7 +211,22 @@ def auc(scores_pos: Any, scores_neg: Any) -> float:
 
 
 def accuracy(model: Any, X: Any, y: Any) -> float:
-    """(1/n) sum_i 1[y_i N(x_i) > 0]."""
+    """Accuracy ``(1/n) sum_i 1[y_i N(x_i) > 0]``.
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        A fitted model.
+    X : array-like of shape (n, d)
+        The points.
+    y : array-like of shape (n,)
+        Their labels.
+
+    Returns
+    -------
+    float
+        The fraction of points with a positive margin.
+    """
     return float(np.mean(model.margins(X, y) > 0))
 
 
@@ -149,11 +235,28 @@ def _is_model(a: Any) -> bool:
 
 
 def cosine(a: Any, b: Any) -> float:
-    """<theta_a, theta_b> / (||theta_a|| ||theta_b||) of two fitted models (or two flat vectors).
+    """Cosine ``<theta_a, theta_b> / (||theta_a|| ||theta_b||)`` of two fitted models (or two flat vectors).
 
-    Two models are compared through their states (kktunlearn._span): for span models over the same W0
-    and nested training rows the inner products are c_a c_b ||W0||^2 + c_a <A_b, Z0> + c_b <A_a, Z0> +
-    <A_a, K A_b> (no d); W is never formed."""
+    Two models are compared through their states: for span models over the same ``W0`` and nested
+    training rows the inner product is
+    ``c_a c_b ||W0||^2 + c_a <A_b, Z0> + c_b <A_a, Z0> + <A_a, K A_b>`` (no ``d``); ``W`` is never
+    formed.
+
+    Parameters
+    ----------
+    a, b : model or array-like
+        Two fitted models of the same architecture, or two vectors of the same length.
+
+    Returns
+    -------
+    float
+        The cosine; NaN when a vector is zero.
+
+    Raises
+    ------
+    ValueError
+        If the parameter counts differ.
+    """
     if _is_model(a) and _is_model(b):
         if a._W_shape() != b._W_shape() or a.train_outer_ != b.train_outer_:
             raise ValueError(f"the two models have different parameter counts ({a.n_params()} and {b.n_params()})")
@@ -172,19 +275,65 @@ def cosine(a: Any, b: Any) -> float:
 
 
 def step_norm(original: Any, unlearned: Any) -> float:
-    """|| theta_unlearned - theta_original ||_2 on the raw parameters (from the states; no d for span models)."""
+    """Norm of the update ``|| theta_unlearned - theta_original ||_2`` on the raw parameters.
+
+    Computed from the models' states (no ``d`` for span models); the update norm of [1]_.
+
+    Parameters
+    ----------
+    original : LinearModel or TwoLayerReLU
+        The model before unlearning.
+    unlearned : LinearModel or TwoLayerReLU
+        The model after unlearning.
+
+    Returns
+    -------
+    float
+        The Euclidean distance of the flat parameter vectors.
+
+    References
+    ----------
+    .. [1] Bui et al., arXiv:2406.14507 (ICLR 2026 version), the update norm of the naive Newton fixes.
+    """
     return float(np.sqrt(unlearned._sqdist_theta(original)))
 
 
 def timed(fn, *args: Any, **kwargs: Any):
-    """(result, seconds) of fn(*args, **kwargs) (perf_counter wall time)."""
+    """Call ``fn(*args, **kwargs)`` and time it (``time.perf_counter`` wall time).
+
+    Parameters
+    ----------
+    fn : callable
+        The function.
+    *args, **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    tuple
+        ``(result, seconds)``.
+    """
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
 
 
 def margin_summary(q: np.ndarray, prefix: str) -> Dict[str, float]:
-    """accuracy = mean(q > 0), min and mean margin of the (already scaled) margins q."""
+    """Accuracy, minimum and mean of already scaled margins ``q``.
+
+    Parameters
+    ----------
+    q : ndarray
+        The margins.
+    prefix : str
+        Prefix of the keys.
+
+    Returns
+    -------
+    dict
+        ``<prefix>_acc = mean(q > 0)``, ``<prefix>_margin_min``, ``<prefix>_margin_mean`` (NaN for an
+        empty ``q``).
+    """
     if q.size == 0:
         return {f"{prefix}_acc": float("nan"), f"{prefix}_margin_min": float("nan"),
                 f"{prefix}_margin_mean": float("nan")}
@@ -208,16 +357,38 @@ def _as_accuracies(a: Any, name: str) -> np.ndarray:
 
 
 def tug_of_war(acc_unlearned: Any, acc_retrained: Any) -> float:
-    """Tug-of-War (ToW) of the Newton paper (arXiv 2406.14507, ICLR 2026 version, section 6 "Metrics";
-    the formula is that of Zhao et al.'s RUM code):
+    """Tug-of-War (ToW) of [1]_, with the formula of Zhao et al.'s RUM code.
+
+    ::
 
         ToW = prod_{S in {D_e, D_r, D_test}} (1 - |acc(theta_u; S) - acc(theta_r; S)|)
 
-    acc_unlearned, acc_retrained: the accuracies of the unlearned and of the retrained model on the same
-    data sets, in the same order (the paper uses forget, retained, test), as fractions in [0, 1]
-    (the paper writes percentages and divides by 100), as sequences or as dicts with the same keys.
     1 means the unlearned model matches the retrained one on every set; larger is better (the ICLR
     text's "smaller is better" is a typo).
+
+    Parameters
+    ----------
+    acc_unlearned : sequence of float or dict
+        The accuracies of the unlearned model on the data sets (the paper uses forget, retained, test),
+        as fractions in ``[0, 1]`` (the paper writes percentages and divides by 100).
+    acc_retrained : sequence of float or dict
+        The retrained model's accuracies on the same sets in the same order (or a dict with the same
+        keys).
+
+    Returns
+    -------
+    float
+        ToW, in ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        On empty, non-finite or out-of-range accuracies (percentages are detected and named), or a
+        length or key mismatch.
+
+    References
+    ----------
+    .. [1] Bui et al., arXiv:2406.14507, ICLR 2026 version, the evaluation metrics (Tug-of-War).
     """
     if isinstance(acc_unlearned, dict) and isinstance(acc_retrained, dict):
         if set(acc_unlearned) != set(acc_retrained):
@@ -233,8 +404,21 @@ def tug_of_war(acc_unlearned: Any, acc_retrained: Any) -> float:
 
 
 def tug_of_war_models(unlearned: Any, retrained: Any, datasets: Sequence[Any]) -> float:
-    """tug_of_war of two fitted models on datasets = [(X_forget, y_forget), (X_retain, y_retain),
-    (X_test, y_test)] (accuracy = mean(y_i f(x_i) > 0)); a set with no points is skipped."""
+    """:func:`tug_of_war` of two fitted models on a list of data sets.
+
+    Parameters
+    ----------
+    unlearned, retrained : LinearModel or TwoLayerReLU
+        The two fitted models.
+    datasets : sequence of (X, y)
+        ``[(X_forget, y_forget), (X_retain, y_retain), (X_test, y_test)]``; accuracy is
+        ``mean(y_i f(x_i) > 0)``; a set with no points is skipped.
+
+    Returns
+    -------
+    float
+        ToW.
+    """
     au, ar = [], []
     for X, y in datasets:
         if np.asarray(X).shape[0] == 0:
@@ -250,18 +434,41 @@ def _log_sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def js_divergence(a: Any, b: Any, X: Any = None, base: float = np.e) -> float:
-    """Mean Jensen-Shannon divergence between the output distributions of two binary models
-    (the Newton paper's "JS divergence between unlearned and retrained output distributions",
-    arXiv 2406.14507, ICLR 2026 version, section 6; softmax outputs there, Bernoulli outputs here):
+    """Mean Jensen-Shannon divergence between the output distributions of two binary models.
 
-        JS = (1/n) sum_i [ 1/2 KL(P_i || M_i) + 1/2 KL(Q_i || M_i) ],  M_i = (P_i + Q_i) / 2,
-        P_i = Bernoulli(sigmoid(f_a(x_i))),  Q_i = Bernoulli(sigmoid(f_b(x_i))),
+    The "JS divergence between unlearned and retrained output distributions" of [1]_ (softmax outputs
+    there, Bernoulli outputs here)::
 
-    where sigmoid(f) is the probability of the positive class (classes_[1]). Logarithms are natural by
-    default (nats, 0 <= JS <= ln 2 = 0.693); base=2 gives bits (0 <= JS <= 1). This is the divergence,
-    not the distance sqrt(JS). Computed in log space (log sigmoid, logaddexp), so |f| up to 1e300 is exact.
+        JS  = (1/n) sum_i [ 1/2 KL(P_i || M_i) + 1/2 KL(Q_i || M_i) ],   M_i = (P_i + Q_i) / 2,
+        P_i = Bernoulli(sigmoid(f_a(x_i))),   Q_i = Bernoulli(sigmoid(f_b(x_i))),
 
-    a, b: two fitted models and X the points, or (X=None) two arrays of the outputs f(x_i) themselves.
+    where ``sigmoid(f)`` is the probability of the positive class (``classes_[1]``). This is the
+    divergence, not the distance ``sqrt(JS)``. Computed in log space (log-sigmoid, logaddexp), so
+    outputs up to ``1e300`` in magnitude are exact.
+
+    Parameters
+    ----------
+    a, b : model or array-like
+        Two fitted models (with ``X``), or (``X=None``) two arrays of the outputs ``f(x_i)``.
+    X : array-like of shape (n, d), optional
+        The points.
+    base : float, default e
+        Base of the logarithm: natural (nats, ``0 <= JS <= ln 2 = 0.693``); 2 gives bits
+        (``0 <= JS <= 1``).
+
+    Returns
+    -------
+    float
+        The mean divergence.
+
+    Raises
+    ------
+    ValueError
+        On outputs of different lengths, no points, NaN outputs or a bad base.
+
+    References
+    ----------
+    .. [1] Bui et al., arXiv:2406.14507, ICLR 2026 version, the evaluation metrics.
     """
     if X is not None:
         fa = np.asarray(a.decision_function(X), dtype=np.float64).ravel()
@@ -300,7 +507,26 @@ def logistic_regression(F: np.ndarray, t: np.ndarray, l2: float = 1e-3, max_iter
                         tol: float = 1e-10) -> np.ndarray:
     """Weights (intercept first) of an L2-regularized logistic regression fitted by Newton's method.
 
-    Minimizes (1/n) sum_i log(1 + exp(-s_i z_i)) + (l2/2) ||w_{1:}||^2, z = [1, F] w, s_i = 2 t_i - 1.
+    Minimizes ``(1/n) sum_i log(1 + exp(-s_i z_i)) + (l2/2) ||w_{1:}||^2`` with ``z = [1, F] w`` and
+    ``s_i = 2 t_i - 1`` (the membership-inference attack's classifier).
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, p)
+        Features.
+    t : ndarray of shape (n,)
+        Targets in ``{0, 1}``.
+    l2 : float, default 1e-3
+        Ridge strength (the intercept is left free).
+    max_iter : int, default 100
+        Newton iterations.
+    tol : float, default 1e-10
+        Stop when ``||step|| <= tol (1 + ||w||)``.
+
+    Returns
+    -------
+    ndarray of shape (p + 1,)
+        The weights, intercept first.
     """
     F = np.asarray(F, dtype=np.float64)
     A = np.hstack([np.ones((F.shape[0], 1)), F])
@@ -329,13 +555,36 @@ def _attack_features(q: np.ndarray, center: float, scale: float) -> np.ndarray:
 
 def membership_inference(model: Any, X_forget: Any, y_forget: Any, X_heldout: Any, y_heldout: Any,
                          X_retain: Any = None, y_retain: Any = None, seed: Optional[int] = 0) -> Dict[str, float]:
-    """Membership-inference attacks on per-example losses: forget set (positives) vs held-out points.
+    """Membership-inference attacks on per-example losses: forget set (positives) against held-out points.
 
-    Returns mia_threshold_auc (score q, i.e. the loss-threshold attack), mia_threshold_acc (best balanced
-    accuracy over all thresholds) and, when a retained set is given, mia_lr_auc: a logistic regression on
-    (q, q^2) trained on retained points (members) against a random half of the held-out points, and
-    evaluated on the forget set against the other half. Margins are divided by the model's own min
-    margin on the retained (or forget) set so the features are scale-free.
+    Margins are divided by the model's own minimum margin on the retained (or forget) set, so the
+    features are scale-free (see the module documentation for the formulas).
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        The model attacked.
+    X_forget, y_forget : array-like
+        The forget set (members before unlearning).
+    X_heldout, y_heldout : array-like
+        Points never seen in training (at least 2).
+    X_retain, y_retain : array-like, optional
+        Retained points: enable the logistic-regression attack.
+    seed : int, optional, default 0
+        Seed of the random split of the held-out points.
+
+    Returns
+    -------
+    dict
+        ``mia_threshold_auc`` (score ``q``, the loss-threshold attack), ``mia_threshold_acc`` (the best
+        balanced accuracy over all thresholds) and, with a retained set, ``mia_lr_auc``: a logistic
+        regression on ``(q, q^2)`` trained on retained points (members) against a random half of the
+        held-out points and evaluated on the forget set against the other half.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 held-out points.
     """
     qf = model.margins(X_forget, y_forget)
     qh = model.margins(X_heldout, y_heldout)
@@ -366,7 +615,20 @@ def membership_inference(model: Any, X_forget: Any, y_forget: Any, X_heldout: An
 
 # ----------------------------------------------------------------------------------------------- KKT
 def report_to_dict(report: Any, prefix: str = "") -> Dict[str, Any]:
-    """Scalar fields (numbers, bools, short strings) of a dataclass report, names prefixed."""
+    """Scalar fields (numbers, bools, short strings) of a dataclass report, with names prefixed.
+
+    Parameters
+    ----------
+    report : dataclass, dict or object
+        The report (None gives an empty dict).
+    prefix : str, default ""
+        Prepended to each name.
+
+    Returns
+    -------
+    dict
+        The scalar fields.
+    """
     out: Dict[str, Any] = {}
     if report is None:
         return out
@@ -390,11 +652,36 @@ def report_to_dict(report: Any, prefix: str = "") -> Dict[str, Any]:
 
 def kkt_numbers(model: Any, X: Any, y: Any, subgradient_tol: float = 0.0, prefix: str = "",
                 multipliers: Any = None, scale: Optional[float] = None) -> Dict[str, Any]:
-    """epsilon, epsilon_rel, delta, tau, n_pinned, ... of `model` on (X, y) (kktunlearn.kkt.kkt_report).
+    """``epsilon``, ``epsilon_rel``, ``delta``, ``tau``, ``n_pinned``, ... of ``model`` on ``(X, y)``.
 
-    scale: normalize theta by this s (e.g. the original model's) instead of the model's own
-    q_min^(1/L). A model that cannot be normalized (min margin <= 0 and no scale) gets NaN numbers and
-    the reason under `<prefix>kkt_error`; solver warnings are recorded under `<prefix>kkt_warning`.
+    The scalar numbers of :func:`kktunlearn.kkt.kkt_report` (formulas there) as a flat dict, for
+    tables.
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        A fitted model.
+    X : array-like of shape (n, d)
+        The data set.
+    y : array-like of shape (n,)
+        Its labels.
+    subgradient_tol : float, default 0.0
+        Kink tolerance of the Clarke subdifferential.
+    prefix : str, default ""
+        Prepended to each key.
+    multipliers : KKTMultipliers, optional
+        Evaluate at these multipliers (the "fixed-lambda" variant).
+    scale : float, optional
+        Normalize ``theta`` by this ``s`` (e.g. the original model's) instead of the model's own
+        ``q_min^(1/L)``.
+
+    Returns
+    -------
+    dict
+        ``epsilon``, ``epsilon_rel``, ``delta``, ``delta_sum``, ``tau``, ``min_margin``, ``n_pinned``,
+        ``scale``. A model that cannot be normalized (minimum margin ``<= 0`` and no scale) gets NaN
+        numbers and the reason under ``<prefix>kkt_error``; solver warnings are recorded under
+        ``<prefix>kkt_warning``.
     """
     from .kkt import kkt_report
 
@@ -421,14 +708,51 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
                         seed: Optional[int] = 0, relaxed_radius: Optional[float] = None) -> Dict[str, Any]:
     """Every metric of one unlearning result, as a flat dict (one sweep row's metric columns).
 
-    original: the model trained on S = (X, y); unlearned: the result of an unlearning method (or the
-    retrained model itself); forget: indices of the forgotten points in S; retrained: the model trained
-    on S_retain from the same initialization (cosine_to_retrained, the accuracy gaps); X_test, y_test:
-    fresh points (test accuracy, and the held-out side of the membership-inference attacks).
-    The KKT columns are UnlearningReport.columns() of verify_unlearning(unlearned, ..., original=original,
-    subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius): the same measure whatever the method
-    (clarke_tol = the literal kink tolerance, default LITERAL_TOL; relaxed_radius = r, default
-    RELAXED_RADIUS; pass one r for every row of an experiment).
+    The formulas are in the module documentation. The KKT columns are
+    :meth:`~kktunlearn.kkt.UnlearningReport.columns` of ``verify_unlearning(unlearned, ...,
+    original=original, subgradient_tol=clarke_tol, relaxed_radius=relaxed_radius)``: the same measure
+    whatever the method.
+
+    Parameters
+    ----------
+    original : LinearModel or TwoLayerReLU
+        The model trained on ``S = (X, y)``.
+    unlearned : LinearModel or TwoLayerReLU
+        The result of an unlearning method (or the retrained model itself).
+    X : array-like of shape (n, d)
+        The training set ``S``.
+    y : array-like of shape (n,)
+        Its labels.
+    forget : sequence of int
+        Indices of the forgotten points in ``S``.
+    retrained : LinearModel or TwoLayerReLU, optional
+        The model trained on ``S_retain`` from the same initialization (``cos_to_retrained``, the
+        accuracy gaps, ``tow``).
+    X_test, y_test : array-like, optional
+        Fresh points (test accuracy, and the held-out side of the membership-inference attacks).
+    kkt : bool, default True
+        Compute the certificate columns and the success verdicts.
+    clarke_tol : float, optional
+        The literal kink tolerance (default ``LITERAL_TOL``).
+    mia : bool, default True
+        Run the membership-inference attacks (needs ``X_test``).
+    seed : int, optional, default 0
+        Seed of the attacks' split.
+    relaxed_radius : float, optional
+        ``r`` of the relaxed reading (default ``RELAXED_RADIUS``; pass one ``r`` for every row of an
+        experiment).
+
+    Returns
+    -------
+    dict
+        The metric columns: margins and accuracies, ``tau``, ``step_norm``, ``theta_norm``, the
+        retrained comparisons, the certificate (both readings), ``successful`` /
+        ``relaxed_successful`` and the attack AUCs.
+
+    Raises
+    ------
+    ValueError
+        If the original model does not fit its training set.
     """
     Xa = np.asarray(X, dtype=np.float64)
     ya = np.asarray(y)

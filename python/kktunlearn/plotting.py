@@ -1,12 +1,13 @@
 """Plots of sweep DataFrames (matplotlib is an optional dependency, imported when a plot is drawn).
 
-Every function takes the tidy DataFrame of kktunlearn.sweep.sweep (or a reproduction's CSV) and an
-optional matplotlib Axes, draws on it and returns it. Axis labels name the quantity and its formula
-(LABELS). Points are means over the rows sharing an x value (seeds, forgotten points); the band or
-error bar is +- one standard deviation over those rows (their number is given in the legend / caption),
-clipped at 0 for nonnegative quantities and at 1 for cosines, accuracies and fractions. Values below NOISE_FLOOR times the largest value of a curve
-are rounding noise and are drawn as 0 (on a log axis: not drawn), never as a trend. Legends sit
-outside the data (below the axes).
+Every function takes the tidy DataFrame of :func:`kktunlearn.sweep.sweep` (or a reproduction's CSV)
+and an optional matplotlib Axes, draws on it and returns it. Axis labels name the quantity and its
+formula (``LABELS``). Points are means over the rows sharing an x value (seeds, forgotten points);
+the band or error bar is plus or minus one standard deviation over those rows (their number is
+given in the legend / caption), clipped at 0 for nonnegative quantities and at 1 for cosines,
+accuracies and fractions. Values below ``NOISE_FLOOR`` times the largest value of a curve are
+rounding noise and are drawn as 0 (on a log axis: not drawn), never as a trend. Legends sit outside
+the data (below the axes).
 """
 
 from __future__ import annotations
@@ -57,7 +58,18 @@ LABELS: Dict[str, str] = {
 
 
 def label(column: str) -> str:
-    """Axis label for a column (its formula when known, else the column name)."""
+    """Axis label for a column: its formula when known (``LABELS``), else the column name.
+
+    Parameters
+    ----------
+    column : str
+        The column.
+
+    Returns
+    -------
+    str
+        The label (matplotlib mathtext).
+    """
     return LABELS.get(column, column)
 
 
@@ -71,7 +83,27 @@ def _plt():
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.8):
-    """A matplotlib Figure and its axes that need no display (no pyplot state, any backend)."""
+    """A matplotlib Figure and its axes that need no display (no pyplot state, any backend).
+
+    Parameters
+    ----------
+    ncols, nrows : int, default 1
+        The grid of axes.
+    width, height : float, default 5.0 and 3.8
+        Size of one panel in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure (constrained layout).
+    axes : ndarray of Axes, shape (nrows, ncols)
+        Its axes.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -94,7 +126,22 @@ def _check(df: Any, cols: Sequence[str]) -> None:
 
 
 def outside_legend(ax: Any, where: str = "below", **kw: Any):
-    """A legend outside the data: below the axes (where="below", default) or to their right ("right")."""
+    """A legend outside the data: below the axes (``where="below"``, default) or to their right (``"right"``).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    where : {"below", "right"}, default "below"
+        Where to put the legend.
+    **kw
+        Passed to ``ax.legend``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``.
+    """
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         if where == "right":
@@ -108,14 +155,52 @@ def outside_legend(ax: Any, where: str = "below", **kw: Any):
 def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = None, logx: bool = False,
                 logy: Optional[bool] = None, band: bool = True, marker: str = "o", legend: bool = True,
                 label_prefix: str = "", name: Optional[str] = None, floor: float = 0.0, **line_kw: Any):
-    """Mean of `y` against `x` (one line per value of `hue`), +- one standard deviation.
+    """Mean of ``y`` against ``x`` (one line per value of ``hue``), plus or minus one standard deviation.
 
-    The mean and standard deviation are over all rows with the same (hue, x), e.g. over seeds and
-    forgotten points (the row count is appended to the legend label). band=True draws the spread as a
-    shaded band, else as error bars; for a nonnegative column the band is clipped at 0. logy=None picks a
-    log axis when the positive means span more than two decades. Means below NOISE_FLOOR x the curve's
-    largest value, or below the absolute `floor` (e.g. 1e-12 for a relative residual), are drawn as 0 (left
-    out on a log axis). Integer ticks on an x named "round".
+    The mean and standard deviation are over all rows with the same ``(hue, x)``, e.g. over seeds and
+    forgotten points (the row count is appended to the legend label). For a nonnegative column the
+    band is clipped at 0. Means below ``NOISE_FLOOR`` times the curve's largest value, or below the
+    absolute ``floor``, are drawn as 0 (left out on a log axis). Integer ticks on an x named
+    ``"round"``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Tidy rows.
+    x, y : str
+        Columns of the x and y axes.
+    hue : str, optional
+        Column splitting the rows into lines.
+    ax : matplotlib.axes.Axes, optional
+        Draw here (default: a new figure).
+    logx : bool, default False
+        Log x axis.
+    logy : bool, optional
+        Log y axis; None picks one when the positive means span more than two decades.
+    band : bool, default True
+        Draw the spread as a shaded band, else as error bars.
+    marker : str, default "o"
+        Line marker.
+    legend : bool, default True
+        Draw a legend outside the data.
+    label_prefix : str, default ""
+        Prefix of the legend labels.
+    name : str, optional
+        Legend label of a single line (no ``hue``).
+    floor : float, default 0.0
+        Absolute floor under which a mean is drawn as 0 (e.g. ``1e-12`` for a relative residual).
+    **line_kw
+        Passed to ``ax.plot``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        If a named column is missing.
     """
     _check(df, [x, y] + ([hue] if hue else []))
     ax = _ax(ax)
@@ -170,11 +255,36 @@ def plot_metric(df: Any, x: str, y: str, hue: Optional[str] = None, ax: Any = No
 
 def plot_fig1(df: Any, ax: Any = None, measures: Sequence[str] = ("literal_epsilon", "relaxed_epsilon"),
               hue: Optional[str] = None):
-    """The GA paper's Figure 1: retained-set epsilon against the step scale alpha, mean +- std.
+    """[1]_ Figure 1: retained-set epsilon against the step scale alpha, mean plus or minus std.
 
-    One line per reading (literal: Clarke subdifferential at theta^-; relaxed: Goldstein-type radius r, the
-    same r for every alpha), optionally split by `hue` (e.g. "subgradient"); a dotted line at alpha = 1,
-    the step size of Theorem 4.1.
+    One line per reading (literal: Clarke subdifferential at ``theta^-``; relaxed: Goldstein-type
+    radius ``r``, the same ``r`` for every alpha), optionally split by ``hue`` (e.g.
+    ``"subgradient"``); a dotted line at ``alpha = 1``, the step size of Theorem 4.1.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows of the ``fig1`` reproduction (columns ``step_scale`` and the measures).
+    ax : matplotlib.axes.Axes, optional
+        Draw here.
+    measures : sequence of str, default ("literal_epsilon", "relaxed_epsilon")
+        The columns drawn.
+    hue : str, optional
+        Column splitting each measure into lines.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        If the DataFrame has none of the measures.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, Figure 1 and Theorem 4.1.
     """
     ax = _ax(ax)
     cols = [m for m in measures if m in df.columns]
@@ -195,7 +305,28 @@ def plot_fig1(df: Any, ax: Any = None, measures: Sequence[str] = ("literal_epsil
 
 def plot_methods(df: Any, metric: str, ax: Any = None, method_col: str = "method", logy: bool = False,
                  order: Optional[Sequence[str]] = None):
-    """Bar chart of the mean of `metric` per method, +- one standard deviation."""
+    """Bar chart of the mean of ``metric`` per method, plus or minus one standard deviation.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Tidy rows.
+    metric : str
+        The column.
+    ax : matplotlib.axes.Axes, optional
+        Draw here.
+    method_col : str, default "method"
+        The column naming the method.
+    logy : bool, default False
+        Log y axis.
+    order : sequence of str, optional
+        Order of the bars (methods not listed are left out).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     _check(df, [method_col, metric])
     ax = _ax(ax)
     stats = df.groupby(method_col, sort=False)[metric].agg(["mean", "std"])

@@ -1,28 +1,36 @@
-"""Reproductions of the papers' experiments: `kktunlearn reproduce NAME [--quick] [--out DIR]`.
+"""Reproductions of the papers' experiments: ``kktunlearn reproduce NAME [--quick] [--out DIR]``.
 
-Each function runs its experiment (in parallel through kktunlearn.sweep), writes NAME.csv (every row)
-and NAME.png (the figure) into `out`, prints a short table and returns a Reproduction (rows, summary
-table, file paths and the named checks of the expected shape). quick=True is a reduced version that
-runs in well under two minutes on two cores; the full version is the papers' setting as far as it is
-stated (Figure 1's n, d, m are not; ours are listed in SETTINGS). Every reproduction also writes NAME.txt,
-the figure's caption (setting, what each curve measures, seeds and spread), and prints `checks:` lines
-that end in PASS or FAIL against a stated expectation. The settings of both versions are listed in SETTINGS.
+Each function runs its experiment (in parallel through :mod:`kktunlearn.sweep`), writes
+``NAME.csv`` (every row) and ``NAME.png`` (the figure) into ``out``, prints a short table and
+returns a :class:`Reproduction` (rows, summary table, file paths and the named checks of the
+expected shape). ``quick=True`` is a reduced version that runs in well under two minutes on two
+cores; the full version is the papers' setting as far as it is stated (Figure 1's ``n``, ``d``,
+``m`` are not; ours are listed in ``SETTINGS``). Every reproduction also writes ``NAME.txt``, the
+figure's caption (setting, what each curve measures, seeds and spread), and prints ``checks:``
+lines that end in PASS or FAIL against a stated expectation.
 
-  fig1           GA paper, Figure 1: retained-set epsilon (literal and relaxed readings) against the step
-                 scale alpha for a two-layer ReLU network, plus tau and the cosine to the retrained model.
-  linear         linear theorem: cosine of the GA-unlearned predictor with the retrained max-margin
-                 predictor, and (epsilon, delta, tau), as d grows at fixed n.
-  mixture        Gaussian-mixture generalization: test accuracy of the original, GA-unlearned and
-                 retrained models (linear and two-layer).
-  newton         Newton paper's headline on our models (binarized digits, class-level requests, 5 sequential
-                 rounds): update norm, retained/test/forget accuracy, ToW, JS, M, gamma of pinv, damped,
-                 cubic and stochastic cubic Newton against NegGrad+, fine-tuning and retraining, in the
-                 paper's regime and in our KKT regime, plus a weight decay x training length phase diagram.
-  orthogonality  stress test: epsilon, tau and cosine as the data's pairwise correlation rho grows.
+``fig1``
+    [GA]_ Figure 1: retained-set epsilon (literal and relaxed readings) against the step scale
+    alpha for a two-layer ReLU network, plus tau and the cosine to the retrained model.
+``linear``
+    [GA]_'s linear-predictor theorem: cosine of the GA-unlearned predictor with the retrained
+    max-margin predictor, and (epsilon, delta, tau), as ``d`` grows at fixed ``n``.
+``mixture``
+    [GA]_'s Gaussian-mixture generalization: test accuracy of the original, GA-unlearned and
+    retrained models (linear and two-layer).
+``newton``
+    [Newton]_'s headline on our models (binarized digits, class-level requests, 5 sequential
+    rounds): update norm, retained / test / forget accuracy, ToW, JS, ``M``, ``gamma`` of pinv,
+    damped, cubic and stochastic cubic Newton against NegGrad+, fine-tuning and retraining, in the
+    paper's regime and in our KKT regime, plus a weight decay x training length phase diagram.
+``orthogonality``
+    Stress test of [GA]_'s near-orthogonality assumption: epsilon, tau and cosine as the data's
+    pairwise correlation ``rho`` grows.
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import math
 import os
@@ -31,8 +39,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["fig1", "linear", "mixture", "newton", "orthogonality", "run", "REPRODUCTIONS", "SETTINGS",
+__all__ = ["fig1", "linear", "mixture", "newton", "orthogonality", "run", "REPRODUCTIONS", "SETTINGS", "FIG_FORMATS",
            "Reproduction", "newton_task", "newton_phase_task"]
+
+#: figure formats the reproductions can write (run(..., fig_format=...), `kktunlearn reproduce --format`)
+FIG_FORMATS = ("png", "pdf", "svg")
+#: the format of the figure the running reproduction writes (set by run)
+_FIG_FORMAT: "contextvars.ContextVar[str]" = contextvars.ContextVar("kktunlearn_fig_format", default="png")
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0)
 
@@ -74,7 +87,31 @@ SETTINGS: Dict[str, Dict[str, Dict[str, Any]]] = {
 
 @dataclasses.dataclass
 class Reproduction:
-    """Result of a reproduction: every row, the printed summary, the files, the shape checks."""
+    """Result of a reproduction: every row, the printed summary, the files, the shape checks.
+
+    Attributes
+    ----------
+    name : str
+        The reproduction.
+    quick : bool
+        Whether the reduced version ran.
+    rows : pandas.DataFrame
+        One row per (configuration, seed, method).
+    summary : pandas.DataFrame
+        The printed table.
+    checks : dict
+        Named numbers and booleans of the expected shape.
+    csv_path, figure_path, caption_path : str or None
+        The files written (None without ``out``).
+    seconds : float
+        Wall time.
+    verdicts : list of tuple
+        ``(name, value, expectation, passed)`` of each stated expectation.
+    caption : str
+        The figure's caption.
+    phase : pandas.DataFrame or None
+        ``newton`` only: the phase-diagram rows (``newton_phase.csv``).
+    """
 
     name: str
     quick: bool
@@ -128,7 +165,7 @@ def _finish(name: str, quick: bool, rows: Any, summary: Any, checks: Dict[str, A
         csv_path = os.path.join(out, f"{name}.csv")
         rows.to_csv(csv_path, index=False)
         if fig is not None:
-            fig_path = os.path.join(out, f"{name}.png")
+            fig_path = os.path.join(out, f"{name}.{_FIG_FORMAT.get()}")
             fig.savefig(fig_path, dpi=150, bbox_inches="tight")
         if caption:
             cap_path = os.path.join(out, f"{name}.txt")
@@ -189,19 +226,47 @@ def _ok(rows: Any):
 # -------------------------------------------------------------------------------------------------- fig1
 def fig1(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None, progress: bool = False,
          verbose: bool = True, backend: str = "local", **override: Any) -> Reproduction:
-    """GA paper (arXiv 2510.14844), Figure 1: retained-set epsilon against the step scale alpha.
+    """[1]_ Figure 1: retained-set epsilon against the step scale alpha.
 
-    Near-orthogonal data (n = 20, d = 1000), a two-layer ReLU network of width 100 with fixed outer
-    weights +-1/sqrt(m), exponential loss, normalized GD (4000 steps) from init scale 1e-3; forget point
-    r; theta^-(alpha) = theta - alpha lambda_r y_r h_r (the Thm 4.1 step scaled by alpha; Clarke-consistent
-    h_r, and in the full version also the autograd h_r with sigma'(0) = 0). epsilon of theta^- on S_retain
-    in the original model's scale, in both readings: literal (Clarke subdifferential at theta^-, kink
-    tolerance 1e-3) and relaxed (Goldstein-type, radius r = the pre-activation displacement of the alpha = 1
-    step, one r per (seed, forgotten point), the same for every alpha); tau and cosine to the retrained
-    network (same init). Mean and spread over seeds and forgotten points.
-    Expected shape: the relaxed curve is a V with its minimum at alpha = 1, equal to about the original
-    model's epsilon; the literal curve does not dip at alpha = 1 (the step moves pairs off the kink);
-    cosine to retrained peaks near alpha = 1; tau grows with alpha.
+    Near-orthogonal data (``n = 20``, ``d = 1000``), a two-layer ReLU network of width 100 with fixed
+    outer weights ``+-1/sqrt(m)``, exponential loss, normalized GD (4000 steps) from init scale
+    ``1e-3``; forget point ``r``; ``theta^-(alpha) = theta - alpha lambda_r y_r h_r`` (the Theorem 4.1
+    step scaled by alpha; Clarke-consistent ``h_r``, and in the full version also the autograd ``h_r``
+    with ``sigma'(0) = 0``). epsilon of ``theta^-`` on ``S_retain`` in the original model's scale, in
+    both readings: literal (Clarke subdifferential at ``theta^-``, kink tolerance ``1e-3``) and relaxed
+    (Goldstein-type, radius ``r`` = the pre-activation displacement of the ``alpha = 1`` step, one ``r``
+    per (seed, forgotten point), the same for every alpha); tau and cosine to the retrained network
+    (same init). Mean and spread over seeds and forgotten points.
+
+    Expected shape: the relaxed curve is a V with its minimum at ``alpha = 1``, equal to about the
+    original model's epsilon; the literal curve does not dip at ``alpha = 1`` (the step moves pairs off
+    the kink); cosine to retrained peaks near ``alpha = 1``; tau grows with alpha.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Run the reduced grid ``SETTINGS["fig1"]["quick"]``.
+    out : str, optional
+        Folder for ``fig1.csv``, ``fig1.png`` and ``fig1.txt`` (None: write nothing).
+    n_jobs : int, optional
+        Worker processes of the sweep (None: all cores).
+    progress : bool, default False
+        Show a progress bar.
+    verbose : bool, default True
+        Print the table and the checks.
+    backend : {"local", "dask", "ray"}, default "local"
+        The sweep backend.
+    **override
+        Replace entries of the grid (e.g. ``seed=[0]``, ``m=20``).
+
+    Returns
+    -------
+    Reproduction
+        Rows, summary, checks and file paths.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, Figure 1 and Theorem 4.1.
     """
     t0 = time.perf_counter()
     grid = _grid("fig1", quick, mia=False, n_test=100, **override)
@@ -266,13 +331,39 @@ def fig1(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] =
 # ------------------------------------------------------------------------------------------------ linear
 def linear(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None, progress: bool = False,
            verbose: bool = True, backend: str = "local", **override: Any) -> Reproduction:
-    """GA paper (arXiv 2510.14844), the linear theorem: GA on the linear max-margin predictor as d grows.
+    """[1]_'s linear-predictor theorem: GA on the linear max-margin predictor as ``d`` grows.
 
-    Near-orthogonal data, LinearModel (exponential loss, normalized GD from w = 0), forget x_0, GA with
-    step_scale 1. Reported per d: cosine of the unlearned and of the original predictor with the
-    retrained one, epsilon, delta, tau on S_retain (linear model: no kinks, so literal = relaxed) and
-    phi. Expected: cos(unlearned, retrained) -> 1 and above cos(original, retrained); tau <= lambda_r phi
-    shrinks like sqrt(log n / d).
+    Near-orthogonal data, ``LinearModel`` (exponential loss, normalized GD from ``w = 0``), forget
+    ``x_0``, GA with ``step_scale`` 1. Reported per ``d``: cosine of the unlearned and of the original
+    predictor with the retrained one, epsilon, delta, tau on ``S_retain`` (linear model: no kinks, so
+    literal = relaxed) and ``phi``. Expected: ``cos(unlearned, retrained) -> 1`` and above
+    ``cos(original, retrained)``; ``tau <= lambda_r phi`` shrinks like ``sqrt(log n / d)``.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Run the reduced grid.
+    out : str, optional
+        Folder for the files (None: write nothing).
+    n_jobs : int, optional
+        Worker processes of the sweep.
+    progress : bool, default False
+        Show a progress bar.
+    verbose : bool, default True
+        Print the table and the checks.
+    backend : {"local", "dask", "ray"}, default "local"
+        The sweep backend.
+    **override
+        Replace entries of the grid.
+
+    Returns
+    -------
+    Reproduction
+        Rows, summary, checks and file paths.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the result for linear predictors.
     """
     t0 = time.perf_counter()
     grid = _grid("linear", quick, model="linear", method="ga", mia=False, n_test=100, **override)
@@ -321,12 +412,39 @@ def linear(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
 # ----------------------------------------------------------------------------------------------- mixture
 def mixture(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None, progress: bool = False,
             verbose: bool = True, backend: str = "local", **override: Any) -> Reproduction:
-    """GA paper (arXiv 2510.14844), the Gaussian-mixture generalization result.
+    """[1]_'s Gaussian-mixture generalization result.
 
-    x = y mu + N(0, I/d) with ||mu||^2 = 0.02, n = 20, d = 1000; linear and two-layer (m = 50) models;
-    test accuracy on fresh points of the original (method "original"), GA-unlearned and retrained
-    models, with epsilon (both readings), tau and cosine to retrained. Expected: the unlearned model's
-    test accuracy matches the retrained one's, and it is closer to the retrained model than the original is.
+    ``x = y mu + N(0, I/d)`` with ``||mu||^2 = 0.02``, ``n = 20``, ``d = 1000``; linear and two-layer
+    (``m = 50``) models; test accuracy on fresh points of the original (method ``"original"``),
+    GA-unlearned and retrained models, with epsilon (both readings), tau and cosine to retrained.
+    Expected: the unlearned model's test accuracy matches the retrained one's, and it is closer to the
+    retrained model than the original is.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Run the reduced grid.
+    out : str, optional
+        Folder for the files (None: write nothing).
+    n_jobs : int, optional
+        Worker processes of the sweep.
+    progress : bool, default False
+        Show a progress bar.
+    verbose : bool, default True
+        Print the table and the checks.
+    backend : {"local", "dask", "ray"}, default "local"
+        The sweep backend.
+    **override
+        Replace entries of the grid.
+
+    Returns
+    -------
+    Reproduction
+        Rows, summary, checks and file paths.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the Gaussian-mixture generalization theorem.
     """
     t0 = time.perf_counter()
     grid = _grid("mixture", quick, data="mixture", model=["linear", "relu"], method=["original", "ga", "retrain"],
@@ -373,11 +491,38 @@ def mixture(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int
 def orthogonality(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None,
                   progress: bool = False, verbose: bool = True, backend: str = "local",
                   **override: Any) -> Reproduction:
-    """Stress test of the near-orthogonality assumption of arXiv 2510.14844 (|<x_i, x_j>| <= phi small).
+    """Stress test of the near-orthogonality assumption of [1]_ (``|<x_i, x_j>| <= phi`` small).
 
-    Data `correlated(n, d, rho)`: E <x_i, x_j> = rho. Two-layer network, GA (step_scale 1, Clarke step);
-    epsilon (both readings), tau and cosine to retrained against rho. Expected: phi grows with rho, and
-    with it tau (bounded by lambda_r phi) and epsilon; the cosine to the retrained model degrades.
+    Data ``correlated(n, d, rho)``: ``E <x_i, x_j> = rho``. Two-layer network, GA (``step_scale`` 1,
+    Clarke step); epsilon (both readings), tau and cosine to retrained against ``rho``. Expected:
+    ``phi`` grows with ``rho``, and with it tau (bounded by ``lambda_r phi``) and epsilon; the cosine
+    to the retrained model degrades.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Run the reduced grid.
+    out : str, optional
+        Folder for the files (None: write nothing).
+    n_jobs : int, optional
+        Worker processes of the sweep.
+    progress : bool, default False
+        Show a progress bar.
+    verbose : bool, default True
+        Print the table and the checks.
+    backend : {"local", "dask", "ray"}, default "local"
+        The sweep backend.
+    **override
+        Replace entries of the grid.
+
+    Returns
+    -------
+    Reproduction
+        Rows, summary, checks and file paths.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the near-orthogonality assumption on the data.
     """
     t0 = time.perf_counter()
     grid = _grid("orthogonality", quick, data="correlated", method="ga", mia=False, n_test=100, **override)
@@ -435,7 +580,8 @@ NEWTON_REGIMES: Dict[str, Dict[str, Any]] = {
     "kkt": dict(train_outer=False, loss="exponential", weight_decay=0.0, normalized_gd=True, lr=0.5, width=20),
 }
 
-#: methods of the newton reproduction and their options (the Newton paper's baselines, its sections 2.2, 6)
+#: methods of the newton reproduction and their options (the Newton paper's baselines: the naive Newton fixes of
+#: its Observation 4.1, CuReNU, CuReNUS, and the NegGrad+ / fine-tuning / retraining comparisons of its evaluation)
 NEWTON_METHODS: Dict[str, Dict[str, Any]] = {
     "retrain": {},
     "finetune": {"n_steps": 10},
@@ -594,7 +740,37 @@ def _newton_rows(setting: str, seed: int, n_train: Optional[int], max_iter: int,
 def newton_task(setting: str = "paper", seed: int = 0, n_train: Optional[int] = None, max_iter: int = 1000,
                 rounds: int = 5, methods: Optional[List[str]] = None, weight_decay: Optional[float] = None,
                 n_threads: int = 1) -> List[Dict[str, Any]]:
-    """One (setting, seed) of the newton reproduction: rows per (method, round); see `newton`."""
+    """One (setting, seed) of the newton reproduction: rows per (method, round); see :func:`newton`.
+
+    Parameters
+    ----------
+    setting : {"paper", "kkt"}, default "paper"
+        The regime (``NEWTON_REGIMES``).
+    seed : int, default 0
+        Seed of the split and the initialization.
+    n_train : int, optional
+        Training images (None: all of the split).
+    max_iter : int, default 1000
+        Training steps.
+    rounds : int, default 5
+        Sequential requests served.
+    methods : list of str, optional
+        Methods (default: every one of ``NEWTON_METHODS``).
+    weight_decay : float, optional
+        Override the regime's weight decay.
+    n_threads : int, default 1
+        Threads of the C++ kernels.
+
+    Returns
+    -------
+    list of dict
+        One row per (method, round).
+
+    Raises
+    ------
+    ValueError
+        On an unknown setting.
+    """
     if setting not in NEWTON_REGIMES:
         raise ValueError(f"setting must be one of {sorted(NEWTON_REGIMES)}, got {setting!r}")
     ms = list(NEWTON_METHODS) if methods is None else list(methods)
@@ -603,8 +779,29 @@ def newton_task(setting: str = "paper", seed: int = 0, n_train: Optional[int] = 
 
 def newton_phase_task(weight_decay: float = 0.0, max_iter: int = 1000, seed: int = 0, n_train: Optional[int] = None,
                       n_threads: int = 1) -> List[Dict[str, Any]]:
-    """One cell of the phase diagram: the paper-regime model with this weight decay and training length,
-    one batch request (all 3s), retrain / pinv / damped / cubic (M = 5, the paper's value)."""
+    """One cell of the phase diagram of :func:`newton`.
+
+    The paper-regime model with this weight decay and training length, one batch request (all 3s),
+    retrain / pinv / damped / cubic Newton (``M = 5``, the paper's value).
+
+    Parameters
+    ----------
+    weight_decay : float, default 0.0
+        The training (and Newton objective's) weight decay.
+    max_iter : int, default 1000
+        Training steps.
+    seed : int, default 0
+        Seed.
+    n_train : int, optional
+        Training images.
+    n_threads : int, default 1
+        Threads of the C++ kernels.
+
+    Returns
+    -------
+    list of dict
+        One row per method.
+    """
     old = NEWTON_METHODS["cure_newton"]
     rows = []
     try:
@@ -632,30 +829,65 @@ def _collapsed(test_acc: float, retrain_acc: float, chance: float) -> bool:
 
 def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int] = None, progress: bool = False,
            verbose: bool = True, backend: str = "local", **override: Any) -> Reproduction:
-    """The Newton paper's headline (arXiv 2406.14507, sections 2.3, 5, 6.3 and its checklist, section 9)
-    on our models, where it lives and where it does not.
+    """[1]_'s headline on our models, where it lives and where it does not.
+
+    Reproduces the paper's qualitative claims: the naive fixes of the degenerate Hessian (its
+    Observation 4.1) take huge steps and lose accuracy, the cubic-regularized methods CuReNU and
+    CuReNUS do not, in batch and sequential unlearning.
 
     Data: scikit-learn's 8x8 digits, binarized even (+1) / odd (-1), rows of unit norm. Requests are
-    class-level: round k forgets every training image of digit NEWTON_REQUESTS[k] (3, 4, 5, 6, 7); round 1
-    is the batch request "all 3s", rounds 1-5 the sequential protocol (each round starts from the
-    previous round's model; its oracle is retraining on what remains, from the same initialization).
-    Settings (NEWTON_REGIMES): "paper" = two-layer ReLU with a trained outer layer, logistic loss,
-    weight decay 5e-4, constant-lr GD for max_iter steps; "kkt" = fixed outer layer, exponential loss,
-    no weight decay, normalized GD (our KKT regime), where -l'/l'' = 1 makes the pinv Newton step the
-    minimum-norm step raising every retained margin by one to first order (column lin_margin_raise_dev =
-    max_i |y_i (J s)_i - (-l'/l'')(q_i)|, about 0 when J has full row rank).
-    Methods (NEWTON_METHODS): retrain, finetune, neggrad_plus, pinv_newton, damped_newton (1e-4),
-    cure_newton (M='auto' from M_init = 5), scure_newton (M='auto' from M_init = 5 on its minibatches,
-    n1/n2 = 128/64, T_in = 5, T_out = 10, inner step = the training lr with the safeguard that halves it
-    when a step would raise the cubic model; see kktunlearn.unlearning).
-    Rows (newton.csv): one per (setting, seed, method, round): step_norm (this round's ||theta_k -
-    theta_{k-1}||), retained_acc, test_acc (test images of the digits not yet forgotten), forget_acc (all
-    forgotten images so far), tow (Tug-of-War against the round's oracle on forget / retained / test),
-    js (mean Bernoulli JS divergence to the oracle on those test images, nats), wall_time, M, gamma
-    (cubic: (M/2)||s||; damped: the damping), M_rule.
-    Phase diagram (newton_phase.csv): weight decay x training length over the seeds, one batch request,
-    pinv / damped / cubic (M = 5); `collapsed` = test accuracy >= 20 points below retraining or within 10
-    points of chance (0.5).
+    class-level: round ``k`` forgets every training image of digit ``NEWTON_REQUESTS[k]`` (3, 4, 5, 6,
+    7); round 1 is the batch request "all 3s", rounds 1-5 the sequential protocol (each round starts
+    from the previous round's model; its oracle is retraining on what remains, from the same
+    initialization). Settings (``NEWTON_REGIMES``): ``"paper"`` = two-layer ReLU with a trained outer
+    layer, logistic loss, weight decay ``5e-4``, constant-lr GD for ``max_iter`` steps; ``"kkt"`` =
+    fixed outer layer, exponential loss, no weight decay, normalized GD (our KKT regime), where
+    ``-l'/l'' = 1`` makes the pinv Newton step the minimum-norm step raising every retained margin by
+    one to first order (column ``lin_margin_raise_dev = max_i |y_i (J s)_i - (-l'/l'')(q_i)|``, about
+    0 when ``J`` has full row rank).
+
+    Methods (``NEWTON_METHODS``): retrain, finetune, neggrad_plus, pinv_newton, damped_newton
+    (``1e-4``), cure_newton (``M='auto'`` from ``M_init = 5``), scure_newton (``M='auto'`` from
+    ``M_init = 5`` on its minibatches, ``n1/n2 = 128/64``, ``T_in = 5``, ``T_out = 10``, inner step =
+    the training lr with the safeguard that halves it when a step would raise the cubic model; see
+    :mod:`kktunlearn.unlearning`).
+
+    Rows (``newton.csv``): one per (setting, seed, method, round): ``step_norm`` (this round's
+    ``||theta_k - theta_{k-1}||``), ``retained_acc``, ``test_acc`` (test images of the digits not yet
+    forgotten), ``forget_acc`` (all forgotten images so far), ``tow`` (Tug-of-War against the round's
+    oracle on forget / retained / test), ``js`` (mean Bernoulli JS divergence to the oracle on those
+    test images, nats), ``wall_time``, ``M``, ``gamma`` (cubic: ``(M/2)||s||``; damped: the damping),
+    ``M_rule``.
+
+    Phase diagram (``newton_phase.csv``): weight decay x training length over the seeds, one batch
+    request, pinv / damped / cubic (``M = 5``); ``collapsed`` = test accuracy at least 20 points below
+    retraining or within 10 points of chance (0.5).
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Run the reduced grid.
+    out : str, optional
+        Folder for the files (None: write nothing).
+    n_jobs : int, optional
+        Worker processes of the sweep.
+    progress : bool, default False
+        Show a progress bar.
+    verbose : bool, default True
+        Print the table and the checks.
+    backend : {"local", "dask", "ray"}, default "local"
+        The sweep backend.
+    **override
+        Replace entries of the grid (``phase`` replaces the phase diagram's grid).
+
+    Returns
+    -------
+    Reproduction
+        Rows, summary, checks, file paths and the phase-diagram rows (``phase``).
+
+    References
+    ----------
+    .. [1] Bui et al., arXiv:2406.14507 (ICLR 2026 version), Observation 4.1, CuReNU and CuReNUS.
     """
     t0 = time.perf_counter()
     grid = _grid("newton", quick, **override)
@@ -748,7 +980,7 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
             axes[0, 3].set_ylabel("test accuracy")
             axes[0, 3].set_title("phase diagram (batch, all 3s)")
             outside_legend(axes[0, 3], where="right")
-    # the Newton paper's qualitative checklist (its section 9), stated as expectations: a FAIL is a result
+    # the Newton paper's qualitative claims (its Observation 4.1 and evaluation), stated as expectations: a FAIL is a result
     v: List[Any] = []
     if "paper_naive_collapse" in checks:
         _expect(v, "paper_naive_collapse", checks["paper_naive_collapse"],
@@ -770,8 +1002,8 @@ def newton(quick: bool = False, out: Optional[str] = None, n_jobs: Optional[int]
         _expect(v, "phase_min_seeds", ns, ">= 3 seeds per phase-diagram cell", ns >= 3)
     reg = NEWTON_REGIMES
     caption = (
-        "Newton unlearning (reproduction of the qualitative claims of Bui et al. 2024, arXiv 2406.14507, sections 2, "
-        "6 and 9) on binarized digits (odd vs even), class-level requests: round k forgets every training image of "
+        "Newton unlearning (reproduction of the qualitative claims of Bui et al. 2024, arXiv 2406.14507: its Observation "
+        "4.1 on the naive fixes and its CuReNU / CuReNUS evaluation) on binarized digits (odd vs even), class-level requests: round k forgets every training image of "
         f"digit {', '.join(str(int(c)) for c in _unique_in_order(all_rows, 'forgotten_class'))} "
         "in turn (round 1 is the batch request 'all 3s'). "
         f"'paper' setting: two-layer ReLU, width {reg['paper']['width']}, trained outer layer, logistic loss, weight decay "
@@ -799,8 +1031,39 @@ REPRODUCTIONS: Dict[str, Callable[..., Reproduction]] = {
 }
 
 
-def run(name: str, quick: bool = False, out: Optional[str] = "kktunlearn-results", **kwargs: Any) -> Reproduction:
-    """Run the reproduction `name` (one of REPRODUCTIONS)."""
+def run(name: str, quick: bool = False, out: Optional[str] = "kktunlearn-results", fig_format: str = "png",
+        **kwargs: Any) -> Reproduction:
+    """Run one reproduction by name.
+
+    Parameters
+    ----------
+    name : str
+        One of `REPRODUCTIONS`.
+    quick : bool
+        The reduced version (see `SETTINGS`).
+    out : str or None
+        Folder for NAME.csv, the figure and NAME.txt; None writes nothing.
+    fig_format : {"png", "pdf", "svg"}
+        Format of the figure file (NAME.png, NAME.pdf or NAME.svg).
+    **kwargs
+        Passed to the reproduction's function (n_jobs, progress, verbose, backend, settings).
+
+    Returns
+    -------
+    Reproduction
+        Its rows, summary table, checks and file paths.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or figure format.
+    """
     if name not in REPRODUCTIONS:
         raise ValueError(f"unknown reproduction {name!r}; choose one of {sorted(REPRODUCTIONS)}")
-    return REPRODUCTIONS[name](quick=quick, out=out, **kwargs)
+    if fig_format not in FIG_FORMATS:
+        raise ValueError(f"fig_format must be one of {list(FIG_FORMATS)}, got {fig_format!r}")
+    token = _FIG_FORMAT.set(fig_format)
+    try:
+        return REPRODUCTIONS[name](quick=quick, out=out, **kwargs)
+    finally:
+        _FIG_FORMAT.reset(token)

@@ -1,107 +1,155 @@
-"""Unlearning methods: KKT-scaled gradient ascent, the NegGrad family, retraining, and the Newton
-family with its cubic-regularized cure. Every method returns a NEW fitted model (the original is
-untouched) carrying ``unlearn_info_``.
+r"""Unlearning methods: KKT-scaled gradient ascent, the NegGrad family, retraining, and the Newton
+family with its cubic-regularized cure.
 
-Notation: X, y are the full training set the model was fitted on, F the forget set, R = S \\ F the
-retained set (n_r = |R|), q_i = y_i N(x_i; theta), l the model's loss, L its homogeneity degree.
+Every method returns a NEW fitted model (the original is untouched) carrying ``unlearn_info_``.
 
-Methods (``unlearn(model, X, y, forget, method=..., **options)``)
------------------------------------------------------------------
-"ga" (A_GA of Melamed, Yehudai & Vardi 2025, arXiv 2510.14844: the gradient-ascent step with the Thm 4.1 step size)
-    On the normalized model theta = theta_raw / s, s = (min_i q_i)^{1/L}, with KKT multipliers lambda
-    of theta for S (kktunlearn.kkt.kkt_multipliers):
+Notation: ``X, y`` are the full training set the model was fitted on, ``F`` the forget set,
+``R = S \ F`` the retained set (``n_r = |R|``), ``q_i = y_i N(x_i; theta)``, ``l`` the model's
+loss, ``L`` its homogeneity degree.
+
+Methods of ``unlearn(model, X, y, forget, method=..., **options)``
+------------------------------------------------------------------
+
+``"ga"``
+    ``A_GA`` of [GA]_: the gradient-ascent step with the step size of its Theorem 4.1. On the
+    normalized model ``theta = theta_raw / s``, ``s = (min_i q_i)^{1/L}``, with KKT multipliers
+    ``lambda`` of ``theta`` for ``S`` (:func:`kktunlearn.kkt.kkt_multipliers`)::
+
         theta^- = theta - step_scale * sum_{r in F} y_r h_r,
-        h_r = block j: c_rj u_j x_r  (+ output layer lambda_r sigma(<w_j, x_r>) when u is trained),
-        c_rj = lambda_r sigma'(<w_j, x_r>)     for every pair (subgradient="autograd"),
-        c_rj = mu_rj  (the fitted Clarke coefficient) for the pinned pairs of x_r (subgradient="clarke").
-    With step_scale = 1 this removes exactly the forgotten points' terms of the KKT representation.
-    Mapped back by homogeneity: theta_raw^- = s theta^-, i.e. on the raw parameters
+        h_r  = block j: c_rj u_j x_r   (+ output layer lambda_r sigma(<w_j, x_r>) when u is trained),
+        c_rj = lambda_r sigma'(<w_j, x_r>)   for every pair (subgradient="autograd"),
+        c_rj = mu_rj (the fitted Clarke coefficient) for the pinned pairs of x_r (subgradient="clarke").
+
+    With ``step_scale = 1`` this removes exactly the forgotten points' terms of the KKT
+    representation. Mapped back by homogeneity, ``theta_raw^- = s theta^-``, i.e. on the raw
+    parameters::
+
         W^- = W - step_scale s^{2-L} sum_r y_r sum_j c_rj u_j x_r e_j^T,
         u^- = u - step_scale sum_r lambda_r y_r sigma(<w_j, x_r>)      (trained u only).
-    The step size beta = lambda_r / |l'(q_r)| of the paper is never formed (with the exponential loss it overflows).
-    Options: step_scale (1.0), multipliers (a KKTMultipliers of this model on (X, y), reused across
-    deletions; the Clarke step uses the pinned pairs recorded there, so multipliers computed with
-    subgradient_tol = 0 make both steps coincide), multiplier_method ("nnls"), subgradient ("clarke" | "autograd"),
-    subgradient_tol (1e-3 for networks, 0 for the linear model; the pinned-pair tolerance passed to
-    kkt_multipliers when the multipliers are computed here).
-"neggrad"       n_steps gradient-ASCENT steps on the mean forget loss (1/k) sum_{r in F} l(q_r).
-"neggrad_plus"  n_steps steps on  (1/n_r) sum_R l(q_i) - forget_weight (1/k) sum_F l(q_r).
-"finetune"      n_steps gradient-descent steps on the mean retained loss.
-    Options of the three: n_steps (5, 5, 10), lr (the model's lr), normalized (True: lr_t = lr / Lbar with
-    Lbar = sum_i |w_i| l(q_i) the weighted loss magnitude, the training schedule; False: lr_t = lr; default
-    True, and False when weight decay is on), lr_max; finetune and neggrad_plus also weight_decay (below):
-    the objective gains (lambda/2) ||theta||^2, i.e. theta <- (1 - lr_t lambda) theta - lr_t grad.
-"retrain"       a clone with the same hyper-parameters and random_state (the same initialization) fitted
-    on R only: the oracle.
-Newton family (Newton paper, arXiv 2406.14507, sections 1-4) on
-    F(theta) = (1/n_r) sum_R l(q_i) + (lambda/2) ||theta||^2   (the model's own raw parameters),
-g = J^T c + lambda theta and H = J^T D J (+ the trained-u cross block) + lambda I its gradient and Hessian.
-lambda is the option weight_decay (older name: l2); by default the model's own weight_decay, i.e. the
-objective the model was trained on (Guo et al.'s certified removal and the Newton paper's L2-regularized
-loss).
-Low-rank path with weight decay (fixed u): lambda theta is NOT in the span of the per-example gradients
-J^T (rows of X_R), so the solve space is S = span{J^T, theta}: B = [J^T, theta] (p x (n_r+1)). S contains g
-and is H-invariant (H theta = J^T D (J theta) + lambda theta, J theta = N by homogeneity), and on its
-orthogonal complement H = lambda I exactly. With the Gram C = B^T B = [[J J^T, N], [N^T, ||theta||^2]]
-and an orthonormal basis Q = B T, T = V_+ Lambda_+^{-1/2} (C = V Lambda V^T), the step of every method
-is s = Q s_r with s_r the same method's step for H_r = T^T (P^T D P + lambda C) T and g_r = T^T (P^T c +
-lambda [N; ||theta||^2]), P = J B = [J J^T, N]: an (n_r+1) x (n_r+1) eigenproblem, exact (no truncation,
-no p x p matrix), equal to the dense p x p solve (tests/test_weight_decay.py). In coordinates the step is
-W <- (1 + a_theta) W + Gamma^T X_R: the weight-decay pull a_theta W shrinks the whole W, including its
-component outside the data span.
-"newton"        theta <- theta - H^{-1} g  (NumericalError when H is singular).
-"damped_newton" theta <- theta - (H + damping I)^{-1} g.
-"pinv_newton"   theta <- theta - H^+ g  (eigenvalues |lam| <= rcond * max |lam| dropped).
-"cure_newton"   theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3 (global minimizer, hard
-    case included; damping gamma = M ||s|| / 2 recorded).
-    M="auto" (options M_init = 1.0, M_max_tries = 30): per Newton step, a cubic constant accepted by two
-    tests of the paper's premise that the cubic model is an upper bound (M >= Lipschitz constant of H,
-    section 3.1): (a) the Hessian's Lipschitz constant measured along the step from two HVPs,
-        L_hat(M) = || H(theta + s) s - H(theta) s || / ||s||^2 <= M,
-    and (b) the adaptive-cubic-regularization ratio (Cartis, Gould & Toint 2011)
-        rho(M) = (F(theta) - F(theta + s)) / (-m(s)) >= 0.1,  m(s) = <g,s> + 1/2 s^T H s + M/6 ||s||^3.
-    (b) guards (a) on long steps, where a bounded Hessian makes L_hat small although the step overshoots.
-    Starting at M_init: if accepted, M <- max(2 L_hat, M/4) while the last accepted M exceeds 2 L_hat and
-    the smaller M is accepted too; if rejected, M <- max(2 M, L_hat) until accepted. Later steps start from the last
-    accepted M. Recorded: M (per step), M_auto (per step: M, step_norm, gamma, lipschitz, rho, n_tries,
-    tries). The paper's values (M = 5 / 50 / 80 / 400 for FashionMNIST / CIFAR-10 / AG-News / TOFU, its
-    section 6) are fixed choices for its models.
-    Common options: l2 (0), n_steps (1), solver ("auto" | "lowrank" | "dense" | "krylov"),
-    dense_max_params (2000), krylov_dim (None: min(100, max(10, 5e7 / p)) Lanczos vectors, i.e. at most
-    ~400 MB of basis for large p), krylov_tol (1e-10); damping (1e-3), rcond (1e-15), M (1.0).
-    solver "auto": linear model and fixed u -> "lowrank" (H = J^T D J / n_r + l2 I solved exactly in the
-    n_r-dimensional span of the per-example gradients; the p x p matrix is never formed); trained u ->
-    "dense" when p <= dense_max_params, else "krylov" (Lanczos on Hessian-vector products).
-"scure_newton"  SCureNewton (arXiv 2406.14507, section 4, the stochastic variant; Tripuraneni et al. 2018 with the
-    Carmon & Duchi 2016 gradient-descent subsolver): n_outer outer steps, each on minibatches B1 (batch_grad
-    rows, gradient g) and B2 (batch_hess rows, Hessian-vector products with H) of R, drawn without
-    replacement and read in place (no copy of the rows): Cauchy-point start
-    Delta_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M), kappa = g^T H g / (M ||g||^2), then
-    n_inner steps Delta <- Delta - eta grad m~(Delta) on the perturbed model
-        m~(Delta) = <g + sigma zeta, Delta> + 1/2 Delta^T H Delta + (M/6) ||Delta||^3,  zeta uniform on the sphere,
-    eta = lr. safeguard (True): an inner step that would raise m~ is retried with eta halved (it stays
-    halved for the rest of the outer step). Gradient descent on m~ is stable only for
-    eta < 2 / (lam_max(H) + M ||Delta||); a network trained by GD with step lr sits at the edge of stability,
-    lam_max(H) ~ 2 / lr (Cohen et al. 2021), so the paper's "eta = the training lr" diverges there once the
-    cubic term is added (safeguard=False gives the paper's plain iteration). M="auto" (options M_init,
-    M_max_tries): cure_newton's rule on the minibatches, per outer step: accept M iff
-        L_hat = ||H_B2(theta + Delta) Delta - H_B2(theta) Delta|| / ||Delta||^2 <= M  and
-        rho = (F_B1(theta) - F_B1(theta + Delta)) / (-m(Delta)) >= 0.1  (m: the model with the unperturbed g),
-    shrink to max(2 L_hat, M/4) while accepted and L_hat < M/2, grow to max(2 M, L_hat) while rejected (the
-    same minibatches and zeta; at most M_max_tries solves), the next outer step starts from the accepted M.
-    Options: M (1.0 or "auto"), M_init (1.0), M_max_tries (30), safeguard (True), lr (1e-3), sigma (1e-3),
-    batch_grad (128), batch_hess (64), n_outer (10), n_inner (5), random_state (0), weight_decay (the
-    model's). Each outer step records M, gamma = (M/2) ||Delta||, step_norm, cauchy_radius, grad_norm,
-    batch_loss, model_value, lr (the final eta), n_halvings, lipschitz / rho / n_tries / accepted (M="auto"),
-    rows_grad / rows_hess (the minibatch rows, indices into R).
 
-unlearn_info_ keys (all methods): method, options, step_norm (||theta^- - theta||, raw flat parameters),
-time (seconds), n_iter, preact_shift (max over retained i and neurons j of |<w_j^- - w_j, x_i>|, raw
-scale), forget (the indices), n_retained, reference_scale (the original model's s = (min_{i in S} q_i)^(1/L),
-inherited along a chain of unlearning calls, in which kktunlearn.verify_unlearning measures every method);
-plus method-specific keys (ga: scale, lambda_forget, n_clarke,
-subgradient, step_norm_normalized; Newton: solver, steps (per-step records), gamma / damping / rcond /
-M, hard_case; NegGrad family: objective, lr).
+    The paper's step size ``beta = lambda_r / |l'(q_r)|`` is never formed (with the exponential loss
+    it overflows). Options: ``step_scale`` (1.0), ``multipliers`` (a ``KKTMultipliers`` of this model
+    on ``(X, y)``, reused across deletions; the Clarke step uses the pinned pairs recorded there, so
+    multipliers computed with ``subgradient_tol = 0`` make both steps coincide),
+    ``multiplier_method`` ("nnls"), ``subgradient`` ("clarke" or "autograd"), ``subgradient_tol``
+    (``1e-3`` for networks, 0 for the linear model; the pinned-pair tolerance passed to
+    ``kkt_multipliers`` when the multipliers are computed here).
+``"neggrad"``
+    ``n_steps`` gradient-ASCENT steps on the mean forget loss ``(1/k) sum_{r in F} l(q_r)``.
+``"neggrad_plus"``
+    ``n_steps`` steps on ``(1/n_r) sum_R l(q_i) - forget_weight (1/k) sum_F l(q_r)``.
+``"finetune"``
+    ``n_steps`` gradient-descent steps on the mean retained loss.
+
+    Options of the three: ``n_steps`` (5, 5, 10), ``lr`` (the model's ``lr``), ``normalized``
+    (True: ``lr_t = lr / Lbar`` with ``Lbar = sum_i w_i l(q_i)`` the weighted loss magnitude, the
+    training schedule; False: ``lr_t = lr``; default True, and False when weight decay is on),
+    ``lr_max``; finetune and neggrad_plus also ``weight_decay`` (below): the objective gains
+    ``(lambda/2) ||theta||^2``, i.e. ``theta <- (1 - lr_t lambda) theta - lr_t grad``.
+``"retrain"``
+    A clone with the same hyper-parameters and ``random_state`` (the same initialization) fitted on
+    ``R`` only: the oracle.
+
+The Newton family ([Newton]_; Newton unlearning after [Guo20]_) works on::
+
+    F(theta) = (1/n_r) sum_R l(q_i) + (lambda/2) ||theta||^2     (the model's own raw parameters),
+    g = J^T c + lambda theta,   H = J^T D J (+ the trained-u cross block) + lambda I,
+
+its gradient and Hessian. ``lambda`` is the option ``weight_decay`` (older name: ``l2``); by
+default the model's own ``weight_decay``, i.e. the objective the model was trained on (Guo et al.'s
+certified removal and the Newton paper's L2-regularized loss).
+
+Low-rank path with weight decay (fixed ``u``): ``lambda theta`` is NOT in the span of the
+per-example gradients ``J^T`` (rows of ``X_R``), so the solve space is ``S = span{J^T, theta}``,
+``B = [J^T, theta]`` (``p x (n_r+1)``). ``S`` contains ``g`` and is ``H``-invariant
+(``H theta = J^T D (J theta) + lambda theta``, ``J theta = N`` by homogeneity), and on its
+orthogonal complement ``H = lambda I`` exactly. With the Gram
+``C = B^T B = [[J J^T, N], [N^T, ||theta||^2]]`` and an orthonormal basis ``Q = B T``,
+``T = V_+ Lambda_+^{-1/2}`` (``C = V Lambda V^T``), the step of every method is ``s = Q s_r`` with
+``s_r`` the same method's step for ``H_r = T^T (P^T D P + lambda C) T`` and
+``g_r = T^T (P^T c + lambda [N; ||theta||^2])``, ``P = J B = [J J^T, N]``: an
+``(n_r+1) x (n_r+1)`` eigenproblem, exact (no truncation, no ``p x p`` matrix), equal to the dense
+``p x p`` solve (``tests/test_weight_decay.py``). In coordinates the step is
+``W <- (1 + a_theta) W + Gamma^T X_R``: the weight-decay pull ``a_theta W`` shrinks the whole
+``W``, including its component outside the data span.
+
+``"newton"``
+    ``theta <- theta - H^{-1} g`` (``NumericalError`` when ``H`` is singular).
+``"damped_newton"``
+    ``theta <- theta - (H + damping I)^{-1} g``.
+``"pinv_newton"``
+    ``theta <- theta - H^+ g`` (eigenvalues ``|lam| <= rcond * max |lam|`` dropped). With
+    ``damped_newton``, the naive fixes of the degenerate Hessian ([Newton]_, Observation 4.1).
+``"cure_newton"``
+    CuReNU of [Newton]_:
+    ``theta <- theta + argmin_s <g,s> + 1/2 s^T H s + (M/6) ||s||^3`` (the global minimizer of the
+    cubic-regularized model [NP06]_, hard case included; the damping ``gamma = M ||s|| / 2`` is
+    recorded).
+
+    ``M="auto"`` (options ``M_init`` = 1.0, ``M_max_tries`` = 30): per Newton step, a cubic constant
+    accepted by two tests of the paper's premise that the cubic model is an upper bound of ``F``
+    (``M`` at least the Lipschitz constant of ``H``): (a) the Hessian's Lipschitz constant measured
+    along the step from two Hessian-vector products,
+    ``L_hat(M) = || H(theta + s) s - H(theta) s || / ||s||^2 <= M``, and (b) the adaptive
+    cubic-regularization ratio [CGT11]_
+    ``rho(M) = (F(theta) - F(theta + s)) / (-m(s)) >= 0.1``,
+    ``m(s) = <g,s> + 1/2 s^T H s + M/6 ||s||^3``. (b) guards (a) on long steps, where a bounded
+    Hessian makes ``L_hat`` small although the step overshoots. Starting at ``M_init``: if accepted,
+    ``M <- max(2 L_hat, M/4)`` while the last accepted ``M`` exceeds ``2 L_hat`` and the smaller
+    ``M`` is accepted too; if rejected, ``M <- max(2 M, L_hat)`` until accepted. Later steps start
+    from the last accepted ``M``. Recorded: ``M`` (per step), ``M_auto`` (per step: ``M``,
+    ``step_norm``, ``gamma``, ``lipschitz``, ``rho``, ``n_tries``, ``tries``). The paper's values
+    (``M`` = 5 / 50 / 80 / 400 for FashionMNIST / CIFAR-10 / AG-News / TOFU) are fixed choices for
+    its models.
+
+    Common options of the Newton family: ``l2`` (0), ``n_steps`` (1), ``solver`` ("auto",
+    "lowrank", "dense" or "krylov"), ``dense_max_params`` (2000), ``krylov_dim`` (None:
+    ``min(100, max(10, 5e7 / p))`` Lanczos vectors, i.e. at most about 400 MB of basis for large
+    ``p``), ``krylov_tol`` (``1e-10``); ``damping`` (``1e-3``), ``rcond`` (``1e-15``), ``M`` (1.0).
+    Solver "auto": linear model and fixed ``u`` -> "lowrank" (``H = J^T D J / n_r + l2 I`` solved
+    exactly in the ``n_r``-dimensional span of the per-example gradients; the ``p x p`` matrix is
+    never formed); trained ``u`` -> "dense" when ``p <= dense_max_params``, else "krylov" (Lanczos
+    on Hessian-vector products).
+``"scure_newton"``
+    SCureNewton (CuReNUS, the stochastic variant of [Newton]_, its section 4, after [Tri18]_ with the
+    gradient-descent subsolver of Carmon & Duchi 2016): ``n_outer`` outer steps, each on minibatches
+    ``B1`` (``batch_grad`` rows, gradient ``g``) and ``B2`` (``batch_hess`` rows, Hessian-vector
+    products with ``H``) of ``R``, drawn without replacement and read in place (no copy of the rows):
+    Cauchy-point start ``Delta_0 = -R_c g/||g||``, ``R_c = -kappa + sqrt(kappa^2 + 2||g||/M)``,
+    ``kappa = g^T H g / (M ||g||^2)``, then ``n_inner`` steps ``Delta <- Delta - eta grad m~(Delta)``
+    on the perturbed cubic model::
+
+        m~(Delta) = <g + sigma zeta, Delta> + 1/2 Delta^T H Delta + (M/6) ||Delta||^3,
+
+    ``zeta`` uniform on the sphere, ``eta = lr``. ``safeguard`` (True): an inner step that would
+    raise ``m~`` is retried with ``eta`` halved (it stays halved for the rest of the outer step).
+    Gradient descent on ``m~`` is stable only for ``eta < 2 / (lam_max(H) + M ||Delta||)``; a
+    network trained by GD with step ``lr`` sits at the edge of stability, ``lam_max(H) ~ 2 / lr``
+    (Cohen et al. 2021), so the paper's "eta = the training lr" diverges there once the cubic term
+    is added (``safeguard=False`` runs the paper's plain iteration). ``M="auto"`` (options
+    ``M_init``, ``M_max_tries``): cure_newton's rule on the minibatches, per outer step: accept ``M``
+    iff ``L_hat = ||H_B2(theta + Delta) Delta - H_B2(theta) Delta|| / ||Delta||^2 <= M`` and
+    ``rho = (F_B1(theta) - F_B1(theta + Delta)) / (-m(Delta)) >= 0.1`` (``m``: the model with the
+    unperturbed ``g``); shrink to ``max(2 L_hat, M/4)`` while accepted and ``L_hat < M/2``, grow to
+    ``max(2 M, L_hat)`` while rejected (the same minibatches and ``zeta``; at most ``M_max_tries``
+    solves); the next outer step starts from the accepted ``M``. Options: ``M`` (1.0 or "auto"),
+    ``M_init`` (1.0), ``M_max_tries`` (30), ``safeguard`` (True), ``lr`` (``1e-3``), ``sigma``
+    (``1e-3``), ``batch_grad`` (128), ``batch_hess`` (64), ``n_outer`` (10), ``n_inner`` (5),
+    ``random_state`` (0), ``weight_decay`` (the model's). Each outer step records ``M``,
+    ``gamma = (M/2) ||Delta||``, ``step_norm``, ``cauchy_radius``, ``grad_norm``, ``batch_loss``,
+    ``model_value``, ``lr`` (the final ``eta``), ``n_halvings``, ``lipschitz`` / ``rho`` /
+    ``n_tries`` / ``accepted`` (``M="auto"``), ``rows_grad`` / ``rows_hess`` (the minibatch rows,
+    indices into ``R``).
+
+``unlearn_info_`` keys (all methods): ``method``, ``options``, ``step_norm``
+(``||theta^- - theta||``, raw flat parameters), ``time`` (seconds), ``n_iter``, ``preact_shift``
+(max over retained ``i`` and neurons ``j`` of ``|<w_j^- - w_j, x_i>|``, raw scale), ``forget`` (the
+indices), ``n_retained``, ``reference_scale`` (the original model's ``s = (min_{i in S}
+q_i)^(1/L)``, inherited along a chain of unlearning calls, in which
+:func:`kktunlearn.verify_unlearning <kktunlearn.kkt.verify_unlearning>` measures every method); plus method-specific keys (ga:
+``scale``, ``lambda_forget``, ``n_clarke``, ``subgradient``, ``step_norm_normalized``; Newton:
+``solver``, ``steps`` (per-step records), ``gamma`` / ``damping`` / ``rcond`` / ``M``,
+``hard_case``; NegGrad family: ``objective``, ``lr``).
 """
 
 from __future__ import annotations
@@ -146,13 +194,40 @@ _NEWTON_KIND = {"newton": "newton", "damped_newton": "damped", "pinv_newton": "p
 
 # ---------------------------------------------------------------------------------------------- cubic solver
 def solve_cubic(H: Any, g: Any, M: float) -> Dict[str, Any]:
-    """Global minimizer of m(s) = <g, s> + 1/2 s^T H s + (M/6) ||s||^3 for a dense symmetric H.
+    """Global minimizer of the cubic model ``m(s) = <g, s> + 1/2 s^T H s + (M/6) ||s||^3`` for a dense symmetric ``H``.
 
-    Solved from one eigendecomposition H = U diag(lam) U^T: s = -(H + gamma I)^{-1} g with the damping
-    gamma >= max(0, -lam_min) the root of ||s(gamma)|| = 2 gamma / M (safeguarded Newton on the secular
-    equation), or, in the hard case (g orthogonal to the lam_min eigenspace), gamma = -lam_min and
-    s = -(H + gamma I)^+ g + tau u_min with ||s|| = 2 gamma / M.
-    Returns dict(s, gamma, norm, value = m(s), hard_case, n_iter).
+    The subproblem of cubic-regularized Newton [1]_ (CuReNU of [2]_). Solved from one
+    eigendecomposition ``H = U diag(lam) U^T``: ``s = -(H + gamma I)^{-1} g`` with the damping
+    ``gamma >= max(0, -lam_min)`` the root of ``||s(gamma)|| = 2 gamma / M`` (safeguarded Newton on the
+    secular equation), or, in the hard case (``g`` orthogonal to the ``lam_min`` eigenspace),
+    ``gamma = -lam_min`` and ``s = -(H + gamma I)^+ g + tau u_min`` with ``||s|| = 2 gamma / M``.
+
+    Parameters
+    ----------
+    H : array-like of shape (p, p)
+        A symmetric matrix.
+    g : array-like of shape (p,)
+        The gradient.
+    M : float
+        The cubic constant, ``> 0``.
+
+    Returns
+    -------
+    dict
+        ``s`` (the minimizer), ``gamma`` (the damping), ``norm`` (``||s||``), ``value`` (``m(s)``),
+        ``hard_case`` (bool), ``n_iter``.
+
+    Raises
+    ------
+    ValueError
+        If ``H`` is not square and symmetric, ``g`` has the wrong length, a value is not finite or
+        ``M <= 0``.
+
+    References
+    ----------
+    .. [1] Nesterov & Polyak, "Cubic regularization of Newton method and its global performance",
+       Math. Programming 108 (2006).
+    .. [2] Bui et al., arXiv:2406.14507, the cubic-regularized Newton step.
     """
     Hm = np.ascontiguousarray(np.asarray(H, dtype=np.float64))
     gv = np.ascontiguousarray(np.asarray(g, dtype=np.float64))
@@ -169,9 +244,29 @@ def solve_cubic(H: Any, g: Any, M: float) -> Dict[str, Any]:
 
 
 def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
-    """The cubic subproblem in the eigenbasis of H (the low-rank form): lam the eigenvalues, b = U^T g.
+    """The cubic subproblem in the eigenbasis of ``H`` (the low-rank form).
 
-    Returns dict(s (in the eigenbasis: the step is U s), gamma, norm, value, hard_case, n_iter).
+    Minimizes ``<b, s> + 1/2 sum_i lam_i s_i^2 + (M/6) ||s||^3`` (see :func:`solve_cubic`).
+
+    Parameters
+    ----------
+    lam : array-like of shape (k,)
+        The eigenvalues of ``H``.
+    b : array-like of shape (k,)
+        ``U^T g``, the gradient in the eigenbasis.
+    M : float
+        The cubic constant, ``> 0``.
+
+    Returns
+    -------
+    dict
+        ``s`` (in the eigenbasis: the step is ``U s``), ``gamma``, ``norm``, ``value``, ``hard_case``,
+        ``n_iter``.
+
+    Raises
+    ------
+    ValueError
+        On a length mismatch, non-finite values or ``M <= 0``.
     """
     lv = np.ascontiguousarray(np.asarray(lam, dtype=np.float64).ravel())
     bv = np.ascontiguousarray(np.asarray(b, dtype=np.float64).ravel())
@@ -184,13 +279,40 @@ def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
 
 
 def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Dict[str, Any]:
-    """The cubic subproblem for H = J^T diag(D) J + l2 I (J: k x p, l2 >= 0) without forming H.
+    """The cubic subproblem for ``H = J^T diag(D) J + l2 I`` without forming ``H``.
 
-    S = span{rows of J, g} is H-invariant and contains g, so the minimizer lies in S (H acts as l2 I >= 0 on
-    its complement): with B = [J^T, g], C = B^T B = V diag(c) V^T and T = V_+ diag(c_+)^{-1/2}, the problem
-    is solved exactly in the orthonormal basis B T (dimension <= k + 1):
-        H_r = T^T (P^T diag(D) P + l2 C) T,  g_r = T^T B^T g,  P = J B = [J J^T, J g].
-    Cost O(k^2 p + k^3). Returns dict(s (length p), gamma, norm, value, hard_case, n_iter, rank).
+    ``S = span{rows of J, g}`` is ``H``-invariant and contains ``g``, so the minimizer lies in ``S``
+    (``H`` acts as ``l2 I >= 0`` on its complement): with ``B = [J^T, g]``,
+    ``C = B^T B = V diag(c) V^T`` and ``T = V_+ diag(c_+)^{-1/2}``, the problem is solved exactly in
+    the orthonormal basis ``B T`` (dimension at most ``k + 1``)::
+
+        H_r = T^T (P^T diag(D) P + l2 C) T,   g_r = T^T B^T g,   P = J B = [J J^T, J g].
+
+    Cost ``O(k^2 p + k^3)``.
+
+    Parameters
+    ----------
+    J : array-like of shape (k, p)
+        The per-example gradients (rows).
+    D : array-like of shape (k,)
+        The per-example curvatures.
+    g : array-like of shape (p,)
+        The gradient.
+    M : float
+        The cubic constant, ``> 0``.
+    l2 : float, default 0.0
+        The ridge term, ``>= 0``.
+
+    Returns
+    -------
+    dict
+        ``s`` (length ``p``), ``gamma``, ``norm``, ``value``, ``hard_case``, ``n_iter``, ``rank`` (the
+        dimension of the basis).
+
+    Raises
+    ------
+    ValueError
+        On inconsistent shapes, non-finite values, ``M <= 0`` or ``l2 < 0``.
     """
     Jm = np.asarray(J, dtype=np.float64)
     Dv = np.asarray(D, dtype=np.float64).ravel()
@@ -721,14 +843,56 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
 # ---------------------------------------------------------------------------------------------- public API
 @_span.scoped('model')
 def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
-    """Unlearn the points `forget` (an index or a list of indices into X) from a fitted model.
+    """Unlearn the points ``forget`` from a fitted model.
 
-    X, y: the full training set the model was fitted on. Returns a new fitted model (the original is
-    untouched) with ``unlearn_info_``; see the module docstring for the methods, their formulas and
-    options. Raises ValueError on an empty / out-of-range / duplicate forget set, on forgetting every
-    point or every point of a class, on unknown methods; TypeError on unknown option names or
-    non-integer indices; NotFittedError on an unfitted model; kktunlearn._core.NumericalError when plain
-    Newton meets a singular Hessian.
+    The methods, their formulas and options are listed in the module documentation of
+    :mod:`kktunlearn.unlearning`; ``"ga"`` is the gradient-ascent step with the step size of [1]_
+    Theorem 4.1, ``"cure_newton"`` / ``"scure_newton"`` the cubic-regularized Newton methods of [2]_.
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        A fitted model.
+    X : array-like of shape (n, d)
+        The full training set the model was fitted on.
+    y : array-like of shape (n,)
+        Its labels.
+    forget : int or array-like of int
+        An index or a list of indices into ``X``.
+    method : str, default "ga"
+        One of ``METHODS``: "ga", "neggrad", "neggrad_plus", "finetune", "retrain", "newton",
+        "damped_newton", "pinv_newton", "cure_newton", "scure_newton".
+    **options
+        The method's options (module documentation); unknown names raise ``TypeError``.
+
+    Returns
+    -------
+    model
+        A new fitted model of the same class (the original is untouched) with ``unlearn_info_``
+        (method, options, ``step_norm``, ``time``, ``n_iter``, ``preact_shift``, ``forget``,
+        ``n_retained``, ``reference_scale`` and method-specific keys).
+
+    Raises
+    ------
+    ValueError
+        On an empty, out-of-range or duplicate forget set, on forgetting every point or every point of
+        a class, on an unknown method.
+    TypeError
+        On unknown option names or non-integer indices.
+    NotFittedError
+        On an unfitted model.
+    kktunlearn._core.NumericalError
+        When plain Newton meets a singular Hessian, or the result is not finite.
+
+    See Also
+    --------
+    kktunlearn.kkt.verify_unlearning : the certificate of the result.
+    unlearn_sequence : several requests one after another.
+
+    References
+    ----------
+    .. [1] Melamed, Yehudai & Vardi, arXiv:2510.14844, the algorithm A_GA and Theorem 4.1.
+    .. [2] Bui et al., arXiv:2406.14507, CuReNU and CuReNUS (CureNewton and SCureNewton).
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
@@ -812,23 +976,57 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
 def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str = "ga", kkt: bool = True,
                      kkt_subgradient_tol: Optional[float] = None, kkt_relaxed_radius: Optional[float] = None,
                      **options: Any) -> Tuple[List[Any], List[Dict[str, Any]]]:
-    """Serve a list of forget requests one after another (sequential unlearning; Zhang et al. 2024,
-    arXiv 2406.14507, the sequential-deletion experiments).
+    """Serve a list of forget requests one after another (sequential unlearning).
 
-    Each request is an index or list of indices into the ORIGINAL X; round t unlearns it from the model of
-    round t-1 with the retained set S minus every point forgotten so far (so the Newton objective and the
-    GA multipliers are those of the shrinking retained set). Requests must be disjoint.
-    Returns (models, records): models[t] is the model after round t; records[t] is a dict with round,
-    forget, n_retained, time, step_norm, preact_shift, retained_loss, retained_grad_norm, min_margin (raw),
-    retained_accuracy and, when kkt=True, the certificate of round t's model on the current retained set
-    (UnlearningReport.columns(): epsilon / epsilon_rel / delta = the literal reading, literal_* and
-    relaxed_* both readings, tau, relaxed_free_fraction, the measure), computed by verify_unlearning with
-    the SAME measure in every round and for every method:
-      scale = the ORIGINAL model's s = (min_{i in S} q_i)^(1/L) (so tau > 0 when a round pushes retained
-        margins below the original's, and a model that no longer fits the retained set still gets numbers);
-      literal kink tolerance kkt_subgradient_tol (default kktunlearn.kkt.LITERAL_TOL);
-      relaxed radius kkt_relaxed_radius (default kktunlearn.kkt.RELAXED_RADIUS), fixed for all rounds.
-    A round whose certificate cannot be computed gets NaN numbers and the full error under kkt_error.
+    The sequential protocol of [1]_: round ``t`` unlearns request ``t`` from the model of round
+    ``t-1`` with the retained set ``S`` minus every point forgotten so far (so the Newton objective and
+    the GA multipliers are those of the shrinking retained set). The certificate of every round is
+    computed by :func:`kktunlearn.verify_unlearning <kktunlearn.kkt.verify_unlearning>` with the SAME measure in every round and for
+    every method: the ORIGINAL model's scale ``s = (min_{i in S} q_i)^(1/L)`` (so ``tau > 0`` when a
+    round pushes retained margins below the original's, and a model that no longer fits the retained
+    set still gets numbers), the literal kink tolerance ``kkt_subgradient_tol`` and the relaxed radius
+    ``kkt_relaxed_radius``, fixed for all rounds.
+
+    Parameters
+    ----------
+    model : LinearModel or TwoLayerReLU
+        The fitted original model.
+    X : array-like of shape (n, d)
+        Its full training set.
+    y : array-like of shape (n,)
+        Its labels.
+    requests : sequence
+        Each an index or a list of indices into the ORIGINAL ``X``; requests must be disjoint.
+    method : str, default "ga"
+        The unlearning method of every round (see :func:`unlearn`).
+    kkt : bool, default True
+        Add the certificate of each round to its record.
+    kkt_subgradient_tol : float, optional
+        The literal kink tolerance (default ``kktunlearn.kkt.LITERAL_TOL``).
+    kkt_relaxed_radius : float, optional
+        The relaxed radius (default ``kktunlearn.kkt.RELAXED_RADIUS``).
+    **options
+        Options of the method, passed to every round.
+
+    Returns
+    -------
+    models : list
+        ``models[t]`` is the model after round ``t``.
+    records : list of dict
+        ``records[t]`` has ``round``, ``forget``, ``n_retained``, ``time``, ``step_norm``,
+        ``preact_shift``, ``retained_loss``, ``retained_grad_norm``, ``min_margin`` (raw),
+        ``retained_accuracy`` and, when ``kkt=True``, the certificate of round ``t``'s model on the
+        current retained set (:meth:`~kktunlearn.kkt.UnlearningReport.columns`). A round whose
+        certificate cannot be computed gets NaN numbers and the full error under ``kkt_error``.
+
+    Raises
+    ------
+    ValueError
+        On overlapping or invalid requests, an unknown method or bad tolerances.
+
+    References
+    ----------
+    .. [1] Bui et al., arXiv:2406.14507, batch and sequential unlearning.
     """
     if kkt_subgradient_tol is not None:
         kkt_subgradient_tol = check_positive(kkt_subgradient_tol, "kkt_subgradient_tol", allow_zero=True)

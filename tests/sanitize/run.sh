@@ -9,13 +9,25 @@
 # missed).
 #
 #   tests/sanitize/run.sh [extra pytest args]
+#   tests/sanitize/run.sh --build-wheel DIR    only build the sanitized wheel into DIR (CI runs this in
+#                                              the background while single-core stages run)
+#   KKT_SANITIZE_WHEEL=WHEEL tests/sanitize/run.sh [...]   install that prebuilt wheel instead of building
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 start=$(date +%s)
+san_opts=(-C cmake.define.KKTUNLEARN_TESTING=ON -C cmake.define.KKTUNLEARN_SANITIZE=ON -C build-dir=build/sanitize)
 
-python -m pip install --quiet --no-deps --force-reinstall -C cmake.define.KKTUNLEARN_TESTING=ON \
-  -C cmake.define.KKTUNLEARN_SANITIZE=ON -C build-dir=build/sanitize .
+if [ "${1:-}" = "--build-wheel" ]; then
+  python -m pip wheel --quiet --no-deps "${san_opts[@]}" --wheel-dir "$2" .
+  echo "sanitized wheel built in $(( $(date +%s) - start )) s: $(ls "$2")"
+  exit 0
+fi
+if [ -n "${KKT_SANITIZE_WHEEL:-}" ]; then
+  python -m pip install --quiet --no-deps --force-reinstall "$KKT_SANITIZE_WHEEL"
+else
+  python -m pip install --quiet --no-deps --force-reinstall "${san_opts[@]}" .
+fi
 
 so=$(ls "$(python -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"/kktunlearn/_core*.so)
 asan=$(ldd "$so" | awk '/libasan/ {print $3}')

@@ -1,0 +1,67 @@
+"""Wall time of every unlearning method (and fit, certificate) under one CPU build, to compare builds.
+
+Since the AVX2/AVX-512 modules hold only the hot kernels, the unlearning methods' own kernels
+(bind_unlearn: Newton family, cubic solves, GA's step, weighted GD) run the baseline build on every
+CPU. This script measures what that costs: run it once per package copy (e.g. a copy whose
+_core_avx512 is the full pre-split module) with the same KKTUNLEARN_DISPATCH, and compare medians.
+
+    KKTUNLEARN_DISPATCH=avx512 PYTHONPATH=python python bench/variant_unlearn.py [--repeat 3] [--n 100]
+        [--d 20000] [--width 50] [--threads 1]
+
+Prints one JSON object: {"variant", "hot_only", "seconds": {phase: median}, ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+import kktunlearn as kk
+from kktunlearn.datasets import near_orthogonal
+from kktunlearn.unlearning import METHODS
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--d", type=int, default=20000)
+    ap.add_argument("--width", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+
+    X, y = near_orthogonal(args.n, args.d, seed=0)
+    forget = [0, 1]
+    times: dict = {}
+
+    def timed(name, fn):
+        out = []
+        for _ in range(args.repeat):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+        times[name] = statistics.median(out)
+
+    model = kk.TwoLayerReLU(width=args.width, random_state=0, max_iter=1000, n_threads=args.threads)
+    timed("fit", lambda: model.fit(X, y))
+    timed("kkt_multipliers", lambda: kk.kkt_multipliers(model, X, y))
+    cert = kk.kkt_multipliers(model, X, y)
+    for method in METHODS:
+        opts = {"multipliers": cert} if method == "ga" else {}
+        if method in ("newton", "damped_newton", "pinv_newton", "cure_newton", "scure_newton"):
+            opts["weight_decay"] = 1e-3  # a regular Hessian, so that plain Newton is defined
+        try:
+            timed(method, lambda: kk.unlearn(model, X, y, forget=forget, method=method, **opts))
+        except Exception as exc:  # report, do not stop the table
+            times[method] = f"{type(exc).__name__}: {exc}"[:120]
+    print(json.dumps({"variant": kk.cpu_variant, "hot_only": bool(getattr(kk._core, "hot_only", False)),
+                      "n": args.n, "d": args.d, "width": args.width, "threads": args.threads,
+                      "repeat": args.repeat, "seconds": times}))
+
+
+if __name__ == "__main__":
+    main()
