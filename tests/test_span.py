@@ -77,7 +77,8 @@ def test_generator_random_state_takes_one_seed_draw(data):
 def test_init_params_unchanged_definition(data):
     X, _ = data
     net = TwoLayerReLU(width=6, random_state=5, init_scale=0.1)
-    W0, u0 = net._init_params(X.shape[1])
+    init, u0 = net._init_source(X.shape[1])
+    W0 = _span.init_full(init, np.float64)
     assert np.array_equal(W0, 0.1 * _random.normal_block(5, 0, 0, 6, 0, X.shape[1]))
     assert np.allclose(np.abs(u0), 1 / np.sqrt(6))
 

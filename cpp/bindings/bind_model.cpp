@@ -43,6 +43,43 @@ void def_model_kernels(py::module_& m) {
       py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(), py::arg("slope"),
       py::arg("n_threads") = 0, "N(x_i) = sum_j u_j sigma(<w_j, x_i>) (float64).");
 
+  // The same kernels on given pre-activations Z (n x m): a span model has Z = c Z0 + K A without W.
+  m.def(
+      "outputs_from_preacts",
+      [](CMat<T> Z, CVec<T> u, double slope) {
+        check_vec(u, Z.cols(), "outputs_from_preacts", "u");
+        py::gil_scoped_release nogil;
+        return outputs_from_preacts<T>(Z, u, make_spec(slope, false));
+      },
+      py::arg("Z").noconvert(), py::arg("u").noconvert(), py::arg("slope"),
+      "N_i = sum_j u_j sigma(Z_ij) (float64) from the pre-activations Z (n x m).");
+
+  m.def(
+      "activation_pattern_from_preacts",
+      [](CMat<T> Z, double slope) {
+        py::gil_scoped_release nogil;
+        return activation_pattern<T>(Z, make_spec(slope, false));
+      },
+      py::arg("Z").noconvert(), py::arg("slope"), "sigma'(Z_ij) (n x m), with sigma'(0) = slope.");
+
+  m.def(
+      "coefficient_matrix",
+      [](CMat<T> Z, CVec<T> u, const Vectord& c, double slope, bool train_outer) {
+        check_vec(u, Z.cols(), "coefficient_matrix", "u");
+        check_vec(c, Z.rows(), "coefficient_matrix", "c");
+        RowMatrix<T> Gamma;
+        Vectord gu;
+        {
+          py::gil_scoped_release nogil;
+          coefficient_matrix<T>(Z, u, c, make_spec(slope, train_outer), Gamma, train_outer ? &gu : nullptr);
+        }
+        py::object gu_obj = train_outer ? py::cast(gu) : py::none();
+        return py::make_tuple(Gamma, gu_obj);
+      },
+      py::arg("Z").noconvert(), py::arg("u").noconvert(), py::arg("c"), py::arg("slope"), py::arg("train_outer"),
+      "(Gamma, g_u): Gamma_ij = c_i u_j sigma'(Z_ij) (n x m) and, when train_outer, g_u_j = sum_i c_i sigma(Z_ij)\n"
+      "(else None): sum_i c_i grad N(x_i) = (Gamma^T X, g_u).");
+
   m.def(
       "activation_pattern",
       [](CMat<T> X, CMat<T> W, double slope, int n_threads) {

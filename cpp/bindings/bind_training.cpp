@@ -11,7 +11,7 @@ namespace {
 
 TrainOptions make_options(const std::string& loss, double lr, bool normalized, double lr_max, std::int64_t max_iter,
                           double tol, double margin_tol, std::int64_t history_every, int n_threads,
-                          double weight_decay) {
+                          double weight_decay, const py::object& sample_weight) {
   TrainOptions o;
   o.loss = loss_from_string(loss);
   o.lr = lr;
@@ -23,6 +23,7 @@ TrainOptions make_options(const std::string& loss, double lr, bool normalized, d
   o.history_every = history_every;
   o.n_threads = n_threads;
   o.weight_decay = weight_decay;
+  if (!sample_weight.is_none()) o.weights = sample_weight.cast<Vectord>();
   return o;
 }
 
@@ -67,9 +68,10 @@ void def_training(py::module_& m) {
       "train_primal",
       [](CMat<T> X, CVec<T> y, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
          double lr, bool normalized, double lr_max, std::int64_t max_iter, double tol, double margin_tol,
-         std::int64_t history_every, int n_threads, py::object progress, double weight_decay) {
+         std::int64_t history_every, int n_threads, py::object progress, double weight_decay,
+         py::object sample_weight) {
         const TrainOptions opt = make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every,
-                                              n_threads, weight_decay);
+                                              n_threads, weight_decay, sample_weight);
         check_dim(W0.cols(), X.cols(), "train_primal", "the number of columns of W0");
         check_vec(y, X.rows(), "train_primal", "y");
         check_vec(u0, W0.rows(), "train_primal", "u0");
@@ -84,16 +86,19 @@ void def_training(py::module_& m) {
       py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("lr"), py::arg("normalized"),
       py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"), py::arg("margin_tol"), py::arg("history_every"),
       py::arg("n_threads") = 0, py::arg("progress") = py::none(), py::arg("weight_decay") = 0.0,
-      "Full-batch GD with W stored explicitly (weight_decay: lambda/2 ||theta||^2 added to the mean loss). Returns a dict (W, u, n_iter, status, loss, history, ...).");
+      py::arg("sample_weight") = py::none(),
+      "Full-batch GD with W stored explicitly (weight_decay: lambda/2 ||theta||^2 added to the mean loss;\n"
+      "sample_weight: per-sample weights omega_i of mean 1, the loss (1/n) sum_i omega_i l(q_i)). Returns a dict\n"
+      "(W, u, n_iter, status, loss, history, ...).");
 
   m.def(
       "train_span",
       [](CMat<T> K, CMat<T> Z0, double w0_sqnorm, CVec<T> y, CMat<T> A0, CVec<T> u0, double slope,
          bool train_outer, const std::string& loss, double lr, bool normalized, double lr_max,
          std::int64_t max_iter, double tol, double margin_tol, std::int64_t history_every, int n_threads,
-         py::object progress, double weight_decay) {
+         py::object progress, double weight_decay, py::object sample_weight) {
         const TrainOptions opt = make_options(loss, lr, normalized, lr_max, max_iter, tol, margin_tol, history_every,
-                                              n_threads, weight_decay);
+                                              n_threads, weight_decay, sample_weight);
         check_mat(K, y.size(), y.size(), "train_span", "K");
         check_mat(Z0, y.size(), u0.size(), "train_span", "Z0");
         check_mat(A0, y.size(), u0.size(), "train_span", "A0");
@@ -109,9 +114,9 @@ void def_training(py::module_& m) {
       py::arg("A0").noconvert(), py::arg("u0").noconvert(), py::arg("slope"), py::arg("train_outer"),
       py::arg("loss"), py::arg("lr"), py::arg("normalized"), py::arg("lr_max"), py::arg("max_iter"), py::arg("tol"),
       py::arg("margin_tol"), py::arg("history_every"), py::arg("n_threads") = 0, py::arg("progress") = py::none(),
-      py::arg("weight_decay") = 0.0,
+      py::arg("weight_decay") = 0.0, py::arg("sample_weight") = py::none(),
       "Full-batch GD in the span of the data: W = beta W0 + A^T X, Z = beta Z0 + K A (beta = 1 without weight\n"
-      "decay). Returns a dict (A, w0_coef = beta, u, ...).");
+      "decay; sample_weight as in train_primal). Returns a dict (A, w0_coef = beta, u, ...).");
 
   m.def(
       "add_gamma_t_x",

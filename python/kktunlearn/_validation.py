@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .exceptions import InsufficientMemoryError, NotFittedError
+from .exceptions import InsufficientMemoryError, not_fitted_error
 
 _DTYPES = (np.float64, np.float32)
 
@@ -357,8 +357,8 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
 
 def check_is_fitted(model: Any) -> None:
     if not getattr(model, "is_fitted_", False):
-        raise NotFittedError(
-            f"this {type(model).__name__} is not fitted yet; call fit(X, y) before using it")
+        raise not_fitted_error(
+            f"this {type(model).__name__} instance is not fitted yet; call fit(X, y) before using it")
 
 
 def check_fitted_params(model: Any) -> None:

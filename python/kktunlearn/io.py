@@ -100,10 +100,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _model_classes() -> Dict[str, type]:
-    # A fixed registry: a file can only name one of these, nothing is imported by name.
-    from .models import LinearModel, TwoLayerReLU
+    # A fixed registry (the estimator classes, registered by kktunlearn._estimator): a file can only name
+    # one of these, nothing is imported by name.
+    from ._estimator import model_classes
 
-    return {"LinearModel": LinearModel, "TwoLayerReLU": TwoLayerReLU}
+    return model_classes()
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -251,7 +252,10 @@ def save(model: Any, path: Union[PathLike, Any]) -> None:
         for name in sorted(vars(model)):
             if not _ATTR_RE.match(name) or isinstance(getattr(cls, name, None), property):
                 continue
-            v = enc.encode_or_drop(getattr(model, name), name)
+            val = getattr(model, name)
+            if name == "feature_names_in_":
+                val = np.asarray(val, dtype=str)  # scikit-learn's object array of str, stored as a str array
+            v = enc.encode_or_drop(val, name)
             if v is not _DROP:
                 attributes[name] = v
     meta: Dict[str, Any] = {
@@ -685,6 +689,10 @@ ATTRIBUTE_FIELDS: Dict[str, Tuple[bool, Any]] = {
     "representation_": (False, lambda v, c: None if v in ("primal", "span") else (_ for _ in ()).throw(
         _Bad(f"must be 'primal' or 'span', got {v!r}"[:120]))),
     "unlearn_info_": (False, _c_unlearn_info),
+    # the estimator layer (models.fit): input-scale factor of the step, weighted fit, DataFrame column names
+    "lr_scale_": (False, _c_real),
+    "weighted_fit_": (False, _c_bool),
+    "feature_names_in_": (False, _array(ndim=1, kinds="U")),
 }
 
 #: ``unlearn_info_`` keys the library reads back (others are kept as stored, any decodable value).
@@ -1111,6 +1119,8 @@ def _build_model(meta: Dict[str, Any], arrays: Dict[str, np.ndarray], where: str
         u = np.array(state["u"], copy=True)
         model._set_state(W, u)
     for name, v in attrs.items():
+        if name == "feature_names_in_":
+            v = np.asarray(v, dtype=object)  # scikit-learn's convention: an object array of str
         setattr(model, name, np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
     model.is_fitted_ = True
     return model

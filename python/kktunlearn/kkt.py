@@ -512,6 +512,7 @@ def _margins(model: Any, Xc: np.ndarray, yc: np.ndarray, nt: int) -> np.ndarray:
 
 def _prepare(model: Any, X: Any, y: Any):
     _check_model(model)
+    model._require_unweighted("The KKT certificate")
     Xc = model._check_X(X)
     yc = model._encode_y(y, Xc.shape[0])
     return Xc, yc
@@ -947,6 +948,7 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     .. [2] Lyu & Li, ICLR 2020, definition of an (epsilon, delta)-approximate KKT point.
     """
     _check_model(unlearned, "unlearned")
+    unlearned._require_unweighted("verify_unlearning")
     Xc = unlearned._check_X(X)
     n = Xc.shape[0]
     yc = unlearned._encode_y(y, n)

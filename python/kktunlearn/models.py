@@ -8,9 +8,11 @@ exponential or logistic loss (the C++ core runs the whole loop):
     sigma(z) = max(z, a z), a = leaky_slope (0 = ReLU), sigma'(0) := a
 
     L(theta) = (1/n) sum_i l(y_i N(x_i)) + (weight_decay/2) ||theta||^2,   l(q) = exp(-q)  or  log(1 + exp(-q))
+        (with sample_weight in fit: sum_i w_i l(y_i N(x_i)) / sum_i w_i in place of the plain mean)
     theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t weight_decay) theta_t - lr_t grad(mean loss),
-        lr_t = lr                                  (normalized_gd=False)
-        lr_t = min(lr / (L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True; Lyu & Li 2020)
+        lr_t = lr / s_X                            (normalized_gd=False)
+        lr_t = min(lr / (s_X L(theta_t) rho_t^(2-2/L)), lr_max)   (normalized_gd=True; Lyu & Li 2020)
+        s_X = max(1, max_i ||x_i||^2 / 100) (lr_scaling="auto", the default; 1 for lr_scaling="none")
         rho_t = max(1, log(1 / L(theta_t))): for L = 1 (linear, fixed u) simply lr / L(theta_t); for the
         2-homogeneous trained-u network the extra 1/log(1/L) (Lyu & Li 2020) keeps the step from growing
         with ||theta||.
@@ -21,107 +23,40 @@ one set of kernels serves both.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Optional
 
 import numpy as np
 
-from . import _core, _span
+from . import _core, _inputs, _span, _training
+from . import io as _io
+from . import unlearning as _unlearning
+from ._estimator import ParamsMixin, clone
+from ._training import choose_representation
 from ._validation import (_check_alloc, check_array, check_bool, check_choice, check_dtype, check_features,
-                          check_fitted_params, check_int, check_is_fitted, check_memory, check_n_threads,
-                          check_positive, check_random_state, encode_labels)
+                          check_fitted_params, check_int, check_is_fitted, check_n_threads, check_positive,
+                          check_random_state, encode_labels)
 from .exceptions import ConvergenceWarning, TrainingDivergedError
 
+__all__ = ["LinearModel", "TwoLayerReLU", "choose_representation", "clone"]
+
 _LOSSES = ("exponential", "logistic")
+# lr_scaling="auto": the step is lr / max(1, max_i ||x_i||^2 / _LR_SCALE_SQNORM) (see fit)
+_LR_SCALE_SQNORM = 100.0
 _REPRESENTATIONS = ("auto", "primal", "span")
 
 
-# the span representation holds K = X X^T (n x n); above this size "auto" stays primal
-_SPAN_MAX_GRAM_BYTES = 2 << 30
+class _HomogeneousModel(ParamsMixin):
+    """Shared machinery of the estimators.
 
-
-def choose_representation(n: int, d: int, m: int, max_iter: int, itemsize: int = 8) -> str:
-    """The `representation="auto"` cost model (flop counts of one fit, plus a memory guard).
-
-    primal: every step computes Z = X W^T and W += Gamma^T X:      4 n m d flops per step.
-    span:   once K = X X^T (n^2 d, symmetric) and Z0 = X W0^T (2 n m d), then per step
-            Z = Z0 + K A (2 n^2 m); W = W0 + A^T X (2 n m d) is formed only if asked for.
-    `span` is chosen when its total is below the primal total (roughly when n < 2 d) and its
-    n x n Gram matrix takes at most 2 GiB (n^2 * itemsize bytes); otherwise `primal`.
-    """
-    T = max(int(max_iter), 1)
-    primal = 4.0 * n * m * d * T
-    span = n * n * d + 2.0 * n * m * d + 2.0 * n * n * m * T
-    if float(n) * n * itemsize > _SPAN_MAX_GRAM_BYTES:
-        return "primal"
-    return "span" if span < primal else "primal"
-
-
-class _Progress:
-    """Optional tqdm bar fed by the C++ loop's callback (about 5 updates per second)."""
-
-    def __init__(self, enabled: bool, total: int, desc: str):
-        self.bar = None
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # pragma: no cover - tqdm is in the test extra
-                warnings.warn("progress=True needs tqdm (pip install tqdm); continuing without a bar",
-                              UserWarning, stacklevel=3)
-            else:
-                self.bar = tqdm(total=total, desc=desc, leave=False)
-
-    def __call__(self, it: int, loss: float) -> bool:
-        if self.bar is not None:
-            self.bar.update(it - self.bar.n)
-            self.bar.set_postfix(loss=f"{loss:.3e}", refresh=False)
-        return True
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-class _HomogeneousModel:
-    """Shared machinery of the estimators (scikit-learn conventions, no scikit-learn dependency)."""
+    Three layers: the scikit-learn parameter protocol (kktunlearn._estimator.ParamsMixin), the fitted
+    first layer as a representation object (kktunlearn._span.SpanState or PrimalState, the same
+    methods), and the training engine (kktunlearn._training). This class holds the hyper-parameter
+    checks, the fitted state and the public methods."""
 
     _linear = False
-
-    # ------------------------------------------------------------------ parameters
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> Dict[str, Any]:
-        """Constructor parameters as a dict (scikit-learn convention)."""
-        return {k: getattr(self, k) for k in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> "_HomogeneousModel":
-        """Set constructor parameters; unknown names raise ValueError."""
-        valid = set(self._get_param_names())
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}; valid: {sorted(valid)}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        cls = type(self)
-        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items() if k != "self"}
-        parts = []
-        for k, v in self.get_params().items():
-            dv = defaults.get(k, inspect._empty)
-            try:
-                same = dv is not inspect._empty and (v is dv or bool(v == dv))
-            except Exception:
-                same = False
-            if not same:
-                parts.append(f"{k}={v!r}")
-        return f"{cls.__name__}({', '.join(parts)})"
 
     # ------------------------------------------------------------------ structure
     @property
@@ -297,10 +232,8 @@ class _HomogeneousModel:
         return v
 
     def _outputs_from_preacts(self, Z: np.ndarray) -> np.ndarray:
-        """N_i = sum_j u_j sigma(Z_ij) (float64)."""
-        Zd = np.asarray(Z, dtype=np.float64)
-        a = self.slope_
-        return np.where(Zd > 0, Zd, a * Zd) @ np.asarray(self._u, dtype=np.float64)
+        """N_i = sum_j u_j sigma(Z_ij) (float64), by the core's kernel (the one the primal outputs use)."""
+        return _core.outputs_from_preacts(np.ascontiguousarray(Z, dtype=self.dtype_), self._u, self.slope_)
 
     def _with_span(self, A: np.ndarray, u: np.ndarray, w0_coef: Optional[float] = None) -> "_HomogeneousModel":
         """New span model W' = W0 + A'^T X_train sharing this model's X, K, Z0 and W0."""
@@ -375,7 +308,8 @@ class _HomogeneousModel:
                 u0 = np.ascontiguousarray(self._init_source(X.shape[1])[1], dtype=dt)
                 base = np.zeros_like(sp.A)
                 coef = 1.0
-            res = runner._run_span(Kr, Z0r, w0sq, yr, u0)
+            # s_X from the Gram diagonal ||x_i||^2 (no pass over X)
+            res = _training.run_span(runner, Kr, Z0r, w0sq, yr, u0, lr_scale=runner._lr_scale_from(np.diag(Kr)))
             # the run's W = beta W_start + dA^T X_r, W_start = coef W0 + base^T X (weight decay: beta < 1)
             beta = float(res["w0_coef"])
             A = base * np.asarray(beta, dtype=base.dtype) if beta != 1.0 else base.copy()
@@ -389,7 +323,7 @@ class _HomogeneousModel:
                 init, u0 = self._init_source(X.shape[1])
                 W_start = _span.init_full(sp.init if sp is not None else init, dt)
                 u0 = np.ascontiguousarray(u0, dtype=dt)
-            res = runner._run_primal(Xr, yr, W_start, u0)
+            res = _training.run_primal(runner, Xr, yr, W_start, u0, lr_scale=runner._lr_scale(Xr))
             new = self._with_params(res["W"], res["u"])
         new.n_iter_ = int(res["n_iter"])
         new.fit_status_ = res["status"]
@@ -421,6 +355,13 @@ class _HomogeneousModel:
     def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self)
         check_fitted_params(self)
+        X = _inputs.convert_object_X(X, name)
+        if not isinstance(X, np.ndarray):
+            # DataFrames: column names against feature_names_in_; lists etc.: scikit-learn's shape messages
+            _inputs.check_feature_names(self, X)
+            _inputs.check_X_shape(X, self, fitted=True)
+        elif X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != self.n_features_in_:
+            _inputs.check_X_shape(X, self, fitted=True)
         sp = self.__dict__.get("_span")
         if sp is not None and isinstance(X, np.ndarray) and sp._same_buffer(X):
             # the span model's own training matrix: validated at fit, and the in-place check (which a NaN
@@ -465,6 +406,7 @@ class _HomogeneousModel:
         check_bool(self.normalized_gd, "normalized_gd")
         check_bool(getattr(self, "progress", False), "progress")
         check_random_state(self.random_state)
+        check_choice(getattr(self, "lr_scaling", "auto"), "lr_scaling", ("auto", "none"))
 
     # ------------------------------------------------------------------ training
     def _default_u(self, m: int) -> np.ndarray:
@@ -474,82 +416,114 @@ class _HomogeneousModel:
         """(W0 source, u0): W0 as a _span.SeededInit / ZeroInit (regenerable, never stored m x d)."""
         raise NotImplementedError
 
-    def _init_params(self, d: int):
-        """(W0, u0) as arrays (float64): W0 = init_scale * z, z the counter-based standard normals of
-        the seed of random_state (kktunlearn._random)."""
-        init, u0 = self._init_source(d)
-        return _span.init_full(init, np.float64), u0
+    def _lr_scale(self, X: np.ndarray) -> float:
+        """s_X = max(1, max_i ||x_i||^2 / 100) over the rows of X: the learning rate of fit is lr / s_X (see fit)."""
+        if getattr(self, "lr_scaling", "auto") == "none" or X.shape[0] == 0:
+            return 1.0
+        return self._lr_scale_from(np.einsum("ij,ij->i", X, X, dtype=np.float64))
 
-    def _train_common(self) -> Dict[str, Any]:
-        return dict(slope=self.slope_, train_outer=self.train_outer_, loss=self.loss, lr=float(self.lr),
-                    normalized=bool(self.normalized_gd), lr_max=float(self.lr_max), max_iter=int(self.max_iter),
-                    tol=float(self.tol), margin_tol=float(self.margin_tol), history_every=int(self.history_every),
-                    weight_decay=float(getattr(self, "weight_decay", 0.0)), n_threads=self._n_threads())
+    def _lr_scale_from(self, sqnorms: np.ndarray) -> float:
+        if getattr(self, "lr_scaling", "auto") == "none" or sqnorms.size == 0:
+            return 1.0
+        r = float(np.max(np.asarray(sqnorms, dtype=np.float64))) / _LR_SCALE_SQNORM
+        return max(1.0, r) if np.isfinite(r) else 1.0
 
-    def _run_primal(self, X, y_enc, W0, u0) -> Dict[str, Any]:
-        bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
-        try:
-            return _core.train_primal(X, y_enc, np.ascontiguousarray(W0), np.ascontiguousarray(u0), progress=bar,
-                                      **self._train_common())
-        finally:
-            bar.close()
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "_HomogeneousModel":
+        """Train by full-batch gradient descent from a seeded initialization.
 
-    def _run_span(self, K, Z0, w0sq, y_enc, u0) -> Dict[str, Any]:
-        bar = _Progress(bool(getattr(self, "progress", False)), int(self.max_iter), type(self).__name__)
-        A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
-        try:
-            return _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), progress=bar,
-                                    **self._train_common())
-        finally:
-            bar.close()
+        Minimizes the mean loss (1/n) sum_i l(y_i N(x_i)), or with `sample_weight` the weighted mean
+        sum_i w_i l(y_i N(x_i)) / sum_i w_i (plus (weight_decay/2) ||theta||^2), by the steps of the
+        module docstring, on the gradient-descent scheme of Lyu & Li (2020) and of Melamed et al.
+        (arXiv 2510.14844, Sec. 3) that drives the model to a KKT point of margin maximization.
 
-    def fit(self, X: Any, y: Any) -> "_HomogeneousModel":
-        """Train by full-batch gradient descent from a seeded initialization; returns self.
+        Input scale: with ``lr_scaling="auto"`` (default) the step uses lr / s_X in place of lr, where
+        s_X = max(1, max_i ||x_i||^2 / 100). One step changes a margin q_j = y_j N(x_j) by at most
+        about lr_t ||grad L|| ||x_j||, and for the exponential loss ||grad L|| <= L(theta) max_i ||x_i||
+        (times ||u|| for the network), so the normalized step lr / (L(theta) s_X) moves every margin by
+        at most about 100 lr per step, whatever the scale of X (the exponential overflows only below
+        q = -709): unscaled real data (features in the thousands, max_i ||x_i||^2 ~ 1e7) trains with the
+        defaults instead of diverging at the first step, and data whose rows have squared norm <= 100
+        (unit-norm rows, the setting of the papers) trains exactly as without the rule (s_X = 1). On a
+        linear model training on X with step lr / s_X follows the margins of training on X / sqrt(s_X)
+        with step lr. The cap lr_max applies to the scaled step. ``lr_scaling="none"`` disables it.
+        Features on very different scales still train slowly (gradient descent is not scale
+        invariant per feature): standardize them (e.g. scikit-learn's StandardScaler).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense, finite training data (a DataFrame's string column names become
+            ``feature_names_in_``).
+        y : array-like of shape (n_samples,)
+            Two classes (-1/+1 are kept; otherwise the smaller class is -1). A column vector warns
+            (DataConversionWarning) and is ravelled.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights w_i of the weighted mean loss; integer weights are the same as
+            repeating rows. KKT multipliers, certificates, verification and unlearning are defined for
+            the unweighted mean loss and refuse a model fitted with unequal weights (ValueError).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            On bad input (1-D, empty, non-finite X; y None, continuous, multi-class or of one class;
+            bad sample weights) or bad hyper-parameters.
+        TypeError
+            On sparse or non-numeric X.
+        TrainingDivergedError
+            When the loss becomes NaN/inf (the model keeps the last finite state).
+        KeyboardInterrupt
+            On Ctrl-C (the model keeps the last consistent state).
+
+        Warns
+        -----
+        ConvergenceWarning
+            When the model does not fit the training data at the end.
+
+        Notes
+        -----
         Stops after `max_iter` steps, when the mean loss reaches `tol` (if > 0), or when the
         normalized margin min_i q_i / ||theta||^L improves by less than `margin_tol` (relative)
-        between two history records (if > 0). Warns (ConvergenceWarning) when the model does not
-        fit the data at the end; raises TrainingDivergedError if the loss becomes NaN/inf (the
-        model keeps the last finite state) and KeyboardInterrupt on Ctrl-C (same).
+        between two history records (if > 0).
         """
         self._check_hyper()
         dt = self.dtype_
-        X = check_array(X, "X", dtype=dt)
-        n, d = X.shape
+        _inputs.check_X_shape(X, self, fitted=False)
+        if y is None:
+            _inputs.check_target(y, self)
+        Xa = check_array(_inputs.convert_object_X(X), "X", dtype=dt)
+        y = _inputs.check_target(y, self)
+        n, d = Xa.shape
         y_enc, classes = encode_labels(y, n, dtype=dt)
+        omega = _inputs.check_sample_weight(sample_weight, n)
         m = 1 if self._linear else int(self.width)
         size_name = "width" if not self._linear else "X"
         _check_alloc((n, m), np.dtype(dt).itemsize, f"{size_name} (pre-activations of {n} x {m})")
-        _check_fit_memory(self, n, d, m, np.dtype(dt).itemsize)
+        _training.check_fit_memory(self, n, d, m, np.dtype(dt).itemsize)
         init, u0 = self._init_source(d)
         u0 = np.ascontiguousarray(u0, dtype=dt)
-        m = init.m
-        rep = self.representation
-        if rep == "auto":
-            rep = choose_representation(n, d, m, int(self.max_iter), np.dtype(dt).itemsize)
-        nt = self._n_threads()
+        # zero-weight rows do not enter the loss (nor the scale: fitting with them equals fitting without them)
+        s_x = self._lr_scale(Xa) if omega is None else self._lr_scale_from(
+            np.einsum("ij,ij->i", Xa, Xa, dtype=np.float64)[omega > 0])
         t0 = time.perf_counter()
         try:
-            if rep == "primal":
-                _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
-                res = self._run_primal(X, y_enc, _span.init_full(init, dt), u0)
-            else:
-                _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
-                K = _core.kernel_matrix(X, nt)
-                Z0, w0rowsq = _span.init_preacts(init, X, nt, per_row=True)
-                w0sq = float(w0rowsq.sum())
-                res = self._run_span(K, Z0, w0sq, y_enc, u0)
+            rep, state, res = _training.fit(self, Xa, y_enc, init, u0, omega, lr_scale=s_x)
         except _core.NumericalError as exc:
             raise TrainingDivergedError(
-                f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(X).max()):.3g}; rescale X "
-                f"(e.g. rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
+                f"training cannot start: {exc}. The largest |X| entry is {float(np.abs(Xa).max()):.3g}; rescale X "
+                f"(e.g. StandardScaler, or rows of unit norm) or lower init_scale (now {self.init_scale}).") from exc
         self.classes_ = classes
+        _inputs.set_feature_names(self, X)
         if rep == "primal":
-            self._set_state(res["W"], res["u"])
+            self._set_state(state.W, res["u"])
         else:
-            self._set_span_state(_span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_coef=float(res["w0_coef"]),
-                                                 w0_rowsq=w0rowsq), res["u"])
+            self._set_span_state(state, res["u"])
         self.representation_ = rep
+        self.weighted_fit_ = omega is not None
+        self.lr_scale_ = s_x
         self.n_iter_ = int(res["n_iter"])
         self.fit_status_ = res["status"]
         self.loss_ = float(res["loss"])
@@ -563,7 +537,9 @@ class _HomogeneousModel:
         if res["status"] == "diverged":
             raise TrainingDivergedError(
                 f"training diverged at iteration {self.n_iter_}: the loss became NaN or inf. The model keeps the "
-                f"last finite state; lower lr (now {self.lr}) or use normalized_gd=True with a smaller lr.")
+                f"last finite state; lower lr (now {self.lr}; the step is lr / s_X with s_X = {s_x:.3g}"
+                f"{', times 1 / L(theta) with normalized_gd=True' if self.normalized_gd else ''}), or rescale X "
+                f"(e.g. StandardScaler, or rows of unit norm; max_i ||x_i||^2 = {s_x:.3g}).")
         loss_hist = self.history_.get("loss")
         if (res["n_misfit"] > 0 and self.max_iter > 0 and loss_hist is not None and len(loss_hist) > 1
                 and np.isfinite(loss_hist[-1]) and loss_hist[-1] > loss_hist[0]):
@@ -577,9 +553,19 @@ class _HomogeneousModel:
                 f"{type(self).__name__} does not fit the training data after {self.n_iter_} iterations: "
                 f"{res['n_misfit']} of {n} points have margin y_i N(x_i) <= 0 (min margin {self.min_margin_:.3g}). "
                 "The data may not be separable by this model; try more iterations (max_iter), a larger lr, "
-                "normalized_gd=True, or a wider network. KKT certificates need a model that fits the data.",
+                f"{'normalized_gd=True, ' if not self.normalized_gd else ''}a wider network, or scaled features "
+                "(StandardScaler). KKT certificates need a model that fits the data.",
                 ConvergenceWarning, stacklevel=2)
         return self
+
+    def _require_unweighted(self, what: str) -> None:
+        """ValueError when the model was fitted with unequal sample weights (`what` cannot use it)."""
+        if getattr(self, "weighted_fit_", False):
+            raise ValueError(
+                f"{what} is defined for a model trained on the unweighted mean loss (1/n) sum_i l(q_i): the KKT "
+                "conditions of margin maximization (Melamed et al., arXiv 2510.14844, Sec. 3) and the unlearning "
+                "steps built on them have no sample weights. This model was fitted with sample_weight; refit "
+                "without it (or with equal weights).")
 
     # ------------------------------------------------------------------ prediction
     def _outputs(self, Xc: np.ndarray) -> np.ndarray:
@@ -603,13 +589,75 @@ class _HomogeneousModel:
         N = self.decision_function(X)
         return np.where(N > 0, self.classes_[1], self.classes_[0])
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy of predict(X) against y."""
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities from the model output f = N(x) through the link of the training loss.
+
+        logistic loss: P(y = +1 | x) = 1 / (1 + exp(-f)), the link for which l(q) = log(1 + exp(-q)) is
+        the negative log-likelihood.
+        exponential loss: P(y = +1 | x) = 1 / (1 + exp(-2 f)). The population minimizer of
+        E[exp(-y f(x))] is f*(x) = (1/2) log(p(x) / (1 - p(x))) with p(x) = P(y = +1 | x) (Friedman,
+        Hastie & Tibshirani, "Additive logistic regression", Ann. Statist. 28 (2000), Lemma 1: the
+        AdaBoost link), whose inverse is this sigmoid of 2 f.
+        On separable data both grow with ||theta|| (gradient descent drives the margins to infinity,
+        Melamed et al., arXiv 2510.14844, Sec. 3), so the probabilities of a long-trained model are
+        near 0 or 1: they rank points like decision_function but are not calibrated.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2), float64
+            Columns P(classes_[0] | x) and P(classes_[1] | x); rows sum to 1.
+        """
+        f = self.decision_function(X)
+        z = 2.0 * f if self.loss == "exponential" else f
+        e = np.exp(-np.abs(z))  # no overflow: sigmoid(z) = 1/(1+e) for z >= 0, e/(1+e) for z < 0
+        p1 = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        p0 = np.where(z >= 0, e / (1.0 + e), 1.0 / (1.0 + e))
+        return np.column_stack([p0, p1])
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """log of predict_proba, computed without underflow: log P(+1) = -log(1 + exp(-z)), z = f
+        (logistic loss) or 2 f (exponential loss).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2), float64
+        """
+        f = self.decision_function(X)
+        z = 2.0 * f if self.loss == "exponential" else f
+        return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of predict(X) against y (weighted by `sample_weight` if given).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Labels among ``classes_``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights of the weighted accuracy sum_i w_i [pred_i = y_i] / sum_i w_i.
+
+        Returns
+        -------
+        float
+        """
         with _span.one_check(self):
             Xc = self._check_X(X)
             y_enc = self._encode_y(y, Xc.shape[0])
             N = self._outputs(Xc)
-        return float(np.mean(np.where(N > 0, 1.0, -1.0) == y_enc))
+        hit = np.where(N > 0, 1.0, -1.0) == y_enc
+        if sample_weight is None:
+            return float(np.mean(hit))
+        w = _inputs.check_sample_weight(sample_weight, Xc.shape[0])
+        return float(np.mean(hit)) if w is None else float(np.dot(w, hit) / w.sum())
 
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
@@ -641,18 +689,14 @@ class _HomogeneousModel:
             _, gW, gu = _core.loss_and_grad(Xc, y_enc, self._W, self._u, self.slope_, self.train_outer_,
                                             self.loss, self._n_threads())
         else:
-            Z = self._preactivations(Xc)
+            Z = np.ascontiguousarray(self._preactivations(Xc), dtype=self.dtype_)
             yd = y_enc.astype(np.float64)
             q = yd * self._outputs_from_preacts(Z)
             c = _core.losses(q, self.loss)[1] * yd / Xc.shape[0]
-            Zd = Z.astype(np.float64)
-            a = self.slope_
-            Gamma = np.ascontiguousarray(
-                c[:, None] * np.asarray(self._u, dtype=np.float64)[None, :] * np.where(Zd > 0, 1.0, a),
-                dtype=self.dtype_)
+            # Gamma_ij = c_i u_j sigma'(Z_ij), g_u = sigma(Z)^T c: the core's kernel, then dL/dW = Gamma^T X
+            Gamma, gu = _core.coefficient_matrix(Z, self._u, c, self.slope_, self.train_outer_)
             gW = np.zeros(self._W_shape(), dtype=self.dtype_)
             _core.add_gamma_t_x(Gamma, Xc, gW, self._n_threads())
-            gu = np.where(Zd > 0, Zd, a * Zd).T @ c if self.train_outer_ else None
         parts = [np.asarray(gW, dtype=np.float64).ravel()]
         if self.train_outer_:
             parts.append(np.asarray(gu, dtype=np.float64))
@@ -668,23 +712,19 @@ class _HomogeneousModel:
         """sigma'(<w_j, x_i>) (n x m), with sigma'(0) = leaky_slope."""
         Xc = self._check_X(X)
         if self._is_span:
-            Z = self._preactivations(Xc)
-            return np.where(Z > 0, 1.0, self.slope_).astype(self.dtype_)
+            Z = np.ascontiguousarray(self._preactivations(Xc), dtype=self.dtype_)
+            return _core.activation_pattern_from_preacts(Z, self.slope_)
         return _core.activation_pattern(Xc, self._W, self.slope_, self._n_threads())
 
     # ------------------------------------------------------------------ model files
     def save(self, path: Any) -> None:
         """Write the model to `path` (kktunlearn.load reads it back; format in kktunlearn.io)."""
-        from .io import save
-
-        save(self, path)
+        _io.save(self, path)
 
     # ------------------------------------------------------------------ unlearning
     def unlearn(self, X: Any, y: Any, forget: Any, method: str = "ga", **options: Any):
         """Same as kktunlearn.unlearn(self, X, y, forget, method, **options): a new model."""
-        from .unlearning import unlearn
-
-        return unlearn(self, X, y, forget, method=method, **options)
+        return _unlearning.unlearn(self, X, y, forget, method=method, **options)
 
 
 class LinearModel(_HomogeneousModel):
@@ -726,11 +766,37 @@ class LinearModel(_HomogeneousModel):
     representation : "auto", "primal" or "span" (see choose_representation). Both give the same
         model (the same iterates up to rounding). "span" keeps W = W0 + A^T X implicitly: the model
         stores A (n x m), K = X X^T, Z0 = X W0^T, a reference to the training X and the seed W0 was
-        drawn from (kktunlearn._span), and forms the m x d matrix W only when W_, params() or _W is
+        drawn from (kktunlearn._span), and forms the m x d matrix W only when ``W_``, ``params()`` or ``_W`` is
         read. The training X is pickled with a span model. Modifying X in place after fit is
         detected (RuntimeError), never silently used.
     dtype : np.float64 (default) or np.float32.
     progress : show a tqdm progress bar during fit.
+    lr_scaling : "auto" (default) or "none". "auto": the step is lr / s_X with
+        s_X = max(1, max_i ||x_i||^2 / 100), so that unscaled data trains with the defaults (see fit);
+        "none": the step is lr.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        The weight vector w.
+    classes_ : ndarray of shape (2,)
+        The two labels; classes_[0] is encoded as -1, classes_[1] as +1.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features,), object
+        Column names of a DataFrame X at fit (only when they are all strings).
+    n_iter_ : int
+        Gradient steps taken.
+    loss_, log_loss_, min_margin_ : float
+        Final (weighted) mean loss, its log, and min_i y_i N(x_i).
+    lr_scale_ : float
+        The input-scale factor s_X of the step (1 with lr_scaling="none").
+    weighted_fit_ : bool
+        True when fitted with unequal sample weights (certificates and unlearning then refuse the model).
+    representation_ : str
+        "primal" or "span".
+    history_ : dict of ndarrays
+        iter, loss, log_loss, min_margin, normalized_margin every history_every steps.
     """
 
     _linear = True
@@ -739,7 +805,8 @@ class LinearModel(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, lr_max: float = math.inf, margin_tol: float = 0.0,
                  history_every: int = 10, init_scale: float = 0.0, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0,
+                 lr_scaling: str = "auto"):
         self.loss = loss
         self.lr = lr
         self.max_iter = max_iter
@@ -755,6 +822,7 @@ class LinearModel(_HomogeneousModel):
         self.dtype = dtype
         self.progress = progress
         self.weight_decay = weight_decay
+        self.lr_scaling = lr_scaling
 
     @property
     def coef_(self) -> np.ndarray:
@@ -784,8 +852,18 @@ class TwoLayerReLU(_HomogeneousModel):
     leaky_slope : a in sigma(z) = max(z, a z); 0 is the ReLU. sigma'(0) := a.
     init_scale : W(0) ~ N(0, init_scale^2) entrywise, from `random_state`.
     outer_weights : u (m,); default +1/sqrt(m) for the first ceil(m/2) neurons, -1/sqrt(m) for the rest.
-    loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max, margin_tol,
-    history_every, representation, dtype, progress, weight_decay : as in LinearModel.
+    loss, lr, max_iter, normalized_gd, tol, random_state, n_threads, lr_max : as in LinearModel.
+    margin_tol, history_every, representation, dtype, progress, weight_decay, lr_scaling : as in LinearModel.
+
+    Attributes
+    ----------
+    W_ : ndarray of shape (width, n_features)
+        First-layer weights (formed on first access for a span model).
+    u_ : ndarray of shape (width,)
+        Output weights.
+    classes_, n_features_in_, feature_names_in_, n_iter_, loss_, log_loss_, min_margin_, lr_scale_, \
+weighted_fit_, representation_, history_
+        As in LinearModel.
     """
 
     def __init__(self, width: int = 100, train_outer: bool = False, leaky_slope: float = 0.0,
@@ -793,7 +871,8 @@ class TwoLayerReLU(_HomogeneousModel):
                  normalized_gd: bool = True, tol: float = 0.0, random_state: Optional[int] = None,
                  n_threads: Optional[int] = None, outer_weights: Any = None, lr_max: float = math.inf,
                  margin_tol: float = 0.0, history_every: int = 10, representation: str = "auto",
-                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0):
+                 dtype: Any = np.float64, progress: bool = False, weight_decay: float = 0.0,
+                 lr_scaling: str = "auto"):
         self.width = width
         self.train_outer = train_outer
         self.leaky_slope = leaky_slope
@@ -813,6 +892,7 @@ class TwoLayerReLU(_HomogeneousModel):
         self.dtype = dtype
         self.progress = progress
         self.weight_decay = weight_decay
+        self.lr_scaling = lr_scaling
 
     def _check_hyper(self) -> None:
         super()._check_hyper()
@@ -844,22 +924,3 @@ class TwoLayerReLU(_HomogeneousModel):
         return init, u0
 
 
-def _check_fit_memory(model: "_HomogeneousModel", n: int, d: int, m: int, itemsize: int) -> None:
-    """Estimate what fit allocates (before allocating any of it) and refuse what cannot fit in memory:
-    u (m, float64 and the model's dtype), the pre-activations and their gradients (3 x n x m), and either
-    the primal W(0), W and its gradient (3 x m x d) or the span state (the n x n Gram matrix, Z(0), A)."""
-    rep = model.representation
-    if rep == "auto":
-        rep = choose_representation(n, d, m, int(model.max_iter), itemsize)
-    est = m * (8 + itemsize) + 3 * n * m * itemsize
-    est += 3 * m * d * itemsize if rep == "primal" else (n * n + 2 * n * m) * itemsize
-    name = "X" if model._linear or (rep != "primal" and n * n > 3 * n * m) else "width"
-    check_memory(est, name, f"fitting {type(model).__name__} (n={n}, d={d}, width={m}, {rep} representation)")
-
-
-def clone(model: _HomogeneousModel) -> _HomogeneousModel:
-    """An unfitted copy with the same constructor parameters (scikit-learn's clone)."""
-    if not isinstance(model, _HomogeneousModel):
-        raise TypeError(f"clone expects a kktunlearn model, got {type(model).__name__}")
-    params = {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in model.get_params().items()}
-    return type(model)(**params)

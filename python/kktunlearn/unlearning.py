@@ -643,7 +643,7 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
 
 
 def _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt):
-    from .models import clone
+    from ._estimator import clone
 
     trows = model._train_rows_of(Xc)
     if trows is not None:
@@ -898,6 +898,7 @@ def unlearn(model, X: Any, y: Any, forget: Any, method: str = "ga", **options: A
         raise ValueError(f"unknown unlearning method {method!r}; choose one of {list(METHODS)}")
     opts = _check_options(method, options)
     check_is_fitted(model)
+    model._require_unweighted("Unlearning")
     Xc, y_enc, idx, keep = _split(model, X, y, forget)
     nt = model._n_threads()
     t0 = time.perf_counter()
@@ -1039,6 +1040,7 @@ def unlearn_sequence(model, X: Any, y: Any, requests: Sequence[Any], method: str
                          "recomputed at every round")
     _check_options(method, options)
     check_is_fitted(model)
+    model._require_unweighted("Unlearning")
     Xc = model._check_X(X)
     n = Xc.shape[0]
     y_arr = np.asarray(y)

@@ -4,6 +4,10 @@
 //   grad L   = (1/n) sum_i l'(q_i) y_i grad N(x_i; theta) + lambda theta
 //   theta_{t+1} = theta_t - lr_t grad L(theta_t) = (1 - lr_t lambda) theta_t - lr_t (data gradient)
 //   (the reported loss, tol and history are those of the mean data loss, without the lambda term)
+//   With per-sample weights omega_i >= 0 (TrainOptions::weights, normalized by the caller to mean 1,
+//   so omega_i = n w_i / sum_k w_k) the mean loss is the weighted mean (1/n) sum_i omega_i l(q_i)
+//   = sum_i w_i l(q_i) / sum_i w_i, and each example's loss derivative is multiplied by omega_i.
+//   Empty weights: every omega_i = 1 (the same arithmetic as before, bit for bit).
 //     constant:   lr_t = lr
 //     normalized: lr_t = min(eta / (L(theta_t) rho_t^(2 - 2/L)), lr_max),  rho_t = max(1, log(1/L(theta_t)))
 //                 (Lyu & Li 2020; for degree L = 1 simply eta / L(theta_t), Lyu & Li's rate for L = 2)
@@ -38,8 +42,11 @@ struct MarginStats {
   bool finite = true;
 };
 
-inline MarginStats margin_stats(const Vectord& q, LossKind loss) {
+/// weights: nullptr or empty for the plain mean; else omega_i (size n, mean 1) for the weighted mean
+/// (1/n) sum_i omega_i l(q_i). min_margin and n_misfit are over every point, whatever its weight.
+inline MarginStats margin_stats(const Vectord& q, LossKind loss, const Vectord* weights = nullptr) {
   MarginStats st;
+  const bool weighted = weights != nullptr && weights->size() > 0;
   const Index n = q.size();
   st.min_margin = std::numeric_limits<double>::infinity();
   for (Index i = 0; i < n; ++i) {
@@ -54,7 +61,10 @@ inline MarginStats margin_stats(const Vectord& q, LossKind loss) {
   }
   st.shift = std::max(0.0, st.min_margin);
   double sum = 0.0;
-  for (Index i = 0; i < n; ++i) sum += loss_value_scaled(loss, q[i], st.shift);
+  if (weighted)
+    for (Index i = 0; i < n; ++i) sum += (*weights)[i] * loss_value_scaled(loss, q[i], st.shift);
+  else
+    for (Index i = 0; i < n; ++i) sum += loss_value_scaled(loss, q[i], st.shift);
   st.sum_scaled = sum;
   st.log_loss = std::log(sum / static_cast<double>(n)) - st.shift;
   st.loss = std::exp(st.log_loss);
@@ -75,6 +85,7 @@ struct TrainOptions {
   int n_threads = 0;
   double callback_seconds = 0.2;   // how often the progress callback is called
   double weight_decay = 0.0;       // lambda of (lambda/2) ||theta||^2
+  Vectord weights;                 // per-sample weights omega_i (mean 1); empty: unweighted
 };
 
 enum class TrainStatus : int { MaxIter = 0, Tol = 1, MarginTol = 2, Diverged = 3, Interrupted = 4 };
@@ -179,6 +190,12 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
   require(opt.weight_decay >= 0 && std::isfinite(opt.weight_decay), "weight_decay must be a finite number >= 0");
   const Index n = y.size();
   const Index m = u.size();
+  const bool weighted = opt.weights.size() > 0;
+  require(!weighted || opt.weights.size() == n, "sample weights must have one entry per training point");
+  if (weighted)
+    for (Index i = 0; i < n; ++i)
+      require(std::isfinite(opt.weights[i]) && opt.weights[i] >= 0, "sample weights must be finite and >= 0");
+  const Vectord* wts = weighted ? &opt.weights : nullptr;
   TrainResult res;
   RowMatrix<T> Z, Gamma;
   Vectord c(n), gu;
@@ -189,7 +206,7 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
     Vectord N = outputs_from_preacts<T>(Z, u, spec);
     Vectord q(n);
     for (Index i = 0; i < n; ++i) q[i] = static_cast<double>(y[i]) * N[i];
-    st = margin_stats(q, opt.loss);
+    st = margin_stats(q, opt.loss, wts);
     return q;
   };
   auto sqnorm_theta = [&]() {
@@ -252,6 +269,8 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
     const double mult = std::exp(log_step - st.shift) / static_cast<double>(n);
     for (Index i = 0; i < n; ++i)
       c[i] = -mult * loss_deriv_scaled(opt.loss, q[i], st.shift) * static_cast<double>(y[i]);
+    if (weighted)
+      for (Index i = 0; i < n; ++i) c[i] *= opt.weights[i];
     coefficient_matrix<T>(Z, u, c, spec, Gamma, spec.train_outer ? &gu : nullptr);
     double decay = 1.0;
     if (opt.weight_decay > 0) {
