@@ -145,9 +145,10 @@ void def_unlearn_kernels(py::module_& m) {
       "scure_newton",
       [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
          double l2, double M, double lr, double sigma, std::int64_t batch_grad, std::int64_t batch_hess, int n_outer,
-         int n_inner, std::uint64_t seed, int n_threads) {
+         int n_inner, std::uint64_t seed, int n_threads, bool auto_M, int max_tries, bool safeguard) {
         require(M > 0 && lr > 0 && sigma >= 0 && l2 >= 0, "scure_newton: M, lr > 0 and sigma, l2 >= 0 required");
         require(batch_grad >= 1 && batch_hess >= 1 && n_outer >= 0 && n_inner >= 0, "scure_newton: bad sizes");
+        require(max_tries >= 1, "scure_newton: max_tries must be >= 1");
         check_net(XR, yR, W0, u0, "scure_newton");
         SCubicOptions so;
         so.M = M;
@@ -158,6 +159,9 @@ void def_unlearn_kernels(py::module_& m) {
         so.n_outer = n_outer;
         so.n_inner = n_inner;
         so.seed = seed;
+        so.auto_M = auto_M;
+        so.max_tries = max_tries;
+        so.safeguard = safeguard;
         so.should_stop = PyInterruptCheck{};
         std::vector<SCubicStepInfo> infos;
         RowMatrix<T> W(W0);
@@ -179,6 +183,18 @@ void def_unlearn_kernels(py::module_& m) {
           d["cauchy_radius"] = i.cauchy_radius;
           d["grad_norm"] = i.grad_norm;
           d["batch_loss"] = i.batch_loss;
+          d["M"] = i.M;
+          d["model_value"] = i.model_value;
+          d["lr"] = i.lr;
+          d["n_halvings"] = i.n_halvings;
+          d["lipschitz"] = i.lipschitz;
+          d["rho"] = i.rho;
+          d["n_tries"] = i.n_tries;
+          d["accepted"] = i.accepted;
+          d["rows_grad"] = py::array_t<std::int64_t>(static_cast<py::ssize_t>(i.rows_grad.size()),
+                                                     reinterpret_cast<const std::int64_t*>(i.rows_grad.data()));
+          d["rows_hess"] = py::array_t<std::int64_t>(static_cast<py::ssize_t>(i.rows_hess.size()),
+                                                     reinterpret_cast<const std::int64_t*>(i.rows_hess.data()));
           steps.append(d);
         }
         py::dict d;
@@ -191,8 +207,11 @@ void def_unlearn_kernels(py::module_& m) {
       py::arg("XR").noconvert(), py::arg("yR").noconvert(), py::arg("W0").noconvert(), py::arg("u0").noconvert(),
       py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("l2"), py::arg("M"), py::arg("lr"),
       py::arg("sigma"), py::arg("batch_grad"), py::arg("batch_hess"), py::arg("n_outer"), py::arg("n_inner"),
-      py::arg("seed"), py::arg("n_threads") = 0,
-      "SCureNewton (stochastic cubic Newton with Hessian-vector products, Cauchy-point start, perturbation sigma).");
+      py::arg("seed"), py::arg("n_threads") = 0, py::arg("auto_M") = false, py::arg("max_tries") = 30,
+      py::arg("safeguard") = true,
+      "SCureNewton (stochastic cubic Newton with Hessian-vector products, Cauchy-point start, perturbation sigma;\n"
+      "safeguard: eta halved on an inner step that raises the model; auto_M: the automatic cubic constant on the\n"
+      "minibatches). Returns dict(W, u, steps (per outer step, with the minibatch rows), preact_shift).");
 
   m.def(
       "retained_hvp",

@@ -111,15 +111,35 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
     never formed); trained ``u`` -> "dense" when ``p <= dense_max_params``, else "krylov" (Lanczos
     on Hessian-vector products).
 ``"scure_newton"``
-    SCureNewton (CuReNUS, the stochastic variant of [Newton]_, after [Tri18]_): ``n_outer`` outer
-    steps, each on minibatches ``B1`` (``batch_grad`` rows, gradient) and ``B2`` (``batch_hess``
-    rows, Hessian-vector products) of ``R``: Cauchy-point start
-    ``Delta_0 = -R_c g/||g||``, ``R_c = -kappa + sqrt(kappa^2 + 2||g||/M)``,
-    ``kappa = g^T H g / (M ||g||^2)``, then ``n_inner`` steps
-    ``Delta <- Delta - lr (g + sigma zeta + H Delta + (M/2)||Delta|| Delta)``, ``zeta`` uniform on
-    the sphere. Options: ``M`` (1.0), ``lr`` (``1e-3``), ``sigma`` (``1e-3``), ``batch_grad`` (128),
-    ``batch_hess`` (64), ``n_outer`` (10), ``n_inner`` (5), ``random_state`` (0), ``weight_decay``
-    (the model's). Each step records ``gamma = (M/2) ||Delta||``.
+    SCureNewton (CuReNUS, the stochastic variant of [Newton]_, its section 4, after [Tri18]_ with the
+    gradient-descent subsolver of Carmon & Duchi 2016): ``n_outer`` outer steps, each on minibatches
+    ``B1`` (``batch_grad`` rows, gradient ``g``) and ``B2`` (``batch_hess`` rows, Hessian-vector
+    products with ``H``) of ``R``, drawn without replacement and read in place (no copy of the rows):
+    Cauchy-point start ``Delta_0 = -R_c g/||g||``, ``R_c = -kappa + sqrt(kappa^2 + 2||g||/M)``,
+    ``kappa = g^T H g / (M ||g||^2)``, then ``n_inner`` steps ``Delta <- Delta - eta grad m~(Delta)``
+    on the perturbed cubic model::
+
+        m~(Delta) = <g + sigma zeta, Delta> + 1/2 Delta^T H Delta + (M/6) ||Delta||^3,
+
+    ``zeta`` uniform on the sphere, ``eta = lr``. ``safeguard`` (True): an inner step that would
+    raise ``m~`` is retried with ``eta`` halved (it stays halved for the rest of the outer step).
+    Gradient descent on ``m~`` is stable only for ``eta < 2 / (lam_max(H) + M ||Delta||)``; a
+    network trained by GD with step ``lr`` sits at the edge of stability, ``lam_max(H) ~ 2 / lr``
+    (Cohen et al. 2021), so the paper's "eta = the training lr" diverges there once the cubic term
+    is added (``safeguard=False`` runs the paper's plain iteration). ``M="auto"`` (options
+    ``M_init``, ``M_max_tries``): cure_newton's rule on the minibatches, per outer step: accept ``M``
+    iff ``L_hat = ||H_B2(theta + Delta) Delta - H_B2(theta) Delta|| / ||Delta||^2 <= M`` and
+    ``rho = (F_B1(theta) - F_B1(theta + Delta)) / (-m(Delta)) >= 0.1`` (``m``: the model with the
+    unperturbed ``g``); shrink to ``max(2 L_hat, M/4)`` while accepted and ``L_hat < M/2``, grow to
+    ``max(2 M, L_hat)`` while rejected (the same minibatches and ``zeta``; at most ``M_max_tries``
+    solves); the next outer step starts from the accepted ``M``. Options: ``M`` (1.0 or "auto"),
+    ``M_init`` (1.0), ``M_max_tries`` (30), ``safeguard`` (True), ``lr`` (``1e-3``), ``sigma``
+    (``1e-3``), ``batch_grad`` (128), ``batch_hess`` (64), ``n_outer`` (10), ``n_inner`` (5),
+    ``random_state`` (0), ``weight_decay`` (the model's). Each outer step records ``M``,
+    ``gamma = (M/2) ||Delta||``, ``step_norm``, ``cauchy_radius``, ``grad_norm``, ``batch_loss``,
+    ``model_value``, ``lr`` (the final ``eta``), ``n_halvings``, ``lipschitz`` / ``rho`` /
+    ``n_tries`` / ``accepted`` (``M="auto"``), ``rows_grad`` / ``rows_hess`` (the minibatch rows,
+    indices into ``R``).
 
 ``unlearn_info_`` keys (all methods): ``method``, ``options``, ``step_norm``
 (``||theta^- - theta||``, raw flat parameters), ``time`` (seconds), ``n_iter``, ``preact_shift``
@@ -165,8 +185,9 @@ _DEFAULTS: Dict[str, Dict[str, Any]] = {
     "damped_newton": dict(_NEWTON_COMMON, damping=1e-3),
     "pinv_newton": dict(_NEWTON_COMMON, rcond=1e-15),
     "cure_newton": dict(_NEWTON_COMMON, M=1.0, M_init=1.0, M_max_tries=30),
-    "scure_newton": {"M": 1.0, "lr": 1e-3, "sigma": 1e-3, "batch_grad": 128, "batch_hess": 64, "n_outer": 10,
-                     "n_inner": 5, "random_state": 0, "weight_decay": None, "l2": None},
+    "scure_newton": {"M": 1.0, "M_init": 1.0, "M_max_tries": 30, "safeguard": True, "lr": 1e-3, "sigma": 1e-3,
+                     "batch_grad": 128, "batch_hess": 64, "n_outer": 10, "n_inner": 5, "random_state": 0,
+                     "weight_decay": None, "l2": None},
 }
 _NEWTON_KIND = {"newton": "newton", "damped_newton": "damped", "pinv_newton": "pinv", "cure_newton": "cubic"}
 
@@ -777,7 +798,17 @@ def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
 
 
 def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
-    M = check_positive(opts["M"], "M")
+    """SCureNewton (module docstring): the C++ loop, minibatches read in place, M fixed or automatic."""
+    auto_M = isinstance(opts["M"], str)
+    if auto_M:
+        check_choice(opts["M"], "M", ("auto",))
+        M = check_positive(opts["M_init"], "M_init")
+    else:
+        M = check_positive(opts["M"], "M")
+    max_tries = check_int(opts["M_max_tries"], "M_max_tries", 1)
+    safeguard = opts["safeguard"]
+    if not isinstance(safeguard, (bool, np.bool_)):
+        raise TypeError(f"safeguard must be a bool, got {type(safeguard).__name__}")
     lr = check_positive(opts["lr"], "lr")
     sigma = check_positive(opts["sigma"], "sigma", allow_zero=True)
     l2 = _weight_decay(model, opts)
@@ -790,12 +821,22 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     XR = np.ascontiguousarray(Xc[keep])
     yR = np.ascontiguousarray(y_enc[keep])
     res = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, l2, M, lr,
-                             sigma, bg, bh, n_outer, n_inner, seed, nt)
+                             sigma, bg, bh, n_outer, n_inner, seed, nt, auto_M=bool(auto_M), max_tries=max_tries,
+                             safeguard=bool(safeguard))
     steps = list(res["steps"])
     for st in steps:
-        st["gamma"] = 0.5 * M * st["step_norm"]
-    extra = {"solver": "hvp", "steps": steps, "M": M, "M_rule": "fixed", "batch_grad": bg, "batch_hess": bh,
-             "weight_decay": l2, "gamma": [st["gamma"] for st in steps]}
+        st["gamma"] = 0.5 * st["M"] * st["step_norm"]
+    if auto_M and not all(st["accepted"] for st in steps):
+        bad = sum(not st["accepted"] for st in steps)
+        warnings.warn(f"scure_newton M='auto': in {bad} of {len(steps)} outer steps no M passed the test within "
+                      f"M_max_tries = {max_tries} tries; the step with the largest M was used", ConvergenceWarning,
+                      stacklevel=4)
+    extra = {"solver": "hvp", "steps": steps, "M": [st["M"] for st in steps] if auto_M else M,
+             "M_rule": "auto" if auto_M else "fixed", "safeguard": bool(safeguard), "batch_grad": bg,
+             "batch_hess": bh, "weight_decay": l2, "gamma": [st["gamma"] for st in steps]}
+    if auto_M:
+        extra["M_auto"] = [{k: st[k] for k in ("M", "step_norm", "gamma", "lipschitz", "rho", "n_tries", "accepted")}
+                           for st in steps]
     return None, res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
 
 

@@ -257,7 +257,37 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
 // ------------------------------------------------------------------------------------------------
 // Hessian-vector products and the dense Hessian (any model)
 
-/// Objective pieces of F on a set of rows (X, y) at (W, u).
+namespace detail {
+/// Z (k x m) = X[rows] W^T for a row subset of X, without copying the rows: one row of Z per task,
+/// accumulated in double (so float32 matches the blocked kernels' double accumulation); the result
+/// does not depend on n_threads.
+template <class T>
+void preactivations_rows(const MatRef<T>& X, const std::vector<Index>& rows, const MatRef<T>& W, RowMatrix<T>& Z,
+                         int n_threads) {
+  const Index k = static_cast<Index>(rows.size()), m = W.rows();
+  Z.resize(k, m);
+  parallel_blocks(k, 1, n_threads, [&](Index a0, Index a1) {
+    for (Index a = a0; a < a1; ++a)
+      for (Index j = 0; j < m; ++j)
+        Z(a, j) = static_cast<T>(X.row(rows[a]).template cast<double>().dot(W.row(j).template cast<double>()));
+  });
+}
+/// out (m x d) += Gamma^T X[rows] (Gamma: k x m) without copying the rows; split over 2048-column
+/// blocks of d, each summing over the rows in order (independent of n_threads).
+template <class T>
+void add_gamma_t_x_rows(const MatRef<T>& Gamma, const MatRef<T>& X, const std::vector<Index>& rows,
+                        Eigen::Ref<RowMatrix<T>> out, int n_threads) {
+  const Index d = X.cols(), k = static_cast<Index>(rows.size());
+  parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
+    for (Index a = 0; a < k; ++a)
+      out.middleCols(c0, c1 - c0).noalias() +=
+          Gamma.row(a).transpose() * X.row(rows[a]).segment(c0, c1 - c0);
+  });
+}
+}  // namespace detail
+
+/// Objective pieces of F on a set of rows (X, y) at (W, u); with `rows`, on the rows X[rows], y[rows]
+/// (a minibatch, read in place: no copy of the rows).
 template <class T>
 struct NetObjective {
   const MatRef<T>& X;
@@ -268,28 +298,37 @@ struct NetObjective {
   LossKind loss;
   double l2;
   int n_threads;
+  const std::vector<Index>* rows;  // optional row subset (not owned)
   RowMatrix<T> Z;
   Vectord c, Dv;  // c_i = l'(q_i) y_i / n, D_i = l''(q_i) / n
   double F = 0.0;
 
   NetObjective(const MatRef<T>& X_, const VecRef<T>& y_, const RowMatrix<T>& W_, const Vector<T>& u_,
-               const NetSpec& s, LossKind lk, double l2_, int nt)
-      : X(X_), y(y_), W(W_), u(u_), spec(s), loss(lk), l2(l2_), n_threads(nt) {
+               const NetSpec& s, LossKind lk, double l2_, int nt, const std::vector<Index>* rows_ = nullptr)
+      : X(X_), y(y_), W(W_), u(u_), spec(s), loss(lk), l2(l2_), n_threads(nt), rows(rows_) {
     refresh();
   }
   Index m() const { return W.rows(); }
   Index d() const { return W.cols(); }
   Index p() const { return W.size() + (spec.train_outer ? W.rows() : 0); }
+  Index n_rows() const { return rows ? static_cast<Index>(rows->size()) : X.rows(); }
+  Index row(Index i) const { return rows ? (*rows)[i] : i; }
+  void preacts(const MatRef<T>& V, RowMatrix<T>& out) const {
+    if (rows)
+      detail::preactivations_rows<T>(X, *rows, V, out, n_threads);
+    else
+      preactivations<T>(X, V, out, n_threads);
+  }
 
   void refresh() {
-    preactivations<T>(X, MatRef<T>(W), Z, n_threads);
-    const Index n = X.rows();
+    preacts(MatRef<T>(W), Z);
+    const Index n = n_rows();
     Vectord N = outputs_from_preacts<T>(MatRef<T>(Z), VecRef<T>(u), spec);
     c.resize(n);
     Dv.resize(n);
     double L = 0.0;
     for (Index i = 0; i < n; ++i) {
-      const double yi = static_cast<double>(y[i]);
+      const double yi = static_cast<double>(y[row(i)]);
       const double q = yi * N[i];
       L += loss_value(loss, q);
       c[i] = loss_deriv(loss, q) * yi / static_cast<double>(n);
@@ -319,7 +358,10 @@ struct NetObjective {
   // (W-part of) Gamma^T X and u-part from coefficient matrix Gam (n x m) and u-coefficients
   Vectord assemble(const RowMatrix<T>& Gam, const Vectord& gu) const {
     RowMatrix<T> gW = RowMatrix<T>::Zero(m(), d());
-    add_gamma_t_x<T>(MatRef<T>(Gam), X, gW, n_threads);
+    if (rows)
+      detail::add_gamma_t_x_rows<T>(MatRef<T>(Gam), X, *rows, gW, n_threads);
+    else
+      add_gamma_t_x<T>(MatRef<T>(Gam), X, gW, n_threads);
     Vectord out(p());
     for (Index j = 0; j < m(); ++j)
       for (Index t = 0; t < d(); ++t) out[j * d() + t] = static_cast<double>(gW(j, t));
@@ -328,7 +370,7 @@ struct NetObjective {
   }
 
   Vectord gradient() const {
-    const Index n = X.rows();
+    const Index n = n_rows();
     RowMatrix<T> Gam(n, m());
     Vectord gu = Vectord::Zero(m());
     for (Index i = 0; i < n; ++i)
@@ -343,12 +385,12 @@ struct NetObjective {
 
   /// H v = J^T (D o J v) + sum_i c_i Hess N_i v + l2 v.
   Vectord hvp(const Vectord& v) const {
-    const Index n = X.rows(), mm = m(), dd = d();
+    const Index n = n_rows(), mm = m(), dd = d();
     RowMatrix<T> V(mm, dd);
     for (Index j = 0; j < mm; ++j)
       for (Index t = 0; t < dd; ++t) V(j, t) = static_cast<T>(v[j * dd + t]);
     RowMatrix<T> P;
-    preactivations<T>(X, MatRef<T>(V), P, n_threads);
+    preacts(MatRef<T>(V), P);
     const bool tu = spec.train_outer;
     Vectord Jv(n);
     for (Index i = 0; i < n; ++i) {
@@ -380,13 +422,13 @@ struct NetObjective {
 
   /// The dense Hessian (p x p). Only for small p.
   RowMatrixd dense_hessian() const {
-    const Index n = X.rows(), mm = m(), dd = d(), pp = p();
+    const Index n = n_rows(), mm = m(), dd = d(), pp = p();
     RowMatrixd J = RowMatrixd::Zero(n, pp);
     for (Index i = 0; i < n; ++i)
       for (Index j = 0; j < mm; ++j) {
         const double a = static_cast<double>(u[j]) * static_cast<double>(dact(Z(i, j), spec.slope));
         if (a != 0.0)
-          for (Index t = 0; t < dd; ++t) J(i, j * dd + t) = a * static_cast<double>(X(i, t));
+          for (Index t = 0; t < dd; ++t) J(i, j * dd + t) = a * static_cast<double>(X(row(i), t));
         if (spec.train_outer) J(i, mm * dd + j) = static_cast<double>(act(Z(i, j), spec.slope));
       }
     RowMatrixd DJ = Dv.asDiagonal() * J;
@@ -400,7 +442,7 @@ struct NetObjective {
         for (Index i = 0; i < n; ++i) {
           const double w = c[i] * static_cast<double>(dact(Z(i, j), spec.slope));
           if (w != 0.0)
-            for (Index t = 0; t < dd; ++t) col[t] += w * static_cast<double>(X(i, t));
+            for (Index t = 0; t < dd; ++t) col[t] += w * static_cast<double>(X(row(i), t));
         }
         for (Index t = 0; t < dd; ++t) {
           H(j * dd + t, mm * dd + j) += col[t];
@@ -515,7 +557,23 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
 }
 
 // ------------------------------------------------------------------------------------------------
-// SCureNewton (arXiv 2406.14507)
+// SCureNewton (arXiv 2406.14507, section 4: the stochastic cubic Newton of Tripuraneni et al. 2018 with the
+// gradient-descent subsolver of Carmon & Duchi 2016).
+//
+// Outer step t: minibatches B1 (gradient) and B2 (Hessian-vector products) of the rows, g = grad F_B1,
+// H = Hess F_B2; the stochastic cubic model
+//   m~(D) = <g + sigma zeta, D> + 1/2 D^T H D + (M/6) ||D||^3      (zeta uniform on the sphere)
+// is minimized approximately from the Cauchy point D_0 = -R_c g/||g||, R_c = -kappa + sqrt(kappa^2 + 2||g||/M),
+// kappa = g^T H g / (M ||g||^2), by n_inner gradient steps D <- D - eta grad m~(D).
+// safeguard: an inner step that would raise m~ is retried with eta halved (eta stays halved for the rest of
+// the outer step). Gradient descent on m~ is stable only for eta < 2 / (lam_max(H) + M ||D||); a trained
+// network sits at the edge of stability of its training lr (lam_max ~ 2 / lr), so "eta = the training lr"
+// diverges as soon as the cubic term adds M ||D||. Off: the paper's plain fixed-eta iteration.
+// auto_M: the cubic constant of each outer step is accepted by the two tests of cure_newton's M = "auto",
+// on the minibatches: L_hat = ||H_B2(theta + D) D - H_B2(theta) D|| / ||D||^2 <= M and
+// rho = (F_B1(theta) - F_B1(theta + D)) / (-m(D)) >= 0.1 (m with the unperturbed g); shrink to
+// max(2 L_hat, M/4) while accepted and L_hat < M/2, grow to max(2 M, L_hat) while rejected (at most
+// max_tries solves per outer step, on the same minibatches and zeta); the next step starts from the M accepted.
 
 struct SCubicOptions {
   double M = 1.0;
@@ -526,13 +584,23 @@ struct SCubicOptions {
   int n_outer = 10;
   int n_inner = 5;
   std::uint64_t seed = 0;
+  bool safeguard = true;  // halve eta on an inner step that raises the model
+  bool auto_M = false;    // the automatic cubic constant (above), starting at M
+  int max_tries = 30;     // cubic solves per outer step under auto_M
   StopCheck should_stop;  // optional cancellation check (Ctrl-C), once per outer step
 };
 
 struct SCubicStepInfo {
   double step_norm = 0.0, cauchy_radius = 0.0, grad_norm = 0.0, batch_loss = 0.0;
+  double M = 0.0;             // the cubic constant of this step
+  double model_value = 0.0;   // m~(D) at the step taken
+  double lr = 0.0;            // the inner step size at the end of the inner loop
+  int n_halvings = 0;         // safeguard halvings of eta
+  double lipschitz = std::numeric_limits<double>::quiet_NaN(), rho = std::numeric_limits<double>::quiet_NaN();
+  int n_tries = 1;
+  bool accepted = true;
+  std::vector<Index> rows_grad, rows_hess;  // B1, B2 (sorted row indices)
 };
-
 namespace detail {
 // A standard normal from two uniform 53-bit draws (Box-Muller): portable across standard libraries.
 inline double normal_draw(std::mt19937_64& rng) {
@@ -555,60 +623,148 @@ inline std::vector<Index> sample_rows(std::mt19937_64& rng, Index n, Index k) {
 }
 }  // namespace detail
 
-/// Runs SCureNewton on rows (X, y) from (W, u); returns the final (W, u) in W, u.
+/// Runs SCureNewton on rows (X, y) from (W, u); returns the final (W, u) in W, u. The minibatches are read in
+/// place (NetObjective on a row subset): besides X the memory is a few p-vectors and the n_1 x m, n_2 x m
+/// pre-activations.
 template <class T>
 void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vector<T>& u, const NetSpec& spec,
                   LossKind loss, double l2, const SCubicOptions& so, int n_threads, std::vector<SCubicStepInfo>& infos) {
   const Index n = X.rows(), d = X.cols();
   std::mt19937_64 rng(so.seed);
+  double M = so.M;
+  auto apply = [&](RowMatrix<T>& W_, Vector<T>& u_, const Vectord& delta) {
+    for (Index j = 0; j < W_.rows(); ++j)
+      for (Index c = 0; c < d; ++c) W_(j, c) += static_cast<T>(delta[j * d + c]);
+    if (spec.train_outer)
+      for (Index j = 0; j < W_.rows(); ++j) u_[j] += static_cast<T>(delta[W_.size() + j]);
+  };
   for (int t = 0; t < so.n_outer; ++t) {
     check_stop(so.should_stop);
     SCubicStepInfo info;
-    auto idx1 = detail::sample_rows(rng, n, so.batch_grad);
-    auto idx2 = detail::sample_rows(rng, n, so.batch_hess);
-    RowMatrix<T> X1(idx1.size(), d), X2(idx2.size(), d);
-    Vector<T> y1(idx1.size()), y2(idx2.size());
-    for (size_t a = 0; a < idx1.size(); ++a) {
-      X1.row(a) = X.row(idx1[a]);
-      y1[a] = y[idx1[a]];
-    }
-    for (size_t a = 0; a < idx2.size(); ++a) {
-      X2.row(a) = X.row(idx2[a]);
-      y2[a] = y[idx2[a]];
-    }
-    const MatRef<T> X1r(X1), X2r(X2);
-    const VecRef<T> y1r(y1), y2r(y2);
-    NetObjective<T> o1(X1r, y1r, W, u, spec, loss, l2, n_threads);
-    NetObjective<T> o2(X2r, y2r, W, u, spec, loss, l2, n_threads);
+    info.rows_grad = detail::sample_rows(rng, n, so.batch_grad);
+    info.rows_hess = detail::sample_rows(rng, n, so.batch_hess);
+    NetObjective<T> o1(X, y, W, u, spec, loss, l2, n_threads, &info.rows_grad);
+    NetObjective<T> o2(X, y, W, u, spec, loss, l2, n_threads, &info.rows_hess);
     const Vectord g = o1.gradient();
     const double gn = g.norm();
     info.grad_norm = gn;
     info.batch_loss = o1.F;
     const Index p = g.size();
-    Vectord delta = Vectord::Zero(p);
-    if (gn > 0) {
-      const Vectord Hg = o2.hvp(g);
-      const double kappa = g.dot(Hg) / (so.M * gn * gn);
-      const double Rc = -kappa + std::sqrt(kappa * kappa + 2.0 * gn / so.M);
-      info.cauchy_radius = Rc;
-      delta = -Rc * g / gn;
-    }
+    Vectord Hg;
+    if (gn > 0) Hg = o2.hvp(g);
     Vectord zeta(p);
     for (Index i = 0; i < p; ++i) zeta[i] = detail::normal_draw(rng);
     const double zn = zeta.norm();
     if (zn > 0) zeta /= zn;
     const Vectord gt = g + so.sigma * zeta;
-    for (int it = 0; it < so.n_inner; ++it) {
-      const Vectord Hd = o2.hvp(delta);
-      delta -= so.lr * (gt + Hd + 0.5 * so.M * delta.norm() * delta);
+
+    struct Trial {
+      Vectord delta, Hd;
+      double M = 0, mval = 0, lr = 0, Rc = 0, sn = 0, lip = 0, rho = 1;
+      int halvings = 0;
+      bool accepted = true;
+    };
+    auto model_tilde = [&](const Vectord& D, const Vectord& HD, double Mt) {
+      const double nr = D.norm();
+      return gt.dot(D) + 0.5 * D.dot(HD) + Mt / 6.0 * nr * nr * nr;
+    };
+    // the approximate minimizer of m~ for the constant Mt: Cauchy point + n_inner (safeguarded) GD steps
+    auto solve = [&](double Mt) {
+      Trial tr;
+      tr.M = Mt;
+      tr.delta = Vectord::Zero(p);
+      if (gn > 0) {
+        const double kappa = g.dot(Hg) / (Mt * gn * gn);
+        tr.Rc = -kappa + std::sqrt(kappa * kappa + 2.0 * gn / Mt);
+        tr.delta = -tr.Rc * g / gn;
+      }
+      double eta = so.lr;
+      tr.Hd = o2.hvp(tr.delta);
+      tr.mval = model_tilde(tr.delta, tr.Hd, Mt);
+      for (int it = 0; it < so.n_inner; ++it) {
+        const Vectord grad = gt + tr.Hd + 0.5 * Mt * tr.delta.norm() * tr.delta;
+        bool moved = false;
+        for (int h = 0; h <= 60; ++h) {
+          Vectord cand = tr.delta - eta * grad;
+          Vectord Hc = o2.hvp(cand);
+          const double mc = model_tilde(cand, Hc, Mt);
+          if (!so.safeguard || mc <= tr.mval) {
+            tr.delta = std::move(cand);
+            tr.Hd = std::move(Hc);
+            tr.mval = mc;
+            moved = true;
+            break;
+          }
+          eta *= 0.5;
+          ++tr.halvings;
+        }
+        if (!moved) break;  // no decrease even with eta / 2^60: the iterate is stationary to rounding
+      }
+      tr.lr = eta;
+      tr.sn = tr.delta.norm();
+      if (!std::isfinite(tr.sn)) throw NumericalError("scure_newton: the step is not finite (lower lr)");
+      return tr;
+    };
+    // the two tests of the automatic M (Lipschitz estimate along D on B2, decrease ratio on B1)
+    auto judge = [&](Trial& tr) {
+      if (tr.sn == 0.0) {
+        tr.lip = 0.0;
+        tr.rho = 1.0;
+        tr.accepted = true;
+        return;
+      }
+      RowMatrix<T> W1(W);
+      Vector<T> u1(u);
+      apply(W1, u1, tr.delta);
+      double F1, lipnum;
+      {
+        NetObjective<T> o1b(X, y, W1, u1, spec, loss, l2, n_threads, &info.rows_grad);
+        F1 = o1b.F;
+      }
+      {
+        NetObjective<T> o2b(X, y, W1, u1, spec, loss, l2, n_threads, &info.rows_hess);
+        lipnum = (o2b.hvp(tr.delta) - tr.Hd).norm();
+      }
+      tr.lip = lipnum / (tr.sn * tr.sn);
+      const double pred = -(g.dot(tr.delta) + 0.5 * tr.delta.dot(tr.Hd) + tr.M / 6.0 * tr.sn * tr.sn * tr.sn);
+      const double F0 = o1.F;
+      tr.rho = pred > 0 ? (F0 - F1) / pred : (F1 <= F0 ? 1.0 : -std::numeric_limits<double>::infinity());
+      tr.accepted = tr.rho >= 0.1 && tr.lip <= tr.M;
+    };
+    Trial best = solve(M);
+    int tries = 1;
+    if (so.auto_M) {
+      judge(best);
+      if (best.accepted) {
+        while (tries < so.max_tries && best.lip < 0.5 * best.M && best.sn > 0) {
+          Trial cand = solve(std::max(2.0 * best.lip, 0.25 * best.M));
+          ++tries;
+          judge(cand);
+          if (!cand.accepted) break;
+          best = std::move(cand);
+        }
+      } else {
+        while (tries < so.max_tries && !best.accepted) {
+          Trial cand = solve(std::max(2.0 * best.M, best.lip));
+          ++tries;
+          judge(cand);
+          best = std::move(cand);
+        }
+      }
+      M = best.M;
+      info.lipschitz = best.lip;
+      info.rho = best.rho;
+      info.accepted = best.accepted;
     }
-    info.step_norm = delta.norm();
-    if (!std::isfinite(info.step_norm)) throw NumericalError("scure_newton: the step is not finite (lower lr)");
-    for (Index j = 0; j < W.rows(); ++j)
-      for (Index c = 0; c < d; ++c) W(j, c) += static_cast<T>(delta[j * d + c]);
-    if (spec.train_outer)
-      for (Index j = 0; j < W.rows(); ++j) u[j] += static_cast<T>(delta[W.size() + j]);
-    infos.push_back(info);
+    info.M = best.M;
+    info.n_tries = tries;
+    info.cauchy_radius = best.Rc;
+    info.model_value = best.mval;
+    info.lr = best.lr;
+    info.n_halvings = best.halvings;
+    info.step_norm = best.sn;
+    apply(W, u, best.delta);
+    infos.push_back(std::move(info));
   }
 }
 
