@@ -151,7 +151,6 @@ class ParamsMixin:
             reason = ("scikit-learn < 1.7 binarizes the weighted and the repeated labels differently in this "
                       "check (y.flat[0] of two different orderings); kktunlearn passes it on scikit-learn >= 1.7")
             out["check_sample_weight_equivalence_on_dense_data"] = reason
-            out["check_sample_weight_equivalence_on_sparse_data"] = reason
         return out
 
 
