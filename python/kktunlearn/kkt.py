@@ -425,8 +425,17 @@ def _check_scale(scale: Any, name: str = "scale") -> float:
 
 def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: float, tol: float,
            max_iter: int, scale: float, n_threads: int, clarke: bool = True, lambdas: Optional[np.ndarray] = None,
-           pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None, solver: str = "auto") -> Dict[str, Any]:
+           pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None, solver: str = "auto",
+           subset: Optional[np.ndarray] = None) -> Dict[str, Any]:
+    # subset: the problem is on the rows Xc[subset] (yc is already subset); a span model whose training matrix
+    # holds those rows takes them by index, so the n_r x d copy X[subset] is never made
     rows = model._train_rows_of(Xc) if model._is_span else None
+    if subset is not None:
+        if rows is not None:
+            rows = rows[subset]
+        else:
+            Xc = np.ascontiguousarray(Xc[subset])
+            rows = model._train_rows_of(Xc) if model._is_span else None
     if rows is not None:
         # span model on (a subset of) its training rows: the problem is built from K, Z = c Z0 + K A and the
         # per-neuron norms of the state (O(n^2 m), no d); the direct residual is computed in the span too
@@ -471,7 +480,8 @@ def _checksum(a: np.ndarray, salt: int) -> float:
     return float(np.dot(v.astype(np.float64), _probe(a.shape[0], salt + 1)))
 
 
-def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: float) -> tuple:
+def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: float,
+               subset: Optional[np.ndarray] = None) -> tuple:
     """What a multipliers result depends on: the model's parameters, the data, the normalization and the
     pinned-pair tolerance (cheap fingerprint: O(m d + n d), against O(n^2 d) for recomputing)."""
     u = np.asarray(model._u)
@@ -482,8 +492,10 @@ def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: flo
     else:
         W = np.asarray(model._W)
         params = (W.shape, _checksum(W, 1))
-    return (type(model).__name__, params, Xc.shape, Xc.dtype.str, float(model.slope_), bool(model.train_outer_),
-            _checksum(u, 3), _checksum(Xc, 5), _checksum(yc, 7), float(scale), float(st))
+    shape = Xc.shape if subset is None else (int(subset.size), Xc.shape[1])
+    sub = None if subset is None else np.asarray(subset, dtype=np.int64).tobytes()
+    return (type(model).__name__, params, shape, Xc.dtype.str, float(model.slope_), bool(model.train_outer_),
+            _checksum(u, 3), _checksum(Xc, 5), sub, _checksum(yc, 7), float(scale), float(st))
 
 
 def _result_key(lam: np.ndarray, mu: np.ndarray) -> tuple:
@@ -609,8 +621,10 @@ def kkt_multipliers(model: Any, X: Any, y: Any, method: str = "nnls", subgradien
 
 
 def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: Any, n_threads: Any,
-                 tol: Any, max_iter: Any, scale: Any, clarke: Any = True, solver: str = "auto") -> KKTMultipliers:
-    """kkt_multipliers on validated arrays (Xc in the model's dtype, yc encoded to -1/+1)."""
+                 tol: Any, max_iter: Any, scale: Any, clarke: Any = True, solver: str = "auto",
+                 subset: Optional[np.ndarray] = None) -> KKTMultipliers:
+    """kkt_multipliers on validated arrays (Xc in the model's dtype, yc encoded to -1/+1); with ``subset``,
+    on the rows ``Xc[subset]`` (yc already subset), taken by index where the model's span state allows."""
     check_choice(method, "method", _METHODS)
     check_choice(solver, "solver", _SOLVERS)
     st = check_positive(subgradient_tol, "subgradient_tol", allow_zero=True)
@@ -621,20 +635,20 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
         raise ValueError("method='closed_form' exists for LinearModel only; use method='nnls'")
     nt = _threads(model, n_threads)
     try:
-        key = _state_key(model, Xc, yc, sc, st)
-        r = _solve(model, Xc, yc, method, st, tol, mi, sc, nt, clarke=bool(clarke), solver=solver)
+        key = _state_key(model, Xc, yc, sc, st, subset)
+        r = _solve(model, Xc, yc, method, st, tol, mi, sc, nt, clarke=bool(clarke), solver=solver, subset=subset)
     except _core.NumericalError as exc:
         if method == "closed_form":
             raise ValueError(f"closed-form multipliers are not applicable here: {exc}") from exc
         raise
     if r["n_clipped"] > 0:
         warnings.warn(
-            f"closed_form: {r['n_clipped']} of {Xc.shape[0]} multipliers were negative (those points are not support "
+            f"closed_form: {r['n_clipped']} of {yc.shape[0]} multipliers were negative (those points are not support "
             "vectors) and were set to 0; method='nnls' gives the exact multipliers", UserWarning, stacklevel=3)
     if method == "dynamics":
         lam = np.asarray(r["lambdas"])
         if lam.size and not (lam > 0).any():
-            qmin = float(_margins(model, Xc, yc, nt).min())
+            qmin = float(_margins(model, Xc if subset is None else Xc[subset], yc, nt).min())
             warnings.warn(
                 f"kkt_multipliers(method='dynamics'): every multiplier is 0 (min raw margin {qmin:.4g}), so they "
                 "carry no information: <theta, g> <= 0 for g = sum_i |l'(q_i)| y_i grad N(x_i) (the weights "
@@ -716,18 +730,21 @@ def kkt_report(model: Any, X: Any, y: Any, multipliers: Optional[KKTMultipliers]
 
 
 def _report(model: Any, Xc: np.ndarray, yc: np.ndarray, multipliers: Optional[KKTMultipliers], subgradient_tol: Any,
-            scale: Any, method: str, n_threads: Any, tol: Any, max_iter: Any) -> KKTReport:
+            scale: Any, method: str, n_threads: Any, tol: Any, max_iter: Any,
+            subset: Optional[np.ndarray] = None) -> KKTReport:
     st = check_positive(subgradient_tol, "subgradient_tol", allow_zero=True)
     sc = _check_scale(scale)
     nt = _threads(model, n_threads)
     if multipliers is None:
-        mult = _multipliers(model, Xc, yc, method, st, n_threads, tol, max_iter, scale)
+        mult = _multipliers(model, Xc, yc, method, st, n_threads, tol, max_iter, scale, subset=subset)
     elif isinstance(multipliers, KKTMultipliers) and multipliers._state_key is not None and \
             multipliers._state_key[1] == _result_key(multipliers.lambdas, multipliers.mu) and \
             multipliers._state_key[0] == _state_key(model, Xc, yc, sc, st):
         # this model's own multipliers on this data, scale and tolerance: every number is already there
         mult = multipliers
     else:
+        if subset is not None:
+            Xc, subset = np.ascontiguousarray(Xc[subset]), None
         if not isinstance(multipliers, KKTMultipliers):
             raise TypeError(f"multipliers must be a KKTMultipliers (from kkt_multipliers), got "
                             f"{type(multipliers).__name__}")
@@ -995,14 +1012,15 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     else:
         r, rrule = check_positive(relaxed_radius, "relaxed_radius", allow_zero=True), "given"
 
-    Xr, yr = Xc[keep], yc[keep]
-    rep = _report(unlearned, Xr, yr, None, st, s, method, n_threads, tol, max_iter)
+    # the retained rows by index (a span model takes them from its state: no n_r x d copy of X)
+    kidx, yr = np.flatnonzero(keep), yc[keep]
+    rep = _report(unlearned, Xc, yr, None, st, s, method, n_threads, tol, max_iter, subset=kidx)
     linear = bool(getattr(unlearned, "_linear", False))
     if r == 0 or linear:  # no kinks (linear) or no enlargement: the relaxed reading is the literal one
         rel = rep
     else:
-        rel = _report(unlearned, Xr, yr, None, st + r, s, method, n_threads, tol, max_iter)
-    n_pairs = 0 if linear else int(Xr.shape[0] * unlearned._W_shape()[0])
+        rel = _report(unlearned, Xc, yr, None, st + r, s, method, n_threads, tol, max_iter, subset=kidx)
+    n_pairs = 0 if linear else int(kidx.size * unlearned._W_shape()[0])
     qf = _margins(unlearned, Xc[f], yc[f], nt) / (s ** L)
     cos_r = cos_o = None
     if retrained is not None:
@@ -1018,7 +1036,7 @@ def verify_unlearning(unlearned: Any, X: Any, y: Any, forget: Any, retrained: An
     measure = {"headline": "literal", "literal_tol": st, "tol_rule": rule, "relaxed_radius": r,
                "radius_rule": rrule, "relaxed_tol": st + r, "scale": s, "scale_source": src,
                "multiplier_method": method, "delta": "max_i lambda_i (q_i - 1)_+",
-               "tau": "max(0, 1 - min_i q_i / s^L)", "retained_points": int(Xr.shape[0])}
+               "tau": "max(0, 1 - min_i q_i / s^L)", "retained_points": int(kidx.size)}
     mid = f"literal tol {st:g} | relaxed r {r:.4g} | scale {src}"
     return UnlearningReport(
         retained=rep, epsilon=rep.epsilon, epsilon_rel=rep.epsilon_rel, delta=rep.delta, delta_sum=rep.delta_sum,
