@@ -1,14 +1,14 @@
 """Wall time of every unlearning method (and fit, certificate) under one CPU build, to compare builds.
 
-Since the AVX2/AVX-512 modules hold only the hot kernels, the unlearning methods' own kernels
-(bind_unlearn: Newton family, cubic solves, GA's step, weighted GD) run the baseline build on every
-CPU. This script measures what that costs: run it once per package copy (e.g. a copy whose
-_core_avx512 is the full pre-split module) with the same KKTUNLEARN_DISPATCH, and compare medians.
+Only the dense kernels (matrix products, the symmetric K = X X^T, the certificate solver's gemv and
+triangular solves, the generator) are compiled per CPU variant (kktunlearn/_dispatch.py); everything
+else, the unlearning methods' own loops and eigen-solvers included, is compiled once for the baseline
+ISA. Run this once per package copy or per KKTUNLEARN_DISPATCH value and compare medians:
 
     KKTUNLEARN_DISPATCH=avx512 PYTHONPATH=python python bench/variant_unlearn.py [--repeat 3] [--n 100]
         [--d 20000] [--width 50] [--threads 1]
 
-Prints one JSON object: {"variant", "hot_only", "seconds": {phase: median}, ...}.
+Prints one JSON object: {"variant", "kernels", "seconds": {phase: median}, ...}.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main() -> None:
             timed(method, lambda: kk.unlearn(model, X, y, forget=forget, method=method, **opts))
         except Exception as exc:  # report, do not stop the table
             times[method] = f"{type(exc).__name__}: {exc}"[:120]
-    print(json.dumps({"variant": kk.cpu_variant, "hot_only": bool(getattr(kk._core, "hot_only", False)),
+    print(json.dumps({"variant": kk.cpu_variant, "kernels": getattr(kk._core, "kernels", lambda: None)(),
                       "n": args.n, "d": args.d, "width": args.width, "threads": args.threads,
                       "repeat": args.repeat, "seconds": times}))
 

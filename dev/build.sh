@@ -12,10 +12,11 @@ py=${PYTHON:-python3}
 pbdir=$($py -c "import pybind11; print(pybind11.get_cmake_dir())")
 cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$pbdir" -DPython_EXECUTABLE="$(command -v $py)" -DKKTUNLEARN_TESTING=ON "$@" >/dev/null
 cmake --build "$bdir" -j2
-# drop the previous build's modules first: a stale _core_avx2/_core_avx512 from an earlier
+# drop the previous build's modules first: a stale _kernels_avx2/_kernels_avx512 from an earlier
 # KKTUNLEARN_DISPATCH=ON build would otherwise be the one _dispatch.py loads
-rm -f "$root"/python/kktunlearn/_core*.so
-for so in "$bdir"/_core*.so; do
+rm -f "$root"/python/kktunlearn/_core*.so "$root"/python/kktunlearn/_kernels_*.so
+for so in "$bdir"/_core*.so "$bdir"/_kernels_*.so; do
+  [ -e "$so" ] || continue
   cp "$so" "$root/python/kktunlearn/"
   echo "built $(basename "$so") -> python/kktunlearn/"
 done

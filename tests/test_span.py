@@ -241,112 +241,149 @@ def test_setting_w_switches_to_primal(data):
 
 
 # ----------------------------------------------------------------------------- CPU dispatch
-_DISPATCH_CHECK = r"""
-import importlib, sys
-import numpy as np
-import kktunlearn
-from kktunlearn import _core, _dispatch
-from kktunlearn.datasets import near_orthogonal
+def _supported_variants():
+    """The CPU variants built here that this CPU runs (always 'baseline')."""
+    import importlib
 
-assert kktunlearn.cpu_variant in ("baseline", "avx2", "avx512")
-assert _core.variant == _dispatch._MODULE[kktunlearn.cpu_variant]
-X, y = near_orthogonal(16, 300, seed=3)
-rng = np.random.default_rng(0)
-W = rng.standard_normal((24, X.shape[1]))
-X32 = rng.standard_normal((6, 9000)).astype(np.float32)
-results = []
-for name in ("_core", "_core_avx2", "_core_avx512"):
-    try:
-        mod = importlib.import_module(f"kktunlearn.{name}")
-    except ImportError:
-        continue
-    key = {"_core": "baseline", "_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
-    if not all(mod.cpu_features().get(f, False) for f in _dispatch._NEEDS[key]):
-        continue
-    results.append((mod.preactivations(X, W, 0), mod.kernel_matrix(X, 0), mod.kernel_matrix(X32, 0),
-                    mod.normal_block(7, 0, 0, 5, 0, 3001, 1.0, "float64", None, None, 0)))
-for Z, K, K32, G in results[1:]:
-    # the counter-based generator has the same bits on every ISA variant (no libm, no FMA contraction)
-    assert np.array_equal(G, results[0][3])
-    np.testing.assert_allclose(Z, results[0][0], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(K, results[0][1], rtol=1e-12)
-    # float32 long sums are double sums rounded once: identical up to a last-bit tie
-    np.testing.assert_allclose(K32, results[0][2], rtol=2.0 ** -23)
-print(len(results))
-"""
+    import kktunlearn
+    from kktunlearn import _dispatch
+
+    feats = kktunlearn._core.cpu_features()
+    out = ["baseline"]
+    for name in ("avx2", "avx512"):
+        try:
+            importlib.import_module(f"kktunlearn.{_dispatch._MODULE[name]}")
+        except ImportError:
+            continue
+        if all(feats.get(f, False) for f in _dispatch._NEEDS[name]):
+            out.append(name)
+    return out
 
 
-def test_cpu_dispatch_variants_agree():
-    # In a separate process: loading several builds into one process would also load their
-    # exception translators, which pybind11 shares between modules.
+@pytest.fixture
+def restore_kernels():
+    import kktunlearn
+    from kktunlearn import _dispatch
+
+    yield _dispatch
+    _dispatch.install("kktunlearn", kktunlearn.cpu_variant)
+    assert kktunlearn._core.kernels() == kktunlearn.cpu_variant
+
+
+def test_dispatch_installs_the_chosen_kernels():
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ)
-    r = subprocess.run([sys.executable, "-c", _DISPATCH_CHECK], capture_output=True, text=True, env=env)
-    assert r.returncode == 0, r.stderr
-    assert int(r.stdout.strip().splitlines()[-1]) >= 1
-    env["KKTUNLEARN_DISPATCH"] = "baseline"
-    r = subprocess.run([sys.executable, "-c", "import kktunlearn; print(kktunlearn.cpu_variant)"],
-                       capture_output=True, text=True, env=env)
-    assert r.returncode == 0 and r.stdout.strip() == "baseline", r.stderr
+    import kktunlearn
+
+    assert kktunlearn.cpu_variant in ("baseline", "avx2", "avx512")
+    assert kktunlearn._core.kernels() == kktunlearn.cpu_variant
+    # the best supported variant is the default
+    assert kktunlearn.cpu_variant == _supported_variants()[-1] or "KKTUNLEARN_DISPATCH" in os.environ
+    env = dict(os.environ, KKTUNLEARN_DISPATCH="baseline")
+    r = subprocess.run([sys.executable, "-c", "import kktunlearn; print(kktunlearn.cpu_variant, "
+                        "kktunlearn._core.kernels())"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.split() == ["baseline", "baseline"], r.stderr
 
 
-_HOT_CHECK = r"""
-import importlib
-import numpy as np
-import kktunlearn
-from kktunlearn import _core, _dispatch
+def test_set_kernels_refuses_what_is_not_a_kernel_table():
+    import kktunlearn
 
-base = importlib.import_module("kktunlearn._core")  # sys.modules holds the merged module
-names = [k for k in dir(base) if not k.startswith("_")]
-# the merged module has every baseline attribute
-assert all(hasattr(_core, k) for k in names), [k for k in names if not hasattr(_core, k)]
-assert _core.NumericalError is base.NumericalError
-X = np.ones((3, 4)); y = np.array([1.0, -1.0, 1.0]); W0 = np.ones((2, 4)); u0 = np.ones(2)
-checked = 0
-for name in ("_core_avx2", "_core_avx512"):
-    try:
-        mod = importlib.import_module(f"kktunlearn.{name}")
-    except ImportError:
-        continue
-    key = {"_core_avx2": "avx2", "_core_avx512": "avx512"}[name]
-    if not all(base.cpu_features().get(f, False) for f in _dispatch._NEEDS[key]):
-        continue
-    assert mod.hot_only and not mod.with_testing and not hasattr(mod, "_testing")
-    # hot kernels only: no unlearning method is compiled into a variant
-    assert hasattr(mod, "kkt_solve_span") and hasattr(mod, "train_span") and hasattr(mod, "newton_lowrank") == mod.variant_unlearn
-    # errors from a variant's kernels are the baseline's classes
-    try:
-        mod.train_primal(X, y, np.ones((2, 5)), u0, 0.0, False, "exponential", 0.1, False, np.inf, 5, 0.0, 0.0,
-                         1, 1, None, 0.0)
-        raise AssertionError("expected a ValueError")
-    except ValueError as exc:
-        assert "columns of W0" in str(exc)
-    try:
-        mod.train_primal(X, y, W0, u0, 0.0, False, "exponential", 10.0, False, np.inf, 5, 0.0, 0.0, 1, 1,
-                         None, 1.0)
-        raise AssertionError("expected a NumericalError")
-    except base.NumericalError:
-        pass
-    checked += 1
-if kktunlearn.cpu_variant != "baseline":
-    assert _core.hot_only and _core.train_span is _core.hot_variant.train_span
-    assert (_core.newton_lowrank is base.newton_lowrank) != _core.hot_variant.variant_unlearn
-print(checked)
-"""
+    with pytest.raises((TypeError, RuntimeError, ValueError)):
+        kktunlearn._core._set_kernels(3)
+    assert kktunlearn._core.kernels() == kktunlearn.cpu_variant
 
 
-def test_hot_variants_lay_over_the_baseline():
-    # the AVX2/AVX-512 builds hold only the hot kernels; kktunlearn._core merges them over the
-    # baseline build, and their errors are the baseline's exception classes (child process: see above)
-    import subprocess
-    import sys
+def test_kernel_modules_hold_only_kernels():
+    import importlib
 
-    r = subprocess.run([sys.executable, "-c", _HOT_CHECK], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert int(r.stdout.strip().splitlines()[-1]) >= 0
+    from kktunlearn import _core, _dispatch
+
+    for name in _supported_variants()[1:]:
+        mod = importlib.import_module(f"kktunlearn.{_dispatch._MODULE[name]}")
+        public = sorted(k for k in dir(mod) if not k.startswith("_"))
+        assert public == ["abi", "name", "table"], public
+        assert mod.name == name and mod.abi == _core.kernel_abi
+
+
+def test_cpu_dispatch_variants_agree(restore_kernels):
+    """Every kernel of the table, through the public kernels that use it, on each CPU variant this
+    machine runs, against the baseline build: gemm (X W^T, Gamma^T X, the span step, the Gram and
+    Cholesky of the certificate), syrk (K = X X^T), gemv and trsm (the multiplier solver), the generator
+    (bit-identical: no libm, no FMA contraction)."""
+    from kktunlearn import _core
+
+    X, y = near_orthogonal(16, 300, seed=3)
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((24, X.shape[1]))
+    X32 = rng.standard_normal((6, 9000)).astype(np.float32)
+    Xg = rng.standard_normal((300, 40))
+    G = Xg @ Xg.T
+    b = G @ np.abs(rng.standard_normal(300)) - 0.5
+    results = {}
+    for name in _supported_variants():
+        restore_kernels.install("kktunlearn", name)
+        assert _core.kernels() == name
+        net = TwoLayerReLU(width=8, max_iter=30, random_state=0, representation="span", n_threads=1).fit(X, y)
+        sol = _core.nnls_gram(G, b, 1e-12, 0, 1, "auto")
+        results[name] = (_core.preactivations(X, W, 0), _core.kernel_matrix(X, 0), _core.kernel_matrix(X32, 0),
+                         _core.normal_block(7, 0, 0, 5, 0, 3001, 1.0, "float64", None, None, 0),
+                         _core.normal_block(7, 1, 0, 5, 0, 3001, 1.0, "float32", None, None, 0),
+                         net.decision_function(X), sol["x"])
+    ref = results["baseline"]
+    for name, (Z, K, K32, G64, G32, f, lam) in results.items():
+        assert np.array_equal(G64, ref[3]) and np.array_equal(G32, ref[4]), name
+        np.testing.assert_allclose(Z, ref[0], rtol=1e-12, atol=1e-13 * np.abs(ref[0]).max())
+        np.testing.assert_allclose(K, ref[1], rtol=1e-12, atol=1e-13 * np.abs(ref[1]).max())
+        # float32 long sums are double sums rounded once: identical up to a last-bit tie
+        np.testing.assert_allclose(K32, ref[2], rtol=2.0 ** -23)
+        np.testing.assert_allclose(f, ref[5], rtol=1e-9, atol=1e-12 * np.abs(ref[5]).max())
+        np.testing.assert_allclose(lam, ref[6], rtol=1e-8, atol=1e-10 * np.abs(ref[6]).max())
+
+
+def test_dense_kernels_against_numpy(restore_kernels):
+    """The table's gemm / gemv / trsm / syrk on every layout the adapters map (row- and column-major
+    operands and outputs, transposes, blocks with a leading dimension), for each CPU variant."""
+    from kktunlearn import _core
+
+    t = getattr(_core, "_testing", None)
+    if t is None or not hasattr(t, "dense_kernels"):
+        pytest.skip("needs the test-only bindings (KKTUNLEARN_TESTING=ON)")
+    rng = np.random.default_rng(5)
+    for name in _supported_variants():
+        restore_kernels.install("kktunlearn", name)
+        for dt, rtol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+            A = rng.standard_normal((37, 23)).astype(dt)
+            B = rng.standard_normal((23, 29)).astype(dt)
+            C = rng.standard_normal((37, 29)).astype(dt)
+            for ta in (False, True):
+                for tb in (False, True):
+                    for c_col in (False, True):
+                        a = np.ascontiguousarray(A.T) if ta else A
+                        bb = np.ascontiguousarray(B.T) if tb else B
+                        got = t.dense_kernels("gemm", a, ta, bb, tb, C, 0.5, -1.5, c_col)
+                        want = -1.5 * C.astype(np.float64) + 0.5 * (A.astype(np.float64) @ B.astype(np.float64))
+                        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 10, err_msg=f"{name} {ta} {tb} {c_col}")
+            got = t.dense_kernels("syrk", A, False, A, False, np.tril(np.ones((37, 37), dt)), 1.0, 1.0, False)
+            want = np.tril(np.ones((37, 37))) + A.astype(np.float64) @ A.T.astype(np.float64)
+            np.testing.assert_allclose(np.tril(got), np.tril(want), rtol=rtol, atol=rtol * 10)
+        A = rng.standard_normal((40, 31))
+        x = rng.standard_normal(31)
+        yv = rng.standard_normal(40)
+        np.testing.assert_allclose(t.dense_kernels("gemv", A, False, x[:, None], False, yv[:, None], 2.0, 0.5, False)[:, 0],
+                                   0.5 * yv + 2.0 * A @ x, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(t.dense_kernels("gemv", A, True, yv[:, None], False, x[:, None], 2.0, 0.5, False)[:, 0],
+                                   0.5 * x + 2.0 * A.T @ yv, rtol=1e-12, atol=1e-12)
+        L = np.tril(rng.standard_normal((19, 19))) + 5 * np.eye(19)
+        Bm = rng.standard_normal((19, 7))
+        for right in (False, True):
+            for trans in (False, True):
+                rhs = Bm.T.copy() if right else Bm
+                got = t.dense_kernels("trsm", L, trans, rhs, right, rhs, 1.0, 1.0, True)
+                op = L.T if trans else L
+                want = rhs @ np.linalg.inv(op) if right else np.linalg.solve(op, rhs)
+                np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- verification and unlearning

@@ -5,11 +5,78 @@
 
 #include "bindings.hpp"
 
+#include <kktunlearn/dense.hpp>
+
 namespace kktunlearn {
 namespace bind {
 
+namespace {
+
+// dense.hpp's adapters on every layout: row- or column-major blocks (inside larger matrices, so the
+// leading dimension differs from the width) of operands and outputs; see tests/test_span.py
+template <class T>
+RowMatrix<T> dense_kernels(const std::string& kind, const RowMatrix<T>& A, bool ta, const RowMatrix<T>& B, bool tb,
+                           const RowMatrix<T>& C, double alpha, double beta, bool col) {
+  using ColMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+  auto embed = [](const RowMatrix<T>& M, auto& big) {
+    big.setConstant(T(7));
+    big.block(1, 2, M.rows(), M.cols()) = M;
+  };
+  if (kind == "gemm") {
+    if (col) {
+      ColMatrix Ab(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3), Cb(C.rows() + 3, C.cols() + 5);
+      embed(A, Ab);
+      embed(B, Bb);
+      embed(C, Cb);
+      dense::gemm(T(alpha), Ab.block(1, 2, A.rows(), A.cols()), ta, Bb.block(1, 2, B.rows(), B.cols()), tb, T(beta),
+                  Cb.block(1, 2, C.rows(), C.cols()));
+      return Cb.block(1, 2, C.rows(), C.cols());
+    }
+    RowMatrix<T> Ab(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3), Cb(C.rows() + 3, C.cols() + 5);
+    embed(A, Ab);
+    embed(B, Bb);
+    embed(C, Cb);
+    dense::gemm(T(alpha), Ab.block(1, 2, A.rows(), A.cols()), ta, Bb.block(1, 2, B.rows(), B.cols()), tb, T(beta),
+                Cb.block(1, 2, C.rows(), C.cols()));
+    return Cb.block(1, 2, C.rows(), C.cols());
+  }
+  if (kind == "syrk") {
+    RowMatrix<T> Cb(C.rows() + 3, C.cols() + 5);
+    embed(C, Cb);
+    auto Cblk = Cb.block(1, 2, C.rows(), C.cols());
+    dense::syrk_lower(A, Cblk);
+    return Cblk;
+  }
+  if constexpr (std::is_same<T, double>::value) {
+    if (kind == "gemv") {
+      RowMatrixd Ab(A.rows() + 3, A.cols() + 4);
+      embed(A, Ab);
+      Vectord x = B.col(0), y = C.col(0);
+      dense::gemv(alpha, Ab.block(1, 2, A.rows(), A.cols()), ta, x, beta, y);
+      return y;
+    }
+    if (kind == "trsm") {
+      ColMatrix Lb(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3);
+      embed(A, Lb);
+      embed(B, Bb);
+      auto Bblk = Bb.block(1, 2, B.rows(), B.cols());
+      dense::trsm_lower(tb, ta, Lb.block(1, 2, A.rows(), A.cols()), Bblk);
+      return Bblk;
+    }
+  }
+  throw InvalidArgument("dense_kernels: unknown kind '" + kind + "' for this dtype");
+}
+
+}  // namespace
+
 void bind_testing(py::module_& m) {
   py::module_ t = m.def_submodule("_testing", "Test-only hooks (not part of the API).");
+
+  t.def("dense_kernels", &dense_kernels<double>, py::arg("kind"), py::arg("A"), py::arg("ta"), py::arg("B"),
+        py::arg("tb"), py::arg("C"), py::arg("alpha"), py::arg("beta"), py::arg("col"));
+  t.def("dense_kernels", &dense_kernels<float>, py::arg("kind"), py::arg("A").noconvert(), py::arg("ta"),
+        py::arg("B").noconvert(), py::arg("tb"), py::arg("C").noconvert(), py::arg("alpha"), py::arg("beta"),
+        py::arg("col"));
 
   // Run parallel_blocks (or parallel_tiles) over `total` items in blocks of `block`; every item
   // whose index is in `throw_at` throws an exception of `kind` ("invalid", "numerical", "runtime",

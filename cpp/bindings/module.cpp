@@ -1,6 +1,8 @@
 // kktunlearn._core: the pybind11 module. One bind_<area>.cpp per area.
 #include "bindings.hpp"
 
+#include <kktunlearn/dense.hpp>
+
 #ifndef KKTUNLEARN_VERSION
 #define KKTUNLEARN_VERSION "dev"
 #endif
@@ -11,14 +13,13 @@
 #define KKT_STR2(x) #x
 #define KKT_STR(x) KKT_STR2(x)
 
-// Compiled as _core (baseline ISA, every binding) and, on x86-64, as _core_avx2 / _core_avx512 with
-// KKTUNLEARN_HOT_ONLY: the hot kernels only (see CMakeLists.txt and kktunlearn/_dispatch.py, which
-// merges a variant's functions over the baseline's).
+// The extension: every binding, and the dense kernels built for the baseline ISA. The CPU variants
+// of the dense kernels are separate modules (cpp/kernels/module.cpp); kktunlearn/_dispatch.py installs
+// the best one with _set_kernels.
 PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   m.doc() = "kktunlearn C++ core (Eigen + OpenMP). Use the Python API in kktunlearn, not this module.";
   namespace kb = kktunlearn::bind;
 
-#ifndef KKTUNLEARN_HOT_ONLY
   // C++ exceptions -> Python: InvalidArgument -> ValueError, NumericalError -> ArithmeticError subclass
   static py::exception<kktunlearn::NumericalError> numerical_error(m, "NumericalError", PyExc_ArithmeticError);
   py::register_exception_translator([](std::exception_ptr p) {
@@ -32,30 +33,9 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
       PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
     }
   });
-#else
-  // A hot-kernel variant (_core_avx2 / _core_avx512) is loaded next to the baseline _core, which has
-  // every binding and owns the exception classes: raise *its* NumericalError, through a translator
-  // local to this module (pybind11 shares global translators between modules, so a global one here
-  // would retype the baseline's errors). The class object is kept alive for the process's lifetime.
-  static py::object* numerical_error =
-      new py::object(py::module_::import("kktunlearn._core").attr("NumericalError"));
-  m.attr("NumericalError") = *numerical_error;
-  py::register_local_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const kktunlearn::InvalidArgument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const kktunlearn::NumericalError& e) {
-      PyErr_SetString(numerical_error->ptr(), e.what());
-    } catch (const kktunlearn::Interrupted& e) {
-      PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
-    }
-  });
-#endif
 
   m.attr("__version__") = KKTUNLEARN_VERSION;
   m.attr("have_openmp") = kktunlearn::have_openmp();
-  m.attr("variant") = KKT_STR(KKTUNLEARN_MODULE_NAME);
 #ifdef KKTUNLEARN_TESTING
   m.attr("with_testing") = true;
 #else
@@ -85,27 +65,32 @@ PYBIND11_MODULE(KKTUNLEARN_MODULE_NAME, m) {
   m.def("max_threads", [](int n) { return kktunlearn::resolve_threads(n); }, py::arg("n_threads") = 0,
         "Threads a kernel would use for n_threads (0 = the OpenMP default).");
 
-  // the hot kernels: every variant (the d-sized products, training, the generator, certificates)
+  m.attr("kernel_abi") = kktunlearn::dense::kKernelAbi;
+  m.def(
+      "_set_kernels",
+      [](py::object table) {
+        // the module that owns the table must stay imported (kktunlearn._dispatch keeps it)
+        if (table.is_none()) {
+          kktunlearn::dense::set_active(nullptr);
+          return;
+        }
+        py::capsule cap = table.cast<py::capsule>();
+        if (std::string(cap.name() ? cap.name() : "") != "kktunlearn.dense.Kernels")
+          throw kktunlearn::InvalidArgument("_set_kernels: not a kktunlearn kernel table");
+        kktunlearn::dense::set_active(static_cast<const kktunlearn::dense::Kernels*>(cap.get_pointer()));
+      },
+      py::arg("table"),
+      "Install a CPU variant's dense kernels (a capsule from kktunlearn._kernels_<variant>.table()); None: the "
+      "built-in baseline kernels. Not while kernels run.");
+  m.def("kernels", []() { return std::string(kktunlearn::dense::active().name); },
+        "Name of the dense kernels in use: baseline, avx2 or avx512.");
+
   kb::bind_model(m);
   kb::bind_training(m);
   kb::bind_kkt(m);
   kb::bind_random(m);
-#ifdef KKTUNLEARN_HOT_ONLY
-  m.attr("hot_only") = true;
-#else
-  m.attr("hot_only") = false;
-#endif
-#ifdef KKTUNLEARN_VARIANT_UNLEARN
-  m.attr("variant_unlearn") = true;
-#else
-  m.attr("variant_unlearn") = false;
-#endif
-#if !defined(KKTUNLEARN_HOT_ONLY) || defined(KKTUNLEARN_VARIANT_UNLEARN)
-  // the rest (unlearning: Newton family, cubic solves, GA): the baseline module only, unless the
-  // CMake option KKTUNLEARN_VARIANT_UNLEARN compiles it for every variant
   kb::bind_unlearn(m);
-#endif
-#if defined(KKTUNLEARN_TESTING) && !defined(KKTUNLEARN_HOT_ONLY)
+#ifdef KKTUNLEARN_TESTING
   // test-only hooks (kktunlearn._core._testing), compiled only with the CMake option
   // KKTUNLEARN_TESTING=ON (dev/build.sh, the README's test install); never in release wheels
   kb::bind_testing(m);

@@ -7,11 +7,9 @@ from typing import overload
 
 __version__: str
 have_openmp: bool
-hot_only: bool
+kernel_abi: int
 rng_name: str
 rng_version: int
-variant: str
-variant_unlearn: bool
 with_testing: bool
 
 class NumericalError(ArithmeticError): ...
@@ -55,6 +53,7 @@ def jvp(X: typing.Annotated[numpy.typing.NDArray[numpy.float32], '[m, n]', 'flag
 def kernel_matrix(X: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, n]', 'flags.c_contiguous'], n_threads: typing.SupportsInt | typing.SupportsIndex = ...) -> typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, n]']: ...
 @overload
 def kernel_matrix(X: typing.Annotated[numpy.typing.NDArray[numpy.float32], '[m, n]', 'flags.c_contiguous'], n_threads: typing.SupportsInt | typing.SupportsIndex = ...) -> typing.Annotated[numpy.typing.NDArray[numpy.float32], '[m, n]']: ...
+def kernels() -> str: ...
 @overload
 def kkt_solve(X: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, n]', 'flags.c_contiguous'], y: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, 1]'], W: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, n]', 'flags.c_contiguous'], u: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, 1]'], slope: typing.SupportsFloat | typing.SupportsIndex, train_outer: bool, method: str = ..., subgradient_tol: typing.SupportsFloat | typing.SupportsIndex = ..., tol: typing.SupportsFloat | typing.SupportsIndex = ..., max_iter: typing.SupportsInt | typing.SupportsIndex = ..., scale: typing.SupportsFloat | typing.SupportsIndex = ..., loss: str = ..., clarke: bool = ..., lambdas: typing.Annotated[numpy.typing.ArrayLike, numpy.float64, '[m, 1]'] | None = ..., pairs: typing.Annotated[numpy.typing.ArrayLike, numpy.int64, '[m, 2]'] | None = ..., mu: typing.Annotated[numpy.typing.ArrayLike, numpy.float64, '[m, 1]'] | None = ..., n_threads: typing.SupportsInt | typing.SupportsIndex = ..., pdas_iter: typing.SupportsInt | typing.SupportsIndex = ..., solver: str = ...) -> dict[str, typing.Any]: ...
 @overload

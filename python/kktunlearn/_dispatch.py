@@ -1,14 +1,14 @@
-"""Runtime CPU dispatch between the builds of the C++ core.
+"""Runtime CPU dispatch of the C++ core's dense kernels.
 
-`_core` is compiled for the baseline ISA (x86-64: SSE2; runs everywhere) with every binding. On
-x86-64 the hot kernels (the d-sized products, training, the counter-based generator, the KKT
-certificate: bind_model/bind_training/bind_random/bind_kkt) are compiled twice more, as
-`_core_avx2` (x86-64-v3: AVX2 + FMA) and `_core_avx512` (x86-64-v4); the unlearning methods,
-which work on n x n matrices after the span reduction, exist only in the baseline build. At import
-the best variant that the CPU and the OS support is chosen, and `kktunlearn._core` is a module
-that holds the baseline's functions with the variant's laid over them (`variant` names the chosen
-build). Each build is its own shared object with hidden visibility, so code compiled for different
-ISAs never mixes inside one object; only the baseline registers exception translators globally.
+`_core` (every binding) is compiled once, for the baseline ISA of the target (x86-64: SSE2; runs
+everywhere). Everything d-sized or O(n^3) in it goes through a small table of dense kernels
+(``cpp/include/kktunlearn/dense.hpp``: the matrix products ``gemm``, the symmetric products ``syrk`` of
+``K = X X^T``, and the counter-based generator's rows). On x86-64 those kernels alone are compiled
+twice more, as the modules `_kernels_avx2` (x86-64-v3: AVX2 + FMA) and `_kernels_avx512` (x86-64-v4).
+At import the best variant that the CPU and the OS support is chosen and its table is installed into
+`_core` (``_core._set_kernels``); `kktunlearn.cpu_variant` names it and ``_core.kernels()`` says which
+table is in use. Each variant is its own shared object with hidden visibility, so code compiled for
+different ISAs never mixes inside one object.
 
 The environment variable KKTUNLEARN_DISPATCH (`baseline`, `avx2`, `avx512`, `auto` = default)
 forces a choice (for benchmarks and debugging); a forced variant that is missing or unsupported
@@ -25,7 +25,8 @@ from types import ModuleType
 from typing import Any, Dict, Tuple
 
 _ORDER = ("avx512", "avx2", "baseline")
-_MODULE = {"baseline": "_core", "avx2": "_core_avx2", "avx512": "_core_avx512"}
+#: the module holding each variant's dense kernels (the baseline's are inside _core)
+_MODULE = {"baseline": "_core", "avx2": "_kernels_avx2", "avx512": "_kernels_avx512"}
 _NEEDS = {
     "baseline": (),
     "avx2": ("avx2", "fma", "bmi2", "f16c"),
@@ -35,6 +36,8 @@ _NEEDS = {
 
 #: what the last load() did: {"requested", "loaded", "skipped": {variant: reason}}; see report()
 _REPORT: Dict[str, Any] = {}
+#: the imported kernel modules (kept referenced: _core holds a pointer into their tables)
+_KERNEL_MODULES: Dict[str, ModuleType] = {}
 
 
 def report() -> Dict[str, Any]:
@@ -45,8 +48,26 @@ def report() -> Dict[str, Any]:
             "skipped": dict(_REPORT.get("skipped", {}))}
 
 
+def kernel_module(package: str, name: str) -> ModuleType:
+    """Import the dense-kernel module of variant `name` (not `baseline`), checking its ABI."""
+    mod = importlib.import_module(f"{package}.{_MODULE[name]}")
+    base = importlib.import_module(f"{package}._core")
+    if getattr(mod, "abi", None) != getattr(base, "kernel_abi", None):
+        raise ImportError(f"{mod.__name__} has kernel ABI {getattr(mod, 'abi', None)}, _core expects "
+                          f"{getattr(base, 'kernel_abi', None)} (a stale module from another build)")
+    _KERNEL_MODULES[name] = mod
+    return mod
+
+
+def install(package: str, name: str) -> None:
+    """Install variant `name`'s dense kernels into `package._core` (`baseline`: the built-in ones).
+    For tests and benchmarks; not while kernels run in other threads."""
+    base = importlib.import_module(f"{package}._core")
+    base._set_kernels(None if name == "baseline" else kernel_module(package, name).table())
+
+
 def load(package: str) -> Tuple[ModuleType, str]:
-    """Import and return the best supported core module of `package` (and its variant name)."""
+    """Import `package._core`, install the best supported dense kernels, return (module, variant name)."""
     raw = os.environ.get("KKTUNLEARN_DISPATCH", "auto")
     want = raw.strip().lower() or "auto"
     if want != "auto" and want not in _ORDER:
@@ -63,29 +84,13 @@ def load(package: str) -> Tuple[ModuleType, str]:
         if missing:
             skipped[name] = f"CPU/OS lacks {', '.join(missing)}"
             continue
-        if name == "baseline":
-            _REPORT["loaded"] = name
-            return base, name
         try:
-            mod = importlib.import_module(f"{package}.{_MODULE[name]}")
+            install(package, name)
         except ImportError as exc:
             skipped[name] = f"module {_MODULE[name]} not built/importable ({exc})"
             continue
         _REPORT["loaded"] = name
-        return (_merge(base, mod) if getattr(mod, "hot_only", False) else mod), name
+        return base, name
+    install(package, "baseline")
     _REPORT["loaded"] = "baseline"
     return base, "baseline"
-
-
-def _merge(base: ModuleType, fast: ModuleType) -> ModuleType:
-    """A module with every attribute of the baseline build and the hot-kernel variant's functions
-    laid over them (same names, same signatures; the variant has no exception classes of its own:
-    it raises the baseline's). Its `variant` and `hot_only` come from the variant; `with_testing`,
-    `_testing` and the exception classes from the baseline."""
-    merged = ModuleType(base.__name__, base.__doc__)
-    merged.__dict__.update({k: v for k, v in vars(base).items() if k not in ("__name__", "__doc__")})
-    merged.__dict__.update({k: v for k, v in vars(fast).items()
-                            if not k.startswith("_") and (k in ("variant", "hot_only")
-                                                          or (callable(v) and not isinstance(v, type)))})
-    merged.__dict__["hot_variant"] = fast
-    return merged

@@ -197,7 +197,7 @@ def _info() -> int:
     print(f"kktunlearn {__version__} (git {rev}{extra})")
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()} "
           f"{platform.system()}, cores {os.cpu_count()}")
-    print(f"CPU build: {cpu_variant} (module {getattr(_core, 'variant', _core.__name__)}; override with "
+    print(f"CPU build: {cpu_variant} (dense kernels {_core.kernels()}; override with "
           f"KKTUNLEARN_DISPATCH=baseline|avx2|avx512)")
     for line in _dispatch_report():
         print(f"  {line}")

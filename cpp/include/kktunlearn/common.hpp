@@ -186,37 +186,4 @@ struct Accumulate<float> {
   static constexpr Index chunk = 1024;
 };
 
-/// Deterministic blocked GEMM helpers (results independent of the thread count).
-/// out (n x m) = A (n x k) * B(m x k)^T, tiled over the output; for float with k > 4096 the sum
-/// over k is done in double (see Accumulate).
-template <class T, class DA, class DB, class DO>
-void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Eigen::MatrixBase<DO>& out,
-              int n_threads) {
-  const Index n = A.rows(), m = B.rows(), k = A.cols();
-  // Tile shape from the shapes only (never from the thread count, so results are reproducible):
-  // whole rows of B per tile while m <= 512 (B is packed once per tile), and about 8 row tiles
-  // of 16..256 rows so that both threads get work.
-  const Index cb = m <= 512 ? std::max<Index>(m, 1) : 256;
-  const Index rb = std::min<Index>(256, std::max<Index>(16, (n + 7) / 8));
-  if (Accumulate<T>::threshold == 0 || k <= Accumulate<T>::threshold) {
-    parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
-      out.block(r0, c0, r1 - r0, c1 - c0).noalias() =
-          A.middleRows(r0, r1 - r0) * B.middleRows(c0, c1 - c0).transpose();
-    });
-    return;
-  }
-  const Index kc = Accumulate<T>::chunk;
-  parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
-    RowMatrix<double> acc = RowMatrix<double>::Zero(r1 - r0, c1 - c0);
-    RowMatrix<double> Ad, Bd;
-    for (Index k0 = 0; k0 < k; k0 += kc) {
-      const Index kk = std::min(kc, k - k0);
-      Ad = A.block(r0, k0, r1 - r0, kk).template cast<double>();
-      Bd = B.block(c0, k0, c1 - c0, kk).template cast<double>();
-      acc.noalias() += Ad * Bd.transpose();
-    }
-    out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<T>();
-  });
-}
-
 }  // namespace kktunlearn

@@ -34,10 +34,11 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
     if (!widen) {
       if (r0 == c0) {
         tmp.setZero(r1 - r0, r1 - r0);
-        tmp.template selfadjointView<Eigen::Lower>().rankUpdate(X.block(r0, k0, r1 - r0, k1 - k0));
+        dense::syrk_lower(X.block(r0, k0, r1 - r0, k1 - k0), tmp);
       } else {
         tmp.resize(r1 - r0, c1 - c0);
-        tmp.noalias() = X.block(r0, k0, r1 - r0, k1 - k0) * X.block(c0, k0, c1 - c0, k1 - k0).transpose();
+        dense::gemm(T(1), X.block(r0, k0, r1 - r0, k1 - k0), false, X.block(c0, k0, c1 - c0, k1 - k0), true, T(0),
+                    tmp);
       }
       acc += tmp.template cast<double>();
       return;
@@ -47,10 +48,10 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
       const Index kk = std::min(kc, k1 - a);
       Ad = X.block(r0, a, r1 - r0, kk).template cast<double>();
       if (r0 == c0) {
-        acc.template selfadjointView<Eigen::Lower>().rankUpdate(Ad);
+        dense::syrk_lower(Ad, acc);
       } else {
         Bd = X.block(c0, a, c1 - c0, kk).template cast<double>();
-        acc.noalias() += Ad * Bd.transpose();
+        dense::gemm(1.0, Ad, false, Bd, true, 1.0, acc);
       }
     }
   };
@@ -107,8 +108,8 @@ RowMatrixd gram_from_factors(const MatRef<T>& K, const RowMatrixd& S, const RowM
   RowMatrixd G(n, n), SS;
   if (Sig) SS.resize(n, n);
   parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
-    G.middleRows(r0, r1 - r0).noalias() = S.middleRows(r0, r1 - r0) * S.transpose();
-    if (Sig) SS.middleRows(r0, r1 - r0).noalias() = Sig->middleRows(r0, r1 - r0) * Sig->transpose();
+    dense::gemm(1.0, S.middleRows(r0, r1 - r0), false, S, true, 0.0, G.middleRows(r0, r1 - r0));
+    if (Sig) dense::gemm(1.0, Sig->middleRows(r0, r1 - r0), false, *Sig, true, 0.0, SS.middleRows(r0, r1 - r0));
   });
   for (Index i = 0; i < n; ++i)
     for (Index k = 0; k < n; ++k) {

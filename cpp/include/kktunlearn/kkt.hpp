@@ -139,7 +139,8 @@ struct KKTProblem {
       for (Index j = 0; j < m; ++j) M(i, j) = u[j] * y[i] * C(i, j);
     Rho.resize(n, m);
     parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
-      Rho.middleRows(r0, r1 - r0).noalias() = Z.middleRows(r0, r1 - r0) - K.middleRows(r0, r1 - r0) * M;
+      Rho.middleRows(r0, r1 - r0) = Z.middleRows(r0, r1 - r0);
+      dense::gemm(-1.0, K.middleRows(r0, r1 - r0), false, M, false, 1.0, Rho.middleRows(r0, r1 - r0));
     });
     if (spec.train_outer) {
       ru = u;
@@ -191,7 +192,12 @@ double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, cons
   const RowMatrixd Mt = M.transpose();
   parallel_blocks(d, block, n_threads, [&](Index c0, Index c1) {
     RowMatrixd R = W.middleCols(c0, c1 - c0).template cast<double>() / s;
-    R.noalias() -= Mt * X.middleCols(c0, c1 - c0).template cast<double>();
+    if constexpr (std::is_same<T, double>::value) {
+      dense::gemm(-1.0, Mt, false, X.middleCols(c0, c1 - c0), false, 1.0, R);
+    } else {
+      const RowMatrixd Xd = X.middleCols(c0, c1 - c0).template cast<double>();
+      dense::gemm(-1.0, Mt, false, Xd, false, 1.0, R);
+    }
     partial[static_cast<size_t>(c0 / block)] = R.squaredNorm();
   });
   double tot = 0.0;

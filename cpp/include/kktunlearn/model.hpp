@@ -9,6 +9,7 @@
 #pragma once
 
 #include "common.hpp"
+#include "dense.hpp"
 
 namespace kktunlearn {
 
@@ -82,13 +83,13 @@ void add_gamma_t_x(const MatRef<T>& Gamma, const MatRef<T>& X, Eigen::Ref<RowMat
   const Index d = X.cols(), m = Gamma.cols();
   if (d >= 4096 || m < 32) {
     parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
-      out.middleCols(c0, c1 - c0).noalias() += Gamma.transpose() * X.middleCols(c0, c1 - c0);
+      dense::gemm(T(1), Gamma, true, X.middleCols(c0, c1 - c0), false, T(1), out.middleCols(c0, c1 - c0));
     });
     return;
   }
   const Index rb = std::max<Index>(16, (m + 7) / 8);
   parallel_blocks(m, rb, n_threads, [&](Index j0, Index j1) {
-    out.middleRows(j0, j1 - j0).noalias() += Gamma.middleCols(j0, j1 - j0).transpose() * X;
+    dense::gemm(T(1), Gamma.middleCols(j0, j1 - j0), true, X, false, T(1), out.middleRows(j0, j1 - j0));
   });
 }
 

@@ -24,6 +24,7 @@
 #include <limits>
 
 #include "common.hpp"
+#include "dense.hpp"
 
 namespace kktunlearn {
 
@@ -258,7 +259,8 @@ inline NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, co
   Vectord w;
   for (res.n_iter = 0; res.n_iter < max_iter; ++res.n_iter) {
     check_stop(opt.should_stop);
-    w = b - G * x;
+    w = b;
+    dense::gemv(-1.0, G, false, x, 1.0, w);
     Index best = -1;
     double wmax = tol_abs;
     for (Index i = 0; i < n; ++i)
@@ -285,7 +287,8 @@ inline NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, co
     }
     std::fill(barred.begin(), barred.end(), 0);
   }
-  w = b - G * x;
+  w = b;
+  dense::gemv(-1.0, G, false, x, 1.0, w);
   double viol = 0.0;
   for (Index i = 0; i < n; ++i) viol = std::max(viol, x[i] > 0 ? std::abs(w[i]) : w[i]);
   res.kkt_violation = viol;
@@ -371,7 +374,7 @@ struct GramCholesky {
       const auto L11 = L.block(k0, k0, kb, kb);
       parallel_blocks(rest, 256, n_threads, [&](Index r0, Index r1) {
         auto A21 = L.block(k1 + r0, k0, r1 - r0, kb);
-        L11.transpose().triangularView<Eigen::Upper>().template solveInPlace<Eigen::OnTheRight>(A21);
+        dense::trsm_lower(true, true, L11, A21);
         for (Index j = 0; j < kb; ++j)
           if (dropped[static_cast<size_t>(k0 + j)]) A21.col(j).setZero();
       });
@@ -379,8 +382,8 @@ struct GramCholesky {
       const Index nblk = (rest + cb - 1) / cb;
       parallel_cyclic(nblk, n_threads, [&](Index t) {
         const Index c0 = k1 + t * cb, c1 = std::min(k, c0 + cb);
-        L.block(c0, c0, k - c0, c1 - c0).noalias() -=
-            L.block(c0, k0, k - c0, kb) * L.block(c0, k0, c1 - c0, kb).transpose();
+        dense::gemm(-1.0, L.block(c0, k0, k - c0, kb), false, L.block(c0, k0, c1 - c0, kb), true, 1.0,
+                    L.block(c0, c0, k - c0, c1 - c0));
       });
     }
   }
@@ -389,8 +392,8 @@ struct GramCholesky {
   void solve_in_place(Eigen::MatrixXd& B) const {
     for (Index j = 0; j < static_cast<Index>(dropped.size()); ++j)
       if (dropped[static_cast<size_t>(j)]) B.row(j).setZero();
-    L.triangularView<Eigen::Lower>().solveInPlace(B);
-    L.triangularView<Eigen::Lower>().adjoint().solveInPlace(B);
+    dense::trsm_lower(false, false, L, B);
+    dense::trsm_lower(false, true, L, B);
     for (Index j = 0; j < static_cast<Index>(dropped.size()); ++j)
       if (dropped[static_cast<size_t>(j)]) B.row(j).setZero();
   }
@@ -501,7 +504,8 @@ inline NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord& b, const 
   auto dual = [&](const Vectord& x, Vectord& w) {
     w.resize(n);
     parallel_blocks(n, 256, nt, [&](Index r0, Index r1) {
-      w.segment(r0, r1 - r0).noalias() = b.segment(r0, r1 - r0) - G.middleRows(r0, r1 - r0) * x;
+      w.segment(r0, r1 - r0) = b.segment(r0, r1 - r0);
+      dense::gemv(-1.0, G.middleRows(r0, r1 - r0), false, x, 1.0, w.segment(r0, r1 - r0));
     });
   };
 

@@ -35,6 +35,7 @@
 #include <type_traits>
 
 #include "common.hpp"
+#include "dense.hpp"
 
 namespace kktunlearn {
 namespace rng {
@@ -286,9 +287,10 @@ inline void normal_batch(std::uint64_t seed, std::uint32_t stream, std::uint32_t
 /// then one rounding to T).
 /// With v != nullptr: out[c] = T(scale * z(i, j0 + c) + coef * v[c]) (both products and the sum
 /// in double, one rounding to T): the rows of the data generators.
+/// (The kernel itself, compiled per CPU variant in cpp/kernels/rng.cpp; call normal_row.)
 template <class T>
-void normal_row(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::uint64_t j0, Index len, double scale,
-                T* out, const double* v = nullptr, double coef = 0.0) {
+void normal_row_kernel(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::uint64_t j0, Index len,
+                       double scale, T* out, const double* v = nullptr, double coef = 0.0) {
   constexpr Index CH = detail::kBatch;
   alignas(64) double zb[2 * CH];
   const std::uint64_t j1 = j0 + static_cast<std::uint64_t>(len);
@@ -305,6 +307,17 @@ void normal_row(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::
       for (std::uint64_t c = c0; c < c1; ++c) out[c - j0] = static_cast<T>(scale * zb[c - 2 * q] + coef * v[c - j0]);
     }
     q += static_cast<std::uint64_t>(np);
+  }
+}
+
+template <class T>
+void normal_row(std::uint64_t seed, std::uint32_t stream, std::uint32_t i, std::uint64_t j0, Index len, double scale,
+                T* out, const double* v = nullptr, double coef = 0.0) {
+  const dense::Kernels& k = dense::active();
+  if constexpr (std::is_same<T, double>::value) {
+    k.normal_row_d(seed, stream, i, j0, len, scale, out, v, coef);
+  } else {
+    k.normal_row_f(seed, stream, i, j0, len, scale, out, v, coef);
   }
 }
 
@@ -379,11 +392,11 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
         sq[r] += acc;
       }
       if constexpr (std::is_same<T, double>::value) {
-        P.noalias() += X.middleCols(s0, w) * Wt.leftCols(w).transpose();
+        dense::gemm(1.0, X.middleCols(s0, w), false, Wt.leftCols(w), true, 1.0, P);
       } else {
         Xd = X.middleCols(s0, w).template cast<double>();
         Wd = Wt.leftCols(w).template cast<double>();
-        P.noalias() += Xd * Wd.transpose();
+        dense::gemm(1.0, Xd, false, Wd, true, 1.0, P);
       }
     }
   };

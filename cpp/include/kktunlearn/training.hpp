@@ -151,7 +151,7 @@ struct SpanRep {
         Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
       else
         Z.middleRows(r0, r1 - r0) = b * Z0.middleRows(r0, r1 - r0);
-      Z.middleRows(r0, r1 - r0).noalias() += K.middleRows(r0, r1 - r0) * A;
+      dense::gemm(T(1), K.middleRows(r0, r1 - r0), false, A, false, T(1), Z.middleRows(r0, r1 - r0));
     });
   }
   void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
