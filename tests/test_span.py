@@ -318,9 +318,9 @@ def test_cpu_dispatch_variants_agree(restore_kernels):
     rng = np.random.default_rng(0)
     W = rng.standard_normal((24, X.shape[1]))
     X32 = rng.standard_normal((6, 9000)).astype(np.float32)
-    Xg = rng.standard_normal((300, 40))
-    G = Xg @ Xg.T
-    b = G @ np.abs(rng.standard_normal(300)) - 0.5
+    Xg = rng.standard_normal((200, 500))  # full rank: the NNLS solution is unique
+    G = Xg @ Xg.T / 500
+    b = G @ np.abs(rng.standard_normal(200)) - 0.5
     results = {}
     for name in _supported_variants():
         restore_kernels.install("kktunlearn", name)
@@ -375,15 +375,17 @@ def test_dense_kernels_against_numpy(restore_kernels):
                                    0.5 * yv + 2.0 * A @ x, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(t.dense_kernels("gemv", A, True, yv[:, None], False, x[:, None], 2.0, 0.5, False)[:, 0],
                                    0.5 * x + 2.0 * A.T @ yv, rtol=1e-12, atol=1e-12)
-        L = np.tril(rng.standard_normal((19, 19))) + 5 * np.eye(19)
-        Bm = rng.standard_normal((19, 7))
-        for right in (False, True):
-            for trans in (False, True):
-                rhs = Bm.T.copy() if right else Bm
-                got = t.dense_kernels("trsm", L, trans, rhs, right, rhs, 1.0, 1.0, True)
-                op = L.T if trans else L
-                want = rhs @ np.linalg.inv(op) if right else np.linalg.solve(op, rhs)
-                np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        for k in (19, 150):  # one diagonal block, and several (the blocked updates: 64-column blocks)
+            L = np.tril(rng.standard_normal((k, k))) / np.sqrt(k) + 2 * np.eye(k)
+            Bm = rng.standard_normal((k, 7))
+            for right in (False, True):
+                for trans in (False, True):
+                    rhs = Bm.T.copy() if right else Bm
+                    got = t.dense_kernels("trsm", L, trans, rhs, right, rhs, 1.0, 1.0, True)
+                    op = L.T if trans else L
+                    want = rhs @ np.linalg.inv(op) if right else np.linalg.solve(op, rhs)
+                    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12,
+                                               err_msg=f"{name} k={k} right={right} trans={trans}")
 
 
 # ----------------------------------------------------------------------------- verification and unlearning
