@@ -11,6 +11,13 @@ void gemm_f(int ta, int tb, Index m, Index n, Index k, float alpha, const float*
             Index ldb, float beta, float* C, Index ldc) {
   gemm<float>(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+void widen_f(Index rows, Index cols, const float* A, Index lda, double* out) {
+  for (Index r = 0; r < rows; ++r) {
+    const float* a = A + r * lda;
+    double* o = out + r * cols;
+    for (Index c = 0; c < cols; ++c) o[c] = static_cast<double>(a[c]);
+  }
+}
 void syrk_f(Index n, Index k, const float* A, Index lda, float* C, Index ldc) { syrk<float>(n, k, A, lda, C, ldc); }
 
 }  // namespace impl

@@ -16,6 +16,7 @@ void syrk_f(Index n, Index k, const float* A, Index lda, float* C, Index ldc);
 void gemv_d(int ta, Index m, Index n, double alpha, const double* A, Index lda, const double* x, double beta,
             double* y);
 void trsm_d(int right, int trans, Index m, Index n, const double* L, Index ldl, double* B, Index ldb);
+void widen_f(Index rows, Index cols, const float* A, Index lda, double* out);
 void normal_row_d(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, std::uint64_t col0, Index len,
                   double scale, double* out, const double* v, double coef);
 void normal_row_f(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, std::uint64_t col0, Index len,

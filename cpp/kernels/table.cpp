@@ -12,7 +12,7 @@ namespace dense {
 const Kernels* builtin_kernels() {
   static const Kernels table{kKernelAbi,   KKTUNLEARN_KERNELS_NAME, &impl::gemm_d,       &impl::gemm_f,
                              &impl::syrk_d, &impl::syrk_f,          &impl::normal_row_d, &impl::normal_row_f,
-                             &impl::gemv_d,  &impl::trsm_d};
+                             &impl::gemv_d,  &impl::trsm_d,         &impl::widen_f};
   return &table;
 }
 

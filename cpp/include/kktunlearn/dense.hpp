@@ -37,6 +37,8 @@ using GemvFn = void (*)(int ta, Index m, Index n, T alpha, const T* A, Index lda
 /// B <- op(L)^{-1} B (right = 0) or B op(L)^{-1} (right = 1), L lower triangular (k x k), op = transpose
 /// when trans; column-major storage: L (ldl), B (m x n, ldb)
 using TrsmFn = void (*)(int right, int trans, Index m, Index n, const double* L, Index ldl, double* B, Index ldb);
+/// out (rows x cols, contiguous) = double(A) for A float, stored row-major with leading dimension lda
+using WidenFn = void (*)(Index rows, Index cols, const float* A, Index lda, double* out);
 template <class T>
 using NormalRowFn = void (*)(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, std::uint64_t col0,
                              Index len, double scale, T* out, const double* v, double coef);
@@ -55,6 +57,7 @@ struct Kernels {
   NormalRowFn<float> normal_row_f;
   GemvFn<double> gemv_d;
   TrsmFn trsm_d;
+  WidenFn widen_f;
 };
 
 /// This shared object's own build of the kernels (cpp/kernels/*.cpp).
@@ -191,6 +194,21 @@ void trsm_lower(bool right, bool trans, const Eigen::MatrixBase<DL>& L, const Ei
   active().trsm_d(right, trans, B.rows(), B.cols(), L.derived().data(), ldl, B.data(), ldb);
 }
 
+/// out = double(a) for a float32 row-major direct-access matrix or block (the float32 paths' exact
+/// products with double sums convert their operands slice by slice through this).
+template <class D>
+void widen(const Eigen::MatrixBase<D>& a, RowMatrixd& out) {
+  static_assert(std::is_same<typename D::Scalar, float>::value, "dense::widen: float input");
+  out.resize(a.rows(), a.cols());
+  if (a.size() == 0) return;
+  if (!bool(D::IsRowMajor) || !detail::unit_inner(a)) {
+    out = a.template cast<double>();
+    return;
+  }
+  const Index lda = a.rows() == 1 ? std::max<Index>(a.cols(), 1) : Index(a.derived().outerStride());
+  active().widen_f(a.rows(), a.cols(), a.derived().data(), lda, out.data());
+}
+
 /// lower(C) += A A^T (C n x n, A n x k; the strict upper triangle of C is not touched).
 template <class DA, class DC>
 void syrk_lower(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DC>& Cc) {
@@ -237,8 +255,13 @@ void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Ei
     RowMatrix<double> Ad, Bd;
     for (Index k0 = 0; k0 < k; k0 += kc) {
       const Index kk = std::min(kc, k - k0);
-      Ad = A.block(r0, k0, r1 - r0, kk).template cast<double>();
-      Bd = B.block(c0, k0, c1 - c0, kk).template cast<double>();
+      if constexpr (std::is_same<T, float>::value) {
+        dense::widen(A.block(r0, k0, r1 - r0, kk), Ad);
+        dense::widen(B.block(c0, k0, c1 - c0, kk), Bd);
+      } else {
+        Ad = A.block(r0, k0, r1 - r0, kk).template cast<double>();
+        Bd = B.block(c0, k0, c1 - c0, kk).template cast<double>();
+      }
       dense::gemm(1.0, Ad, false, Bd, true, 1.0, acc);
     }
     out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<T>();

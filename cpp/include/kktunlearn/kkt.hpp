@@ -195,7 +195,8 @@ double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, cons
     if constexpr (std::is_same<T, double>::value) {
       dense::gemm(-1.0, Mt, false, X.middleCols(c0, c1 - c0), false, 1.0, R);
     } else {
-      const RowMatrixd Xd = X.middleCols(c0, c1 - c0).template cast<double>();
+      RowMatrixd Xd;
+      dense::widen(X.middleCols(c0, c1 - c0), Xd);
       dense::gemm(-1.0, Mt, false, Xd, false, 1.0, R);
     }
     partial[static_cast<size_t>(c0 / block)] = R.squaredNorm();

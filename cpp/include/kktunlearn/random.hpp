@@ -394,8 +394,8 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
       if constexpr (std::is_same<T, double>::value) {
         dense::gemm(1.0, X.middleCols(s0, w), false, Wt.leftCols(w), true, 1.0, P);
       } else {
-        Xd = X.middleCols(s0, w).template cast<double>();
-        Wd = Wt.leftCols(w).template cast<double>();
+        dense::widen(X.middleCols(s0, w), Xd);
+        dense::widen(Wt.leftCols(w), Wd);
         dense::gemm(1.0, Xd, false, Wd, true, 1.0, P);
       }
     }
