@@ -23,22 +23,18 @@ RowMatrix<T> dense_kernels(const std::string& kind, const RowMatrix<T>& A, bool 
     big.block(1, 2, M.rows(), M.cols()) = M;
   };
   if (kind == "gemm") {
-    if (col) {
-      ColMatrix Ab(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3), Cb(C.rows() + 3, C.cols() + 5);
+    // operands and output all row-major or all column-major (`col`)
+    auto run = [&](auto tag) -> RowMatrix<T> {
+      using M = decltype(tag);
+      M Ab(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3), Cb(C.rows() + 3, C.cols() + 5);
       embed(A, Ab);
       embed(B, Bb);
       embed(C, Cb);
       dense::gemm(T(alpha), Ab.block(1, 2, A.rows(), A.cols()), ta, Bb.block(1, 2, B.rows(), B.cols()), tb, T(beta),
                   Cb.block(1, 2, C.rows(), C.cols()));
       return Cb.block(1, 2, C.rows(), C.cols());
-    }
-    RowMatrix<T> Ab(A.rows() + 3, A.cols() + 4), Bb(B.rows() + 2, B.cols() + 3), Cb(C.rows() + 3, C.cols() + 5);
-    embed(A, Ab);
-    embed(B, Bb);
-    embed(C, Cb);
-    dense::gemm(T(alpha), Ab.block(1, 2, A.rows(), A.cols()), ta, Bb.block(1, 2, B.rows(), B.cols()), tb, T(beta),
-                Cb.block(1, 2, C.rows(), C.cols()));
-    return Cb.block(1, 2, C.rows(), C.cols());
+    };
+    return col ? run(ColMatrix()) : run(RowMatrix<T>());
   }
   if (kind == "syrk") {
     RowMatrix<T> Cb(C.rows() + 3, C.cols() + 5);

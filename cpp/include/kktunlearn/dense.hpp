@@ -3,6 +3,9 @@
 // Everything that is d-sized or O(n^3) in the library funnels through a handful of kernels:
 //   gemm   C = beta C + alpha op(A) op(B)            (row-major storage, op = identity or transpose)
 //   syrk   lower(C) += A A^T                          (the symmetric products of K = X X^T)
+//   gemv   y = beta y + alpha op(A) x                 (the multiplier solver's dual residuals)
+//   trsm   op(L)^{-1} B, B op(L)^{-1}                 (the multiplier solver's Cholesky solves)
+//   widen  double(A) for float A                      (the float32 paths' exact products, double sums)
 //   normal_row                                       (the counter-based generator's row segments)
 // The library's own build of them is compiled into the extension with the rest of the core
 // (baseline ISA). On x86-64 the same kernel sources are compiled again for x86-64-v3 (AVX2 + FMA)
@@ -194,19 +197,20 @@ void trsm_lower(bool right, bool trans, const Eigen::MatrixBase<DL>& L, const Ei
   active().trsm_d(right, trans, B.rows(), B.cols(), L.derived().data(), ldl, B.data(), ldb);
 }
 
-/// out = double(a) for a float32 row-major direct-access matrix or block (the float32 paths' exact
-/// products with double sums convert their operands slice by slice through this).
+/// out = double(a) for a row-major direct-access matrix or block (the float32 paths' exact products
+/// with double sums convert their operands slice by slice through this; a double input is copied).
 template <class D>
 void widen(const Eigen::MatrixBase<D>& a, RowMatrixd& out) {
-  static_assert(std::is_same<typename D::Scalar, float>::value, "dense::widen: float input");
   out.resize(a.rows(), a.cols());
   if (a.size() == 0) return;
-  if (!bool(D::IsRowMajor) || !detail::unit_inner(a)) {
+  if (!std::is_same<typename D::Scalar, float>::value || !bool(D::IsRowMajor) || !detail::unit_inner(a)) {
     out = a.template cast<double>();
     return;
   }
-  const Index lda = a.rows() == 1 ? std::max<Index>(a.cols(), 1) : Index(a.derived().outerStride());
-  active().widen_f(a.rows(), a.cols(), a.derived().data(), lda, out.data());
+  if constexpr (std::is_same<typename D::Scalar, float>::value) {
+    const Index lda = a.rows() == 1 ? std::max<Index>(a.cols(), 1) : Index(a.derived().outerStride());
+    active().widen_f(a.rows(), a.cols(), a.derived().data(), lda, out.data());
+  }
 }
 
 /// lower(C) += A A^T (C n x n, A n x k; the strict upper triangle of C is not touched).
@@ -255,13 +259,8 @@ void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Ei
     RowMatrix<double> Ad, Bd;
     for (Index k0 = 0; k0 < k; k0 += kc) {
       const Index kk = std::min(kc, k - k0);
-      if constexpr (std::is_same<T, float>::value) {
-        dense::widen(A.block(r0, k0, r1 - r0, kk), Ad);
-        dense::widen(B.block(c0, k0, c1 - c0, kk), Bd);
-      } else {
-        Ad = A.block(r0, k0, r1 - r0, kk).template cast<double>();
-        Bd = B.block(c0, k0, c1 - c0, kk).template cast<double>();
-      }
+      dense::widen(A.block(r0, k0, r1 - r0, kk), Ad);
+      dense::widen(B.block(c0, k0, c1 - c0, kk), Bd);
       dense::gemm(1.0, Ad, false, Bd, true, 1.0, acc);
     }
     out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<T>();

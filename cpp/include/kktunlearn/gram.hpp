@@ -46,19 +46,11 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
     const Index kc = Accumulate<T>::chunk > 0 ? Accumulate<T>::chunk : (k1 - k0);
     for (Index a = k0; a < k1; a += kc) {
       const Index kk = std::min(kc, k1 - a);
-      if constexpr (std::is_same<T, float>::value) {
-        dense::widen(X.block(r0, a, r1 - r0, kk), Ad);
-      } else {
-        Ad = X.block(r0, a, r1 - r0, kk).template cast<double>();
-      }
+      dense::widen(X.block(r0, a, r1 - r0, kk), Ad);
       if (r0 == c0) {
         dense::syrk_lower(Ad, acc);
       } else {
-        if constexpr (std::is_same<T, float>::value) {
-          dense::widen(X.block(c0, a, c1 - c0, kk), Bd);
-        } else {
-          Bd = X.block(c0, a, c1 - c0, kk).template cast<double>();
-        }
+        dense::widen(X.block(c0, a, c1 - c0, kk), Bd);
         dense::gemm(1.0, Ad, false, Bd, true, 1.0, acc);
       }
     }
