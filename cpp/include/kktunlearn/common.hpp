@@ -18,6 +18,17 @@
 #include <omp.h>
 #endif
 
+// The solvers that work on float64 data whatever the input's scalar type (NNLS, the KKT problem and its
+// Clarke QP, the cubic subproblem, the symmetric eigendecomposition) are declared in their headers and
+// compiled once, in cpp/src/<header>.cpp, which defines KKTUNLEARN_COMPILE_<HEADER> before including the
+// header: a binding file instantiating a kernel for float and double then no longer compiles them twice.
+// Define KKTUNLEARN_HEADER_ONLY to use the core header-only instead (every body inline, no cpp/src).
+#ifdef KKTUNLEARN_HEADER_ONLY
+#define KKTUNLEARN_SOLVER inline
+#else
+#define KKTUNLEARN_SOLVER
+#endif
+
 namespace kktunlearn {
 
 using Index = Eigen::Index;

@@ -41,6 +41,19 @@ struct CubicSolution {
   int n_iter = 0;       // secular-equation iterations
 };
 
+/// Global minimizer of <b, s> + 1/2 sum_i lam_i s_i^2 + M/6 ||s||^3 (H in its eigenbasis; the method is in
+/// the file comment, the tolerances at the definition below).
+KKTUNLEARN_SOLVER CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, double M, double hard_tol = 1e-12,
+                                                double eig_tol = 1e-12, int max_iter = 200);
+
+/// Symmetric eigendecomposition (ascending eigenvalues) with a finiteness check.
+KKTUNLEARN_SOLVER void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixXd& U);
+
+/// Dense cubic step: s = argmin <g,s> + 1/2 s^T H s + M/6 ||s||^3 for a dense symmetric H.
+KKTUNLEARN_SOLVER CubicSolution cubic_solve_dense(const RowMatrixd& H, const Vectord& g, double M,
+                                                  double hard_tol = 1e-12);
+
+#if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_CUBIC)
 namespace detail {
 
 inline double model_value_eig(const Vectord& lam, const Vectord& b, const Vectord& s, double M) {
@@ -70,8 +83,8 @@ inline void secular_eval(const Vectord& lam, const Vectord& b, double gamma, dou
 /// `hard_tol`: components of b on the lam_1 eigenspace with |b_i| <= hard_tol * ||b|| count as zero
 /// when deciding the hard case; `eig_tol`: eigenvalues within eig_tol * max(1, max |lam|) of lam_1 belong
 /// to the lam_1 eigenspace.
-inline CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, double M, double hard_tol = 1e-12,
-                                     double eig_tol = 1e-12, int max_iter = 200) {
+KKTUNLEARN_SOLVER CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, double M, double hard_tol,
+                                                double eig_tol, int max_iter) {
   require(M > 0 && std::isfinite(M), "cubic: M must be a positive finite number");
   require(lam.size() == b.size(), "cubic: eigenvalues and coefficients differ in length");
   const Index k = lam.size();
@@ -194,6 +207,8 @@ inline CubicSolution cubic_solve_eig(const Vectord& lam, const Vectord& b, doubl
   return out;
 }
 
+#endif  // bodies
+
 /// Damped step -(H + delta I)^{-1} g in the eigenbasis; NumericalError when H + delta I is singular
 /// (|lam_i + delta| <= sing_tol * max(|lam| + delta)) on a direction where b is nonzero or not.
 inline Vectord damped_solve_eig(const Vectord& lam, const Vectord& b, double delta, double sing_tol,
@@ -234,8 +249,9 @@ inline Vectord pinv_solve_eig(const Vectord& lam, const Vectord& b, double rcond
   return s;
 }
 
+#if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_CUBIC)
 /// Symmetric eigendecomposition (ascending eigenvalues) with a finiteness check.
-inline void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixXd& U) {
+KKTUNLEARN_SOLVER void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixXd& U) {
   for (Index i = 0; i < A.rows(); ++i)
     for (Index j = 0; j < A.cols(); ++j)
       if (!std::isfinite(A(i, j))) throw NumericalError("non-finite entry in a symmetric matrix to decompose");
@@ -247,7 +263,7 @@ inline void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixXd& U) {
 }
 
 /// Dense cubic step: s = argmin <g,s> + 1/2 s^T H s + M/6 ||s||^3 for a dense symmetric H.
-inline CubicSolution cubic_solve_dense(const RowMatrixd& H, const Vectord& g, double M, double hard_tol = 1e-12) {
+KKTUNLEARN_SOLVER CubicSolution cubic_solve_dense(const RowMatrixd& H, const Vectord& g, double M, double hard_tol) {
   require(H.rows() == H.cols() && H.rows() == g.size(), "cubic: H must be p x p and g of length p");
   Vectord lam;
   Eigen::MatrixXd U;
@@ -257,5 +273,7 @@ inline CubicSolution cubic_solve_dense(const RowMatrixd& H, const Vectord& g, do
   sol.s = U * sol.s;
   return sol;
 }
+
+#endif  // bodies
 
 }  // namespace kktunlearn

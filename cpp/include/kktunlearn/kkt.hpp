@@ -99,6 +99,117 @@ struct KKTResult {
 
 namespace detail {
 
+/// Direct residual ||W/s - M^T X||^2 (+ ||ru||^2), parallel over feature blocks (deterministic).
+template <class T>
+double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, const RowMatrixd& M, const Vectord& ru,
+                          int n_threads) {
+  const Index d = X.cols();
+  const Index block = 2048;
+  const Index nb = (d + block - 1) / block;
+  std::vector<double> partial(static_cast<size_t>(nb), 0.0);
+  const RowMatrixd Mt = M.transpose();
+  parallel_blocks(d, block, n_threads, [&](Index c0, Index c1) {
+    RowMatrixd R = W.middleCols(c0, c1 - c0).template cast<double>() / s;
+    if constexpr (std::is_same<T, double>::value) {
+      dense::gemm(-1.0, Mt, false, X.middleCols(c0, c1 - c0), false, 1.0, R);
+    } else {
+      RowMatrixd Xd;
+      dense::widen(X.middleCols(c0, c1 - c0), Xd);
+      dense::gemm(-1.0, Mt, false, Xd, false, 1.0, R);
+    }
+    partial[static_cast<size_t>(c0 / block)] = R.squaredNorm();
+  });
+  double tot = 0.0;
+  for (double p : partial) tot += p;
+  return tot + ru.squaredNorm();
+}
+
+}  // namespace detail
+
+/// The direct residual ||W/s - M^T X||^2 + ||ru||^2 of a representation (called with s, M, ru).
+using DirectResidual = std::function<double(double, const RowMatrixd&, const Vectord&)>;
+
+namespace detail {
+
+/// The scalar-type-independent part of kkt_multipliers_gram, on float64 copies of its inputs: Z = X W^T
+/// (raw model), K = X X^T, y, u, and N = the raw outputs. Compiled once (cpp/src/kkt.cpp), not per scalar type.
+KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, const Vectord& wsq_raw, Vectord y, Vectord u,
+                                const Vectord& N, const NetSpec& spec, const KKTOptions& opt,
+                                const DirectResidual& direct_fn, int n_threads);
+
+}  // namespace detail
+
+/// Multipliers, epsilon and the pinned pairs of the model on (X, y), from the quantities the KKT problem
+/// is built of (see the file comment, item 3): Zraw = X W^T (n x m, raw model), K = X X^T (n x n) and the
+/// raw per-neuron squared norms wsq_j = ||w_j||^2. `direct` recomputes epsilon^2 without the Gram identity
+/// when it has cancelled (primal: one pass over X and W; span: in the n x m coefficient space).
+/// Cost O(n^2 m) plus the solver; no d anywhere.
+template <class T>
+KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, const Vectord& wsq_raw,
+                               const VecRef<T>& y, const VecRef<T>& u, const NetSpec& spec, const KKTOptions& opt,
+                               const DirectResidual& direct_fn, int n_threads) {
+  const Index n = Zraw.rows(), m = Zraw.cols();
+  require(Kraw.rows() == n && Kraw.cols() == n, "kkt: K must be n x n");
+  require(wsq_raw.size() == m, "kkt: one squared norm per neuron is needed");
+  require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
+  require(n >= 1, "kkt: at least one data point is needed");
+  const Vectord N = outputs_from_preacts<T>(Zraw, u, spec);
+  return detail::kkt_multipliers_solve(Zraw.template cast<double>(), Kraw.template cast<double>(), wsq_raw,
+                                       y.template cast<double>(), u.template cast<double>(), N, spec, opt,
+                                       direct_fn, n_threads);
+}
+
+/// Multipliers, epsilon and the pinned pairs of the primal model (W, u) on (X, y). See the file comment.
+template <class T>
+KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T>& W, const VecRef<T>& u,
+                          const NetSpec& spec, const KKTOptions& opt, int n_threads) {
+  const Index n = X.rows(), d = X.cols(), m = W.rows();
+  require(W.cols() == d, "kkt: W must have as many columns as X");
+  require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
+  require(n >= 1, "kkt: at least one data point is needed");
+  RowMatrix<T> Zraw;
+  preactivations<T>(X, W, Zraw, n_threads);
+  const RowMatrix<T> K = kernel_matrix<T>(X, n_threads);
+  Vectord wsq(m);
+  for (Index j = 0; j < m; ++j) wsq[j] = W.row(j).template cast<double>().squaredNorm();
+  const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
+    return detail::direct_residual_sq<T>(X, W, s, M, ru, n_threads);
+  };
+  return kkt_multipliers_gram<T>(MatRef<T>(Zraw), MatRef<T>(K), wsq, y, u, spec, opt, direct, n_threads);
+}
+
+/// The same for a span model W = c W0 + A^T X_train on the training rows `rows` of X_train (Z = X W^T and
+/// K = X X^T on those rows, wsq_j = ||w_j||^2, all already computed from the state). The direct residual is
+///     ||W/s - M^T X||^2 = (c/s)^2 ||W0||^2 + 2 (c/s) <B, Z0> + <B, K_train B>,   B = A/s - M_train  (n_train x m),
+/// with M_train = M scattered to the training rows: exact in the span (no d), and without the cancellation of
+/// the Gram identity in the in-span part.
+template <class T>
+KKTResult kkt_multipliers_span(const MatRef<T>& Z, const MatRef<T>& K, const Vectord& wsq, const MatRef<T>& Ktrain,
+                               const MatRef<T>& Z0, const MatRef<T>& A, const std::vector<Index>& rows, double w0_coef,
+                               double w0_sqnorm, const VecRef<T>& y, const VecRef<T>& u, const NetSpec& spec,
+                               const KKTOptions& opt, int n_threads) {
+  const Index n = Z.rows(), m = Z.cols(), nt = A.rows();
+  require(Z0.rows() == nt && Z0.cols() == m && A.cols() == m, "kkt: Z0 and A must be n_train x m");
+  require(Ktrain.rows() == nt && Ktrain.cols() == nt, "kkt: the training Gram matrix must be n_train x n_train");
+  require(static_cast<Index>(rows.size()) == n, "kkt: one training-row index per row");
+  for (Index r : rows) require(r >= 0 && r < nt, "kkt: training-row index out of range");
+  const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
+    RowMatrixd B = A.template cast<double>() / s;
+    for (Index i = 0; i < n; ++i) B.row(rows[static_cast<size_t>(i)]) -= M.row(i);
+    const RowMatrixd KB = Ktrain.template cast<double>() * B;
+    const double c = w0_coef / s;
+    const double t = c * c * w0_sqnorm + 2.0 * c * (B.cwiseProduct(Z0.template cast<double>())).sum() +
+                     (B.cwiseProduct(KB)).sum();
+    return std::max(0.0, t) + ru.squaredNorm();
+  };
+  return kkt_multipliers_gram<T>(Z, K, wsq, y, u, spec, opt, direct, n_threads);
+}
+
+#if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_KKT)
+// ---- the bodies compiled once (cpp/src/kkt.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
+
+namespace detail {
+
 /// Symmetric PSD solve with a matrix right-hand side (LLT; LDLT / complete orthogonal fallbacks).
 inline bool spd_solve_mat(const Eigen::MatrixXd& A, const Eigen::MatrixXd& R, Eigen::MatrixXd& S) {
   const Index k = A.rows();
@@ -180,31 +291,6 @@ struct KKTProblem {
     }
   }
 };
-
-/// Direct residual ||W/s - M^T X||^2 (+ ||ru||^2), parallel over feature blocks (deterministic).
-template <class T>
-double direct_residual_sq(const MatRef<T>& X, const MatRef<T>& W, double s, const RowMatrixd& M, const Vectord& ru,
-                          int n_threads) {
-  const Index d = X.cols();
-  const Index block = 2048;
-  const Index nb = (d + block - 1) / block;
-  std::vector<double> partial(static_cast<size_t>(nb), 0.0);
-  const RowMatrixd Mt = M.transpose();
-  parallel_blocks(d, block, n_threads, [&](Index c0, Index c1) {
-    RowMatrixd R = W.middleCols(c0, c1 - c0).template cast<double>() / s;
-    if constexpr (std::is_same<T, double>::value) {
-      dense::gemm(-1.0, Mt, false, X.middleCols(c0, c1 - c0), false, 1.0, R);
-    } else {
-      RowMatrixd Xd;
-      dense::widen(X.middleCols(c0, c1 - c0), Xd);
-      dense::gemm(-1.0, Mt, false, Xd, false, 1.0, R);
-    }
-    partial[static_cast<size_t>(c0 / block)] = R.squaredNorm();
-  });
-  double tot = 0.0;
-  for (double p : partial) tot += p;
-  return tot + ru.squaredNorm();
-}
 
 }  // namespace detail
 
@@ -680,30 +766,18 @@ class ClarkeQP {
   bool converged_ = false;
 };
 
-/// The direct residual ||W/s - M^T X||^2 + ||ru||^2 of a representation (called with s, M, ru).
-using DirectResidual = std::function<double(double, const RowMatrixd&, const Vectord&)>;
+namespace detail {
 
-/// Multipliers, epsilon and the pinned pairs of the model on (X, y), from the quantities the KKT problem
-/// is built of (see the file comment, item 3): Zraw = X W^T (n x m, raw model), K = X X^T (n x n) and the
-/// raw per-neuron squared norms wsq_j = ||w_j||^2. `direct` recomputes epsilon^2 without the Gram identity
-/// when it has cancelled (primal: one pass over X and W; span: in the n x m coefficient space).
-/// Cost O(n^2 m) plus the solver; no d anywhere.
-template <class T>
-KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, const Vectord& wsq_raw,
-                               const VecRef<T>& y, const VecRef<T>& u, const NetSpec& spec, const KKTOptions& opt,
-                               const DirectResidual& direct_fn, int n_threads) {
-  const Index n = Zraw.rows(), m = Zraw.cols();
-  require(Kraw.rows() == n && Kraw.cols() == n, "kkt: K must be n x n");
-  require(wsq_raw.size() == m, "kkt: one squared norm per neuron is needed");
-  require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
-  require(n >= 1, "kkt: at least one data point is needed");
+KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, const Vectord& wsq_raw, Vectord y, Vectord u,
+                                const Vectord& N, const NetSpec& spec, const KKTOptions& opt,
+                                const DirectResidual& direct_fn, int n_threads) {
+  const Index n = Z.rows(), m = Z.cols();
   KKTResult res;
   const int L = spec.degree();
 
   // margins of the raw model and the normalization
-  const Vectord N = outputs_from_preacts<T>(Zraw, u, spec);
   Vectord qraw(n);
-  for (Index i = 0; i < n; ++i) qraw[i] = static_cast<double>(y[i]) * N[i];
+  for (Index i = 0; i < n; ++i) qraw[i] = y[i] * N[i];
   res.q_min_raw = qraw.minCoeff();
   if (opt.scale > 0) {
     res.scale = opt.scale;
@@ -724,11 +798,12 @@ KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, con
   pb.m = m;
   pb.spec = spec;
   pb.n_threads = n_threads;
-  pb.Z = Zraw.template cast<double>() / s;
-  pb.u = u.template cast<double>();
+  pb.Z = std::move(Z);
+  pb.Z /= s;
+  pb.u = std::move(u);
   if (spec.train_outer) pb.u /= s;
-  pb.y = y.template cast<double>();
-  pb.K = Kraw.template cast<double>();
+  pb.y = std::move(y);
+  pb.K = std::move(K);
   pb.wsq = wsq_raw / (s * s);
   pb.theta_sq = pb.wsq.sum() + (spec.train_outer ? pb.u.squaredNorm() : 0.0);
   if (spec.train_outer) {
@@ -870,50 +945,9 @@ KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, con
   return res;
 }
 
-/// Multipliers, epsilon and the pinned pairs of the primal model (W, u) on (X, y). See the file comment.
-template <class T>
-KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T>& W, const VecRef<T>& u,
-                          const NetSpec& spec, const KKTOptions& opt, int n_threads) {
-  const Index n = X.rows(), d = X.cols(), m = W.rows();
-  require(W.cols() == d, "kkt: W must have as many columns as X");
-  require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
-  require(n >= 1, "kkt: at least one data point is needed");
-  RowMatrix<T> Zraw;
-  preactivations<T>(X, W, Zraw, n_threads);
-  const RowMatrix<T> K = kernel_matrix<T>(X, n_threads);
-  Vectord wsq(m);
-  for (Index j = 0; j < m; ++j) wsq[j] = W.row(j).template cast<double>().squaredNorm();
-  const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
-    return detail::direct_residual_sq<T>(X, W, s, M, ru, n_threads);
-  };
-  return kkt_multipliers_gram<T>(MatRef<T>(Zraw), MatRef<T>(K), wsq, y, u, spec, opt, direct, n_threads);
-}
 
-/// The same for a span model W = c W0 + A^T X_train on the training rows `rows` of X_train (Z = X W^T and
-/// K = X X^T on those rows, wsq_j = ||w_j||^2, all already computed from the state). The direct residual is
-///     ||W/s - M^T X||^2 = (c/s)^2 ||W0||^2 + 2 (c/s) <B, Z0> + <B, K_train B>,   B = A/s - M_train  (n_train x m),
-/// with M_train = M scattered to the training rows: exact in the span (no d), and without the cancellation of
-/// the Gram identity in the in-span part.
-template <class T>
-KKTResult kkt_multipliers_span(const MatRef<T>& Z, const MatRef<T>& K, const Vectord& wsq, const MatRef<T>& Ktrain,
-                               const MatRef<T>& Z0, const MatRef<T>& A, const std::vector<Index>& rows, double w0_coef,
-                               double w0_sqnorm, const VecRef<T>& y, const VecRef<T>& u, const NetSpec& spec,
-                               const KKTOptions& opt, int n_threads) {
-  const Index n = Z.rows(), m = Z.cols(), nt = A.rows();
-  require(Z0.rows() == nt && Z0.cols() == m && A.cols() == m, "kkt: Z0 and A must be n_train x m");
-  require(Ktrain.rows() == nt && Ktrain.cols() == nt, "kkt: the training Gram matrix must be n_train x n_train");
-  require(static_cast<Index>(rows.size()) == n, "kkt: one training-row index per row");
-  for (Index r : rows) require(r >= 0 && r < nt, "kkt: training-row index out of range");
-  const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
-    RowMatrixd B = A.template cast<double>() / s;
-    for (Index i = 0; i < n; ++i) B.row(rows[static_cast<size_t>(i)]) -= M.row(i);
-    const RowMatrixd KB = Ktrain.template cast<double>() * B;
-    const double c = w0_coef / s;
-    const double t = c * c * w0_sqnorm + 2.0 * c * (B.cwiseProduct(Z0.template cast<double>())).sum() +
-                     (B.cwiseProduct(KB)).sum();
-    return std::max(0.0, t) + ru.squaredNorm();
-  };
-  return kkt_multipliers_gram<T>(Z, K, wsq, y, u, spec, opt, direct, n_threads);
-}
+}  // namespace detail
+
+#endif  // bodies
 
 }  // namespace kktunlearn

@@ -60,9 +60,32 @@ struct NNLSResult {
 };
 
 namespace detail {
+/// Solve the symmetric PSD system A s = r (A small, dense; LLT, then LDLT / complete orthogonal fallbacks).
+/// Returns true if a fallback was used.
+KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen::VectorXd& s);
+}  // namespace detail
+
+/// NNLS on the Gram matrix by Lawson-Hanson; x0 (optional, >= 0) warm-starts the passive set with its
+/// positive entries.
+KKTUNLEARN_SOLVER NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                                                  const Vectord* x0 = nullptr);
+
+/// NNLS on the Gram matrix by one Cholesky factorization and a primal-dual active-set iteration (the
+/// method and its guarantees are described at its definition below).
+KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                                              const Vectord* x0 = nullptr);
+
+/// NNLS on the Gram matrix with the solver chosen in opt (default: nnls_gram_factor).
+KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                                       const Vectord* x0 = nullptr);
+
+#if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_NNLS)
+// ---- the bodies compiled once (cpp/src/nnls.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
+
+namespace detail {
 
 /// Solve the symmetric PSD system A s = r (A small, dense). Returns true if a fallback was used.
-inline bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen::VectorXd& s) {
+KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen::VectorXd& s) {
   const Index k = A.rows();
   if (k == 0) {
     s.resize(0);
@@ -97,8 +120,8 @@ inline bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen:
 
 /// NNLS on the Gram matrix by Lawson-Hanson; x0 (optional, >= 0) warm-starts the passive set with its
 /// positive entries.
-inline NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
-                            const Vectord* x0 = nullptr) {
+KKTUNLEARN_SOLVER NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                            const Vectord* x0) {
   const Index n = G.rows();
   require(G.cols() == n && b.size() == n, "nnls_gram: G must be n x n and b of length n");
   NNLSResult res;
@@ -420,8 +443,8 @@ struct GramCholesky {
 /// When G is singular (n > m d, duplicated rows) the minimizer is not unique: the x returned is the
 /// one supported on kept (independent) coordinates, a basic solution, with the same objective and
 /// the same residual (epsilon) as every other minimizer.
-inline NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
-                                   const Vectord* x0 = nullptr) {
+KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                                   const Vectord* x0) {
   const Index n = G.rows();
   require(G.cols() == n && b.size() == n, "nnls_gram: G must be n x n and b of length n");
   if (x0) require(x0->size() == n, "nnls_gram: warm start of the wrong length");
@@ -576,10 +599,12 @@ inline NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord& b, const 
 }
 
 /// NNLS on the Gram matrix with the solver chosen in opt (default: nnls_gram_factor).
-inline NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
-                            const Vectord* x0 = nullptr) {
+KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
+                            const Vectord* x0) {
   if (opt.solver == NNLSSolver::ActiveSet) return nnls_gram_active_set(G, b, opt, x0);
   return nnls_gram_factor(G, b, opt, x0);
 }
+
+#endif  // bodies
 
 }  // namespace kktunlearn
