@@ -22,7 +22,8 @@
 // Clarke QP, the cubic subproblem, the symmetric eigendecomposition) are declared in their headers and
 // compiled once, in cpp/src/<header>.cpp, which defines KKTUNLEARN_COMPILE_<HEADER> before including the
 // header: a binding file instantiating a kernel for float and double then no longer compiles them twice.
-// Define KKTUNLEARN_HEADER_ONLY to use the core header-only instead (every body inline, no cpp/src).
+// Define KKTUNLEARN_HEADER_ONLY to make every solver body inline instead (no cpp/src; the dense kernels
+// of cpp/kernels are still linked, for dense::builtin_kernels).
 #ifdef KKTUNLEARN_HEADER_ONLY
 #define KKTUNLEARN_SOLVER inline
 #else

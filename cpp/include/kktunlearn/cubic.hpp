@@ -250,7 +250,6 @@ inline Vectord pinv_solve_eig(const Vectord& lam, const Vectord& b, double rcond
 }
 
 #if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_CUBIC)
-/// Symmetric eigendecomposition (ascending eigenvalues) with a finiteness check.
 KKTUNLEARN_SOLVER void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixXd& U) {
   for (Index i = 0; i < A.rows(); ++i)
     for (Index j = 0; j < A.cols(); ++j)
@@ -262,7 +261,6 @@ KKTUNLEARN_SOLVER void sym_eig(const RowMatrixd& A, Vectord& lam, Eigen::MatrixX
   U = es.eigenvectors();
 }
 
-/// Dense cubic step: s = argmin <g,s> + 1/2 s^T H s + M/6 ||s||^3 for a dense symmetric H.
 KKTUNLEARN_SOLVER CubicSolution cubic_solve_dense(const RowMatrixd& H, const Vectord& g, double M, double hard_tol) {
   require(H.rows() == H.cols() && H.rows() == g.size(), "cubic: H must be p x p and g of length p");
   Vectord lam;

@@ -84,7 +84,6 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, co
 
 namespace detail {
 
-/// Solve the symmetric PSD system A s = r (A small, dense). Returns true if a fallback was used.
 KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen::VectorXd& s) {
   const Index k = A.rows();
   if (k == 0) {
@@ -118,8 +117,6 @@ KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd
 
 }  // namespace detail
 
-/// NNLS on the Gram matrix by Lawson-Hanson; x0 (optional, >= 0) warm-starts the passive set with its
-/// positive entries.
 KKTUNLEARN_SOLVER NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
                             const Vectord* x0) {
   const Index n = G.rows();
@@ -598,7 +595,6 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord
   return res;
 }
 
-/// NNLS on the Gram matrix with the solver chosen in opt (default: nnls_gram_factor).
 KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
                             const Vectord* x0) {
   if (opt.solver == NNLSSolver::ActiveSet) return nnls_gram_active_set(G, b, opt, x0);
