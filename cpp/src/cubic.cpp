@@ -1,3 +1,0 @@
-// The cubic solvers, compiled once for every module that uses them (see KKTUNLEARN_SOLVER in common.hpp).
-#define KKTUNLEARN_COMPILE_CUBIC
-#include <kktunlearn/cubic.hpp>
