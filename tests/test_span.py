@@ -368,13 +368,18 @@ def test_dense_kernels_against_numpy(restore_kernels):
             got = t.dense_kernels("syrk", A, False, A, False, np.tril(np.ones((37, 37), dt)), 1.0, 1.0, False)
             want = np.tril(np.ones((37, 37))) + A.astype(np.float64) @ A.T.astype(np.float64)
             np.testing.assert_allclose(np.tril(got), np.tril(want), rtol=rtol, atol=rtol * 10)
-        A = rng.standard_normal((40, 31))
-        x = rng.standard_normal(31)
-        yv = rng.standard_normal(40)
-        np.testing.assert_allclose(t.dense_kernels("gemv", A, False, x[:, None], False, yv[:, None], 2.0, 0.5, False)[:, 0],
-                                   0.5 * yv + 2.0 * A @ x, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(t.dense_kernels("gemv", A, True, yv[:, None], False, x[:, None], 2.0, 0.5, False)[:, 0],
-                                   0.5 * x + 2.0 * A.T @ yv, rtol=1e-12, atol=1e-12)
+        for rows, cols in ((40, 31), (1, 31), (40, 1), (40, 0)):
+            A = rng.standard_normal((rows, cols))
+            x = rng.standard_normal(cols)
+            yv = rng.standard_normal(rows)
+            for a_col in (False, True):  # A a row-major block, or a column-major one (passed as its transpose)
+                for beta in (0.5, 0.0):
+                    got = t.dense_kernels("gemv", A, False, x[:, None], False, yv[:, None], 2.0, beta, a_col)[:, 0]
+                    np.testing.assert_allclose(got, beta * yv + 2.0 * A @ x, rtol=1e-12, atol=1e-12,
+                                               err_msg=f"{name} {rows}x{cols} col={a_col} beta={beta}")
+                    got = t.dense_kernels("gemv", A, True, yv[:, None], False, x[:, None], 2.0, beta, a_col)[:, 0]
+                    np.testing.assert_allclose(got, beta * x + 2.0 * A.T @ yv, rtol=1e-12, atol=1e-12,
+                                               err_msg=f"{name} {rows}x{cols} col={a_col} beta={beta} (A^T)")
         for k in (19, 150):  # one diagonal block, and several (the blocked updates: 64-column blocks)
             L = np.tril(rng.standard_normal((k, k))) / np.sqrt(k) + 2 * np.eye(k)
             Bm = rng.standard_normal((k, 7))

@@ -45,10 +45,15 @@ RowMatrix<T> dense_kernels(const std::string& kind, const RowMatrix<T>& A, bool 
   }
   if constexpr (std::is_same<T, double>::value) {
     if (kind == "gemv") {
-      RowMatrixd Ab(A.rows() + 3, A.cols() + 4);
-      embed(A, Ab);
+      // A a row-major (or, with `col`, column-major) block; x and y contiguous
       Vectord x = B.col(0), y = C.col(0);
-      dense::gemv(alpha, Ab.block(1, 2, A.rows(), A.cols()), ta, x, beta, y);
+      auto run = [&](auto tag) {
+        using M = decltype(tag);
+        M Ab(A.rows() + 3, A.cols() + 4);
+        embed(A, Ab);
+        dense::gemv(alpha, Ab.block(1, 2, A.rows(), A.cols()), ta, x, beta, y);
+      };
+      if (col) run(ColMatrix()); else run(RowMatrix<T>());
       return y;
     }
     if (kind == "trsm") {

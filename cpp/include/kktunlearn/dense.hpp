@@ -155,8 +155,9 @@ void gemm(typename DC::Scalar alpha, const Eigen::MatrixBase<DA>& A, bool ta, co
   }
 }
 
-/// y = beta y + alpha op_a(A) x (double; A a direct-access row-major matrix or block, x and y contiguous
-/// vectors or segments). y must not alias A or x.
+/// y = beta y + alpha op_a(A) x (double; A a direct-access matrix or block in either storage order, x
+/// and y vectors or segments). y must not alias A or x. A column-major A is the row-major storage of
+/// A^T, so it is passed as such with the transposition flipped; other layouts are copied first.
 template <class DA, class DX, class DY>
 void gemv(double alpha, const Eigen::MatrixBase<DA>& A, bool ta, const Eigen::MatrixBase<DX>& x, double beta,
           const Eigen::MatrixBase<DY>& yc) {
@@ -165,8 +166,7 @@ void gemv(double alpha, const Eigen::MatrixBase<DA>& A, bool ta, const Eigen::Ma
   const Index rows = ta ? A.cols() : A.rows(), cols = ta ? A.rows() : A.cols();
   require(x.size() == cols && y.size() == rows, "dense::gemv: shape mismatch");
   if (rows == 0) return;
-  if (!bool(DA::IsRowMajor) || !detail::unit_inner(A) || x.derived().innerStride() != 1 ||
-      y.derived().innerStride() != 1) {
+  if (!detail::unit_inner(A) || x.derived().innerStride() != 1 || y.derived().innerStride() != 1) {
     const RowMatrix<double> Ac = A;
     const Vectord xc = x;
     Vectord yv = y;
@@ -175,8 +175,30 @@ void gemv(double alpha, const Eigen::MatrixBase<DA>& A, bool ta, const Eigen::Ma
     y = yv;
     return;
   }
-  const Index lda = A.rows() == 1 ? std::max<Index>(A.cols(), 1) : Index(A.derived().outerStride());
-  active().gemv_d(ta, A.rows(), A.cols(), alpha, A.derived().data(), lda, x.derived().data(), beta, y.data());
+  if (cols == 0) {
+    // an empty sum: y = beta y (the kernel would read no A)
+    if (beta == 0.0) y.setZero(); else y *= beta;
+    return;
+  }
+  const auto a = detail::operand(A, ta);  // row-major storage (a.p, a.ld) of A, or of A^T when a.t differs
+  const Index sr = a.t == ta ? A.rows() : A.cols(), sc = a.t == ta ? A.cols() : A.rows();
+  active().gemv_d(a.t, sr, sc, alpha, a.p, a.ld, x.derived().data(), beta, y.data());
+}
+
+/// op_a(A) x as a new vector (gemv with beta = 0).
+template <class DA, class DX>
+Vectord mv(const Eigen::MatrixBase<DA>& A, bool ta, const Eigen::MatrixBase<DX>& x) {
+  Vectord y(ta ? A.cols() : A.rows());
+  gemv(1.0, A, ta, x, 0.0, y);
+  return y;
+}
+
+/// op_a(A) op_b(B) as a new row-major matrix (gemm with beta = 0).
+template <class DA, class DB>
+RowMatrix<typename DA::Scalar> mm(const Eigen::MatrixBase<DA>& A, bool ta, const Eigen::MatrixBase<DB>& B, bool tb) {
+  RowMatrix<typename DA::Scalar> C(ta ? A.cols() : A.rows(), tb ? B.rows() : B.cols());
+  gemm(typename DA::Scalar(1), A, ta, B, tb, typename DA::Scalar(0), C);
+  return C;
 }
 
 /// B <- op(L)^{-1} B, or B op(L)^{-1} with `right`, for the lower triangle of L (op = transpose when

@@ -132,7 +132,7 @@ using DirectResidual = std::function<double(double, const RowMatrixd&, const Vec
 namespace detail {
 
 /// The scalar-type-independent part of kkt_multipliers_gram, on float64 copies of its inputs: Z = X W^T
-/// (raw model), K = X X^T, y, u, and N = the raw outputs. Compiled once (cpp/src/kkt.cpp), not per scalar type.
+/// (raw model), K = X X^T, y, u, and N = the raw outputs. Compiled once (cpp/src/solvers.cpp), not per scalar type.
 KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, const Vectord& wsq_raw, Vectord y, Vectord u,
                                 const Vectord& N, const NetSpec& spec, const KKTOptions& opt,
                                 const DirectResidual& direct_fn, int n_threads);
@@ -196,7 +196,15 @@ KKTResult kkt_multipliers_span(const MatRef<T>& Z, const MatRef<T>& K, const Vec
   const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
     RowMatrixd B = A.template cast<double>() / s;
     for (Index i = 0; i < n; ++i) B.row(rows[static_cast<size_t>(i)]) -= M.row(i);
-    const RowMatrixd KB = Ktrain.template cast<double>() * B;
+    const RowMatrixd KB = [&] {
+      if constexpr (std::is_same<T, double>::value) {
+        return dense::mm(Ktrain, false, B, false);
+      } else {
+        RowMatrixd Kd;
+        dense::widen(Ktrain, Kd);
+        return dense::mm(Kd, false, B, false);
+      }
+    }();
     const double c = w0_coef / s;
     const double t = c * c * w0_sqnorm + 2.0 * c * (B.cwiseProduct(Z0.template cast<double>())).sum() +
                      (B.cwiseProduct(KB)).sum();
@@ -206,7 +214,7 @@ KKTResult kkt_multipliers_span(const MatRef<T>& Z, const MatRef<T>& K, const Vec
 }
 
 #if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_KKT)
-// ---- the bodies compiled once (cpp/src/kkt.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
+// ---- the bodies compiled once (cpp/src/solvers.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
 
 namespace detail {
 

@@ -187,14 +187,14 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
         S(i, j) = static_cast<double>(u[j]) * static_cast<double>(dact(st.Z(i, j), spec.slope));
     RowMatrixd KJ(n, n);
     parallel_blocks(n, 32, o.n_threads, [&](Index r0, Index r1) {
-      KJ.middleRows(r0, r1 - r0).noalias() = S.middleRows(r0, r1 - r0) * S.transpose();
+      dense::gemm(1.0, S.middleRows(r0, r1 - r0), false, S, true, 0.0, KJ.middleRows(r0, r1 - r0));
     });
     KJ = KJ.cwiseProduct(Kd);
     // basis Gram C and P = J B
     RowMatrixd C(k, k), P(n, k);
     C.topLeftCorner(n, n) = KJ;
     P.leftCols(n) = KJ;
-    Vectord Bg = KJ * c;  // P^T c (top part)
+    Vectord Bg = dense::mv(KJ, false, c);  // P^T c (top part)
     if (use_theta) {
       C.block(0, n, n, 1) = N;
       C.block(n, 0, 1, n) = N.transpose();
@@ -205,7 +205,8 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
       Bg.head(n) += o.l2 * N;
       Bg[n] += o.l2 * st.theta_sq;
     }
-    RowMatrixd BHB = P.transpose() * Dv.asDiagonal() * P;
+    const RowMatrixd DP = Dv.asDiagonal() * P;
+    RowMatrixd BHB = dense::mm(P, true, DP, false);
     if (use_theta) BHB += o.l2 * C;
     Vectord cl;
     Eigen::MatrixXd CV;
@@ -217,20 +218,20 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
     const Index r = static_cast<Index>(keep.size());
     Eigen::MatrixXd Tm(k, r);
     for (Index a = 0; a < r; ++a) Tm.col(a) = CV.col(keep[a]) / std::sqrt(cl[keep[a]]);
-    RowMatrixd Hr = Tm.transpose() * BHB * Tm;
-    Vectord gr = Tm.transpose() * Bg;
+    RowMatrixd Hr = dense::mm(Tm, true, dense::mm(BHB, false, Tm, false), false);
+    Vectord gr = dense::mv(Tm, true, Bg);
     info.grad_norm = gr.norm();
     info.rank = r;
     Vectord lam;
     Eigen::MatrixXd U;
     sym_eig(Hr, lam, U);
-    Vectord b = U.transpose() * gr;
+    Vectord b = dense::mv(U, true, gr);
     const Index comp_dim = p - r;
     Vectord se = detail::spectral_step(lam, b, o, comp_dim, o.l2, info);
-    Vectord sr = U * se;
+    Vectord sr = dense::mv(U, false, se);
     info.step_norm = sr.norm();
     if (!std::isfinite(info.step_norm)) throw NumericalError("Newton step is not finite");
-    Vectord a = Tm * sr;  // s = B a
+    Vectord a = dense::mv(Tm, false, sr);  // s = B a
     const double at = use_theta ? a[n] : 0.0;
     // Gamma_ij = a_i S_ij (= a_i u_j sigma'(Z_ij))
     RowMatrix<T> Gam(n, m);
@@ -238,13 +239,13 @@ LowRankState<T> newton_lowrank(const MatRef<T>& K, const MatRef<T>& Z0, double w
       for (Index j = 0; j < m; ++j) Gam(i, j) = static_cast<T>(a[i] * S(i, j));
     const double f = 1.0 + at;
     const Vectord aJ = a.head(n);
-    const double new_sq = f * f * st.theta_sq + 2.0 * f * aJ.dot(N) + aJ.dot(KJ * aJ);
+    const double new_sq = f * f * st.theta_sq + 2.0 * f * aJ.dot(N) + aJ.dot(dense::mv(KJ, false, aJ));
     st.A *= static_cast<T>(f);
     st.A += Gam;
     st.alpha *= f;
     RowMatrix<T> KG(n, m);
     parallel_blocks(m, 64, o.n_threads, [&](Index c0, Index c1) {
-      KG.middleCols(c0, c1 - c0).noalias() = K * Gam.middleCols(c0, c1 - c0);
+      dense::gemm(T(1), K, false, Gam.middleCols(c0, c1 - c0), false, T(0), KG.middleCols(c0, c1 - c0));
     });
     st.Z *= static_cast<T>(f);
     st.Z += KG;
@@ -434,7 +435,7 @@ struct NetObjective {
     RowMatrixd DJ = Dv.asDiagonal() * J;
     RowMatrixd H(pp, pp);
     parallel_blocks(pp, 64, n_threads, [&](Index r0, Index r1) {
-      H.middleRows(r0, r1 - r0).noalias() = J.middleCols(r0, r1 - r0).transpose() * DJ;
+      dense::gemm(1.0, J.middleCols(r0, r1 - r0), true, DJ, false, 0.0, H.middleRows(r0, r1 - r0));
     });
     if (spec.train_outer) {
       for (Index j = 0; j < mm; ++j) {
@@ -468,10 +469,10 @@ void newton_dense(NetObjective<T>& obj, const NewtonOptions& o, std::vector<Newt
     Vectord lam;
     Eigen::MatrixXd U;
     sym_eig(H, lam, U);
-    const Vectord b = U.transpose() * g;
+    const Vectord b = dense::mv(U, true, g);
     info.rank = obj.p();
     const Vectord se = detail::spectral_step(lam, b, o, 0, 0.0, info);
-    const Vectord s = U * se;
+    const Vectord s = dense::mv(U, false, se);
     info.step_norm = s.norm();
     if (!std::isfinite(info.step_norm)) throw NumericalError("Newton step is not finite");
     infos.push_back(info);
@@ -513,7 +514,10 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
       const double a = Q.col(kk).dot(w);
       w -= a * Q.col(kk);
       if (kk > 0) w -= be[kk - 1] * Q.col(kk - 1);
-      for (int pass = 0; pass < 2; ++pass) w -= Q.leftCols(kk + 1) * (Q.leftCols(kk + 1).transpose() * w);
+      for (int pass = 0; pass < 2; ++pass) {
+        const Vectord h = dense::mv(Q.leftCols(kk + 1), true, w);
+        dense::gemv(-1.0, Q.leftCols(kk + 1), false, h, 1.0, w);
+      }
       const double bnext = w.norm();
       al.push_back(a);
       // reduced problem on T (kk+1 x kk+1)
@@ -532,7 +536,7 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
       Vectord y;
       bool ok = true;
       try {
-        y = U * detail::spectral_step(lam, b, o, 0, 0.0, trial);
+        y = dense::mv(U, false, detail::spectral_step(lam, b, o, 0, 0.0, trial));
       } catch (const NumericalError&) {
         if (last) throw;
         ok = false;
@@ -541,7 +545,7 @@ void newton_krylov(NetObjective<T>& obj, const NewtonOptions& o, Index n_rows, s
         trial.residual = bnext * std::abs(y[kr - 1]);
         trial.rank = kr;
         if (last || trial.residual <= o.krylov_tol * gn) {
-          s_final = Q.leftCols(kr) * y;
+          s_final = dense::mv(Q.leftCols(kr), false, y);
           info = trial;
           break;
         }

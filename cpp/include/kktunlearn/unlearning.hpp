@@ -62,7 +62,10 @@ GAResult ga_step(const MatRef<T>& XF, const VecRef<T>& yF, const MatRef<T>& XR, 
   if (XR.rows() > 0) {
     RowMatrix<T> KRF;
     preactivations<T>(XR, XF, KRF, n_threads);  // X_R X_F^T
-    RowMatrixd shift = KRF.template cast<double>() * Gam.template cast<double>();
+    RowMatrixd KRFd, Gd;
+    dense::widen(KRF, KRFd);
+    dense::widen(Gam, Gd);
+    const RowMatrixd shift = dense::mm(KRFd, false, Gd, false);
     res.preact_shift = shift.cwiseAbs().maxCoeff();
   }
   return res;
