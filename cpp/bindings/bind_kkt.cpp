@@ -126,17 +126,9 @@ void def_kkt(py::module_& m) {
 
 }  // namespace
 
-// Compiled as two translation units when CMake defines KKTUNLEARN_BIND_PART (1: all but the
-// float32 kernels; 2: the float32 kernels) to halve the compiler's peak memory; whole without it.
-// The overloads are registered in the same order either way (float64, then float32).
-void bind_kkt_f32(py::module_& m);
-#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 2
-void bind_kkt_f32(py::module_& m) { def_kkt<float>(m); }
-#endif
-#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 1
 void bind_kkt(py::module_& m) {
   def_kkt<double>(m);
-  bind_kkt_f32(m);
+  def_kkt<float>(m);
 
   m.def(
       "nnls_gram",
@@ -174,7 +166,6 @@ void bind_kkt(py::module_& m) {
       "(dependent coordinates dropped) and a primal-dual active-set iteration, Lawson-Hanson finishing if it "
       "does not settle; solver='active_set': Lawson-Hanson alone (serial). See nnls.hpp.");
 }
-#endif
 
 }  // namespace bind
 }  // namespace kktunlearn

@@ -292,18 +292,9 @@ void def_unlearn_kernels(py::module_& m) {
 
 }  // namespace
 
-// This file is compiled as two translation units when CMake defines KKTUNLEARN_BIND_PART (1:
-// everything but the float32 kernels; 2: the float32 kernels), which roughly halves the compiler's
-// peak memory; without the macro it is one whole file. The overloads are registered in the same
-// order either way (float64, then float32).
-void bind_unlearn_f32(py::module_& m);
-#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 2
-void bind_unlearn_f32(py::module_& m) { def_unlearn_kernels<float>(m); }
-#endif
-#if !defined(KKTUNLEARN_BIND_PART) || KKTUNLEARN_BIND_PART == 1
 void bind_unlearn(py::module_& m) {
   def_unlearn_kernels<double>(m);
-  bind_unlearn_f32(m);
+  def_unlearn_kernels<float>(m);
 
   m.def(
       "cubic_solve_eig",
@@ -331,7 +322,6 @@ void bind_unlearn(py::module_& m) {
       py::arg("H"), py::arg("g"), py::arg("M"), py::arg("hard_tol") = 1e-12,
       "Global minimizer of <g,s> + 1/2 s^T H s + M/6 ||s||^3 for a dense symmetric H.");
 }
-#endif
 
 }  // namespace bind
 }  // namespace kktunlearn

@@ -20,7 +20,7 @@
 
 // The solvers that work on float64 data whatever the input's scalar type (NNLS, the KKT problem and its
 // Clarke QP, the cubic subproblem, the symmetric eigendecomposition) are declared in their headers and
-// compiled once, in cpp/src/<header>.cpp, which defines KKTUNLEARN_COMPILE_<HEADER> before including the
+// compiled once, in cpp/src/solvers.cpp, which defines KKTUNLEARN_COMPILE_<HEADER> before including the
 // header: a binding file instantiating a kernel for float and double then no longer compiles them twice.
 // Define KKTUNLEARN_HEADER_ONLY to make every solver body inline instead (no cpp/src; the dense kernels
 // of cpp/kernels are still linked, for dense::builtin_kernels).

@@ -80,7 +80,7 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, co
                                        const Vectord* x0 = nullptr);
 
 #if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_NNLS)
-// ---- the bodies compiled once (cpp/src/nnls.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
+// ---- the bodies compiled once (cpp/src/solvers.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
 
 namespace detail {
 
