@@ -6,6 +6,20 @@ import numpy as np
 import pytest
 
 
+def train_options(**kw):
+    """A _core.TrainOptions for direct calls of the core's training loop (defaults: exponential loss,
+    normalized GD with lr 0.5, no cap, history every step, 1 thread), the fields in kw set."""
+    from kktunlearn import _core
+
+    o = _core.TrainOptions()
+    base = dict(loss="exponential", lr=0.5, normalized=True, lr_max=np.inf, max_iter=5, tol=0.0, margin_tol=0.0,
+                history_every=1, n_threads=1)
+    base.update(kw)
+    for k, v in base.items():
+        setattr(o, k, v)
+    return o
+
+
 def np_act(Z, slope):
     return np.where(Z > 0, Z, slope * Z)
 

@@ -21,6 +21,7 @@ import traceback
 
 import numpy as np
 import pytest
+from conftest import train_options
 
 WORK = None  # expected "exception" of a case that must succeed
 
@@ -702,7 +703,7 @@ def _c():
     from kktunlearn import _core
 
     X, W, u, y = _core_args()
-    _core.train_primal(X, y, W, np.ones(2), 0.0, False, "exponential", 0.5, True, 1e9, 5, 0.0, 0.0, 1, 1)
+    _core.train_primal(X, y, W, np.ones(2), 0.0, False, train_options(lr_max=1e9))
 
 
 @case("core_train_span_Z0_shape", V, r"train_span: Z0 has shape \(5, 2\), expected \(5, 3\)")
@@ -710,8 +711,7 @@ def _c():
     from kktunlearn import _core
 
     X, W, u, y = _core_args()
-    _core.train_span(np.eye(5), np.ones((5, 2)), 1.0, y, np.zeros((5, 3)), u, 0.0, False, "exponential", 0.5,
-                     True, 1e9, 5, 0.0, 0.0, 1, 1)
+    _core.train_span(np.eye(5), np.ones((5, 2)), 1.0, y, np.zeros((5, 3)), u, 0.0, False, train_options(lr_max=1e9))
 
 
 @case("core_train_negative_max_iter", V, r"max_iter must be >= 0")
@@ -719,7 +719,7 @@ def _c():
     from kktunlearn import _core
 
     X, W, u, y = _core_args()
-    _core.train_primal(X, y, W, u, 0.0, False, "exponential", 0.5, True, 1e9, -5, 0.0, 0.0, 1, 1)
+    _core.train_primal(X, y, W, u, 0.0, False, train_options(lr_max=1e9, max_iter=-5))
 
 
 @case("core_int_array_is_refused", T, r"incompatible function arguments")

@@ -16,6 +16,7 @@ import pytest
 import kktunlearn as kk
 from kktunlearn import _core
 from kktunlearn.datasets import near_orthogonal
+from conftest import train_options
 
 
 def _os_threads() -> int:
@@ -139,8 +140,8 @@ def test_keyboard_interrupt_raised_inside_the_progress_callback():
     def cb(it, loss):
         raise KeyboardInterrupt
 
-    res = _core.train_primal(X, y, W0, u0, 0.0, False, "exponential", 0.5, True, np.inf, 10**8, 0.0, 0.0, 10, 1, cb)
-    assert res["interrupted"] and res["status"] == "interrupted" and 0 < res["n_iter"] < 10**8
+    _, _, res = _core.train_primal(X, y, W0, u0, 0.0, False, train_options(max_iter=10**8, history_every=10), cb)
+    assert res.interrupted and res.status == "interrupted" and 0 < res.n_iter < 10**8
 
 
 @pytest.mark.parametrize("exc", [ValueError("boom from callback"), ZeroDivisionError("divide")])
@@ -153,13 +154,13 @@ def test_exception_in_progress_callback_is_reraised_as_itself(exc):
         raise exc
 
     with pytest.raises(type(exc), match=str(exc)):
-        _core.train_primal(X, y, W0, u0, 0.0, False, "exponential", 0.5, True, np.inf, 10**8, 0.0, 0.0, 10, 1, cb)
+        _core.train_primal(X, y, W0, u0, 0.0, False, train_options(max_iter=10**8, history_every=10), cb)
     with pytest.raises(TypeError, match="progress callback must return None or a bool"):
-        _core.train_primal(X, y, W0, u0, 0.0, False, "exponential", 0.5, True, np.inf, 10**8, 0.0, 0.0, 10, 1,
+        _core.train_primal(X, y, W0, u0, 0.0, False, train_options(max_iter=10**8, history_every=10),
                            lambda it, loss: "yes")
-    res = _core.train_primal(X, y, W0, u0, 0.0, False, "exponential", 0.5, True, np.inf, 10**8, 0.0, 0.0, 10, 1,
-                             lambda it, loss: False)  # returning False stops, as an interrupt
-    assert res["interrupted"]
+    _, _, res = _core.train_primal(X, y, W0, u0, 0.0, False, train_options(max_iter=10**8, history_every=10),
+                                   lambda it, loss: False)  # returning False stops, as an interrupt
+    assert res.interrupted
 
 
 # ----------------------------------------------------------------------------- exceptions in OpenMP regions

@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 import kktunlearn as kk
 from kktunlearn import _core
 
-from conftest import np_act, np_dact, np_loss
+from conftest import np_act, np_dact, np_loss, train_options
 
 SCALE = float(os.environ.get("KKT_FUZZ_SCALE", "1"))
 
@@ -296,6 +296,24 @@ def _mk(dtype, shape, rng):
     return np.ascontiguousarray(rng.uniform(-1, 1, size=shape).astype(dtype))
 
 
+def _newton_options():
+    o = _core.NewtonOptions()
+    o.method, o.n_steps, o.krylov_dim, o.n_threads = "cubic", 1, 10, 1
+    return o
+
+
+def _kkt_options():
+    o = _core.KKTOptions()
+    o.scale = 1.0
+    return o
+
+
+def _scubic_options():
+    o = _core.SCubicOptions()
+    o.M, o.lr, o.sigma, o.batch_grad, o.batch_hess, o.n_outer, o.n_inner, o.seed = 1.0, 1e-3, 0.0, 2, 2, 1, 1, 0
+    return o
+
+
 CORE_CALLS = {
     # name: (consistency rule over the drawn dims, call)
     "preactivations": lambda A: _core.preactivations(A["X"], A["W"], 1),
@@ -305,25 +323,22 @@ CORE_CALLS = {
     "jvp": lambda A: _core.jvp(A["X"], A["W"], A["u"], 0.1, True, A["V"], A["vu"].astype(np.float64), 1),
     "vjp": lambda A: _core.vjp(A["X"], A["W"], A["u"], 0.1, True, A["c"].astype(np.float64), 1),
     "gradient_gram": lambda A: _core.gradient_gram(A["K"], A["Z"], A["u"], A["y"], 0.0, True, 1),
-    "train_primal": lambda A: _core.train_primal(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential", 0.5,
-                                                 True, np.inf, 3, 0.0, 0.0, 1, 1),
+    "train_primal": lambda A: _core.train_primal(A["X"], A["y"], A["W"], A["u"], 0.0, False,
+                                                 train_options(max_iter=3)),
     "train_span": lambda A: _core.train_span(A["K"], A["Z"], 1.0, A["y"], A["Z0"], A["u"], 0.0, False,
-                                             "exponential", 0.5, True, np.inf, 3, 0.0, 0.0, 1, 1),
-    "kkt_solve": lambda A: _core.kkt_solve(A["X"], A["y"], A["W"], A["u"], 0.0, False, scale=1.0),
+                                             train_options(max_iter=3)),
+    "kkt_solve": lambda A: _core.kkt_solve(A["X"], A["y"], A["W"], A["u"], 0.0, False, _kkt_options(), 1),
     "retained_hvp": lambda A: _core.retained_hvp(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential", 0.0,
                                                  np.ones(A["W"].size), 1),
-    "newton_net": lambda A: _core.newton_net(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential",
-                                             "cure_newton", "dense", 0.0, 0.0, 1e-15, 1.0, 1, 10, 1e-10, 1),
-    "newton_lowrank": lambda A: _core.newton_lowrank(A["X"], A["y"], A["W"], A["u"], 0.0, "exponential",
-                                                     "cure_newton", 0.0, 0.0, 1e-15, 1.0, 1, 1),
+    "newton_net": lambda A: _core.newton_net(A["X"], A["y"], A["W"], A["u"], 0.0, False, "dense",
+                                             _newton_options()),
+    "newton_lowrank": lambda A: _core.newton_lowrank(A["X"], A["y"], A["W"], A["u"], 0.0, _newton_options()),
     "scure_newton": lambda A: _core.scure_newton(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential", 0.0,
-                                                 1.0, 1e-3, 0.0, 2, 2, 1, 1, 0, 1),
+                                                 _scubic_options(), 1),
     "ga_step": lambda A: _core.ga_step(A["X"], A["y"], A["XR"], A["W"], A["u"], 0.0, False,
                                        A["c"].astype(np.float64), [], [], np.zeros(0), 0.5, 1.0, 1),
-    "gd_weighted": lambda A: _core.gd_weighted(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential", 0.1,
-                                               False, np.inf, 2, None, 1) if False else
-    _core.gd_weighted(A["X"], A["y"], A["c"].astype(np.float64), A["W"], A["u"], 0.0, False, "exponential", 0.1,
-                      False, np.inf, 2, None, 1),
+    "gd_weighted": lambda A: _core.gd_weighted(A["X"], A["y"], A["c"].astype(np.float64), A["W"], A["u"], 0.0,
+                                               False, train_options(lr=0.1, normalized=False, max_iter=2)),
 }
 
 

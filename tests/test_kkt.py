@@ -351,13 +351,17 @@ def test_clarke_primal_path_agrees_with_pdas_warm_start(slope, trained):
     y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
     W = rng.standard_normal((m, d))
     u = np.where(np.arange(m) < m // 2, 1.0, -1.0) / np.sqrt(m)
-    runs = [_core.kkt_solve(X, y, W, u, slope, trained, "nnls", 0.4, 1e-12, 0, 1.0, "exponential", True,
-                            None, None, None, 0, k) for k in (0, 50)]
-    assert runs[0]["converged"] and runs[1]["converged"]
-    assert len(runs[0]["pinned"]) > 20
-    assert runs[1]["epsilon"] == pytest.approx(runs[0]["epsilon"], rel=1e-9)
-    assert runs[1]["epsilon"] <= runs[1]["epsilon_plain"] * (1 + 1e-12)
-    np.testing.assert_allclose(runs[1]["lambdas"], runs[0]["lambdas"], atol=1e-6 * runs[0]["lambdas"].max())
+    def solve(pdas_iter):
+        o = _core.KKTOptions()
+        o.method, o.subgradient_tol, o.tol, o.scale, o.pdas_iter = "nnls", 0.4, 1e-12, 1.0, pdas_iter
+        return _core.kkt_solve(X, y, W, u, slope, trained, o, 0)
+
+    runs = [solve(k) for k in (0, 50)]
+    assert runs[0].converged and runs[1].converged
+    assert len(runs[0].pinned) > 20
+    assert runs[1].epsilon == pytest.approx(runs[0].epsilon, rel=1e-9)
+    assert runs[1].epsilon <= runs[1].epsilon_plain * (1 + 1e-12)
+    np.testing.assert_allclose(runs[1].lambdas, runs[0].lambdas, atol=1e-6 * runs[0].lambdas.max())
 
 
 def test_duplicated_points_leave_epsilon_unchanged():

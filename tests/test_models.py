@@ -12,7 +12,7 @@ import kktunlearn as kk
 from kktunlearn import _core, _random
 from kktunlearn.datasets import near_orthogonal
 
-from conftest import np_act, np_dact, np_forward, np_loss, np_loss_grad
+from conftest import np_act, np_dact, np_forward, np_loss, np_loss_grad, train_options
 
 VARIANTS = [
     # (slope, train_outer)
@@ -62,14 +62,14 @@ def test_training_at_huge_margins_stays_finite(loss):
     g = m.loss_gradient(X, y)
     assert np.all(np.isfinite(g))
     for normalized in (True, False):
-        res = _core.train_primal(X, y, m._W, m._u, slope=1.0, train_outer=False, loss=loss, lr=0.5,
-                                 normalized=normalized, lr_max=np.inf, max_iter=50, tol=0.0, margin_tol=0.0,
-                                 history_every=10)
-        assert np.all(np.isfinite(res["W"]))
-        assert np.isfinite(res["log_loss"])
-        assert res["status"] == "max_iter"
+        W, _, res = _core.train_primal(X, y, m._W, m._u, slope=1.0, train_outer=False,
+                                       options=train_options(loss=loss, normalized=normalized, max_iter=50,
+                                                             history_every=10, n_threads=0))
+        assert np.all(np.isfinite(W))
+        assert np.isfinite(res.log_loss)
+        assert res.status == "max_iter"
         if normalized:  # normalized GD keeps making progress at tiny losses
-            assert res["min_margin"] > m.margins(X, y).min()
+            assert res.min_margin > m.margins(X, y).min()
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -11,98 +11,129 @@ namespace {
 
 using PairArray = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 2, Eigen::RowMajor>;
 
-KKTOptions make_kkt_options(const std::string& method, double subgradient_tol, double tol, std::int64_t max_iter,
-                      double scale, const std::string& loss, bool clarke, const std::optional<Vectord>& lambdas,
-                      const std::optional<PairArray>& pairs, const std::optional<Vectord>& mu, int pdas_iter,
-                      const std::string& solver) {
-  KKTOptions opt;
-  opt.method = multiplier_method_from_string(method);
-  opt.subgradient_tol = subgradient_tol;
-  opt.tol = tol;
-  opt.max_iter = max_iter;
-  opt.scale = scale;
-  opt.loss = loss_from_string(loss);
-  opt.clarke = clarke;
-  opt.should_stop = PyInterruptCheck{};
-  opt.clarke_pdas_iter = pdas_iter;
-  opt.nnls_solver = nnls_solver_from_string(solver);
-  if (opt.method == MultiplierMethod::Given) {
-    if (!lambdas) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
-    opt.given_lambdas = *lambdas;
-    if (pairs) {
-      for (Index p = 0; p < pairs->rows(); ++p)
-        opt.given_pairs.emplace_back(static_cast<Index>((*pairs)(p, 0)), static_cast<Index>((*pairs)(p, 1)));
-      if (!mu) throw InvalidArgument("kkt_solve: pairs given without mu");
-      opt.given_mu = *mu;
-    } else {
-      opt.given_mu.resize(0);
-    }
+void check_kkt_options(const KKTOptions& o) {
+  if (o.method == MultiplierMethod::Given) {
+    if (o.given_lambdas.size() == 0) throw InvalidArgument("kkt_solve: method 'given' needs lambdas");
+    if (!o.given_pairs.empty() && o.given_mu.size() != static_cast<Index>(o.given_pairs.size()))
+      throw InvalidArgument("kkt_solve: pairs given without mu (one mu per pair)");
   }
-  return opt;
 }
 
-py::dict kkt_result_dict(const KKTResult& r) {
-  py::dict out;
-  out["separable"] = r.separable;
-  out["q_min_raw"] = r.q_min_raw;
-  if (!r.separable) return out;
-  out["scale"] = r.scale;
-  out["scale_pow"] = r.scale_pow;
-  out["margins"] = r.margins;
-  out["lambdas"] = r.lambdas;
-  out["epsilon"] = r.epsilon;
-  out["epsilon_plain"] = r.epsilon_plain;
-  out["epsilon_sq_gram"] = r.epsilon_sq_gram;
-  out["direct_residual"] = r.direct_residual;
-  out["theta_norm"] = r.theta_norm;
-  out["converged"] = r.converged;
-  out["n_iter"] = r.n_iter;
-  out["n_fallback"] = r.n_fallback;
-  out["n_dropped"] = r.n_dropped;
-  out["n_factor"] = r.n_factor;
-  out["kkt_violation"] = r.kkt_violation;
-  out["clarke_iter"] = r.clarke_iter;
-  out["clarke_converged"] = r.clarke_converged;
-  out["n_clipped"] = r.n_clipped;
-  out["pinned"] = r.pinned;
-  out["mu"] = r.mu;
-  return out;
+/// KKTOptions and KKTResult, bound once for both scalar types.
+void def_kkt_types(py::module_& m) {
+  py::class_<KKTOptions>(m, "KKTOptions",
+                         "Options of the multiplier solve (kkt_solve / kkt_solve_span): method ('nnls' | 'dynamics' |\n"
+                         "'closed_form' | 'given'), subgradient_tol (pinned pairs: |z_ij| <= tol on the normalized model;\n"
+                         "< 0: none), tol (relative optimality of the NNLS / Clarke QP), max_iter (0: automatic), scale\n"
+                         "(> 0: normalize by s instead of q_min^(1/L)), loss (for 'dynamics'), clarke (solve the exact\n"
+                         "Clarke QP when some pair is pinned), pdas_iter (its active-set warm start), solver ('auto' |\n"
+                         "'active_set', the plain NNLS), and for 'given': lambdas, pairs (k x 2 int64, or None), mu.")
+      .def(py::init<>())
+      .def_property(
+          "method", [](const KKTOptions& o) { return std::string(multiplier_method_name(o.method)); },
+          [](KKTOptions& o, const std::string& s) { o.method = multiplier_method_from_string(s); })
+      .def_readwrite("subgradient_tol", &KKTOptions::subgradient_tol)
+      .def_readwrite("tol", &KKTOptions::tol)
+      .def_readwrite("max_iter", &KKTOptions::max_iter)
+      .def_readwrite("scale", &KKTOptions::scale)
+      .def_property(
+          "loss", [](const KKTOptions& o) { return std::string(loss_name(o.loss)); },
+          [](KKTOptions& o, const std::string& s) { o.loss = loss_from_string(s); })
+      .def_readwrite("clarke", &KKTOptions::clarke)
+      .def_readwrite("pdas_iter", &KKTOptions::clarke_pdas_iter)
+      .def_property(
+          "solver", [](const KKTOptions& o) { return std::string(nnls_solver_name(o.nnls_solver)); },
+          [](KKTOptions& o, const std::string& s) { o.nnls_solver = nnls_solver_from_string(s); })
+      .def_property(
+          "lambdas", [](const KKTOptions& o) -> py::object {
+            if (o.given_lambdas.size() == 0) return py::none();
+            return py::cast(o.given_lambdas);
+          },
+          [](KKTOptions& o, const std::optional<Vectord>& v) { o.given_lambdas = v ? *v : Vectord(); })
+      .def_property(
+          "pairs",
+          [](const KKTOptions& o) -> py::object {
+            if (o.given_pairs.empty()) return py::none();
+            PairArray P(static_cast<Index>(o.given_pairs.size()), 2);
+            for (Index p = 0; p < P.rows(); ++p) {
+              P(p, 0) = o.given_pairs[static_cast<size_t>(p)].first;
+              P(p, 1) = o.given_pairs[static_cast<size_t>(p)].second;
+            }
+            return py::cast(P);
+          },
+          [](KKTOptions& o, const std::optional<PairArray>& P) {
+            o.given_pairs.clear();
+            if (P)
+              for (Index p = 0; p < P->rows(); ++p)
+                o.given_pairs.emplace_back(static_cast<Index>((*P)(p, 0)), static_cast<Index>((*P)(p, 1)));
+          })
+      .def_property(
+          "mu", [](const KKTOptions& o) -> py::object {
+            if (o.given_mu.size() == 0) return py::none();
+            return py::cast(o.given_mu);
+          },
+          [](KKTOptions& o, const std::optional<Vectord>& v) { o.given_mu = v ? *v : Vectord(); });
+
+  py::class_<KKTResult>(m, "KKTResult",
+                        "The multiplier solve: separable (false when q_min <= 0 and no scale was given: then only\n"
+                        "q_min_raw is set), q_min_raw, scale s, scale_pow s^L, margins (normalized), lambdas, epsilon\n"
+                        "(stationarity residual, exact), epsilon_plain (plain NNLS), epsilon_sq_gram, direct_residual\n"
+                        "(epsilon recomputed on the formed residual), theta_norm ||theta / s||, converged, n_iter,\n"
+                        "n_fallback, n_dropped (dependent points, lambda not unique), n_factor, kkt_violation (of the\n"
+                        "QP itself), clarke_iter, clarke_converged, n_clipped, pinned (k x 2 pairs), mu.")
+      .def_readonly("separable", &KKTResult::separable)
+      .def_readonly("q_min_raw", &KKTResult::q_min_raw)
+      .def_readonly("scale", &KKTResult::scale)
+      .def_readonly("scale_pow", &KKTResult::scale_pow)
+      .def_readonly("margins", &KKTResult::margins)
+      .def_readonly("lambdas", &KKTResult::lambdas)
+      .def_readonly("epsilon", &KKTResult::epsilon)
+      .def_readonly("epsilon_plain", &KKTResult::epsilon_plain)
+      .def_readonly("epsilon_sq_gram", &KKTResult::epsilon_sq_gram)
+      .def_readonly("direct_residual", &KKTResult::direct_residual)
+      .def_readonly("theta_norm", &KKTResult::theta_norm)
+      .def_readonly("converged", &KKTResult::converged)
+      .def_readonly("n_iter", &KKTResult::n_iter)
+      .def_readonly("n_fallback", &KKTResult::n_fallback)
+      .def_readonly("n_dropped", &KKTResult::n_dropped)
+      .def_readonly("n_factor", &KKTResult::n_factor)
+      .def_readonly("kkt_violation", &KKTResult::kkt_violation)
+      .def_readonly("clarke_iter", &KKTResult::clarke_iter)
+      .def_readonly("clarke_converged", &KKTResult::clarke_converged)
+      .def_readonly("n_clipped", &KKTResult::n_clipped)
+      .def_readonly("pinned", &KKTResult::pinned)
+      .def_readonly("mu", &KKTResult::mu);
 }
 
 template <class T>
 void def_kkt(py::module_& m) {
   m.def(
       "kkt_solve",
-      [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const std::string& method,
-         double subgradient_tol, double tol, std::int64_t max_iter, double scale, const std::string& loss,
-         bool clarke, std::optional<Vectord> lambdas, std::optional<PairArray> pairs, std::optional<Vectord> mu,
-         int n_threads, int pdas_iter, const std::string& solver) {
-        const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
-                                                pairs, mu, pdas_iter, solver);
+      [](CMat<T> X, CVec<T> y, CMat<T> W, CVec<T> u, double slope, bool train_outer, const KKTOptions& options,
+         int n_threads) {
+        check_kkt_options(options);
+        KKTOptions opt = options;
+        opt.should_stop = PyInterruptCheck{};
         KKTResult r;
         {
           py::gil_scoped_release nogil;
           r = kkt_multipliers<T>(X, y, W, u, make_spec(slope, train_outer), opt, n_threads);
         }
-        return kkt_result_dict(r);
+        return r;
       },
       py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("W").noconvert(), py::arg("u").noconvert(),
-      py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls", py::arg("subgradient_tol") = 0.0,
-      py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0, py::arg("loss") = "exponential",
-      py::arg("clarke") = true, py::arg("lambdas") = py::none(), py::arg("pairs") = py::none(),
-      py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50, py::arg("solver") = "auto",
-      "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp).");
+      py::arg("slope"), py::arg("train_outer"), py::arg("options"), py::arg("n_threads") = 0,
+      "KKT multipliers, stationarity residual epsilon and pinned pairs of the normalized model (see kkt.hpp);\n"
+      "options: a KKTOptions. Returns a KKTResult.");
 
   m.def(
       "kkt_solve_span",
       [](CMat<T> Z, CMat<T> K, const Vectord& wsq, CMat<T> Ktrain, CMat<T> Z0, CMat<T> A,
-         const std::vector<std::int64_t>& rows, double w0_coef, double w0_sqnorm, CVec<T> y,
-         CVec<T> u, double slope, bool train_outer, const std::string& method, double subgradient_tol, double tol,
-         std::int64_t max_iter, double scale, const std::string& loss, bool clarke, std::optional<Vectord> lambdas,
-         std::optional<PairArray> pairs, std::optional<Vectord> mu, int n_threads, int pdas_iter,
-         const std::string& solver) {
-        const KKTOptions opt = make_kkt_options(method, subgradient_tol, tol, max_iter, scale, loss, clarke, lambdas,
-                                                pairs, mu, pdas_iter, solver);
+         const std::vector<std::int64_t>& rows, double w0_coef, double w0_sqnorm, CVec<T> y, CVec<T> u, double slope,
+         bool train_outer, const KKTOptions& options, int n_threads) {
+        check_kkt_options(options);
+        KKTOptions opt = options;
+        opt.should_stop = PyInterruptCheck{};
         KKTResult r;
         {
           py::gil_scoped_release nogil;
@@ -110,15 +141,12 @@ void def_kkt(py::module_& m) {
           r = kkt_multipliers_span<T>(Z, K, wsq, Ktrain, Z0, A, rw, w0_coef, w0_sqnorm, y, u,
                                       make_spec(slope, train_outer), opt, n_threads);
         }
-        return kkt_result_dict(r);
+        return r;
       },
       py::arg("Z").noconvert(), py::arg("K").noconvert(), py::arg("wsq"), py::arg("Ktrain").noconvert(),
-      py::arg("Z0").noconvert(), py::arg("A").noconvert(), py::arg("rows"), py::arg("w0_coef"), py::arg("w0_sqnorm"), py::arg("y").noconvert(),
-      py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("method") = "nnls",
-      py::arg("subgradient_tol") = 0.0, py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("scale") = 0.0,
-      py::arg("loss") = "exponential", py::arg("clarke") = true, py::arg("lambdas") = py::none(),
-      py::arg("pairs") = py::none(), py::arg("mu") = py::none(), py::arg("n_threads") = 0, py::arg("pdas_iter") = 50,
-      py::arg("solver") = "auto",
+      py::arg("Z0").noconvert(), py::arg("A").noconvert(), py::arg("rows"), py::arg("w0_coef"), py::arg("w0_sqnorm"),
+      py::arg("y").noconvert(), py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"),
+      py::arg("options"), py::arg("n_threads") = 0,
       "kkt_solve for a span model W = w0_coef W0 + A^T X_train on the training rows `rows`: Z = X W^T and\n"
       "K = X X^T on those rows, wsq_j = ||w_j||^2; Ktrain, Z0 = X_train W0^T, A and w0_sqnorm = ||W0||_F^2 for\n"
       "the direct residual (cost O(n^2 m), no d; see kkt.hpp).");
@@ -127,6 +155,7 @@ void def_kkt(py::module_& m) {
 }  // namespace
 
 void bind_kkt(py::module_& m) {
+  def_kkt_types(m);
   def_kkt<double>(m);
   def_kkt<float>(m);
 

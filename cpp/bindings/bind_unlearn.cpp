@@ -3,6 +3,7 @@
 #include <kktunlearn/cubic.hpp>
 #include <kktunlearn/gram.hpp>
 #include <kktunlearn/newton.hpp>
+#include <kktunlearn/training.hpp>
 #include <kktunlearn/unlearning.hpp>
 
 #include "bindings.hpp"
@@ -23,93 +24,149 @@ py::dict cubic_to_dict(const CubicSolution& s) {
   return d;
 }
 
-py::list infos_to_list(const std::vector<NewtonStepInfo>& infos) {
-  py::list out;
-  for (const auto& i : infos) {
-    py::dict d;
-    d["loss"] = i.loss;
-    d["grad_norm"] = i.grad_norm;
-    d["step_norm"] = i.step_norm;
-    d["gamma"] = i.gamma;
-    d["lam_min"] = i.lam_min;
-    d["lam_max"] = i.lam_max;
-    d["rank"] = static_cast<std::int64_t>(i.rank);
-    if (i.pinv_rank >= 0) d["pinv_rank"] = static_cast<std::int64_t>(i.pinv_rank);
-    d["hard_case"] = i.hard_case;
-    d["n_iter"] = i.n_iter;
-    d["residual"] = i.residual;
-    out.append(d);
-  }
-  return out;
+void check_newton_options(const NewtonOptions& o) {
+  require(o.n_steps >= 0, "n_steps must be >= 0");
+  require(o.l2 >= 0 && o.damping >= 0 && o.rcond >= 0 && o.M > 0, "l2, damping, rcond must be >= 0 and M > 0");
+  require(o.krylov_dim >= 1, "krylov_dim must be >= 1");
 }
 
-NewtonOptions make_newton_options(const std::string& method, const std::string& loss, double l2, double damping,
-                                  double rcond, double M, int n_steps, int krylov_dim, double krylov_tol,
-                                  int n_threads) {
-  NewtonOptions o;
-  o.method = newton_method_from_string(method);
-  o.loss = loss_from_string(loss);
-  o.l2 = l2;
-  o.damping = damping;
-  o.rcond = rcond;
-  o.M = M;
-  o.n_steps = n_steps;
-  o.krylov_dim = krylov_dim;
-  o.krylov_tol = krylov_tol;
-  o.n_threads = n_threads;
-  o.should_stop = PyInterruptCheck{};
-  require(n_steps >= 0, "n_steps must be >= 0");
-  require(l2 >= 0 && damping >= 0 && rcond >= 0 && M > 0, "l2, damping, rcond must be >= 0 and M > 0");
-  return o;
+void check_scubic_options(const SCubicOptions& so) {
+  require(so.M > 0 && so.lr > 0 && so.sigma >= 0, "scure_newton: M, lr > 0 and sigma >= 0 required");
+  require(so.batch_grad >= 1 && so.batch_hess >= 1 && so.n_outer >= 0 && so.n_inner >= 0, "scure_newton: bad sizes");
+  require(so.max_tries >= 1, "scure_newton: max_tries must be >= 1");
+}
+
+py::array_t<std::int64_t> index_array(const std::vector<Index>& v) {
+  return py::array_t<std::int64_t>(static_cast<py::ssize_t>(v.size()), reinterpret_cast<const std::int64_t*>(v.data()));
+}
+
+/// NewtonOptions / NewtonStepInfo / SCubicOptions / SCubicStepInfo, bound once for both scalar types.
+void def_unlearn_types(py::module_& m) {
+  py::class_<NewtonOptions>(m, "NewtonOptions",
+                            "Options of the Newton-family steps (newton_lowrank / newton_net): method ('newton' |\n"
+                            "'damped' | 'pinv' | 'cubic'), loss, l2 (weight decay of the retained objective),\n"
+                            "damping (delta of (H + delta I)^{-1}), rcond (pinv cutoff, relative to max |eig|), M (cubic\n"
+                            "constant), n_steps, basis_tol / sing_tol (relative eigenvalue cutoffs of the low-rank basis\n"
+                            "and of the singularity test), krylov_dim, krylov_tol, n_threads.")
+      .def(py::init<>())
+      .def_property(
+          "method", [](const NewtonOptions& o) { return std::string(newton_method_name(o.method)); },
+          [](NewtonOptions& o, const std::string& s) { o.method = newton_method_from_string(s); })
+      .def_property(
+          "loss", [](const NewtonOptions& o) { return std::string(loss_name(o.loss)); },
+          [](NewtonOptions& o, const std::string& s) { o.loss = loss_from_string(s); })
+      .def_readwrite("l2", &NewtonOptions::l2)
+      .def_readwrite("damping", &NewtonOptions::damping)
+      .def_readwrite("rcond", &NewtonOptions::rcond)
+      .def_readwrite("M", &NewtonOptions::M)
+      .def_readwrite("n_steps", &NewtonOptions::n_steps)
+      .def_readwrite("basis_tol", &NewtonOptions::basis_tol)
+      .def_readwrite("sing_tol", &NewtonOptions::sing_tol)
+      .def_readwrite("krylov_dim", &NewtonOptions::krylov_dim)
+      .def_readwrite("krylov_tol", &NewtonOptions::krylov_tol)
+      .def_readwrite("n_threads", &NewtonOptions::n_threads);
+
+  py::class_<NewtonStepInfo>(m, "NewtonStepInfo",
+                             "One Newton-family step: loss (F before the step), grad_norm, step_norm, gamma (cubic:\n"
+                             "M ||s|| / 2; damped: delta), lam_min / lam_max (of H on the solve space), rank (its\n"
+                             "dimension), pinv_rank (pinv: eigenvalues kept, else None), hard_case, n_iter (secular\n"
+                             "iterations), residual (krylov: ||g + (H + gamma I) s||).")
+      .def_readonly("loss", &NewtonStepInfo::loss)
+      .def_readonly("grad_norm", &NewtonStepInfo::grad_norm)
+      .def_readonly("step_norm", &NewtonStepInfo::step_norm)
+      .def_readonly("gamma", &NewtonStepInfo::gamma)
+      .def_readonly("lam_min", &NewtonStepInfo::lam_min)
+      .def_readonly("lam_max", &NewtonStepInfo::lam_max)
+      .def_property_readonly("rank", [](const NewtonStepInfo& i) { return static_cast<std::int64_t>(i.rank); })
+      .def_property_readonly("pinv_rank",
+                             [](const NewtonStepInfo& i) -> py::object {
+                               if (i.pinv_rank < 0) return py::none();
+                               return py::int_(static_cast<std::int64_t>(i.pinv_rank));
+                             })
+      .def_readonly("hard_case", &NewtonStepInfo::hard_case)
+      .def_readonly("n_iter", &NewtonStepInfo::n_iter)
+      .def_readonly("residual", &NewtonStepInfo::residual);
+
+  py::class_<SCubicOptions>(m, "SCubicOptions",
+                            "Options of SCureNewton (scure_newton): M (cubic constant; with auto_M the start), lr\n"
+                            "(inner step eta), sigma (perturbation), batch_grad / batch_hess (n_1, n_2), n_outer,\n"
+                            "n_inner, seed, safeguard (halve eta on an inner step that raises the model), auto_M,\n"
+                            "max_tries (cubic solves per outer step under auto_M).")
+      .def(py::init<>())
+      .def_readwrite("M", &SCubicOptions::M)
+      .def_readwrite("lr", &SCubicOptions::lr)
+      .def_readwrite("sigma", &SCubicOptions::sigma)
+      .def_readwrite("batch_grad", &SCubicOptions::batch_grad)
+      .def_readwrite("batch_hess", &SCubicOptions::batch_hess)
+      .def_readwrite("n_outer", &SCubicOptions::n_outer)
+      .def_readwrite("n_inner", &SCubicOptions::n_inner)
+      .def_readwrite("seed", &SCubicOptions::seed)
+      .def_readwrite("safeguard", &SCubicOptions::safeguard)
+      .def_readwrite("auto_M", &SCubicOptions::auto_M)
+      .def_readwrite("max_tries", &SCubicOptions::max_tries);
+
+  py::class_<SCubicStepInfo>(m, "SCubicStepInfo",
+                             "One SCureNewton outer step: step_norm, cauchy_radius, grad_norm, batch_loss, M,\n"
+                             "model_value (m~ at the step), lr (eta at the end), n_halvings, lipschitz / rho (the\n"
+                             "auto_M tests, NaN without), n_tries, accepted, rows_grad / rows_hess (the minibatches).")
+      .def_readonly("step_norm", &SCubicStepInfo::step_norm)
+      .def_readonly("cauchy_radius", &SCubicStepInfo::cauchy_radius)
+      .def_readonly("grad_norm", &SCubicStepInfo::grad_norm)
+      .def_readonly("batch_loss", &SCubicStepInfo::batch_loss)
+      .def_readonly("M", &SCubicStepInfo::M)
+      .def_readonly("model_value", &SCubicStepInfo::model_value)
+      .def_readonly("lr", &SCubicStepInfo::lr)
+      .def_readonly("n_halvings", &SCubicStepInfo::n_halvings)
+      .def_readonly("lipschitz", &SCubicStepInfo::lipschitz)
+      .def_readonly("rho", &SCubicStepInfo::rho)
+      .def_readonly("n_tries", &SCubicStepInfo::n_tries)
+      .def_readonly("accepted", &SCubicStepInfo::accepted)
+      .def_property_readonly("rows_grad", [](const SCubicStepInfo& i) { return index_array(i.rows_grad); })
+      .def_property_readonly("rows_hess", [](const SCubicStepInfo& i) { return index_array(i.rows_hess); });
 }
 
 template <class T>
 void def_unlearn_kernels(py::module_& m) {
   m.def(
       "newton_lowrank",
-      [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u, double slope, const std::string& loss,
-         const std::string& method, double l2, double damping, double rcond, double M, int n_steps, int n_threads) {
-        const NewtonOptions o = make_newton_options(method, loss, l2, damping, rcond, M, n_steps, 0, 0.0, n_threads);
+      [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u, double slope, const NewtonOptions& opt) {
+        check_newton_options(opt);
         require(XR.cols() == W0.cols() && yR.size() == XR.rows() && u.size() == W0.rows(),
                 "newton_lowrank: shape mismatch");
+        NewtonOptions o = opt;
+        o.should_stop = PyInterruptCheck{};
         std::vector<NewtonStepInfo> infos;
         RowMatrix<T> W;
         double shift = 0.0;
         {
           py::gil_scoped_release nogil;
           const NetSpec spec = make_spec(slope, false);
-          RowMatrix<T> K = kernel_matrix<T>(XR, n_threads);
+          RowMatrix<T> K = kernel_matrix<T>(XR, o.n_threads);
           RowMatrix<T> Z0;
-          preactivations<T>(XR, W0, Z0, n_threads);
+          preactivations<T>(XR, W0, Z0, o.n_threads);
           const double w0sq = W0.template cast<double>().squaredNorm();
           LowRankState<T> st = newton_lowrank<T>(MatRef<T>(K), MatRef<T>(Z0), w0sq, yR, u, spec, o, W0.size(), infos);
           W = (static_cast<T>(st.alpha) * W0).eval();
-          add_gamma_t_x<T>(MatRef<T>(st.A), XR, W, n_threads);
+          add_gamma_t_x<T>(MatRef<T>(st.A), XR, W, o.n_threads);
           if (Z0.size()) shift = (st.Z - static_cast<T>(1) * Z0).template cast<double>().cwiseAbs().maxCoeff();
         }
-        py::dict d;
-        d["W"] = W;
-        d["steps"] = infos_to_list(infos);
-        d["preact_shift"] = shift;
-        return d;
+        return py::make_tuple(W, infos, shift);
       },
       py::arg("XR").noconvert(), py::arg("yR").noconvert(), py::arg("W0").noconvert(), py::arg("u").noconvert(),
-      py::arg("slope"), py::arg("loss"), py::arg("method"), py::arg("l2") = 0.0, py::arg("damping") = 0.0,
-      py::arg("rcond") = 1e-15, py::arg("M") = 1.0, py::arg("n_steps") = 1, py::arg("n_threads") = 0,
+      py::arg("slope"), py::arg("options"),
       "Newton-family steps on F = mean retained loss + l2/2 ||W||^2 for a fixed output layer, solved exactly\n"
       "in the span of the per-example gradients (n_r x n_r eigendecompositions; the p x p Hessian is never formed).\n"
-      "Returns dict(W, steps=[per-step info], preact_shift = max |X_R (W - W0)^T|).");
+      "options: a NewtonOptions. Returns (W, [NewtonStepInfo per step], preact_shift = max |X_R (W - W0)^T|).");
 
   m.def(
       "newton_net",
-      [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
-         const std::string& method, const std::string& solver, double l2, double damping, double rcond, double M,
-         int n_steps, int krylov_dim, double krylov_tol, int n_threads) {
-        const NewtonOptions o =
-            make_newton_options(method, loss, l2, damping, rcond, M, n_steps, krylov_dim, krylov_tol, n_threads);
+      [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& solver,
+         const NewtonOptions& opt) {
+        check_newton_options(opt);
         check_net(XR, yR, W0, u0, "newton_net");
         require(solver == "dense" || solver == "krylov", "solver must be 'dense' or 'krylov'");
-        require(krylov_dim >= 1, "krylov_dim must be >= 1");
+        NewtonOptions o = opt;
+        o.should_stop = PyInterruptCheck{};
         std::vector<NewtonStepInfo> infos;
         RowMatrix<T> W;
         Vector<T> u;
@@ -117,7 +174,7 @@ void def_unlearn_kernels(py::module_& m) {
         {
           py::gil_scoped_release nogil;
           const NetSpec spec = make_spec(slope, train_outer);
-          NetObjective<T> obj(XR, yR, RowMatrix<T>(W0), Vector<T>(u0), spec, o.loss, o.l2, n_threads);
+          NetObjective<T> obj(XR, yR, RowMatrix<T>(W0), Vector<T>(u0), spec, o.loss, o.l2, o.n_threads);
           const RowMatrix<T> Z0 = obj.Z;
           if (solver == "dense")
             newton_dense<T>(obj, o, infos);
@@ -127,41 +184,22 @@ void def_unlearn_kernels(py::module_& m) {
           u = obj.u;
           if (Z0.size()) shift = (obj.Z - Z0).template cast<double>().cwiseAbs().maxCoeff();
         }
-        py::dict d;
-        d["W"] = W;
-        d["u"] = u;
-        d["steps"] = infos_to_list(infos);
-        d["preact_shift"] = shift;
-        return d;
+        return py::make_tuple(W, u, infos, shift);
       },
       py::arg("XR").noconvert(), py::arg("yR").noconvert(), py::arg("W0").noconvert(), py::arg("u0").noconvert(),
-      py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("method"), py::arg("solver"),
-      py::arg("l2") = 0.0, py::arg("damping") = 0.0, py::arg("rcond") = 1e-15, py::arg("M") = 1.0,
-      py::arg("n_steps") = 1, py::arg("krylov_dim") = 100, py::arg("krylov_tol") = 1e-10, py::arg("n_threads") = 0,
+      py::arg("slope"), py::arg("train_outer"), py::arg("solver"), py::arg("options"),
       "Newton-family steps on the retained objective for any model: solver='dense' (p x p Hessian and its\n"
-      "eigendecomposition) or 'krylov' (Lanczos on Hessian-vector products). Returns dict(W, u, steps, preact_shift).");
+      "eigendecomposition) or 'krylov' (Lanczos on Hessian-vector products); options: a NewtonOptions. Returns\n"
+      "(W, u, [NewtonStepInfo per step], preact_shift).");
 
   m.def(
       "scure_newton",
       [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& loss,
-         double l2, double M, double lr, double sigma, std::int64_t batch_grad, std::int64_t batch_hess, int n_outer,
-         int n_inner, std::uint64_t seed, int n_threads, bool auto_M, int max_tries, bool safeguard) {
-        require(M > 0 && lr > 0 && sigma >= 0 && l2 >= 0, "scure_newton: M, lr > 0 and sigma, l2 >= 0 required");
-        require(batch_grad >= 1 && batch_hess >= 1 && n_outer >= 0 && n_inner >= 0, "scure_newton: bad sizes");
-        require(max_tries >= 1, "scure_newton: max_tries must be >= 1");
+         double l2, const SCubicOptions& opt, int n_threads) {
+        check_scubic_options(opt);
+        require(l2 >= 0, "scure_newton: l2 must be >= 0");
         check_net(XR, yR, W0, u0, "scure_newton");
-        SCubicOptions so;
-        so.M = M;
-        so.lr = lr;
-        so.sigma = sigma;
-        so.batch_grad = batch_grad;
-        so.batch_hess = batch_hess;
-        so.n_outer = n_outer;
-        so.n_inner = n_inner;
-        so.seed = seed;
-        so.auto_M = auto_M;
-        so.max_tries = max_tries;
-        so.safeguard = safeguard;
+        SCubicOptions so = opt;
         so.should_stop = PyInterruptCheck{};
         std::vector<SCubicStepInfo> infos;
         RowMatrix<T> W(W0);
@@ -176,42 +214,14 @@ void def_unlearn_kernels(py::module_& m) {
           preactivations<T>(XR, MatRef<T>(W), Z1, n_threads);
           if (Z0.size()) shift = (Z1 - Z0).template cast<double>().cwiseAbs().maxCoeff();
         }
-        py::list steps;
-        for (const auto& i : infos) {
-          py::dict d;
-          d["step_norm"] = i.step_norm;
-          d["cauchy_radius"] = i.cauchy_radius;
-          d["grad_norm"] = i.grad_norm;
-          d["batch_loss"] = i.batch_loss;
-          d["M"] = i.M;
-          d["model_value"] = i.model_value;
-          d["lr"] = i.lr;
-          d["n_halvings"] = i.n_halvings;
-          d["lipschitz"] = i.lipschitz;
-          d["rho"] = i.rho;
-          d["n_tries"] = i.n_tries;
-          d["accepted"] = i.accepted;
-          d["rows_grad"] = py::array_t<std::int64_t>(static_cast<py::ssize_t>(i.rows_grad.size()),
-                                                     reinterpret_cast<const std::int64_t*>(i.rows_grad.data()));
-          d["rows_hess"] = py::array_t<std::int64_t>(static_cast<py::ssize_t>(i.rows_hess.size()),
-                                                     reinterpret_cast<const std::int64_t*>(i.rows_hess.data()));
-          steps.append(d);
-        }
-        py::dict d;
-        d["W"] = W;
-        d["u"] = u;
-        d["steps"] = steps;
-        d["preact_shift"] = shift;
-        return d;
+        return py::make_tuple(W, u, infos, shift);
       },
       py::arg("XR").noconvert(), py::arg("yR").noconvert(), py::arg("W0").noconvert(), py::arg("u0").noconvert(),
-      py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("l2"), py::arg("M"), py::arg("lr"),
-      py::arg("sigma"), py::arg("batch_grad"), py::arg("batch_hess"), py::arg("n_outer"), py::arg("n_inner"),
-      py::arg("seed"), py::arg("n_threads") = 0, py::arg("auto_M") = false, py::arg("max_tries") = 30,
-      py::arg("safeguard") = true,
+      py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("l2"), py::arg("options"),
+      py::arg("n_threads") = 0,
       "SCureNewton (stochastic cubic Newton with Hessian-vector products, Cauchy-point start, perturbation sigma;\n"
       "safeguard: eta halved on an inner step that raises the model; auto_M: the automatic cubic constant on the\n"
-      "minibatches). Returns dict(W, u, steps (per outer step, with the minibatch rows), preact_shift).");
+      "minibatches); options: an SCubicOptions. Returns (W, u, [SCubicStepInfo per outer step], preact_shift).");
 
   m.def(
       "retained_hvp",
@@ -260,39 +270,37 @@ void def_unlearn_kernels(py::module_& m) {
   m.def(
       "gd_weighted",
       [](CMat<T> X, CVec<T> y, const Vectord& w, CMat<T> W0, CVec<T> u0, double slope, bool train_outer,
-         const std::string& loss, double lr, bool normalized, double lr_max, int n_steps, py::object progress,
-         int n_threads, double weight_decay) {
+         const TrainOptions& opt, py::object progress) {
         check_net(X, y, W0, u0, "gd_weighted");
         check_vec(w, X.rows(), "gd_weighted", "weights");
+        require(opt.max_iter >= 0 && opt.max_iter <= std::numeric_limits<int>::max(),
+                "gd_weighted: options.max_iter (the number of steps) must be in [0, 2^31)");
         RowMatrix<T> W(W0);
         Vector<T> u(u0);
         GDResult res;
         PyProgress prog{progress};
         {
           py::gil_scoped_release nogil;
-          res = gd_weighted<T>(X, y, w, W, u, make_spec(slope, train_outer), loss_from_string(loss), lr, normalized,
-                               lr_max, n_steps, n_threads, [&](std::int64_t it, double v) { return prog(it, v); },
-                               weight_decay);
+          res = gd_weighted<T>(X, y, w, W, u, make_spec(slope, train_outer), opt.loss, opt.lr, opt.normalized,
+                               opt.lr_max, static_cast<int>(opt.max_iter), opt.n_threads,
+                               [&](std::int64_t it, double v) { return prog(it, v); }, opt.weight_decay);
         }
         prog.rethrow_error();
         if (res.interrupted) throw Interrupted();
-        py::dict d;
-        d["W"] = W;
-        d["u"] = u;
-        d["objective"] = res.objective;
-        d["lr"] = res.lr;
-        return d;
+        return py::make_tuple(W, u, py::array(py::cast(res.objective)), py::array(py::cast(res.lr)));
       },
       py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("weights"), py::arg("W").noconvert(),
-      py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("loss"), py::arg("lr"),
-      py::arg("normalized"), py::arg("lr_max"), py::arg("n_steps"), py::arg("progress") = py::none(),
-      py::arg("n_threads") = 0, py::arg("weight_decay") = 0.0,
-      "n_steps gradient steps on Phi = sum_i w_i l(q_i) + weight_decay/2 ||theta||^2 (w_i > 0 descent, < 0 ascent).");
+      py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("options"),
+      py::arg("progress") = py::none(),
+      "options.max_iter gradient steps on Phi = sum_i w_i l(q_i) + weight_decay/2 ||theta||^2 (w_i > 0 descent,\n"
+      "< 0 ascent), with options a TrainOptions (loss, lr, normalized, lr_max, max_iter = the number of steps,\n"
+      "n_threads, weight_decay; the other fields are not used). Returns (W, u, objective per step, lr per step).");
 }
 
 }  // namespace
 
 void bind_unlearn(py::module_& m) {
+  def_unlearn_types(m);
   def_unlearn_kernels<double>(m);
   def_unlearn_kernels<float>(m);
 

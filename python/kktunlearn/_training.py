@@ -16,16 +16,24 @@ loss derivative (w_i = 1 for every i without sample weights, the plain mean).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, Optional, Tuple, cast
+from typing import Any, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from . import _core, _span
 from ._validation import _check_alloc, check_memory
 
-# the core module, untyped here: the loop's options are passed as one keyword dict, which the stub's
-# dtype overloads cannot match statically
-_loop: Any = _core
+
+class Run(NamedTuple):
+    """One run of the core's GD loop: the trained state and the core's `TrainResult` (n_iter, status,
+    loss, log_loss, min_margin, n_misfit, history). Primal runs fill W; span runs fill A and w0_coef
+    (W = w0_coef W0 + A^T X)."""
+
+    u: np.ndarray
+    result: Any  # _core.TrainResult
+    W: Optional[np.ndarray] = None
+    A: Optional[np.ndarray] = None
+    w0_coef: float = 1.0
 
 # the span representation holds K = X X^T (n x n); above this size "auto" stays primal
 _SPAN_MAX_GRAM_BYTES = 2 << 30
@@ -99,47 +107,56 @@ def check_fit_memory(model: Any, n: int, d: int, m: int, itemsize: int) -> None:
     check_memory(est, name, f"fitting {type(model).__name__} (n={n}, d={d}, width={m}, {rep} representation)")
 
 
-def options(model: Any, lr_scale: float = 1.0) -> Dict[str, Any]:
-    """The keyword arguments of the core's training loop from a model's hyper-parameters (the step
-    lr / lr_scale; see the models' fit for the input-scale rule)."""
+def options(model: Any, lr_scale: float = 1.0, omega: Optional[np.ndarray] = None) -> Any:
+    """The core's `TrainOptions` from a model's hyper-parameters (the step lr / lr_scale; see the
+    models' fit for the input-scale rule); omega: per-sample weights of mean 1, or None."""
     lr = float(model.lr) if lr_scale == 1.0 else float(model.lr) / float(lr_scale)
-    return dict(slope=model.slope_, train_outer=model.train_outer_, loss=model.loss, lr=lr,
-                normalized=bool(model.normalized_gd), lr_max=float(model.lr_max), max_iter=int(model.max_iter),
-                tol=float(model.tol), margin_tol=float(model.margin_tol), history_every=int(model.history_every),
-                weight_decay=float(getattr(model, "weight_decay", 0.0)), n_threads=model._n_threads())
+    o = _core.TrainOptions()
+    o.loss = str(model.loss)
+    o.lr = lr
+    o.normalized = bool(model.normalized_gd)
+    o.lr_max = float(model.lr_max)
+    o.max_iter = int(model.max_iter)
+    o.tol = float(model.tol)
+    o.margin_tol = float(model.margin_tol)
+    o.history_every = int(model.history_every)
+    o.weight_decay = float(getattr(model, "weight_decay", 0.0))
+    o.n_threads = int(model._n_threads())
+    o.sample_weight = omega
+    return o
 
 
 def run_primal(model: Any, X: np.ndarray, y_enc: np.ndarray, W0: np.ndarray, u0: np.ndarray,
-               omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Dict[str, Any]:
+               omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Run:
     """GD with W stored (m x d) from (W0, u0); omega: per-sample weights of mean 1, or None."""
     bar = Progress(bool(getattr(model, "progress", False)), int(model.max_iter), type(model).__name__)
-    extra = {} if omega is None else {"sample_weight": omega}
     try:
-        return cast(Dict[str, Any], _loop.train_primal(X, y_enc, np.ascontiguousarray(W0), np.ascontiguousarray(u0),
-                                                       progress=bar, **options(model, lr_scale), **extra))
+        W, u, res = _core.train_primal(X, y_enc, np.ascontiguousarray(W0), np.ascontiguousarray(u0),
+                                       model.slope_, model.train_outer_, options(model, lr_scale, omega), bar)
     finally:
         bar.close()
+    return Run(u=u, result=res, W=W)
 
 
 def run_span(model: Any, K: np.ndarray, Z0: np.ndarray, w0sq: float, y_enc: np.ndarray, u0: np.ndarray,
-             omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Dict[str, Any]:
+             omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Run:
     """GD in the span (W = beta W0 + A^T X, Z = beta Z0 + K A) from A = 0; omega as in run_primal."""
     bar = Progress(bool(getattr(model, "progress", False)), int(model.max_iter), type(model).__name__)
     A0 = np.zeros(Z0.shape, dtype=Z0.dtype)
-    extra = {} if omega is None else {"sample_weight": omega}
     try:
-        return cast(Dict[str, Any], _loop.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0),
-                                                     progress=bar, **options(model, lr_scale), **extra))
+        A, beta, u, res = _core.train_span(K, Z0, float(w0sq), y_enc, A0, np.ascontiguousarray(u0), model.slope_,
+                                           model.train_outer_, options(model, lr_scale, omega), bar)
     finally:
         bar.close()
+    return Run(u=u, result=res, A=A, w0_coef=float(beta))
 
 
 def fit(model: Any, X: np.ndarray, y_enc: np.ndarray, init: Any, u0: np.ndarray,
-        omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Tuple[str, Any, Dict[str, Any]]:
+        omega: Optional[np.ndarray] = None, lr_scale: float = 1.0) -> Tuple[str, Any, Run]:
     """Train `model` (hyper-parameters only are read) on validated (X, y_enc) from (init, u0).
 
-    Returns (representation, state, result): state is a _span.SpanState or a _span.PrimalState, result
-    the core's dict (u, n_iter, status, loss, history, ...). Raises _core.NumericalError when the
+    Returns (representation, state, run): state is a _span.SpanState or a _span.PrimalState, run the
+    `Run` (u and the core's TrainResult). Raises _core.NumericalError when the
     initial loss is not finite."""
     n, d = X.shape
     dt = model.dtype_
@@ -152,11 +169,12 @@ def fit(model: Any, X: np.ndarray, y_enc: np.ndarray, init: Any, u0: np.ndarray,
     if rep == "primal":
         _check_alloc((m, d), np.dtype(dt).itemsize, f"{size_name} (weight matrix of {m} x {d})")
         res = run_primal(model, X, y_enc, _span.init_full(init, dt), u0, omega, lr_scale)
-        return rep, _span.PrimalState(np.ascontiguousarray(res["W"], dtype=dt)), res
+        return rep, _span.PrimalState(np.ascontiguousarray(res.W, dtype=dt)), res
     _check_alloc((n, n), np.dtype(dt).itemsize, f"X (Gram matrix of {n} x {n})")
     K = _core.kernel_matrix(X, nt)
     Z0, w0rowsq = _span.init_preacts(init, X, nt, per_row=True)
     w0sq = float(w0rowsq.sum())
     res = run_span(model, K, Z0, w0sq, y_enc, u0, omega, lr_scale)
-    state = _span.SpanState(X, K, Z0, res["A"], init, w0sq, nt, w0_coef=float(res["w0_coef"]), w0_rowsq=w0rowsq)
+    assert res.A is not None  # a span run fills A
+    state = _span.SpanState(X, K, Z0, res.A, init, w0sq, nt, w0_coef=res.w0_coef, w0_rowsq=w0rowsq)
     return rep, state, res

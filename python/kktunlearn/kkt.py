@@ -426,9 +426,16 @@ def _check_scale(scale: Any, name: str = "scale") -> float:
 def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_tol: float, tol: float,
            max_iter: int, scale: float, n_threads: int, clarke: bool = True, lambdas: Optional[np.ndarray] = None,
            pairs: Optional[np.ndarray] = None, mu: Optional[np.ndarray] = None, solver: str = "auto",
-           subset: Optional[np.ndarray] = None) -> Dict[str, Any]:
+           subset: Optional[np.ndarray] = None) -> Any:
+    """One multiplier solve in the core; returns its KKTResult (raises NotSeparableError without a scale
+    when the model does not fit the data)."""
     # subset: the problem is on the rows Xc[subset] (yc is already subset); a span model whose training matrix
     # holds those rows takes them by index, so the n_r x d copy X[subset] is never made
+    opt = _core.KKTOptions()
+    opt.method, opt.subgradient_tol, opt.tol, opt.max_iter, opt.scale = method, subgradient_tol, tol, max_iter, scale
+    opt.loss, opt.clarke, opt.solver = model.loss, bool(clarke), solver
+    if method == "given":
+        opt.lambdas, opt.pairs, opt.mu = lambdas, pairs, mu
     rows = model._train_rows_of(Xc) if model._is_span else None
     if subset is not None:
         if rows is not None:
@@ -445,15 +452,13 @@ def _solve(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgradient_
         Zr = np.ascontiguousarray(Z if full else Z[rows])
         Kr = sp.K if full else np.ascontiguousarray(sp.K[np.ix_(rows, rows)])
         r = _core.kkt_solve_span(Zr, Kr, sp.neuron_sqnorms(), sp.K, sp.Z0, sp.A, rows.astype(np.int64).tolist(),
-                                 sp.w0_coef, sp.w0_sqnorm, yc, model._u, model.slope_, model.train_outer_, method,
-                                 subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
-                                 n_threads, solver=solver)
+                                 sp.w0_coef, sp.w0_sqnorm, yc, model._u, model.slope_, model.train_outer_, opt,
+                                 n_threads)
     else:
         r = _core.kkt_solve(Xc, yc, model._state.materialize(n_threads), model._u, model.slope_, model.train_outer_,
-                            method, subgradient_tol, tol, max_iter, scale, model.loss, clarke, lambdas, pairs, mu,
-                            n_threads, solver=solver)
-    if not r["separable"]:
-        q = r["q_min_raw"]
+                            opt, n_threads)
+    if not r.separable:
+        q = r.q_min_raw
         raise NotSeparableError(
             f"the model does not fit the data (min margin y_i N(x_i) = {q:.4g} <= 0), so it cannot be normalized to "
             "min margin 1 and the KKT conditions of the margin problem do not apply. Train longer, or pass a "
@@ -502,18 +507,19 @@ def _result_key(lam: np.ndarray, mu: np.ndarray) -> tuple:
     return (np.asarray(lam).tobytes(), np.asarray(mu).tobytes())
 
 
-def _to_multipliers(r: Dict[str, Any], method: str, subgradient_tol: float) -> KKTMultipliers:
-    tn = float(r["theta_norm"])
-    eps = float(r["epsilon"])
-    pinned = np.asarray(r["pinned"], dtype=np.int64).reshape(-1, 2)
+def _to_multipliers(r: Any, method: str, subgradient_tol: float) -> KKTMultipliers:
+    """The public KKTMultipliers from the core's KKTResult."""
+    tn = float(r.theta_norm)
+    eps = float(r.epsilon)
+    pinned = np.asarray(r.pinned, dtype=np.int64).reshape(-1, 2)
     return KKTMultipliers(
-        lambdas=_frozen(r["lambdas"]), epsilon=eps, epsilon_rel=eps / tn if tn > 0 else math.inf,
-        converged=bool(r["converged"]), n_iter=int(r["n_iter"]), method=method, scale=float(r["scale"]),
-        pinned=_frozen(pinned), mu=_frozen(r["mu"]), n_pinned=int(pinned.shape[0]),
-        subgradient_tol=float(subgradient_tol), epsilon_plain=float(r["epsilon_plain"]), theta_norm=tn,
-        margins=_frozen(r["margins"]), kkt_violation=float(r["kkt_violation"]), n_fallback=int(r["n_fallback"]),
-        clarke_iter=int(r["clarke_iter"]), direct_residual=bool(r["direct_residual"]),
-        n_dropped=int(r.get("n_dropped", 0)))
+        lambdas=_frozen(r.lambdas), epsilon=eps, epsilon_rel=eps / tn if tn > 0 else math.inf,
+        converged=bool(r.converged), n_iter=int(r.n_iter), method=method, scale=float(r.scale),
+        pinned=_frozen(pinned), mu=_frozen(r.mu), n_pinned=int(pinned.shape[0]),
+        subgradient_tol=float(subgradient_tol), epsilon_plain=float(r.epsilon_plain), theta_norm=tn,
+        margins=_frozen(r.margins), kkt_violation=float(r.kkt_violation), n_fallback=int(r.n_fallback),
+        clarke_iter=int(r.clarke_iter), direct_residual=bool(r.direct_residual),
+        n_dropped=int(r.n_dropped))
 
 
 def _margins(model: Any, Xc: np.ndarray, yc: np.ndarray, nt: int) -> np.ndarray:
@@ -641,12 +647,12 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
         if method == "closed_form":
             raise ValueError(f"closed-form multipliers are not applicable here: {exc}") from exc
         raise
-    if r["n_clipped"] > 0:
+    if r.n_clipped > 0:
         warnings.warn(
-            f"closed_form: {r['n_clipped']} of {yc.shape[0]} multipliers were negative (those points are not support "
+            f"closed_form: {r.n_clipped} of {yc.shape[0]} multipliers were negative (those points are not support "
             "vectors) and were set to 0; method='nnls' gives the exact multipliers", UserWarning, stacklevel=3)
     if method == "dynamics":
-        lam = np.asarray(r["lambdas"])
+        lam = np.asarray(r.lambdas)
         if lam.size and not (lam > 0).any():
             qmin = float(_margins(model, Xc if subset is None else Xc[subset], yc, nt).min())
             warnings.warn(
@@ -655,9 +661,9 @@ def _multipliers(model: Any, Xc: np.ndarray, yc: np.ndarray, method: str, subgra
                 "|l'(q_i)| are taken relative to the smallest margin, exp(q_min - q_i), so they do not underflow; "
                 "a point whose margin exceeds q_min by more than ~745 gets 0, which is exact in double precision). "
                 "Use method='nnls'.", UserWarning, stacklevel=3)
-    if not r["converged"]:
+    if not r.converged:
         warnings.warn(f"kkt_multipliers: the solver stopped before meeting tol={tol} (violation "
-                      f"{r['kkt_violation']:.3g}); raise max_iter", ConvergenceWarning, stacklevel=3)
+                      f"{r.kkt_violation:.3g}); raise max_iter", ConvergenceWarning, stacklevel=3)
     mult = _to_multipliers(r, method, st)
     object.__setattr__(mult, "_state_key", (key, _result_key(mult.lambdas, mult.mu)))
     return mult

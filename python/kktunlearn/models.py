@@ -311,10 +311,10 @@ class _HomogeneousModel(ParamsMixin):
             # s_X from the Gram diagonal ||x_i||^2 (no pass over X)
             res = _training.run_span(runner, Kr, Z0r, w0sq, yr, u0, lr_scale=runner._lr_scale_from(np.diag(Kr)))
             # the run's W = beta W_start + dA^T X_r, W_start = coef W0 + base^T X (weight decay: beta < 1)
-            beta = float(res["w0_coef"])
+            beta = res.w0_coef
             A = base * np.asarray(beta, dtype=base.dtype) if beta != 1.0 else base.copy()
-            np.add.at(A, tidx, res["A"])
-            new = self._with_span(A, res["u"], w0_coef=coef * beta)
+            np.add.at(A, tidx, res.A)
+            new = self._with_span(A, res.u, w0_coef=coef * beta)
         else:
             Xr = np.ascontiguousarray(X[idx])
             if start == "current":
@@ -324,10 +324,10 @@ class _HomogeneousModel(ParamsMixin):
                 W_start = _span.init_full(sp.init if sp is not None else init, dt)
                 u0 = np.ascontiguousarray(u0, dtype=dt)
             res = _training.run_primal(runner, Xr, yr, W_start, u0, lr_scale=runner._lr_scale(Xr))
-            new = self._with_params(res["W"], res["u"])
-        new.n_iter_ = int(res["n_iter"])
-        new.fit_status_ = res["status"]
-        new.history_ = {k: np.asarray(v) for k, v in res["history"].items()}
+            new = self._with_params(res.W, res.u)
+        new.n_iter_ = int(res.result.n_iter)
+        new.fit_status_ = res.result.status
+        new.history_ = {k: np.asarray(v) for k, v in res.result.history.items()}
         return new
 
     def set_parameters(self, W: Any, u: Any = None) -> "_HomogeneousModel":
@@ -518,40 +518,41 @@ class _HomogeneousModel(ParamsMixin):
         self.classes_ = classes
         _inputs.set_feature_names(self, X)
         if rep == "primal":
-            self._set_state(state.W, res["u"])
+            self._set_state(state.W, res.u)
         else:
-            self._set_span_state(state, res["u"])
+            self._set_span_state(state, res.u)
         self.representation_ = rep
         self.weighted_fit_ = omega is not None
         self.lr_scale_ = s_x
-        self.n_iter_ = int(res["n_iter"])
-        self.fit_status_ = res["status"]
-        self.loss_ = float(res["loss"])
-        self.log_loss_ = float(res["log_loss"])
-        self.min_margin_ = float(res["min_margin"])
+        tr = res.result
+        self.n_iter_ = int(tr.n_iter)
+        self.fit_status_ = tr.status
+        self.loss_ = float(tr.loss)
+        self.log_loss_ = float(tr.log_loss)
+        self.min_margin_ = float(tr.min_margin)
         self.fit_time_ = time.perf_counter() - t0
-        self.history_ = {k: np.asarray(v) for k, v in res["history"].items()}
-        if res["interrupted"]:
+        self.history_ = {k: np.asarray(v) for k, v in tr.history.items()}
+        if tr.interrupted:
             raise KeyboardInterrupt(
                 f"training interrupted after {self.n_iter_} iterations; the model holds that last consistent state")
-        if res["status"] == "diverged":
+        if tr.status == "diverged":
             raise TrainingDivergedError(
                 f"training diverged at iteration {self.n_iter_}: the loss became NaN or inf. The model keeps the "
                 f"last finite state; lower lr (now {self.lr}; the step is lr / s_X with s_X = {s_x:.3g}"
                 f"{', times 1 / L(theta) with normalized_gd=True' if self.normalized_gd else ''}), or rescale X "
                 f"(e.g. StandardScaler, or rows of unit norm; max_i ||x_i||^2 = {s_x:.3g}).")
         loss_hist = self.history_.get("loss")
-        if (res["n_misfit"] > 0 and self.max_iter > 0 and loss_hist is not None and len(loss_hist) > 1
+        if (tr.n_misfit > 0 and self.max_iter > 0 and loss_hist is not None and len(loss_hist) > 1
                 and np.isfinite(loss_hist[-1]) and loss_hist[-1] > loss_hist[0]):
             warnings.warn(
                 f"{type(self).__name__} does not fit the training data after {self.n_iter_} iterations and the loss "
                 f"rose from {loss_hist[0]:.3g} to {loss_hist[-1]:.3g}: the step size is too large. Lower lr (now "
                 f"{self.lr}){' or use normalized_gd=True' if not self.normalized_gd else ''}.",
                 ConvergenceWarning, stacklevel=2)
-        elif res["n_misfit"] > 0 and self.max_iter > 0:
+        elif tr.n_misfit > 0 and self.max_iter > 0:
             warnings.warn(
                 f"{type(self).__name__} does not fit the training data after {self.n_iter_} iterations: "
-                f"{res['n_misfit']} of {n} points have margin y_i N(x_i) <= 0 (min margin {self.min_margin_:.3g}). "
+                f"{tr.n_misfit} of {n} points have margin y_i N(x_i) <= 0 (min margin {self.min_margin_:.3g}). "
                 "The data may not be separable by this model; try more iterations (max_iter), a larger lr, "
                 f"{'normalized_gd=True, ' if not self.normalized_gd else ''}a wider network, or scaled features "
                 "(StandardScaler). KKT certificates need a model that fits the data.",

@@ -632,12 +632,13 @@ def _unlearn_gd(method, model, Xc, y_enc, idx, keep, opts, nt):
     rows = np.flatnonzero(w != 0.0)
     Xs = np.ascontiguousarray(Xc[rows])
     ys = np.ascontiguousarray(y_enc[rows])
-    res = _core.gd_weighted(Xs, ys, np.ascontiguousarray(w[rows]), model._W, model._u, model.slope_,
-                            model.train_outer_, model.loss, lr, bool(normalized), lr_max, n_steps, None, nt,
-                            weight_decay=wd)
-    W1, u1 = res["W"], res["u"]
+    o = _core.TrainOptions()
+    o.loss, o.lr, o.normalized, o.lr_max, o.max_iter = model.loss, float(lr), bool(normalized), float(lr_max), n_steps
+    o.n_threads, o.weight_decay = nt, float(wd)
+    W1, u1, objective, lrs = _core.gd_weighted(Xs, ys, np.ascontiguousarray(w[rows]), model._W, model._u,
+                                               model.slope_, model.train_outer_, o)
     shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, W1, nt)
-    extra = {"objective": np.asarray(res["objective"]), "lr": np.asarray(res["lr"]), "weight_decay": wd,
+    extra = {"objective": np.asarray(objective), "lr": np.asarray(lrs), "weight_decay": wd,
              "normalized": bool(normalized)}
     return None, W1, u1, n_steps, shift, extra
 
@@ -680,6 +681,23 @@ def _choose_solver(model, opts) -> str:
     return solver
 
 
+# the per-step records of the Newton family and SCureNewton (from the core's NewtonStepInfo / SCubicStepInfo)
+_NEWTON_STEP_FIELDS = ("loss", "grad_norm", "step_norm", "gamma", "lam_min", "lam_max", "rank", "pinv_rank",
+                       "hard_case", "n_iter", "residual")
+_SCUBIC_STEP_FIELDS = ("step_norm", "cauchy_radius", "grad_norm", "batch_loss", "M", "model_value", "lr",
+                       "n_halvings", "lipschitz", "rho", "n_tries", "accepted", "rows_grad", "rows_hess")
+
+
+def _record(info: Any, fields: Tuple[str, ...]) -> Dict[str, Any]:
+    """One step's record as a dict (fields that are None, e.g. pinv_rank of a non-pinv step, left out)."""
+    out = {}
+    for k in fields:
+        v = getattr(info, k)
+        if v is not None:
+            out[k] = v
+    return out
+
+
 def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     kind = _NEWTON_KIND[method]
     l2 = _weight_decay(model, opts)
@@ -703,12 +721,14 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     yR = np.ascontiguousarray(y_enc[keep])
 
     def run(W, u, M_, k):
+        o = _core.NewtonOptions()
+        o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M_, k
+        o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
         if solver == "lowrank":
-            r = _core.newton_lowrank(XR, yR, W, u, model.slope_, model.loss, kind, l2, damping, rcond, M_, k, nt)
-            return r["W"], np.array(u, copy=True), list(r["steps"])
-        r = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, model.loss, kind, solver,
-                             l2, damping, rcond, M_, k, kdim, ktol, nt)
-        return r["W"], r["u"], list(r["steps"])
+            W1, infos, _ = _core.newton_lowrank(XR, yR, W, u, model.slope_, o)
+            return W1, np.array(u, copy=True), [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
+        W1, u1, infos, _ = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, solver, o)
+        return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
     auto_log: List[Dict[str, Any]] = []
     if auto_M:
@@ -820,10 +840,13 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     seed = check_int(opts["random_state"], "random_state", 0)
     XR = np.ascontiguousarray(Xc[keep])
     yR = np.ascontiguousarray(y_enc[keep])
-    res = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_, model.loss, l2, M, lr,
-                             sigma, bg, bh, n_outer, n_inner, seed, nt, auto_M=bool(auto_M), max_tries=max_tries,
-                             safeguard=bool(safeguard))
-    steps = list(res["steps"])
+    so = _core.SCubicOptions()
+    so.M, so.lr, so.sigma, so.batch_grad, so.batch_hess = M, lr, sigma, bg, bh
+    so.n_outer, so.n_inner, so.seed = n_outer, n_inner, seed
+    so.auto_M, so.max_tries, so.safeguard = bool(auto_M), max_tries, bool(safeguard)
+    W1, u1, infos, preact_shift = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_,
+                                                     model.loss, l2, so, nt)
+    steps = [_record(i, _SCUBIC_STEP_FIELDS) for i in infos]
     for st in steps:
         st["gamma"] = 0.5 * st["M"] * st["step_norm"]
     if auto_M and not all(st["accepted"] for st in steps):
@@ -837,7 +860,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     if auto_M:
         extra["M_auto"] = [{k: st[k] for k in ("M", "step_norm", "gamma", "lipschitz", "rho", "n_tries", "accepted")}
                            for st in steps]
-    return None, res["W"], res["u"], n_outer, float(res["preact_shift"]), extra
+    return None, W1, u1, n_outer, float(preact_shift), extra
 
 
 # ---------------------------------------------------------------------------------------------- public API

@@ -47,11 +47,14 @@ namespace kktunlearn {
 
 enum class MultiplierMethod : int { NNLS = 0, Dynamics = 1, ClosedForm = 2, Given = 3 };
 
+/// The method names (the one table: multiplier_method_from_string and multiplier_method_name).
+inline const char* multiplier_method_name(MultiplierMethod k) {
+  static const char* const names[] = {"nnls", "dynamics", "closed_form", "given"};
+  return names[static_cast<int>(k)];
+}
 inline MultiplierMethod multiplier_method_from_string(const std::string& s) {
-  if (s == "nnls") return MultiplierMethod::NNLS;
-  if (s == "dynamics") return MultiplierMethod::Dynamics;
-  if (s == "closed_form") return MultiplierMethod::ClosedForm;
-  if (s == "given") return MultiplierMethod::Given;
+  for (int k = 0; k < 4; ++k)
+    if (s == multiplier_method_name(static_cast<MultiplierMethod>(k))) return static_cast<MultiplierMethod>(k);
   throw InvalidArgument("unknown multiplier method '" + s + "' (expected nnls, dynamics, closed_form, given)");
 }
 

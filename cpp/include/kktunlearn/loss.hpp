@@ -23,6 +23,8 @@ inline LossKind loss_from_string(const std::string& s) {
   if (s == "logistic") return LossKind::Logistic;
   throw InvalidArgument("unknown loss '" + s + "' (expected 'exponential' or 'logistic')");
 }
+/// The inverse of loss_from_string (the canonical names).
+inline const char* loss_name(LossKind k) { return k == LossKind::Logistic ? "logistic" : "exponential"; }
 
 /// exp(-q) is a finite double only for q >= -log(DBL_MAX) = -709.78...
 inline constexpr double kExpMarginLimit = 709.782712893384;

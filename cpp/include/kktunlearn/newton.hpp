@@ -39,11 +39,14 @@ namespace kktunlearn {
 
 enum class NewtonMethod : int { Newton = 0, Damped = 1, Pinv = 2, Cubic = 3 };
 
+/// The step names (the one table: newton_method_from_string and newton_method_name).
+inline const char* newton_method_name(NewtonMethod k) {
+  static const char* const names[] = {"newton", "damped", "pinv", "cubic"};
+  return names[static_cast<int>(k)];
+}
 inline NewtonMethod newton_method_from_string(const std::string& s) {
-  if (s == "newton") return NewtonMethod::Newton;
-  if (s == "damped") return NewtonMethod::Damped;
-  if (s == "pinv") return NewtonMethod::Pinv;
-  if (s == "cubic") return NewtonMethod::Cubic;
+  for (int k = 0; k < 4; ++k)
+    if (s == newton_method_name(static_cast<NewtonMethod>(k))) return static_cast<NewtonMethod>(k);
   throw InvalidArgument("unknown Newton step '" + s + "' (expected newton, damped, pinv or cubic)");
 }
 

@@ -30,6 +30,7 @@ namespace kktunlearn {
 
 enum class NNLSSolver : int { Auto = 0, ActiveSet = 1 };
 
+inline const char* nnls_solver_name(NNLSSolver k) { return k == NNLSSolver::ActiveSet ? "active_set" : "auto"; }
 inline NNLSSolver nnls_solver_from_string(const std::string& s) {
   if (s == "auto" || s == "factor") return NNLSSolver::Auto;
   if (s == "active_set") return NNLSSolver::ActiveSet;

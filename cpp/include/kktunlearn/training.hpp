@@ -89,6 +89,11 @@ struct TrainOptions {
 };
 
 enum class TrainStatus : int { MaxIter = 0, Tol = 1, MarginTol = 2, Diverged = 3, Interrupted = 4 };
+/// The status names (the one table: the bindings and every result use these strings).
+inline const char* train_status_name(TrainStatus s) {
+  static const char* const names[] = {"max_iter", "tol", "margin_tol", "diverged", "interrupted"};
+  return names[static_cast<int>(s)];
+}
 
 struct TrainHistory {
   std::vector<std::int64_t> iter;
