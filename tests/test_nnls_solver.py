@@ -129,6 +129,26 @@ def test_auto_and_active_set_agree_random_grams():
             np.testing.assert_allclose(ra["x"], rb["x"], atol=1e-8 * max(1.0, np.abs(rb["x"]).max()))
 
 
+def test_interior_solution_with_nonpositive_b_takes_one_factorization():
+    """The first working set is every coordinate: when the minimizer is interior (x* > 0 everywhere) but
+    many b_i <= 0 (points a model does not fit yet), the solve is one factorization and no working-set
+    change, and x equals the unconstrained solution and scipy's NNLS."""
+    rng = np.random.default_rng(11)
+    n, p = 300, 400
+    A = rng.standard_normal((p, n))
+    G = A.T @ A / p
+    xstar = np.where(np.arange(n) % 2 == 0, 1e-3, 1.0) * rng.uniform(0.5, 1.5, n)
+    b = G @ xstar  # the small x*_i get b_i of either sign from the off-diagonal terms
+    x_unc = np.linalg.solve(G, b)
+    assert (x_unc > 0).all() and (b <= 0).sum() > 0.2 * n  # the case this test is about
+    r = _core.nnls_gram(G, b, 1e-12, 0)
+    assert r["converged"] and r["n_factor"] == 1 and r["n_pdas"] == 0
+    np.testing.assert_allclose(r["x"], x_unc, rtol=1e-9, atol=1e-12)
+    R = np.linalg.cholesky(G).T
+    x_sp, _ = sopt.nnls(R, np.linalg.solve(R.T, b), maxiter=50 * n)
+    np.testing.assert_allclose(r["x"], x_sp, rtol=1e-8, atol=1e-10)
+
+
 def test_warm_start_and_bad_solver_name():
     rng = np.random.default_rng(2)
     A = rng.standard_normal((50, 30))
