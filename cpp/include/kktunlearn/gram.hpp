@@ -59,6 +59,7 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
   for (Index I = 0; I < nb; ++I)
     for (Index J = 0; J <= I; ++J) tiles.emplace_back(I, J);
   if (nb > 2 || d <= 2 * 4096) {
+    // each task also writes its tile's mirror image (the upper triangle), in cache-sized blocks
     parallel_blocks(static_cast<Index>(tiles.size()), 1, n_threads, [&](Index t0, Index t1) {
       RowMatrix<T> tmp;
       RowMatrixd Ad, Bd;
@@ -66,6 +67,12 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
         const Index I = tiles[t].first, J = tiles[t].second;
         const Index r0 = I * b, r1 = std::min(n, r0 + b), c0 = J * b, c1 = std::min(n, c0 + b);
         tile_product(r0, r1, c0, c1, 0, d, tmp, Ad, Bd, Kd.block(r0, c0, r1 - r0, c1 - c0));
+        if (I != J) {
+          Kd.block(c0, r0, c1 - c0, r1 - r0) = Kd.block(r0, c0, r1 - r0, c1 - c0).transpose();
+        } else {
+          for (Index i = r0; i < r1; ++i)
+            for (Index j = r0; j < i; ++j) Kd(j, i) = Kd(i, j);
+        }
       }
     });
   } else {
@@ -87,9 +94,9 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
       }
     });
     for (const auto& P : part) Kd += P;
+    for (Index i = 0; i < n; ++i)  // n <= 256 here
+      for (Index j = 0; j < i; ++j) Kd(j, i) = Kd(i, j);
   }
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < i; ++j) Kd(j, i) = Kd(i, j);
   if constexpr (std::is_same<T, double>::value) {
     return Kd;
   } else {
