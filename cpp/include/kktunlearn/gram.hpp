@@ -9,6 +9,7 @@
 //   b_i = y_i <grad N(x_i), theta> = L * y_i N(x_i) = L q_i (homogeneity of degree L).
 #pragma once
 
+#include <cmath>
 #include <type_traits>
 
 #include "model.hpp"
@@ -58,7 +59,37 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
   std::vector<std::pair<Index, Index>> tiles;
   for (Index I = 0; I < nb; ++I)
     for (Index J = 0; J <= I; ++J) tiles.emplace_back(I, J);
-  if (nb > 2 || d <= 2 * 4096) {
+  if (!widen && n > 256 && d <= 1024) {
+    // short rows: 8 row panels of about equal work (boundaries n sqrt(k / 8), fixed by the shapes), each one
+    // GEMM against all rows above it plus a rank update of its diagonal block, then its mirror image. A
+    // 128 x 128 tile product over so few columns is too short a GEMM (n = 5000, d = 200: 0.19 s in tiles).
+    constexpr Index P = 8;
+    Index bounds[P + 1];
+    for (Index k = 0; k <= P; ++k)
+      bounds[k] = std::min<Index>(n, static_cast<Index>(std::ceil(static_cast<double>(n) *
+                                                                   std::sqrt(static_cast<double>(k) / P))));
+    parallel_blocks(P, 1, n_threads, [&](Index p0, Index p1) {
+      RowMatrix<T> tmp;
+      for (Index k = p0; k < p1; ++k) {
+        const Index r0 = bounds[k], r1 = bounds[k + 1], h = r1 - r0;
+        if (h <= 0) continue;
+        if (r0 > 0) {
+          if constexpr (std::is_same<T, double>::value) {
+            dense::gemm(1.0, X.middleRows(r0, h), false, X.topRows(r0), true, 0.0, Kd.block(r0, 0, h, r0));
+          } else {
+            tmp.resize(h, r0);
+            dense::gemm(T(1), X.middleRows(r0, h), false, X.topRows(r0), true, T(0), tmp);
+            Kd.block(r0, 0, h, r0) = tmp.template cast<double>();
+          }
+          Kd.block(0, r0, r0, h) = Kd.block(r0, 0, h, r0).transpose();
+        }
+        tmp.setZero(h, h);
+        dense::syrk_lower(X.middleRows(r0, h), tmp);
+        for (Index i = 0; i < h; ++i)
+          for (Index j = 0; j <= i; ++j) Kd(r0 + i, r0 + j) = Kd(r0 + j, r0 + i) = static_cast<double>(tmp(i, j));
+      }
+    });
+  } else if (nb > 2 || d <= 2 * 4096) {
     // each task also writes its tile's mirror image (the upper triangle), in cache-sized blocks
     parallel_blocks(static_cast<Index>(tiles.size()), 1, n_threads, [&](Index t0, Index t1) {
       RowMatrix<T> tmp;
