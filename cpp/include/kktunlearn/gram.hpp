@@ -19,6 +19,8 @@ namespace kktunlearn {
 /// K = X X^T (symmetric product: lower-triangle tiles only, diagonal tiles by a rank update),
 /// deterministic for any thread count. float input with d > 4096: the sums over d run in double
 /// on double copies of 1024-column slices (exact products, double sums; see Accumulate).
+///   short rows (d <= 1024, n > 256): 8 fixed row panels of about equal work, each a GEMM against the rows
+///     above it and a rank update of its diagonal block;
 ///   many tiles (n > 256): parallel over the lower-triangle 128 x 128 tiles;
 ///   few tiles  (n <= 256, the n << d regime): parallel over a fixed split of the d columns into
 ///     at most 16 groups (independent of the thread count), partial sums added in group order.
