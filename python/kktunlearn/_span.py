@@ -675,13 +675,20 @@ class SpanState:
         hit = self._basis.get(key)
         if hit is None or hit[0] is None:
             return False
-        fp = self._fingerprint(X, n_threads)
-        if not np.array_equal(hit[0], fp):
-            return False
+        fp = self._scope_fingerprint(X, key, n_threads)
+        return bool(np.array_equal(hit[0], fp))
+
+    def _scope_fingerprint(self, X: np.ndarray, key, n_threads: int) -> np.ndarray:
+        """The fingerprint of new data ``X`` (buffer key ``key``), computed once per public call: inside a
+        check scope (:func:`one_check`) it is kept for the rest of the call, where no user code runs that
+        could modify ``X``; outside one it is computed afresh."""
         sc = self._shared.scope
-        if sc is not None:
-            sc["new_fp"] = (key, fp)
-        return True
+        if sc is None:
+            return self._fingerprint(X, n_threads)
+        fps = sc.setdefault("new_fp", {})
+        if key not in fps:
+            fps[key] = self._fingerprint(X, n_threads)
+        return fps[key]
 
     def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
         """Indices ``r`` with ``X[k] == X_train[r[k]]`` exactly for every row ``k``, or None (then ``X`` is new data).
@@ -810,11 +817,7 @@ class SpanState:
         The cached products are the very numbers a fresh computation gives (deterministic kernels)."""
         key = _data_key(Xn)
         small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.itemsize <= _NEW_DATA_CACHE_BYTES
-        sc = self._shared.scope
-        if small and sc is not None and sc.get("new_fp", (None,))[0] == key:
-            fp = sc["new_fp"][1]  # computed in this call already (known_new_data)
-        else:
-            fp = self._fingerprint(Xn, n_threads) if small else None
+        fp = self._scope_fingerprint(Xn, key, n_threads) if small else None
         hit = self._basis.get(key)
         if hit is not None and np.array_equal(hit[0], fp):
             return hit[1], hit[2]
