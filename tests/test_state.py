@@ -451,3 +451,32 @@ def test_weight_decay_steps_stay_in_the_span(kind, method):
     back = _roundtrip_file(ua)
     assert back._state.w0_coef == ua._state.w0_coef
     assert np.array_equal(back.decision_function(Xt), ua.decision_function(Xt))
+
+
+def test_new_data_fingerprint_is_computed_once_per_public_call(monkeypatch):
+    """Inside one public call (evaluate_unlearning: many model methods on X_test) the held-out array is
+    fingerprinted at most once; a later call checks it again, and the metrics equal those of a call
+    that had to compute everything afresh."""
+    X, y, a = _fit("relu")
+    Xt, yt = near_orthogonal(30, X.shape[1], seed=9)
+    u = unlearn(a, X, y, [0])
+    r = unlearn(a, X, y, [0], method="retrain")
+    fresh = evaluate_unlearning(pickle.loads(pickle.dumps(a)), pickle.loads(pickle.dumps(u)), X, y, [0],
+                                retrained=pickle.loads(pickle.dumps(r)), X_test=Xt.copy(), y_test=yt, mia=False)
+    a.decision_function(Xt)  # the family has predicted Xt before
+    calls = []
+    orig = _span.SpanState._fingerprint
+
+    def counting(self, arr, n_threads):
+        if arr.shape == Xt.shape:
+            calls.append(1)
+        return orig(self, arr, n_threads)
+
+    monkeypatch.setattr(_span.SpanState, "_fingerprint", counting)
+    got = evaluate_unlearning(a, u, X, y, [0], retrained=r, X_test=Xt, y_test=yt, mia=False)
+    assert len(calls) == 1
+    a.decision_function(Xt)  # a new public call: checked again
+    assert len(calls) == 2
+    for k, v in fresh.items():
+        if isinstance(v, float) and k not in ("wall_time", "time"):
+            assert got[k] == pytest.approx(v, rel=1e-12, abs=1e-15, nan_ok=True), k
