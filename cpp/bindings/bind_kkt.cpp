@@ -21,35 +21,25 @@ void check_kkt_options(const KKTOptions& o) {
 
 /// KKTOptions and KKTResult, bound once for both scalar types.
 void def_kkt_types(py::module_& m) {
-  py::class_<KKTOptions>(m, "KKTOptions",
+  py::class_<KKTOptions> kopts(m, "KKTOptions",
                          "Options of the multiplier solve (kkt_solve / kkt_solve_span): method ('nnls' | 'dynamics' |\n"
                          "'closed_form' | 'given'), subgradient_tol (pinned pairs: |z_ij| <= tol on the normalized model;\n"
                          "< 0: none), tol (relative optimality of the NNLS / Clarke QP), max_iter (0: automatic), scale\n"
                          "(> 0: normalize by s instead of q_min^(1/L)), loss (for 'dynamics'), clarke (solve the exact\n"
                          "Clarke QP when some pair is pinned), pdas_iter (its active-set warm start), solver ('auto' |\n"
-                         "'active_set', the plain NNLS), and for 'given': lambdas, pairs (k x 2 int64, or None), mu.")
-      .def(py::init<>())
-      .def_property(
-          "method", [](const KKTOptions& o) { return std::string(multiplier_method_name(o.method)); },
-          [](KKTOptions& o, const std::string& s) { o.method = multiplier_method_from_string(s); })
+                         "'active_set', the plain NNLS), and for 'given': lambdas, pairs (k x 2 int64, or None), mu.");
+  def_enum_property(kopts, "method", &KKTOptions::method, multiplier_method_name, multiplier_method_from_string);
+  def_enum_property(kopts, "loss", &KKTOptions::loss, loss_name, loss_from_string);
+  def_enum_property(kopts, "solver", &KKTOptions::nnls_solver, nnls_solver_name, nnls_solver_from_string);
+  def_optional_vector(kopts, "lambdas", &KKTOptions::given_lambdas);
+  def_optional_vector(kopts, "mu", &KKTOptions::given_mu);
+  kopts.def(py::init<>())
       .def_readwrite("subgradient_tol", &KKTOptions::subgradient_tol)
       .def_readwrite("tol", &KKTOptions::tol)
       .def_readwrite("max_iter", &KKTOptions::max_iter)
       .def_readwrite("scale", &KKTOptions::scale)
-      .def_property(
-          "loss", [](const KKTOptions& o) { return std::string(loss_name(o.loss)); },
-          [](KKTOptions& o, const std::string& s) { o.loss = loss_from_string(s); })
       .def_readwrite("clarke", &KKTOptions::clarke)
       .def_readwrite("pdas_iter", &KKTOptions::clarke_pdas_iter)
-      .def_property(
-          "solver", [](const KKTOptions& o) { return std::string(nnls_solver_name(o.nnls_solver)); },
-          [](KKTOptions& o, const std::string& s) { o.nnls_solver = nnls_solver_from_string(s); })
-      .def_property(
-          "lambdas", [](const KKTOptions& o) -> py::object {
-            if (o.given_lambdas.size() == 0) return py::none();
-            return py::cast(o.given_lambdas);
-          },
-          [](KKTOptions& o, const std::optional<Vectord>& v) { o.given_lambdas = v ? *v : Vectord(); })
       .def_property(
           "pairs",
           [](const KKTOptions& o) -> py::object {
@@ -66,13 +56,7 @@ void def_kkt_types(py::module_& m) {
             if (P)
               for (Index p = 0; p < P->rows(); ++p)
                 o.given_pairs.emplace_back(static_cast<Index>((*P)(p, 0)), static_cast<Index>((*P)(p, 1)));
-          })
-      .def_property(
-          "mu", [](const KKTOptions& o) -> py::object {
-            if (o.given_mu.size() == 0) return py::none();
-            return py::cast(o.given_mu);
-          },
-          [](KKTOptions& o, const std::optional<Vectord>& v) { o.given_mu = v ? *v : Vectord(); });
+          });
 
   py::class_<KKTResult>(m, "KKTResult",
                         "The multiplier solve: separable (false when q_min <= 0 and no scale was given: then only\n"

@@ -31,17 +31,16 @@ void check_options(const TrainOptions& o, Index n, const char* fn) {
 
 /// TrainOptions and TrainResult, bound once for both scalar types.
 void def_training_types(py::module_& m) {
-  py::class_<TrainOptions>(m, "TrainOptions",
+  py::class_<TrainOptions> opts(m, "TrainOptions",
                            "Options of the full-batch GD loop (train_primal / train_span). Fields: loss\n"
                            "('exponential' | 'logistic'), lr (constant step, or eta of normalized GD: lr_t = lr / L),\n"
                            "normalized, lr_max (cap on lr_t), max_iter, tol (stop at mean loss <= tol), margin_tol\n"
                            "(stop when the normalized margin improves by less than this, relative, between two\n"
                            "history records; 0 disables), history_every, n_threads (0: the default), weight_decay\n"
-                           "(lambda of lambda/2 ||theta||^2), sample_weight (per-sample weights of mean 1, or None).")
-      .def(py::init<>())
-      .def_property(
-          "loss", [](const TrainOptions& o) { return std::string(loss_name(o.loss)); },
-          [](TrainOptions& o, const std::string& s) { o.loss = loss_from_string(s); })
+                           "(lambda of lambda/2 ||theta||^2), sample_weight (per-sample weights of mean 1, or None).");
+  def_enum_property(opts, "loss", &TrainOptions::loss, loss_name, loss_from_string);
+  def_optional_vector(opts, "sample_weight", &TrainOptions::weights);
+  opts.def(py::init<>())
       .def_readwrite("lr", &TrainOptions::lr)
       .def_readwrite("normalized", &TrainOptions::normalized)
       .def_readwrite("lr_max", &TrainOptions::lr_max)
@@ -51,15 +50,6 @@ void def_training_types(py::module_& m) {
       .def_readwrite("history_every", &TrainOptions::history_every)
       .def_readwrite("n_threads", &TrainOptions::n_threads)
       .def_readwrite("weight_decay", &TrainOptions::weight_decay)
-      .def_property(
-          "sample_weight",
-          [](const TrainOptions& o) -> py::object {
-            if (o.weights.size() == 0) return py::none();
-            return py::cast(o.weights);
-          },
-          [](TrainOptions& o, const py::object& w) {
-            o.weights = w.is_none() ? Vectord() : w.cast<Vectord>();
-          })
       .def("__repr__", [](const TrainOptions& o) {
         return "TrainOptions(loss='" + std::string(loss_name(o.loss)) + "', lr=" + std::to_string(o.lr) +
                ", normalized=" + (o.normalized ? "True" : "False") + ", max_iter=" + std::to_string(o.max_iter) +

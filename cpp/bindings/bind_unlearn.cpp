@@ -42,19 +42,15 @@ py::array_t<std::int64_t> index_array(const std::vector<Index>& v) {
 
 /// NewtonOptions / NewtonStepInfo / SCubicOptions / SCubicStepInfo, bound once for both scalar types.
 void def_unlearn_types(py::module_& m) {
-  py::class_<NewtonOptions>(m, "NewtonOptions",
+  py::class_<NewtonOptions> nopts(m, "NewtonOptions",
                             "Options of the Newton-family steps (newton_lowrank / newton_net): method ('newton' |\n"
                             "'damped' | 'pinv' | 'cubic'), loss, l2 (weight decay of the retained objective),\n"
                             "damping (delta of (H + delta I)^{-1}), rcond (pinv cutoff, relative to max |eig|), M (cubic\n"
                             "constant), n_steps, basis_tol / sing_tol (relative eigenvalue cutoffs of the low-rank basis\n"
-                            "and of the singularity test), krylov_dim, krylov_tol, n_threads.")
-      .def(py::init<>())
-      .def_property(
-          "method", [](const NewtonOptions& o) { return std::string(newton_method_name(o.method)); },
-          [](NewtonOptions& o, const std::string& s) { o.method = newton_method_from_string(s); })
-      .def_property(
-          "loss", [](const NewtonOptions& o) { return std::string(loss_name(o.loss)); },
-          [](NewtonOptions& o, const std::string& s) { o.loss = loss_from_string(s); })
+                            "and of the singularity test), krylov_dim, krylov_tol, n_threads.");
+  def_enum_property(nopts, "method", &NewtonOptions::method, newton_method_name, newton_method_from_string);
+  def_enum_property(nopts, "loss", &NewtonOptions::loss, loss_name, loss_from_string);
+  nopts.def(py::init<>())
       .def_readwrite("l2", &NewtonOptions::l2)
       .def_readwrite("damping", &NewtonOptions::damping)
       .def_readwrite("rcond", &NewtonOptions::rcond)

@@ -59,6 +59,29 @@ void check_net(const MX& X, const VY& y, const MW& W, const VU& u, const char* f
   check_vec(u, W.rows(), fn, "u");
 }
 
+/// A string property of a bound options struct over an enum field, through the enum's one name table
+/// (to_name / from_string; an unknown name raises the table's InvalidArgument).
+template <class C, class E>
+void def_enum_property(py::class_<C>& c, const char* name, E C::*field, const char* (*to_name)(E),
+                       E (*from_string)(const std::string&)) {
+  c.def_property(
+      name, [field, to_name](const C& o) { return std::string(to_name(o.*field)); },
+      [field, from_string](C& o, const std::string& s) { o.*field = from_string(s); });
+}
+
+/// An optional float64 vector property of a bound options struct: an empty field reads as None, and
+/// None writes an empty field.
+template <class C>
+void def_optional_vector(py::class_<C>& c, const char* name, Vectord C::*field) {
+  c.def_property(
+      name,
+      [field](const C& o) -> std::optional<Vectord> {
+        if ((o.*field).size() == 0) return std::nullopt;
+        return o.*field;
+      },
+      [field](C& o, const std::optional<Vectord>& v) { o.*field = v ? *v : Vectord(); });
+}
+
 inline NetSpec make_spec(double slope, bool train_outer) {
   NetSpec s;
   s.slope = slope;

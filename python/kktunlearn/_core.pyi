@@ -14,11 +14,11 @@ with_testing: bool
 
 class KKTOptions:
     clarke: bool
-    lambdas: object
+    lambdas: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, 1]'] | None
     loss: str
     max_iter: int
     method: str
-    mu: object
+    mu: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, 1]'] | None
     pairs: object
     pdas_iter: int
     scale: float
@@ -170,7 +170,7 @@ class TrainOptions:
     max_iter: int
     n_threads: int
     normalized: bool
-    sample_weight: object
+    sample_weight: typing.Annotated[numpy.typing.NDArray[numpy.float64], '[m, 1]'] | None
     tol: float
     weight_decay: float
     def __init__(self) -> None: ...
