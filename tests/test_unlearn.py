@@ -143,7 +143,10 @@ def test_retrain_is_training_on_the_retained_set(net, data):
     keep = np.setdiff1d(np.arange(len(y)), F)
     out = net.unlearn(X, y, F, method="retrain")
     ref = kk.clone(net).fit(X[keep], y[keep])
-    np.testing.assert_array_equal(out.W_, ref.W_)
+    # a span model retrains on K[keep][:, keep] and Z0[keep] taken from the full-data products; a fresh fit
+    # computes them on X[keep]. Where the GEMM kernel's summation order depends on a row's position in its
+    # register block (Eigen's AVX2 kernel) the two differ in the last bit, so the check is to rounding
+    np.testing.assert_allclose(out.W_, ref.W_, rtol=1e-10, atol=1e-13)
     assert out.unlearn_info_["same_initialization"]
     assert out.unlearn_info_["n_iter"] == ref.n_iter_
     assert out.unlearn_info_["preact_shift"] == pytest.approx(np.abs(X[keep] @ (out.W_ - net.W_).T).max())
