@@ -145,12 +145,9 @@ template <class T>
 RowMatrixd gram_from_factors(const MatRef<T>& K, const RowMatrixd& S, const RowMatrixd* Sig, const VecRef<T>& y,
                              int n_threads) {
   const Index n = S.rows();
-  RowMatrixd G(n, n), SS;
-  if (Sig) SS.resize(n, n);
-  parallel_blocks(n, 32, n_threads, [&](Index r0, Index r1) {
-    dense::gemm(1.0, S.middleRows(r0, r1 - r0), false, S, true, 0.0, G.middleRows(r0, r1 - r0));
-    if (Sig) dense::gemm(1.0, Sig->middleRows(r0, r1 - r0), false, *Sig, true, 0.0, SS.middleRows(r0, r1 - r0));
-  });
+  // S S^T and Sig Sig^T as symmetric products (half the flops of a GEMM; deterministic for any thread count)
+  RowMatrixd G = kernel_matrix<double>(S, n_threads), SS;
+  if (Sig) SS = kernel_matrix<double>(*Sig, n_threads);
   for (Index i = 0; i < n; ++i)
     for (Index k = 0; k < n; ++k) {
       double g = G(i, k) * static_cast<double>(K(i, k));

@@ -136,9 +136,10 @@ namespace detail {
 
 /// The scalar-type-independent part of kkt_multipliers_gram, on float64 copies of its inputs: Z = X W^T
 /// (raw model), K = X X^T, y, u, and N = the raw outputs. Compiled once (cpp/src/solvers.cpp), not per scalar type.
-KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, const Vectord& wsq_raw, Vectord y, Vectord u,
-                                const Vectord& N, const NetSpec& spec, const KKTOptions& opt,
-                                const DirectResidual& direct_fn, int n_threads);
+KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, const MatRef<double>& K, const Vectord& wsq_raw,
+                                                  Vectord y, Vectord u, const Vectord& N, const NetSpec& spec,
+                                                  const KKTOptions& opt, const DirectResidual& direct_fn,
+                                                  int n_threads);
 
 }  // namespace detail
 
@@ -157,9 +158,15 @@ KKTResult kkt_multipliers_gram(const MatRef<T>& Zraw, const MatRef<T>& Kraw, con
   require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
   require(n >= 1, "kkt: at least one data point is needed");
   const Vectord N = outputs_from_preacts<T>(Zraw, u, spec);
-  return detail::kkt_multipliers_solve(Zraw.template cast<double>(), Kraw.template cast<double>(), wsq_raw,
-                                       y.template cast<double>(), u.template cast<double>(), N, spec, opt,
-                                       direct_fn, n_threads);
+  if constexpr (std::is_same<T, double>::value) {
+    return detail::kkt_multipliers_solve(Zraw, Kraw, wsq_raw, y, u, N, spec, opt, direct_fn, n_threads);
+  } else {
+    RowMatrixd Kd;
+    dense::widen(Kraw, Kd);
+    return detail::kkt_multipliers_solve(Zraw.template cast<double>(), MatRef<double>(Kd), wsq_raw,
+                                         y.template cast<double>(), u.template cast<double>(), N, spec, opt,
+                                         direct_fn, n_threads);
+  }
 }
 
 /// Multipliers, epsilon and the pinned pairs of the primal model (W, u) on (X, y). See the file comment.
@@ -244,9 +251,11 @@ inline bool spd_solve_mat(const Eigen::MatrixXd& A, const Eigen::MatrixXd& R, Ei
 
 /// Shared data of one KKT evaluation: the normalized model expressed through K, Z, u.
 struct KKTProblem {
+  explicit KKTProblem(const MatRef<double>& K_) : K(K_) {}
   Index n = 0, m = 0;
   NetSpec spec;
-  RowMatrixd K, Z, Sig;  // K = X X^T, Z normalized pre-activations, Sig = sigma(Z) (u trained only)
+  MatRef<double> K;      // K = X X^T (the caller's float64 matrix: not copied)
+  RowMatrixd Z, Sig;     // Z normalized pre-activations, Sig = sigma(Z) (u trained only)
   Vectord u, y;          // u normalized when trained
   Vectord wsq;           // ||w_j||^2 of the normalized model
   double theta_sq = 0.0;
@@ -779,9 +788,10 @@ class ClarkeQP {
 
 namespace detail {
 
-KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, const Vectord& wsq_raw, Vectord y, Vectord u,
-                                const Vectord& N, const NetSpec& spec, const KKTOptions& opt,
-                                const DirectResidual& direct_fn, int n_threads) {
+KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, const MatRef<double>& K, const Vectord& wsq_raw,
+                                                  Vectord y, Vectord u, const Vectord& N, const NetSpec& spec,
+                                                  const KKTOptions& opt, const DirectResidual& direct_fn,
+                                                  int n_threads) {
   const Index n = Z.rows(), m = Z.cols();
   KKTResult res;
   const int L = spec.degree();
@@ -804,7 +814,7 @@ KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, co
   const double s = res.scale;
   res.margins = qraw / res.scale_pow;
 
-  detail::KKTProblem pb;
+  detail::KKTProblem pb(K);
   pb.n = n;
   pb.m = m;
   pb.spec = spec;
@@ -814,7 +824,6 @@ KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, co
   pb.u = std::move(u);
   if (spec.train_outer) pb.u /= s;
   pb.y = std::move(y);
-  pb.K = std::move(K);
   pb.wsq = wsq_raw / (s * s);
   pb.theta_sq = pb.wsq.sum() + (spec.train_outer ? pb.u.squaredNorm() : 0.0);
   if (spec.train_outer) {
@@ -857,14 +866,27 @@ KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, co
     }
     return std::sqrt(std::max(0.0, e2));
   };
+  // epsilon of the plain coefficients (C_ij = lambda_i sigma'(Z_ij)) from the NNLS objective
+  // f = lam^T G lam / 2 - b^T lam: epsilon^2 = ||theta||^2 + 2 f (the same Gram identity, O(1) here instead of
+  // the O(n^2 m) residual); the residual route (and the direct residual) when that has cancelled
   auto plain_C = [&](const Vectord& lam) {
     RowMatrixd C(n, m);
     for (Index i = 0; i < n; ++i)
       for (Index j = 0; j < m; ++j) C(i, j) = lam[i] * dact(pb.Z(i, j), spec.slope);
     return C;
   };
+  auto epsilon_plain_of = [&](const Vectord& lam, double objective, double& eps_sq_gram, bool& direct) {
+    const double e2 = pb.theta_sq + 2.0 * objective;
+    if (e2 > 1e-6 * pb.theta_sq) {
+      eps_sq_gram = e2;
+      direct = false;
+      return std::sqrt(e2);
+    }
+    return epsilon_of(plain_C(lam), lam, eps_sq_gram, direct);
+  };
 
   RowMatrixd C;
+  double plain_objective = std::numeric_limits<double>::quiet_NaN();  // set when C is the plain NNLS solution's
   switch (opt.method) {
     case MultiplierMethod::NNLS: {
       NNLSOptions no;
@@ -882,10 +904,12 @@ KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, co
       res.kkt_violation = nr.kkt_violation;
       res.lambdas = nr.x;
       C = plain_C(res.lambdas);
-      if (P > 0 && opt.clarke) {
+      if (!(P > 0 && opt.clarke)) {
+        plain_objective = nr.objective;
+      } else {
         double e2g;
         bool dr;
-        res.epsilon_plain = epsilon_of(C, res.lambdas, e2g, dr);
+        res.epsilon_plain = epsilon_plain_of(res.lambdas, nr.objective, e2g, dr);
         ClarkeQP qp(pb, pairs, opt.tol, opt.max_iter, opt.clarke_pdas_iter);
         qp.should_stop = opt.should_stop;
         Vectord lam, mu;
@@ -944,7 +968,9 @@ KKTUNLEARN_SOLVER KKTResult kkt_multipliers_solve(RowMatrixd Z, RowMatrixd K, co
       break;
     }
   }
-  res.epsilon = epsilon_of(C, res.lambdas, res.epsilon_sq_gram, res.direct_residual);
+  res.epsilon = std::isnan(plain_objective)
+                    ? epsilon_of(C, res.lambdas, res.epsilon_sq_gram, res.direct_residual)
+                    : epsilon_plain_of(res.lambdas, plain_objective, res.epsilon_sq_gram, res.direct_residual);
   if (opt.method == MultiplierMethod::NNLS && !(P > 0 && opt.clarke)) res.epsilon_plain = res.epsilon;
   res.pinned.resize(P, 2);
   res.mu.resize(P);

@@ -313,7 +313,7 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram_active_set(const RowMatrixd& G, const Vec
   double viol = 0.0;
   for (Index i = 0; i < n; ++i) viol = std::max(viol, x[i] > 0 ? std::abs(w[i]) : w[i]);
   res.kkt_violation = viol;
-  res.objective = 0.5 * x.dot(G * x) - b.dot(x);
+  res.objective = 0.5 * x.dot(dense::mv(G, false, x)) - b.dot(x);
   return res;
 }
 
@@ -595,7 +595,7 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord
   const double viol = violation();
   res.kkt_violation = viol;
   res.converged = viol <= tol_abs;
-  res.objective = 0.5 * x.dot(G * x) - b.dot(x);
+  res.objective = 0.5 * x.dot(dense::mv(G, false, x)) - b.dot(x);
   res.n_dropped = fac.n_dropped;
   return res;
 }
