@@ -573,6 +573,8 @@ class SpanState:
             self.w0_sqnorm = float(w0_sqnorm)
         self._W = None
         self._Z = None
+        self._KA = None   # K A in float64 (float64 states: also the K A of Z), cached
+        self._wsq = None  # the squared neuron norms, cached
         # products with new data that depend only on (X, W0), shared by every state derived from this one
         # (unlearned, retrained, ... models over the same X and W0): new-data key -> (fingerprint, Xn W0^T, Xn X^T)
         self._shared = shared if shared is not None else _Shared()
@@ -751,7 +753,7 @@ class SpanState:
             The pre-activations.
         """
         if self._Z is None:
-            Z = self.K @ self.A
+            Z = self._K_A().copy() if self.X.dtype == np.float64 else self.K @ self.A
             Z += self.Z0 if self.w0_coef == 1.0 else self.w0_coef * self.Z0
             Z.flags.writeable = False
             self._Z = Z
@@ -851,11 +853,23 @@ class SpanState:
         ndarray of shape (m,)
             The squared neuron norms.
         """
-        A = self.A.astype(np.float64)
-        c = self.w0_coef
-        KA = self.K.astype(np.float64) @ A
-        return c * c * self.rowsq0() + 2.0 * c * np.einsum("ij,ij->j", A, self.Z0, dtype=np.float64) + \
-            np.einsum("ij,ij->j", A, KA)
+        if self._wsq is None:
+            A = self.A.astype(np.float64)
+            c = self.w0_coef
+            w = c * c * self.rowsq0() + 2.0 * c * np.einsum("ij,ij->j", A, self.Z0, dtype=np.float64) + \
+                np.einsum("ij,ij->j", A, self._K_A())
+            w.flags.writeable = False
+            self._wsq = w
+        return self._wsq
+
+    def _K_A(self) -> np.ndarray:
+        # K A in float64 (n x m, O(n^2 m)); computed once, shared by Z (float64 states) and the neuron norms
+        if self._KA is None:
+            KA = self.K @ self.A if self.X.dtype == np.float64 else \
+                self.K.astype(np.float64) @ self.A.astype(np.float64)
+            KA.flags.writeable = False
+            self._KA = KA
+        return self._KA
 
     def sqnorm_W(self) -> float:
         """``||W||_F^2 = c^2 ||W0||^2 + 2 c <A, Z0> + <A, K A>`` (float64, no ``d``).
@@ -960,6 +974,8 @@ class SpanState:
         st = self.__dict__.copy()
         st["_W"] = None
         st["_Z"] = None
+        st["_KA"] = None
+        st["_wsq"] = None
         st["_basis"] = None
         st["_shared"] = None
         st["_fp"] = None
@@ -970,6 +986,8 @@ class SpanState:
         st.setdefault("w0_coef", 1.0)
         st.setdefault("w0_rowsq", None)
         st.setdefault("_Z", None)
+        st.setdefault("_KA", None)
+        st.setdefault("_wsq", None)
         self.__dict__.update(st)
         self._shared = _Shared()
         self._basis = self._shared.new

@@ -490,17 +490,24 @@ def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: flo
     """What a multipliers result depends on: the model's parameters, the data, the normalization and the
     pinned-pair tolerance (cheap fingerprint: O(m d + n d), against O(n^2 d) for recomputing)."""
     u = np.asarray(model._u)
+    data = None
     if getattr(model, "_is_span", False):
         sp = model._state    # W = c W0 + A^T X_train: (c, ||W0||, Z0 = X_train W0^T, A, K) determine it on the span
         params = ("span", float(sp.w0_coef), float(sp.w0_sqnorm), _checksum(sp.Z0, 11), _checksum(sp.A, 13),
                   _checksum(sp.K, 17))
+        if sp._same_buffer(Xc):
+            # the model's own training matrix, checked against its fit-time fingerprint X r (n entries) in this
+            # call (model._check_X): that fingerprint identifies the content, so X is not read again
+            data = ("train", sp._fp.tobytes())
     else:
         W = np.asarray(model._W)
         params = (W.shape, _checksum(W, 1))
+    if data is None:
+        data = _checksum(Xc, 5)
     shape = Xc.shape if subset is None else (int(subset.size), Xc.shape[1])
     sub = None if subset is None else np.asarray(subset, dtype=np.int64).tobytes()
     return (type(model).__name__, params, shape, Xc.dtype.str, float(model.slope_), bool(model.train_outer_),
-            _checksum(u, 3), _checksum(Xc, 5), sub, _checksum(yc, 7), float(scale), float(st))
+            _checksum(u, 3), data, sub, _checksum(yc, 7), float(scale), float(st))
 
 
 def _result_key(lam: np.ndarray, mu: np.ndarray) -> tuple:
