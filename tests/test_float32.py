@@ -9,6 +9,11 @@ Tolerances (stated here, checked below):
     model within 1e-4 relative of the float64 model (measured ~5e-7; the slack covers the
     amplification of rounding over the iterations), same activation pattern on the training set
     wherever |z| > 1e-4 max|z|.
+  * the KKT certificate of a float32 model against the float64 certificate of the same parameters on the same
+    data (n = 24, d = 2e5, m = 16; the data float32-representable, so only the arithmetic differs): lambda within
+    CERT_LAM_RTOL = 3e-7 of max lambda and epsilon within CERT_EPS_RTOL = 5e-7 relative (measured 3.7e-8 and
+    5.4e-8: K and Z are the float32 roundings of double sums, 2^-24 per entry). Summing them in float32 instead
+    (16 lanes of 12500 terms) moves lambda by 8.0e-7 and epsilon by 4.9e-6, which the test checks fails both.
 """
 
 import numpy as np
@@ -18,6 +23,8 @@ from kktunlearn import LinearModel, TwoLayerReLU, _core
 from kktunlearn.datasets import near_orthogonal
 
 TRAIN_RTOL = 1e-4
+CERT_LAM_RTOL = 3e-7
+CERT_EPS_RTOL = 5e-7
 
 
 def _rel(a, b):
@@ -107,3 +114,51 @@ def test_float32_multipliers_and_ga_match_float64():
     ua, ub = unlearn(a, X, y, [3]), unlearn(b, X, y, [3])
     assert ua.W_.dtype == np.float32
     assert _rel(ua.W_, ub.W_) < TRAIN_RTOL
+
+
+def _float32_lane_sums(A, B, lanes=16):
+    """A B^T the way a float32 GEMM sums: float32 products, 16 lanes each summed in order in float32, then the
+    lanes (np.cumsum is sequential; no BLAS, so the result does not depend on the machine)."""
+    out = np.empty((A.shape[0], B.shape[0]), dtype=np.float32)
+    for i in range(A.shape[0]):
+        P = (A[i][None, :] * B).reshape(B.shape[0], -1, lanes)
+        out[i] = np.cumsum(P, axis=1, dtype=np.float32)[:, -1, :].sum(axis=1, dtype=np.float32)
+    return out
+
+
+def test_float32_certificate_matches_float64_of_same_parameters():
+    # the float32 path of the certificate (K = X X^T, Z = X W^T in float32, summed in double for d > 4096, widened
+    # for the solve) against the float64 certificate of the same parameters on the same data
+    from kktunlearn import kkt_report
+
+    rng = np.random.default_rng(4)
+    n, d, m = 24, 200_000, 16
+    X = (rng.standard_normal((n, d)) / np.sqrt(d)).astype(np.float32)
+    X64 = X.astype(np.float64)
+    y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    net = TwoLayerReLU(width=m, max_iter=200, random_state=0, n_threads=1).fit(X64, y)
+    W32, u32 = np.asarray(net.W_).astype(np.float32), np.asarray(net.u_).astype(np.float32)
+    a = TwoLayerReLU(width=m, n_threads=1, dtype=np.float32).set_parameters(W32, u32)
+    b = TwoLayerReLU(width=m, n_threads=1).set_parameters(W32.astype(np.float64), u32.astype(np.float64))
+    s = float((y * b.decision_function(X64)).min())
+    assert s > 0
+    ra, rb = kkt_report(a, X, y, scale=s, n_threads=1), kkt_report(b, X64, y, scale=s, n_threads=1)
+    assert ra.converged and rb.converged and ra.multipliers.n_dropped == rb.multipliers.n_dropped == 0
+    lb = np.asarray(rb.lambdas)
+    lam_gap = np.abs(np.asarray(ra.lambdas) - lb).max() / np.abs(lb).max()
+    assert lam_gap <= CERT_LAM_RTOL
+    assert abs(ra.epsilon - rb.epsilon) <= CERT_EPS_RTOL * rb.epsilon
+    assert abs(ra.epsilon_rel - rb.epsilon_rel) <= CERT_EPS_RTOL * rb.epsilon_rel
+    assert rb.delta > 0 and abs(ra.delta - rb.delta) <= CERT_EPS_RTOL * rb.delta   # measured 6.7e-9
+    assert abs(ra.tau - rb.tau) <= 1e-6   # the float32 margins against the float64 s: measured 4.7e-9
+
+    # the tolerances would catch float32 accumulation: the same certificate from K and Z summed in float32, fed
+    # to the core's float32 entry (span form with A = 0: W = W0, Z0 = Z, K_train = K), falls outside both
+    K, Z = _float32_lane_sums(X, X), _float32_lane_sums(X, W32)
+    wsq = np.einsum("ij,ij->i", W32, W32, dtype=np.float64)
+    opt = _core.KKTOptions()
+    opt.method, opt.tol, opt.scale, opt.loss = "nnls", 1e-10, s, "exponential"
+    r = _core.kkt_solve_span(Z, K, wsq, K, Z, np.zeros((n, m), dtype=np.float32), list(range(n)), 1.0,
+                             float(wsq.sum()), y.astype(np.float32), u32, 0.0, False, opt, 1)
+    assert np.abs(np.asarray(r.lambdas) - lb).max() / np.abs(lb).max() > CERT_LAM_RTOL
+    assert abs(r.epsilon - rb.epsilon) > CERT_EPS_RTOL * rb.epsilon
