@@ -259,23 +259,30 @@ void syrk_lower(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DC>& Cc)
 /// Deterministic blocked GEMM helpers (results independent of the thread count).
 /// out (n x m) = A (n x k) * B(m x k)^T, tiled over the output; for float with k > 4096 the sum
 /// over k is done in double (see Accumulate).
+/// `widen_above` moves that threshold (0 = always sum in double; then `out` may be a double matrix, which
+/// receives the double sums unrounded).
 template <class T, class DA, class DB, class DO>
 void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Eigen::MatrixBase<DO>& out,
-              int n_threads) {
+              int n_threads, Index widen_above = Accumulate<T>::threshold) {
   const Index n = A.rows(), m = B.rows(), k = A.cols();
   // Tile shape from the shapes only (never from the thread count, so results are reproducible):
   // whole rows of B per tile while m <= 512 (B is packed once per tile), and about 8 row tiles
   // of 16..256 rows so that both threads get work.
   const Index cb = m <= 512 ? std::max<Index>(m, 1) : 256;
   const Index rb = std::min<Index>(256, std::max<Index>(16, (n + 7) / 8));
-  if (Accumulate<T>::threshold == 0 || k <= Accumulate<T>::threshold) {
-    parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
-      dense::gemm(T(1), A.middleRows(r0, r1 - r0), false, B.middleRows(c0, c1 - c0), true, T(0),
-                  out.block(r0, c0, r1 - r0, c1 - c0));
-    });
-    return;
+  using OutT = typename DO::Scalar;
+  if (std::is_same<T, double>::value || k <= widen_above) {
+    if constexpr (std::is_same<OutT, T>::value) {
+      parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
+        dense::gemm(T(1), A.middleRows(r0, r1 - r0), false, B.middleRows(c0, c1 - c0), true, T(0),
+                    out.block(r0, c0, r1 - r0, c1 - c0));
+      });
+      return;
+    } else {
+      throw InvalidArgument("gemm_abt: a float64 output of float input needs the double sums (widen_above = 0)");
+    }
   }
-  const Index kc = Accumulate<T>::chunk;
+  const Index kc = Accumulate<float>::chunk;
   parallel_tiles(n, m, rb, cb, n_threads, [&](Index r0, Index r1, Index c0, Index c1) {
     RowMatrix<double> acc = RowMatrix<double>::Zero(r1 - r0, c1 - c0);
     RowMatrix<double> Ad, Bd;
@@ -285,7 +292,7 @@ void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Ei
       dense::widen(B.block(c0, k0, c1 - c0, kk), Bd);
       dense::gemm(1.0, Ad, false, Bd, true, 1.0, acc);
     }
-    out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<T>();
+    out.block(r0, c0, r1 - r0, c1 - c0) = acc.template cast<OutT>();
   });
 }
 

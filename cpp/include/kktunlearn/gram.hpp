@@ -24,12 +24,14 @@ namespace kktunlearn {
 ///   many tiles (n > 256): parallel over the lower-triangle 128 x 128 tiles;
 ///   few tiles  (n <= 256, the n << d regime): parallel over a fixed split of the d columns into
 ///     at most 16 groups (independent of the thread count), partial sums added in group order.
+/// kernel_matrix_d: the same in float64 (K is accumulated in double in any case); `widen_above` (float input)
+/// moves the threshold for summing over d in double, 0 = always (the certificate's exact float32 path).
 template <class T>
-RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
+RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above = Accumulate<T>::threshold) {
   const Index n = X.rows(), d = X.cols();
   const Index b = 128;
   const Index nb = (n + b - 1) / b;
-  const bool widen = Accumulate<T>::threshold > 0 && d > Accumulate<T>::threshold;
+  const bool widen = !std::is_same<T, double>::value && d > widen_above;
   RowMatrixd Kd = RowMatrixd::Zero(n, n);
   // acc += X[r0:r1, k0:k1] X[c0:c1, k0:k1]^T (lower part when r0 == c0)
   auto tile_product = [&](Index r0, Index r1, Index c0, Index c1, Index k0, Index k1, RowMatrix<T>& tmp,
@@ -46,7 +48,7 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
       acc += tmp.template cast<double>();
       return;
     }
-    const Index kc = Accumulate<T>::chunk > 0 ? Accumulate<T>::chunk : (k1 - k0);
+    const Index kc = std::is_same<T, double>::value ? (k1 - k0) : Accumulate<float>::chunk;
     for (Index a = k0; a < k1; a += kc) {
       const Index kk = std::min(kc, k1 - a);
       dense::widen(X.block(r0, a, r1 - r0, kk), Ad);
@@ -130,10 +132,15 @@ RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
     for (Index i = 0; i < n; ++i)  // n <= 256 here
       for (Index j = 0; j < i; ++j) Kd(j, i) = Kd(i, j);
   }
+  return Kd;
+}
+
+template <class T>
+RowMatrix<T> kernel_matrix(const MatRef<T>& X, int n_threads) {
   if constexpr (std::is_same<T, double>::value) {
-    return Kd;
+    return kernel_matrix_d<T>(X, n_threads);
   } else {
-    return Kd.template cast<T>();
+    return kernel_matrix_d<T>(X, n_threads).template cast<T>();
   }
 }
 

@@ -177,15 +177,27 @@ KKTResult kkt_multipliers(const MatRef<T>& X, const VecRef<T>& y, const MatRef<T
   require(W.cols() == d, "kkt: W must have as many columns as X");
   require(y.size() == n && u.size() == m, "kkt: y must have n entries and u m entries");
   require(n >= 1, "kkt: at least one data point is needed");
-  RowMatrix<T> Zraw;
-  preactivations<T>(X, W, Zraw, n_threads);
-  const RowMatrix<T> K = kernel_matrix<T>(X, n_threads);
   Vectord wsq(m);
   for (Index j = 0; j < m; ++j) wsq[j] = W.row(j).template cast<double>().squaredNorm();
   const DirectResidual direct = [&](double s, const RowMatrixd& M, const Vectord& ru) {
     return detail::direct_residual_sq<T>(X, W, s, M, ru, n_threads);
   };
-  return kkt_multipliers_gram<T>(MatRef<T>(Zraw), MatRef<T>(K), wsq, y, u, spec, opt, direct, n_threads);
+  if constexpr (std::is_same<T, double>::value) {
+    RowMatrixd Zraw;
+    preactivations<T>(X, W, Zraw, n_threads);
+    const RowMatrixd K = kernel_matrix_d<T>(X, n_threads);
+    return kkt_multipliers_gram<T>(MatRef<T>(Zraw), MatRef<T>(K), wsq, y, u, spec, opt, direct, n_threads);
+  } else {
+    // float input: Z = X W^T and K = X X^T summed in double over any d and kept in double (the float32
+    // kernels sum in float below Accumulate's threshold), so the certificate's only float32 error is the
+    // rounding of the model and the data themselves
+    RowMatrixd Zraw(n, m);
+    gemm_abt<T>(X, W, Zraw, n_threads, 0);
+    const RowMatrixd K = kernel_matrix_d<T>(X, n_threads, 0);
+    const Vectord yd = y.template cast<double>(), ud = u.template cast<double>();
+    return kkt_multipliers_gram<double>(MatRef<double>(Zraw), MatRef<double>(K), wsq, VecRef<double>(yd),
+                                        VecRef<double>(ud), spec, opt, direct, n_threads);
+  }
 }
 
 /// The same for a span model W = c W0 + A^T X_train on the training rows `rows` of X_train (Z = X W^T and
