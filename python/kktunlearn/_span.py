@@ -975,6 +975,7 @@ class SpanState:
         st["_W"] = None
         st["_Z"] = None
         st["_KA"] = None
+        st.pop("_param_key", None)
         st["_wsq"] = None
         st["_basis"] = None
         st["_shared"] = None

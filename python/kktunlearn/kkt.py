@@ -493,8 +493,13 @@ def _state_key(model: Any, Xc: np.ndarray, yc: np.ndarray, scale: float, st: flo
     data = None
     if getattr(model, "_is_span", False):
         sp = model._state    # W = c W0 + A^T X_train: (c, ||W0||, Z0 = X_train W0^T, A, K) determine it on the span
-        params = ("span", float(sp.w0_coef), float(sp.w0_sqnorm), _checksum(sp.Z0, 11), _checksum(sp.A, 13),
-                  _checksum(sp.K, 17))
+        params = sp.__dict__.get("_param_key")
+        if params is None:
+            # the state's arrays are never modified in place after construction (a new model gets a new
+            # state), so their fingerprint is computed once per state
+            params = ("span", float(sp.w0_coef), float(sp.w0_sqnorm), _checksum(sp.Z0, 11), _checksum(sp.A, 13),
+                      _checksum(sp.K, 17))
+            sp._param_key = params
         if sp._same_buffer(Xc):
             # the model's own training matrix, checked against its fit-time fingerprint X r (n entries) in this
             # call (model._check_X): that fingerprint identifies the content, so X is not read again

@@ -595,7 +595,8 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord
   const double viol = violation();
   res.kkt_violation = viol;
   res.converged = viol <= tol_abs;
-  res.objective = 0.5 * x.dot(dense::mv(G, false, x)) - b.dot(x);
+  // w = b - G x at this x (violation()), so 1/2 x^T G x - b^T x = -1/2 x^T (b + w): no second pass over G
+  res.objective = -0.5 * x.dot(b + w);
   res.n_dropped = fac.n_dropped;
   return res;
 }
