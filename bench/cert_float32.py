@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cert_table import make_data  # noqa: E402
+from cert_table import make_data, timeit  # noqa: E402
 
 import kktunlearn as kk  # noqa: E402
 from kktunlearn import _core  # noqa: E402
@@ -59,15 +59,6 @@ SMALL = {
     "a": (1000, 100, 100),
 }
 NT = 1
-
-
-def timeit(f, repeats):
-    ts, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = f()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts)), out
 
 
 ST = 0.0   # subgradient_tol of every certificate (--subgradient-tol)
