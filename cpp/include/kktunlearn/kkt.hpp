@@ -624,18 +624,22 @@ class ClarkeQP {
       Sigf.resize(f, m);
       for (Index a = 0; a < f; ++a) Sigf.row(a) = pb_.Sig.row(F[a]);
     }
-    Eigen::MatrixXd A(f, f);
+    // A = the lambda-lambda block of the subproblem's normal matrix, rhs its right-hand side
+    const int nt = pb_.n_threads;
+    RowMatrixd A(f, f);
     Eigen::VectorXd rhs(f);
     {
-      RowMatrixd SS = Sf * Sf.transpose();
+      const RowMatrixd SS = kernel_matrix<double>(MatRef<double>(Sf), nt);
       RowMatrixd UU;
-      if (pb_.spec.train_outer) UU = Sigf * Sigf.transpose();
-      for (Index a = 0; a < f; ++a)
-        for (Index c = 0; c < f; ++c) {
-          double v = pb_.K(F[a], F[c]) * SS(a, c);
-          if (pb_.spec.train_outer) v += UU(a, c);
-          A(a, c) = pb_.y[F[a]] * pb_.y[F[c]] * v;
-        }
+      if (pb_.spec.train_outer) UU = kernel_matrix<double>(MatRef<double>(Sigf), nt);
+      parallel_blocks(f, 64, nt, [&](Index a0, Index a1) {
+        for (Index a = a0; a < a1; ++a)
+          for (Index c = 0; c < f; ++c) {
+            double v = pb_.K(F[a], F[c]) * SS(a, c);
+            if (pb_.spec.train_outer) v += UU(a, c);
+            A(a, c) = pb_.y[F[a]] * pb_.y[F[c]] * v;
+          }
+      });
       for (Index a = 0; a < f; ++a) {
         const Index i = F[a];
         double s = 0.0;
@@ -651,38 +655,129 @@ class ClarkeQP {
     for (Index p = 0; p < P; ++p)
       if (state_[p] == kF && lamF_[pairs_[p].first] && pb_.u[pairs_[p].second] != 0.0)
         Mj[pairs_[p].second].push_back(p);
-    std::vector<Eigen::MatrixXd> Tj(static_cast<size_t>(m));
-    for (Index j = 0; j < m; ++j) {
-      const auto& Mp = Mj[j];
-      const Index k = static_cast<Index>(Mp.size());
-      if (k == 0) continue;
-      const double uj = pb_.u[j];
-      Eigen::MatrixXd Kmm(k, k), R(k, f + 1), Q(f, k);
-      for (Index a = 0; a < k; ++a) {
-        const Index ia = pairs_[Mp[a]].first;
-        for (Index c = 0; c < k; ++c) Kmm(a, c) = pb_.K(ia, pairs_[Mp[c]].first);
-        for (Index c = 0; c < f; ++c) {
-          // K_MF D_F with D_F = diag(y_F o s~_Fj)
-          R(a, c) = pb_.K(ia, F[c]) * pb_.y[F[c]] * eff(F[c], j);
+    // Eliminate each neuron's free mu (a Schur complement on K_MM, the Gram matrix of its free pairs' rows):
+    // with K_MM = L L^T and R = [K_MF D_F | Z_Mj], V = L^{-1} R, the neuron's share of the Schur complement is
+    // u_j^2 V_F^T V_F and of the right-hand side u_j V_F^T v_z. The triangular solves run per neuron in
+    // parallel (each neuron's own work, so the bits do not depend on the thread count); the sum over neurons
+    // of V_F^T V_F is one symmetric product per fixed group of neurons. A neuron whose K_MM is singular or
+    // ill-conditioned falls back to a complete orthogonal decomposition (T = K_MM^+ R).
+    std::vector<RowMatrixd> Vj(static_cast<size_t>(m));
+    std::vector<Eigen::MatrixXd> Lj(static_cast<size_t>(m)), Tj(static_cast<size_t>(m));
+    std::vector<char> chol(static_cast<size_t>(m), 0);
+    parallel_blocks(m, 1, nt, [&](Index j0, Index j1) {
+      Vectord e(f);
+      for (Index j = j0; j < j1; ++j) {
+        const auto& Mp = Mj[j];
+        const Index k = static_cast<Index>(Mp.size());
+        if (k == 0) continue;
+        for (Index c = 0; c < f; ++c) e[c] = pb_.y[F[c]] * eff(F[c], j);
+        // R row-major, one row per free pair: the row of K at F scaled by e, then z
+        Eigen::MatrixXd Kmm(k, k);
+        RowMatrixd R(k, f + 1);
+        for (Index a = 0; a < k; ++a) {
+          const Index ia = pairs_[Mp[a]].first;
+          for (Index c = 0; c < k; ++c) Kmm(a, c) = pb_.K(ia, pairs_[Mp[c]].first);
+          double* r = R.row(a).data();
+          for (Index c = 0; c < f; ++c) r[c] = pb_.K(ia, F[c]) * e[c];
+          r[f] = pb_.Z(ia, j);
         }
-        R(a, f) = pb_.Z(ia, j);
+        Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
+        if (llt.info() == Eigen::Success) {
+          const auto dg = llt.matrixLLT().diagonal();
+          const double mx = dg.cwiseAbs().maxCoeff(), mn = dg.cwiseAbs().minCoeff();
+          if (mx > 0 && (mn * mn) / (mx * mx) >= 1e-13) {
+            // V = L^{-1} R as one dispatched product with the explicit k x k inverse (k is small: the
+            // substitution's short columns run far below the product's speed)
+            Lj[j] = llt.matrixLLT();
+            Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(k, k);
+            dense::trsm_lower(false, false, Lj[j], Linv);
+            Linv.triangularView<Eigen::StrictlyUpper>().setZero();
+            RowMatrixd V = dense::mm(Linv, false, R, false);
+            if (V.allFinite()) {
+              Vj[j] = std::move(V);
+              chol[j] = 1;
+              continue;
+            }
+          }
+        }
+        const Eigen::MatrixXd Rc = R;
+        detail::spd_solve_mat(Kmm, Rc, Tj[j]);  // the fallback (Cholesky refused)
+        Vj[j] = std::move(R);                    // here: R itself
       }
-      Q = R.leftCols(f).transpose();
-      Eigen::MatrixXd T;
-      if (detail::spd_solve_mat(Kmm, R, T)) ++n_fallback_;
-      A.noalias() -= (uj * uj) * (Q * T.leftCols(f));
-      rhs.noalias() -= uj * (Q * T.col(f));
-      Tj[j] = std::move(T);
+    });
+    {
+      const Index budget = 1024;  // columns of one group's product (a fixed split: bits independent of threads)
+      Index j = 0;
+      while (j < m) {
+        Index cols = 0, j1 = j;
+        while (j1 < m && (cols == 0 || cols + static_cast<Index>(Mj[j1].size()) <= budget)) {
+          if (chol[j1]) cols += static_cast<Index>(Mj[j1].size());
+          ++j1;
+        }
+        if (cols > 0) {
+          RowMatrixd Vt(f, cols);
+          Index c0 = 0;
+          for (Index jj = j; jj < j1; ++jj) {
+            if (!chol[jj]) continue;
+            const Index k = static_cast<Index>(Mj[jj].size());
+            Vt.middleCols(c0, k) = pb_.u[jj] * Vj[jj].leftCols(f).transpose();
+            c0 += k;
+          }
+          A -= kernel_matrix<double>(MatRef<double>(Vt), nt);
+        }
+        j = j1;
+      }
     }
+    for (Index j = 0; j < m; ++j) {
+      if (Mj[j].empty()) continue;
+      const double uj = pb_.u[j];
+      if (chol[j]) {
+        rhs.noalias() -= uj * (Vj[j].leftCols(f).transpose() * Vj[j].col(f));
+      } else {
+        ++n_fallback_;
+        const auto Q = Vj[j].leftCols(f).transpose();
+        A.noalias() -= (uj * uj) * (Q * Tj[j].leftCols(f));
+        rhs.noalias() -= uj * (Q * Tj[j].col(f));
+      }
+    }
+    // the f x f system: a blocked Cholesky (GramCholesky, no dropping) when it is well conditioned, else
+    // detail::spd_solve's LDLT / complete orthogonal fallbacks
     Eigen::VectorXd lf;
-    if (detail::spd_solve(A, rhs, lf)) ++n_fallback_;
+    {
+      std::vector<Index> all(static_cast<size_t>(f));
+      for (Index a = 0; a < f; ++a) all[static_cast<size_t>(a)] = a;
+      detail::GramCholesky fac;
+      fac.factor(A, all, 0.0, nt, should_stop);
+      bool ok = fac.n_dropped == 0;
+      if (ok) {
+        const auto dg = fac.L.diagonal();
+        const double mx = dg.cwiseAbs().maxCoeff(), mn = dg.cwiseAbs().minCoeff();
+        ok = mx > 0 && (mn * mn) / (mx * mx) >= 1e-13;
+      }
+      if (ok) {
+        Eigen::MatrixXd B = rhs;
+        fac.solve_in_place(B);
+        lf = B.col(0);
+        ok = lf.allFinite();
+      }
+      if (!ok) {
+        const Eigen::MatrixXd Ad = A;
+        if (detail::spd_solve(Ad, rhs, lf)) ++n_fallback_;
+      }
+    }
     for (Index a = 0; a < f; ++a) lam_c[F[a]] = lf[a];
-    // mu of the free pairs: u_j y_M o mu_M = T[:, f] - u_j T[:, :f] lam_F
+    // mu of the free pairs: u_j y_M o mu_M = K_MM^{-1} (R_z - u_j R_F lam_F) = L^{-T} (v_z - u_j V_F lam_F)
     for (Index j = 0; j < m; ++j) {
       const auto& Mp = Mj[j];
       if (Mp.empty()) continue;
       const double uj = pb_.u[j];
-      const Eigen::VectorXd v = Tj[j].col(f) - uj * (Tj[j].leftCols(f) * lf);
+      Eigen::VectorXd v;
+      if (chol[j]) {
+        v = Vj[j].col(f) - uj * (Vj[j].leftCols(f) * lf);
+        dense::trsm_lower(false, true, Lj[j], v);
+      } else {
+        v = Tj[j].col(f) - uj * (Tj[j].leftCols(f) * lf);
+      }
       for (Index a = 0; a < static_cast<Index>(Mp.size()); ++a) {
         const Index i = pairs_[Mp[a]].first;
         mu_c[Mp[a]] = pb_.y[i] * v[a] / uj;
