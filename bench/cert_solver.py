@@ -42,11 +42,13 @@ def main():
     ref = None
     for solver, nt in (("auto", 1), ("auto", 2), ("active_set", 1)):
         t = time.perf_counter()
-        r = _core.nnls_gram(G, b, 1e-10, 0, nt, solver=solver)
+        o = _core.NNLSOptions()
+        o.tol, o.n_threads, o.solver = 1e-10, nt, solver
+        r = _core.nnls_gram(G, b, o)
         t = time.perf_counter() - t
-        ref = r["x"] if ref is None else ref
-        print(f"{solver} {nt} thr: {t:.3f} s", {k: v for k, v in r.items() if k != "x"},
-              "support", int((r["x"] > 0).sum()), "max rel diff vs auto", np.abs(r["x"] - ref).max() / ref.max())
+        ref = r.x if ref is None else ref
+        print(f"{solver} {nt} thr: {t:.3f} s", {k: getattr(r, k) for k in ("n_iter", "n_pdas", "n_factor", "n_dropped", "converged", "kkt_violation")},
+              "support", int((r.x > 0).sum()), "max rel diff vs auto", np.abs(r.x - ref).max() / ref.max())
     t = time.perf_counter()
     lam, it = fista_gram(G, b)
     t = time.perf_counter() - t

@@ -20,6 +20,15 @@ def train_options(**kw):
     return o
 
 
+def nnls(G, b, tol=1e-10, max_iter=0, n_threads=0, solver="auto", x0=None, drop_tol=1e-10):
+    """_core.nnls_gram with its NNLSOptions built from the arguments (an NNLSResult)."""
+    from kktunlearn import _core
+
+    o = _core.NNLSOptions()
+    o.tol, o.max_iter, o.n_threads, o.solver, o.drop_tol = tol, max_iter, n_threads, solver, drop_tol
+    return _core.nnls_gram(G, b, o, x0)
+
+
 def np_act(Z, slope):
     return np.where(Z > 0, Z, slope * Z)
 

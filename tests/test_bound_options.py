@@ -130,3 +130,71 @@ def test_kkt_options_round_trip_and_result():
     with pytest.raises(ValueError, match="method 'given' needs lambdas"):
         _core.kkt_solve(np.ascontiguousarray(X), m._encode_y(y, 10), np.asarray(m.W_), np.asarray(m.u_, float),
                         m.slope_, m.train_outer_, given, 1)
+
+
+def test_nnls_options_and_result():
+    o = _core.NNLSOptions()
+    assert o.solver == "auto" and o.tol == 1e-10 and o.max_iter == 0
+    for k, v in dict(tol=1e-12, max_iter=7, n_threads=2, drop_tol=1e-9).items():
+        setattr(o, k, v)
+        assert getattr(o, k) == v
+    o.solver = "active_set"
+    assert o.solver == "active_set"
+    with pytest.raises(ValueError, match="nope"):
+        o.solver = "nope"
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 12))
+    t = rng.standard_normal(30)
+    o.max_iter = 0
+    r = _core.nnls_gram(A.T @ A, A.T @ t, o)
+    assert isinstance(r, _core.NNLSResult) and r.converged and (r.x >= 0).all()
+    g = A.T @ A @ r.x - A.T @ t  # the NNLS optimality conditions, and the reported objective and violation
+    assert np.all(g[r.x == 0] >= -1e-10) and np.abs(g[r.x > 0]).max() <= 1e-10
+    assert r.objective == pytest.approx(0.5 * r.x @ (A.T @ A) @ r.x - (A.T @ t) @ r.x, rel=1e-12)
+    assert r.kkt_violation <= 1e-10
+    bad = _core.NNLSOptions()
+    bad.tol = 0.0
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        _core.nnls_gram(A.T @ A, A.T @ t, bad)
+
+
+def test_margin_stats_and_cubic_solution_are_structs():
+    q = np.array([0.5, -1.0, 3.0])
+    st = _core.margin_stats(q, "exponential")
+    assert st.loss == pytest.approx(np.mean(np.exp(-q)), rel=1e-14) and st.min_margin == -1.0 and st.n_misfit == 1
+    assert st.log_loss == pytest.approx(np.log(np.mean(np.exp(-q))), rel=1e-14) and st.finite
+    lam, b = np.array([-1.0, 2.0]), np.array([0.3, -0.5])
+    s = _core.cubic_solve_eig(lam, b, 2.0)
+    # stationarity of <b, s> + 1/2 sum lam s^2 + M/6 ||s||^3: b + (lam + (M/2) ||s||) s = 0
+    np.testing.assert_allclose(b + (lam + 1.0 * np.linalg.norm(s.s)) * s.s, 0.0, atol=1e-10)
+    assert s.gamma == pytest.approx(np.linalg.norm(s.s), rel=1e-12) and s.norm == pytest.approx(np.linalg.norm(s.s))
+    d = kk.unlearning.solve_cubic_eig(lam, b, 2.0)  # the public function keeps its documented dict
+    np.testing.assert_array_equal(d["s"], s.s)
+    assert d["gamma"] == s.gamma and d["hard_case"] is False
+
+
+@pytest.mark.parametrize("train_outer", [False, True])
+def test_ga_options_round_trip_and_step_formula(train_outer):
+    rng = np.random.default_rng(1)
+    k, nr, d, m = 4, 6, 9, 5
+    XF, XR = rng.standard_normal((k, d)), rng.standard_normal((nr, d))
+    yF = np.array([1.0, -1.0, 1.0, -1.0])
+    W, u = rng.standard_normal((m, d)), rng.standard_normal(m)
+    o = _core.GAOptions()
+    assert o.mu is None and o.alpha == 1.0 and o.w_scale == 1.0
+    o.slope, o.train_outer, o.alpha, o.w_scale, o.n_threads = 0.1, train_outer, 0.7, 1.3, 1
+    o.lam_forget = np.array([0.5, 1.0, 0.0, 2.0])
+    o.pinned_r, o.pinned_j, o.mu = [1, 3], [2, 0], np.array([0.25, 1.5])
+    assert list(o.pinned_r) == [1, 3] and list(o.pinned_j) == [2, 0]
+    np.testing.assert_array_equal(o.mu, [0.25, 1.5])
+    W1, u1, res = _core.ga_step(XF, yF, XR, W, u, o)
+    # numpy: c_rj = lambda_r sigma'(z_rj), or mu on the pinned pairs
+    Z = XF @ W.T
+    C = o.lam_forget[:, None] * np.where(Z > 0, 1.0, 0.1)
+    C[1, 2], C[3, 0] = 0.25, 1.5
+    W_ref = W - 0.7 * 1.3 * ((yF[:, None] * C * u[None, :]).T @ XF)
+    np.testing.assert_allclose(W1, W_ref, rtol=1e-13, atol=1e-13)
+    u_ref = u - 0.7 * (o.lam_forget * yF) @ np.where(Z > 0, Z, 0.1 * Z) if train_outer else u
+    np.testing.assert_allclose(u1, u_ref, rtol=1e-13, atol=1e-13)
+    assert res.n_clarke == 2
+    assert res.preact_shift == pytest.approx(np.abs(XR @ (W1 - W).T).max(), rel=1e-12)

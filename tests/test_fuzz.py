@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 import kktunlearn as kk
 from kktunlearn import _core
 
-from conftest import np_act, np_dact, np_loss, train_options
+from conftest import nnls, np_act, np_dact, np_loss, train_options
 
 SCALE = float(os.environ.get("KKT_FUZZ_SCALE", "1"))
 
@@ -163,14 +163,14 @@ def test_losses_and_margin_stats(q, loss):
     np.testing.assert_allclose(lv, ref, rtol=1e-12, atol=0)
     np.testing.assert_allclose(ld, dref, rtol=1e-12, atol=0)
     ms = _core.margin_stats(q, loss)
-    assert ms["min_margin"] == q.min() and ms["n_misfit"] == int(np.sum(q <= 0))
+    assert ms.min_margin == q.min() and ms.n_misfit == int(np.sum(q <= 0))
     # log of the mean loss, computed stably in the test: logsumexp of log l(q_i) minus log n
     logl = -q if loss == "exponential" else np.log(np.logaddexp(0.0, -q)) if np.all(q < 30) else None
     if logl is not None:
         mx = logl.max()
         ref_log = mx + np.log(np.sum(np.exp(logl - mx))) - np.log(q.size)
-        assert abs(ms["log_loss"] - ref_log) <= 1e-9 * max(1.0, abs(ref_log))
-    assert np.isfinite(ms["log_loss"])
+        assert abs(ms.log_loss - ref_log) <= 1e-9 * max(1.0, abs(ref_log))
+    assert np.isfinite(ms.log_loss)
 
 
 # ----------------------------------------------------------------------------- public API: dtypes, strides
@@ -302,6 +302,12 @@ def _newton_options():
     return o
 
 
+def _ga_options(c):
+    o = _core.GAOptions()
+    o.lam_forget, o.alpha, o.w_scale, o.n_threads = c.astype(np.float64), 0.5, 1.0, 1
+    return o
+
+
 def _kkt_options():
     o = _core.KKTOptions()
     o.scale = 1.0
@@ -335,8 +341,7 @@ CORE_CALLS = {
     "newton_lowrank": lambda A: _core.newton_lowrank(A["X"], A["y"], A["W"], A["u"], 0.0, _newton_options()),
     "scure_newton": lambda A: _core.scure_newton(A["X"], A["y"], A["W"], A["u"], 0.0, False, "exponential", 0.0,
                                                  _scubic_options(), 1),
-    "ga_step": lambda A: _core.ga_step(A["X"], A["y"], A["XR"], A["W"], A["u"], 0.0, False,
-                                       A["c"].astype(np.float64), [], [], np.zeros(0), 0.5, 1.0, 1),
+    "ga_step": lambda A: _core.ga_step(A["X"], A["y"], A["XR"], A["W"], A["u"], _ga_options(A["c"])),
     "gd_weighted": lambda A: _core.gd_weighted(A["X"], A["y"], A["c"].astype(np.float64), A["W"], A["u"], 0.0,
                                                False, train_options(lr=0.1, normalized=False, max_iter=2)),
 }
@@ -432,15 +437,15 @@ def test_core_refuses_silent_conversion(name, dtype, layout):
 @fuzz(150)
 @given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
 def test_nnls_gram_matches_scipy(k, n, seed):
-    from scipy.optimize import nnls
+    from scipy.optimize import nnls as scipy_nnls
 
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((k, n))
     t = rng.standard_normal(k)
-    r = _core.nnls_gram(A.T @ A, A.T @ t)
-    x = r["x"]
+    r = nnls(A.T @ A, A.T @ t)
+    x = r.x
     assert np.all(x >= 0)
-    xs, _ = nnls(A, t)
+    xs, _ = scipy_nnls(A, t)
     f = lambda v: 0.5 * np.sum((A @ v - t) ** 2)  # noqa: E731
     assert f(x) <= f(xs) + 1e-9 * (1 + f(xs))
 
@@ -453,7 +458,7 @@ def test_cubic_subproblem_is_a_global_minimizer(lam, data, M):
     b = data.draw(hnp.arrays(np.float64, lam.shape,
                              elements=st.one_of(st.just(0.0), st.floats(1e-300, 5), st.floats(-5, -1e-300))))
     r = _core.cubic_solve_eig(lam, b, M)
-    s = np.asarray(r["s"])
+    s = np.asarray(r.s)
     val = lambda v: b @ v + 0.5 * np.sum(lam * v * v) + M / 6 * np.linalg.norm(v) ** 3  # noqa: E731
     rng = np.random.default_rng(0)
     v0 = val(s)
@@ -467,6 +472,6 @@ def test_cubic_subproblem_is_a_global_minimizer(lam, data, M):
 def test_cubic_near_hard_case(b):
     lam = np.array([-1.0])
     r = _core.cubic_solve_eig(lam, np.array([b]), 1.0)
-    s = np.asarray(r["s"])
+    s = np.asarray(r.s)
     assert abs(abs(s[0]) - 2.0) < 1e-6  # minimizer of b s - s^2/2 + |s|^3/6: |s| -> 2 as b -> 0
     assert np.sign(s[0]) == -np.sign(b)  # on the side that decreases b s

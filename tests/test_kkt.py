@@ -17,6 +17,7 @@ import scipy.optimize as sopt
 
 import kktunlearn as kk
 from kktunlearn import _core
+from conftest import nnls
 from kktunlearn.datasets import near_orthogonal
 
 
@@ -117,14 +118,14 @@ def test_nnls_gram_solver_against_scipy_random():
             A[:, -1] = A[:, 0]
         t = rng.standard_normal(p)
         G, b = A.T @ A, A.T @ t
-        r = _core.nnls_gram(G, b, 1e-12, 0)
-        assert r["converged"]
+        r = nnls(G, b, 1e-12, 0)
+        assert r.converged
         x_ref, res_ref = sopt.nnls(A, t, maxiter=100 * k)
-        res = np.linalg.norm(A @ r["x"] - t)
-        assert (r["x"] >= 0).all()
+        res = np.linalg.norm(A @ r.x - t)
+        assert (r.x >= 0).all()
         assert res == pytest.approx(res_ref, rel=1e-9, abs=1e-12)
         if trial % 4 != 0:
-            np.testing.assert_allclose(r["x"], x_ref, atol=1e-8 * max(1.0, np.abs(x_ref).max()))
+            np.testing.assert_allclose(r.x, x_ref, atol=1e-8 * max(1.0, np.abs(x_ref).max()))
 
 
 def test_float32_model_close_to_float64():
@@ -389,12 +390,12 @@ def test_nnls_ill_conditioned_gram():
     G = 1.0 / (np.arange(k)[:, None] + np.arange(k)[None, :] + 1.0)  # Hilbert matrix, cond ~ 1.6e13
     x_true = np.linspace(1.0, 2.0, k)
     b = G @ x_true
-    r = _core.nnls_gram(G, b, 1e-12, 0)
-    assert r["converged"]
-    x = r["x"]
+    r = nnls(G, b, 1e-12, 0)
+    assert r.converged
+    x = r.x
     assert (x >= 0).all()
     f_opt = -0.5 * x_true @ G @ x_true
-    assert r["objective"] == pytest.approx(f_opt, rel=1e-9)
+    assert r.objective == pytest.approx(f_opt, rel=1e-9)
 
 
 def test_iteration_limit_warns():

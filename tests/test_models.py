@@ -47,8 +47,8 @@ def test_losses_match_reference_and_are_stable(loss):
     assert np.all(lv >= 0) and np.all(ld <= 0)
     st = _core.margin_stats(big, loss)
     # log of the mean loss stays exact where the loss itself underflows: log L ~ -min q - log n
-    assert np.isfinite(st["log_loss"])
-    assert st["log_loss"] == pytest.approx(-50.0 - np.log(4.0), rel=1e-12)
+    assert np.isfinite(st.log_loss)
+    assert st.log_loss == pytest.approx(-50.0 - np.log(4.0), rel=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["exponential", "logistic"])

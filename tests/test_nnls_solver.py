@@ -15,6 +15,7 @@ import scipy.optimize as sopt
 
 import kktunlearn as kk
 from kktunlearn import _core
+from conftest import nnls
 
 
 def _jacobian_columns(X, y, W, u):
@@ -65,9 +66,9 @@ def test_factor_solver_matches_lawson_hanson_medium():
 
 
 def _check_singular(G, b, A, t):
-    r = _core.nnls_gram(G, b, 1e-12, 0)
-    x = r["x"]
-    assert r["converged"] and (x >= 0).all()
+    r = nnls(G, b, 1e-12, 0)
+    x = r.x
+    assert r.converged and (x >= 0).all()
     _, res_ref = sopt.nnls(A, t, maxiter=200 * len(b))
     # the minimizer is not unique; the residual (epsilon) and the objective are
     assert np.linalg.norm(A @ x - t) == pytest.approx(res_ref, rel=1e-9, abs=1e-12)
@@ -83,13 +84,13 @@ def test_rank_deficient_gram_more_points_than_parameters():
     t = A @ np.abs(rng.standard_normal(n)) + 0.1 * rng.standard_normal(p)
     G, b = _gram(A, t)
     r = _check_singular(G, b, A, t)
-    supp = r["x"] > 0
+    supp = r.x > 0
     # a basic solution: supported on linearly independent columns
     assert supp.sum() <= p and np.linalg.matrix_rank(A[:, supp]) == supp.sum()
     # started from every point: the factorization itself finds the rank
-    r2 = _core.nnls_gram(G, b, 1e-12, 0, x0=np.ones(n))
-    assert r2["n_dropped"] == n - p and r2["converged"]
-    assert np.linalg.norm(A @ r2["x"] - t) == pytest.approx(np.linalg.norm(A @ r["x"] - t), rel=1e-9)
+    r2 = nnls(G, b, 1e-12, 0, x0=np.ones(n))
+    assert r2.n_dropped == n - p and r2.converged
+    assert np.linalg.norm(A @ r2.x - t) == pytest.approx(np.linalg.norm(A @ r.x - t), rel=1e-9)
 
 
 def test_duplicated_and_zero_rows():
@@ -101,9 +102,9 @@ def test_duplicated_and_zero_rows():
     t = A @ np.abs(rng.standard_normal(n))
     G, b = _gram(A, t)
     r = _check_singular(G, b, A, t)
-    assert r["x"][11] == 0.0 and min(r["x"][3], r["x"][7]) == 0.0
-    r2 = _core.nnls_gram(G, b, 1e-12, 0, x0=np.ones(n))   # both in the first factorization: both dropped
-    assert r2["n_dropped"] == 2 and r2["x"][11] == 0.0 and r2["x"][7] == 0.0 and r2["converged"]
+    assert r.x[11] == 0.0 and min(r.x[3], r.x[7]) == 0.0
+    r2 = nnls(G, b, 1e-12, 0, x0=np.ones(n))   # both in the first factorization: both dropped
+    assert r2.n_dropped == 2 and r2.x[11] == 0.0 and r2.x[7] == 0.0 and r2.converged
     # the KKT wrapper: duplicated data points give a singular Gram and the same epsilon as scipy
     X = rng.standard_normal((10, 20)) / np.sqrt(20)
     X[5] = X[2]
@@ -121,12 +122,12 @@ def test_auto_and_active_set_agree_random_grams():
         A = rng.standard_normal((p, k))
         t = rng.standard_normal(p)
         G, b = _gram(A, t)
-        ra = _core.nnls_gram(G, b, 1e-12, 0)
-        rb = _core.nnls_gram(G, b, 1e-12, 0, solver="active_set")
-        assert ra["converged"] and rb["converged"]
-        assert ra["objective"] == pytest.approx(rb["objective"], rel=1e-9, abs=1e-12)
+        ra = nnls(G, b, 1e-12, 0)
+        rb = nnls(G, b, 1e-12, 0, solver="active_set")
+        assert ra.converged and rb.converged
+        assert ra.objective == pytest.approx(rb.objective, rel=1e-9, abs=1e-12)
         if p >= k and np.linalg.cond(G) < 1e8:
-            np.testing.assert_allclose(ra["x"], rb["x"], atol=1e-8 * max(1.0, np.abs(rb["x"]).max()))
+            np.testing.assert_allclose(ra.x, rb.x, atol=1e-8 * max(1.0, np.abs(rb.x).max()))
 
 
 def test_interior_solution_with_nonpositive_b_takes_one_factorization():
@@ -141,24 +142,24 @@ def test_interior_solution_with_nonpositive_b_takes_one_factorization():
     b = G @ xstar  # the small x*_i get b_i of either sign from the off-diagonal terms
     x_unc = np.linalg.solve(G, b)
     assert (x_unc > 0).all() and (b <= 0).sum() > 0.2 * n  # the case this test is about
-    r = _core.nnls_gram(G, b, 1e-12, 0)
-    assert r["converged"] and r["n_factor"] == 1 and r["n_pdas"] == 0
-    np.testing.assert_allclose(r["x"], x_unc, rtol=1e-9, atol=1e-12)
+    r = nnls(G, b, 1e-12, 0)
+    assert r.converged and r.n_factor == 1 and r.n_pdas == 0
+    np.testing.assert_allclose(r.x, x_unc, rtol=1e-9, atol=1e-12)
     R = np.linalg.cholesky(G).T
     x_sp, _ = sopt.nnls(R, np.linalg.solve(R.T, b), maxiter=50 * n)
-    np.testing.assert_allclose(r["x"], x_sp, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(r.x, x_sp, rtol=1e-8, atol=1e-10)
 
 
 def test_warm_start_and_bad_solver_name():
     rng = np.random.default_rng(2)
     A = rng.standard_normal((50, 30))
     G, b = _gram(A, rng.standard_normal(50))
-    r0 = _core.nnls_gram(G, b, 1e-12, 0)
-    r1 = _core.nnls_gram(G, b, 1e-12, 0, x0=r0["x"])
-    assert r1["n_pdas"] == 0 or r1["n_pdas"] <= r0["n_pdas"]
-    np.testing.assert_allclose(r1["x"], r0["x"], atol=1e-12 * np.abs(r0["x"]).max())
+    r0 = nnls(G, b, 1e-12, 0)
+    r1 = nnls(G, b, 1e-12, 0, x0=r0.x)
+    assert r1.n_pdas == 0 or r1.n_pdas <= r0.n_pdas
+    np.testing.assert_allclose(r1.x, r0.x, atol=1e-12 * np.abs(r0.x).max())
     with pytest.raises(ValueError, match="solver"):
-        _core.nnls_gram(G, b, 1e-12, 0, solver="nope")
+        nnls(G, b, 1e-12, 0, solver="nope")
     X = rng.standard_normal((6, 5))
     y = np.where(np.arange(6) % 2 == 0, 1.0, -1.0)
     net, _, _ = _net(X, y, 3, 0)
@@ -172,7 +173,7 @@ def test_bit_identical_across_thread_counts():
     A = rng.standard_normal((p, n))
     t = A @ rng.standard_normal(n)              # about half the constraints active
     G, b = _gram(A, t)
-    outs = [_core.nnls_gram(G, b, 1e-12, 0, nt)["x"] for nt in (1, 2, 3, 4)]
+    outs = [nnls(G, b, 1e-12, 0, nt).x for nt in (1, 2, 3, 4)]
     assert (outs[0] > 0).sum() < n
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
@@ -191,7 +192,7 @@ def test_ctrl_c_inside_the_factorization():
     interrupted = False
     try:
         try:
-            _core.nnls_gram(G, b, 1e-10, 0, 2)
+            nnls(G, b, 1e-10, 0, 2)
         except KeyboardInterrupt:
             interrupted = True
         elapsed = time.perf_counter() - t0
@@ -204,8 +205,8 @@ def test_ctrl_c_inside_the_factorization():
         pytest.skip(f"the solve finished in {elapsed:.2f} s, before the interrupt")
     # checked once per 128-column panel of the factorization
     assert elapsed < 0.05 + (30.0 if os.environ.get("KKT_SANITIZE") else 3.0)
-    r = _core.nnls_gram(G[:50, :50].copy(), b[:50].copy(), 1e-10, 0)
-    assert r["converged"]
+    r = nnls(G[:50, :50].copy(), b[:50].copy(), 1e-10, 0)
+    assert r.converged
 
 
 def test_kkt_report_reuses_the_models_own_multipliers(monkeypatch):

@@ -12,6 +12,7 @@ import pytest
 from kktunlearn import LinearModel, TwoLayerReLU, choose_representation
 from kktunlearn import _random, _span
 from kktunlearn.datasets import near_orthogonal
+from conftest import nnls
 
 RTOL = 1e-10
 
@@ -326,11 +327,11 @@ def test_cpu_dispatch_variants_agree(restore_kernels):
         restore_kernels.install("kktunlearn", name)
         assert _core.kernels() == name
         net = TwoLayerReLU(width=8, max_iter=30, random_state=0, representation="span", n_threads=1).fit(X, y)
-        sol = _core.nnls_gram(G, b, 1e-12, 0, 1, "auto")
+        sol = nnls(G, b, 1e-12, 0, 1, "auto")
         results[name] = (_core.preactivations(X, W, 0), _core.kernel_matrix(X, 0), _core.kernel_matrix(X32, 0),
                          _core.normal_block(7, 0, 0, 5, 0, 3001, 1.0, "float64", None, None, 0),
                          _core.normal_block(7, 1, 0, 5, 0, 3001, 1.0, "float32", None, None, 0),
-                         net.decision_function(X), sol["x"])
+                         net.decision_function(X), sol.x)
     ref = results["baseline"]
     for name, (Z, K, K32, G64, G32, f, lam) in results.items():
         assert np.array_equal(G64, ref[3]) and np.array_equal(G32, ref[4]), name

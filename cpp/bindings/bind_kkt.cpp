@@ -143,41 +143,54 @@ void bind_kkt(py::module_& m) {
   def_kkt<double>(m);
   def_kkt<float>(m);
 
+  py::class_<NNLSOptions> nopt(m, "NNLSOptions",
+                               "Options of nnls_gram: tol (relative optimality: stop when max_{x_i = 0} w_i <= tol *\n"
+                               "max(|b|_inf, tiny), w = G x - b), max_iter (0: automatic; active set: 3 n + 30 outer\n"
+                               "iterations, auto: 50 primal-dual active-set iterations), solver ('auto' | 'active_set'),\n"
+                               "n_threads (0: all; the bits do not depend on it), drop_tol (auto: a coordinate whose Cholesky\n"
+                               "pivot^2 <= drop_tol * G_ii is linearly dependent and kept at 0).");
+  def_enum_property(nopt, "solver", &NNLSOptions::solver, nnls_solver_name, nnls_solver_from_string);
+  nopt.def(py::init<>())
+      .def_readwrite("tol", &NNLSOptions::tol)
+      .def_readwrite("max_iter", &NNLSOptions::max_iter)
+      .def_readwrite("n_threads", &NNLSOptions::n_threads)
+      .def_readwrite("drop_tol", &NNLSOptions::drop_tol);
+  py::class_<NNLSResult>(m, "NNLSResult",
+                         "What nnls_gram returns: x (the minimizer), n_iter (outer iterations), n_inner (line-search\n"
+                         "iterations), n_fallback (solves that needed the LDLT / complete orthogonal fallback), converged,\n"
+                         "kkt_violation (max(max_{x_i = 0} -w_i, max_{x_i > 0} |w_i|) at x), objective (1/2 x^T G x - b^T\n"
+                         "x), n_factor, n_dropped (coordinates found dependent: x_i = 0), n_pdas, polished.")
+      .def_readonly("x", &NNLSResult::x)
+      .def_readonly("n_iter", &NNLSResult::n_iter)
+      .def_readonly("n_inner", &NNLSResult::n_inner)
+      .def_readonly("n_fallback", &NNLSResult::n_fallback)
+      .def_readonly("converged", &NNLSResult::converged)
+      .def_readonly("kkt_violation", &NNLSResult::kkt_violation)
+      .def_readonly("objective", &NNLSResult::objective)
+      .def_readonly("n_factor", &NNLSResult::n_factor)
+      .def_readonly("n_dropped", &NNLSResult::n_dropped)
+      .def_readonly("n_pdas", &NNLSResult::n_pdas)
+      .def_readonly("polished", &NNLSResult::polished);
+
   m.def(
       "nnls_gram",
-      [](const RowMatrixd& G, const Vectord& b, double tol, std::int64_t max_iter, int n_threads,
-         const std::string& solver, std::optional<Vectord> x0, double drop_tol) {
-        NNLSOptions o;
-        o.tol = tol;
-        o.max_iter = max_iter;
+      [](const RowMatrixd& G, const Vectord& b, const std::optional<NNLSOptions>& options,
+         std::optional<Vectord> x0) {
+        NNLSOptions o = options ? *options : NNLSOptions{};
+        require(o.tol > 0 && o.max_iter >= 0 && o.drop_tol >= 0,
+                "nnls_gram: options.tol must be > 0, max_iter and drop_tol >= 0");
         o.should_stop = PyInterruptCheck{};
-        o.solver = nnls_solver_from_string(solver);
-        o.n_threads = n_threads;
-        o.drop_tol = drop_tol;
         NNLSResult r;
         {
           py::gil_scoped_release nogil;
           r = nnls_gram(G, b, o, x0 ? &*x0 : nullptr);
         }
-        py::dict out;
-        out["x"] = r.x;
-        out["n_iter"] = r.n_iter;
-        out["n_inner"] = r.n_inner;
-        out["n_fallback"] = r.n_fallback;
-        out["converged"] = r.converged;
-        out["kkt_violation"] = r.kkt_violation;
-        out["objective"] = r.objective;
-        out["n_factor"] = r.n_factor;
-        out["n_dropped"] = r.n_dropped;
-        out["n_pdas"] = r.n_pdas;
-        out["polished"] = r.polished;
-        return out;
+        return r;
       },
-      py::arg("G"), py::arg("b"), py::arg("tol") = 1e-10, py::arg("max_iter") = 0, py::arg("n_threads") = 0,
-      py::arg("solver") = "auto", py::arg("x0") = py::none(), py::arg("drop_tol") = 1e-10,
-      "argmin_{x >= 0} 1/2 x^T G x - b^T x on the Gram matrix. solver='auto': one blocked Cholesky factor "
-      "(dependent coordinates dropped) and a primal-dual active-set iteration, Lawson-Hanson finishing if it "
-      "does not settle; solver='active_set': Lawson-Hanson alone (serial). See nnls.hpp.");
+      py::arg("G"), py::arg("b"), py::arg("options") = py::none(), py::arg("x0") = py::none(),
+      "argmin_{x >= 0} 1/2 x^T G x - b^T x on the Gram matrix (an NNLSResult). solver='auto': one blocked "
+      "Cholesky factor (dependent coordinates dropped) and a primal-dual active-set iteration, Lawson-Hanson "
+      "finishing if it does not settle; solver='active_set': Lawson-Hanson alone (serial). See nnls.hpp.");
 }
 
 }  // namespace bind

@@ -228,17 +228,20 @@ void bind_model(py::module_& m) {
       },
       py::arg("q"), py::arg("loss"), "(l(q), l'(q)) elementwise.");
 
+  py::class_<MarginStats>(m, "MarginStats",
+                          "What margin_stats returns: loss (mean loss; may underflow to 0 at huge margins), log_loss\n"
+                          "(its log, which does not), min_margin (min_i q_i), n_misfit (#{i : q_i <= 0}), shift\n"
+                          "(s = max(0, min_i q_i)), sum_scaled (sum_i e^s l(q_i)), finite.")
+      .def_readonly("loss", &MarginStats::loss)
+      .def_readonly("log_loss", &MarginStats::log_loss)
+      .def_readonly("min_margin", &MarginStats::min_margin)
+      .def_readonly("n_misfit", &MarginStats::n_misfit)
+      .def_readonly("shift", &MarginStats::shift)
+      .def_readonly("sum_scaled", &MarginStats::sum_scaled)
+      .def_readonly("finite", &MarginStats::finite);
   m.def(
       "margin_stats",
-      [](const Vectord& q, const std::string& loss) {
-        MarginStats st = margin_stats(q, loss_from_string(loss));
-        py::dict d;
-        d["loss"] = st.loss;
-        d["log_loss"] = st.log_loss;
-        d["min_margin"] = st.min_margin;
-        d["n_misfit"] = st.n_misfit;
-        return d;
-      },
+      [](const Vectord& q, const std::string& loss) { return margin_stats(q, loss_from_string(loss)); },
       py::arg("q"), py::arg("loss"), "Mean loss (also in the log domain) and min margin of margins q.");
 }
 

@@ -13,17 +13,6 @@ namespace bind {
 
 namespace {
 
-py::dict cubic_to_dict(const CubicSolution& s) {
-  py::dict d;
-  d["s"] = s.s;
-  d["gamma"] = s.gamma;
-  d["norm"] = s.norm;
-  d["value"] = s.value;
-  d["hard_case"] = s.hard_case;
-  d["n_iter"] = s.n_iter;
-  return d;
-}
-
 void check_newton_options(const NewtonOptions& o) {
   require(o.n_steps >= 0, "n_steps must be >= 0");
   require(o.l2 >= 0 && o.damping >= 0 && o.rcond >= 0 && o.M > 0, "l2, damping, rcond must be >= 0 and M > 0");
@@ -241,9 +230,7 @@ void def_unlearn_kernels(py::module_& m) {
 
   m.def(
       "ga_step",
-      [](CMat<T> XF, CVec<T> yF, CMat<T> XR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer,
-         const Vectord& lamF, const std::vector<std::int64_t>& pinned_r, const std::vector<std::int64_t>& pinned_j,
-         const Vectord& mu, double alpha, double w_scale, int n_threads) {
+      [](CMat<T> XF, CVec<T> yF, CMat<T> XR, CMat<T> W0, CVec<T> u0, const GAOptions& o) {
         check_net(XF, yF, W0, u0, "ga_step");
         check_dim(XR.cols(), W0.cols(), "ga_step", "the number of columns of XR");
         RowMatrix<T> W(W0);
@@ -251,17 +238,15 @@ void def_unlearn_kernels(py::module_& m) {
         GAResult res;
         {
           py::gil_scoped_release nogil;
-          std::vector<Index> pr(pinned_r.begin(), pinned_r.end()), pj(pinned_j.begin(), pinned_j.end());
-          res = ga_step<T>(XF, yF, XR, W, u, make_spec(slope, train_outer), lamF, pr, pj, mu, alpha, w_scale, n_threads);
+          res = ga_step<T>(XF, yF, XR, W, u, o);
         }
-        return py::make_tuple(W, u, res.preact_shift, static_cast<std::int64_t>(res.n_clarke));
+        return py::make_tuple(W, u, res);
       },
       py::arg("XF").noconvert(), py::arg("yF").noconvert(), py::arg("XR").noconvert(), py::arg("W").noconvert(),
-      py::arg("u").noconvert(), py::arg("slope"), py::arg("train_outer"), py::arg("lam_forget"), py::arg("pinned_r"),
-      py::arg("pinned_j"), py::arg("mu"), py::arg("alpha"), py::arg("w_scale"), py::arg("n_threads") = 0,
+      py::arg("u").noconvert(), py::arg("options"),
       "A_GA: W - alpha w_scale sum_r y_r sum_j c_rj u_j x_r e_j^T (c_rj = lambda_r sigma'(z_rj), or mu for the\n"
-      "given pinned pairs), u - alpha sum_r lambda_r y_r sigma(z_rj) when u is trained. Returns (W, u, preact_shift,\n"
-      "n_clarke).");
+      "given pinned pairs), u - alpha sum_r lambda_r y_r sigma(z_rj) when u is trained, with the step's data in a\n"
+      "GAOptions. Returns (W, u, GAResult).");
 
   m.def(
       "gd_weighted",
@@ -297,6 +282,35 @@ void def_unlearn_kernels(py::module_& m) {
 
 void bind_unlearn(py::module_& m) {
   def_unlearn_types(m);
+  py::class_<GAOptions> gopt(m, "GAOptions",
+                             "The A_GA step of ga_step: slope, train_outer (the activation), lam_forget (the forgotten\n"
+                             "points' multipliers), pinned_r / pinned_j / mu (pinned pairs: rows into X_F, neurons, their\n"
+                             "Clarke coefficients), alpha (the step), w_scale (s^(2 - L) of the normalized model), n_threads.");
+  def_optional_vector(gopt, "mu", &GAOptions::mu);
+  gopt.def(py::init<>())
+      .def_readwrite("slope", &GAOptions::slope)
+      .def_readwrite("train_outer", &GAOptions::train_outer)
+      .def_readwrite("lam_forget", &GAOptions::lam_forget)
+      .def_readwrite("pinned_r", &GAOptions::pinned_r)
+      .def_readwrite("pinned_j", &GAOptions::pinned_j)
+      .def_readwrite("alpha", &GAOptions::alpha)
+      .def_readwrite("w_scale", &GAOptions::w_scale)
+      .def_readwrite("n_threads", &GAOptions::n_threads);
+  py::class_<GAResult>(m, "GAResult",
+                       "What ga_step reports: preact_shift (max_{i in R, j} |<w_j' - w_j, x_i>|, raw scale) and n_clarke\n"
+                       "(pinned pairs of the forgotten rows whose coefficient came from mu).")
+      .def_readonly("preact_shift", &GAResult::preact_shift)
+      .def_readonly("n_clarke", &GAResult::n_clarke);
+  py::class_<CubicSolution>(m, "CubicSolution",
+                            "What cubic_solve_eig / cubic_solve_dense return: s (the global minimizer; in the eigenbasis\n"
+                            "for cubic_solve_eig), gamma (the damping (M/2) ||s||), norm (||s||), value (the model value at\n"
+                            "s), hard_case, n_iter (secular-equation iterations).")
+      .def_readonly("s", &CubicSolution::s)
+      .def_readonly("gamma", &CubicSolution::gamma)
+      .def_readonly("norm", &CubicSolution::norm)
+      .def_readonly("value", &CubicSolution::value)
+      .def_readonly("hard_case", &CubicSolution::hard_case)
+      .def_readonly("n_iter", &CubicSolution::n_iter);
   def_unlearn_kernels<double>(m);
   def_unlearn_kernels<float>(m);
 
@@ -308,7 +322,7 @@ void bind_unlearn(py::module_& m) {
           py::gil_scoped_release nogil;
           s = cubic_solve_eig(lam, b, M, hard_tol);
         }
-        return cubic_to_dict(s);
+        return s;
       },
       py::arg("lam"), py::arg("b"), py::arg("M"), py::arg("hard_tol") = 1e-12,
       "Global minimizer of <b,s> + 1/2 sum lam_i s_i^2 + M/6 ||s||^3 (H in its eigenbasis).");
@@ -321,7 +335,7 @@ void bind_unlearn(py::module_& m) {
           py::gil_scoped_release nogil;
           s = cubic_solve_dense(H, g, M, hard_tol);
         }
-        return cubic_to_dict(s);
+        return s;
       },
       py::arg("H"), py::arg("g"), py::arg("M"), py::arg("hard_tol") = 1e-12,
       "Global minimizer of <g,s> + 1/2 s^T H s + M/6 ||s||^3 for a dense symmetric H.");

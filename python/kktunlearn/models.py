@@ -671,14 +671,14 @@ class _HomogeneousModel(ParamsMixin):
         """Mean training loss (1/n) sum_i l(q_i)."""
         q = self.margins(X, y)
         st = _core.margin_stats(q, self.loss)
-        if not np.isfinite(st["loss"]) and np.isfinite(q).all() and self.loss == "exponential":
+        if not np.isfinite(st.loss) and np.isfinite(q).all() and self.loss == "exponential":
             qm = float(q.min())
             log_loss = -qm + float(np.log(np.mean(np.exp(qm - q))))  # log((1/n) sum_i exp(-q_i)), no overflow
             raise _core.NumericalError(
                 f"the mean {self.loss} loss is exp({log_loss:.6g}) (log domain), beyond the largest double "
                 f"(1.8e308): the minimum margin is {float(q.min()):.6g} (exp(-q) overflows below q = -709.78). "
                 "Rescale the weights or X, or use loss='logistic'.")
-        return float(st["loss"])
+        return float(st.loss)
 
     def loss_gradient(self, X: Any, y: Any) -> np.ndarray:
         """Gradient of the mean loss as a flat vector aligned with params():

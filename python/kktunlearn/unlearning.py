@@ -193,6 +193,12 @@ _NEWTON_KIND = {"newton": "newton", "damped_newton": "damped", "pinv_newton": "p
 
 
 # ---------------------------------------------------------------------------------------------- cubic solver
+def _cubic_dict(sol: Any) -> Dict[str, Any]:
+    """The documented dict of a cubic subproblem's solution (the core returns a CubicSolution)."""
+    return {"s": np.asarray(sol.s), "gamma": float(sol.gamma), "norm": float(sol.norm), "value": float(sol.value),
+            "hard_case": bool(sol.hard_case), "n_iter": int(sol.n_iter)}
+
+
 def solve_cubic(H: Any, g: Any, M: float) -> Dict[str, Any]:
     """Global minimizer of the cubic model ``m(s) = <g, s> + 1/2 s^T H s + (M/6) ||s||^3`` for a dense symmetric ``H``.
 
@@ -240,7 +246,7 @@ def solve_cubic(H: Any, g: Any, M: float) -> Dict[str, Any]:
     if not np.allclose(Hm, Hm.T, rtol=1e-10, atol=1e-12 * max(1.0, float(np.abs(Hm).max(initial=0.0)))):
         raise ValueError("H must be symmetric")
     M = check_positive(M, "M")
-    return _core.cubic_solve_dense(Hm, gv, M)
+    return _cubic_dict(_core.cubic_solve_dense(Hm, gv, M))
 
 
 def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
@@ -275,7 +281,7 @@ def solve_cubic_eig(lam: Any, b: Any, M: float) -> Dict[str, Any]:
     if not (np.isfinite(lv).all() and np.isfinite(bv).all()):
         raise ValueError("lam and b must be finite")
     M = check_positive(M, "M")
-    return _core.cubic_solve_eig(lv, bv, M)
+    return _cubic_dict(_core.cubic_solve_eig(lv, bv, M))
 
 
 def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Dict[str, Any]:
@@ -335,7 +341,7 @@ def solve_cubic_lowrank(J: Any, D: Any, g: Any, M: float, l2: float = 0.0) -> Di
     keep = c > 1e-13 * max(c.max(initial=0.0), 0.0)
     T = V[:, keep] / np.sqrt(c[keep])
     lam, U = np.linalg.eigh(T.T @ BHB @ T)
-    res = dict(_core.cubic_solve_eig(np.ascontiguousarray(lam), np.ascontiguousarray(U.T @ (T.T @ Bg)), M))
+    res = _cubic_dict(_core.cubic_solve_eig(np.ascontiguousarray(lam), np.ascontiguousarray(U.T @ (T.T @ Bg)), M))
     a = T @ (U @ res["s"])
     res["s"] = Jm.T @ a[:k] + a[k] * gv
     res["rank"] = int(keep.sum())
@@ -596,9 +602,12 @@ def _unlearn_ga(model, Xc, y, y_enc, idx, keep, opts, nt):
         XF = np.ascontiguousarray(Xc[idx])
         yF = np.ascontiguousarray(y_enc[idx])
         XR = np.ascontiguousarray(Xc[keep])
-        W1, u1, shift, n_clarke = _core.ga_step(XF, yF, XR, model._W, model._u, model.slope_, model.train_outer_,
-                                                np.ascontiguousarray(lam[idx]), pr, pj,
-                                                np.asarray(mu_l, dtype=np.float64), alpha, w_scale, nt)
+        go = _core.GAOptions()
+        go.slope, go.train_outer, go.alpha, go.w_scale, go.n_threads = model.slope_, model.train_outer_, alpha, w_scale, nt
+        go.lam_forget, go.pinned_r, go.pinned_j = np.ascontiguousarray(lam[idx]), pr, pj
+        go.mu = np.asarray(mu_l, dtype=np.float64)
+        W1, u1, ga = _core.ga_step(XF, yF, XR, model._W, model._u, go)
+        shift, n_clarke = ga.preact_shift, ga.n_clarke
     extra = {"scale": s, "degree": L, "lambda_forget": lam[idx].copy(), "n_clarke": int(n_clarke),
              "subgradient": sub, "subgradient_tol": tol, "multipliers_computed": computed,
              "multiplier_method": getattr(mult, "method", None), "kkt_epsilon": getattr(mult, "epsilon", None)}
@@ -769,7 +778,7 @@ def _objective(model, XR, yR, W, u, l2) -> float:
     th = _flat(W, u, model.train_outer_)
     q = yR.astype(np.float64) * _core.outputs(XR, np.ascontiguousarray(W), np.ascontiguousarray(u), model.slope_,
                                               model._n_threads())
-    return float(_core.margin_stats(q, model.loss)["loss"]) + 0.5 * l2 * float(th @ th)
+    return float(_core.margin_stats(q, model.loss).loss) + 0.5 * l2 * float(th @ th)
 
 
 def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
@@ -992,7 +1001,7 @@ def _retained_numbers(model, X, y, nt) -> Dict[str, Any]:
                                         nt)
         g = _flat(gW, gu if gu is not None else np.zeros(0), model.train_outer_)
         gnorm = float(np.linalg.norm(g))
-    return {"retained_loss": float(_core.margin_stats(q, model.loss)["loss"]), "retained_grad_norm": gnorm,
+    return {"retained_loss": float(_core.margin_stats(q, model.loss).loss), "retained_grad_norm": gnorm,
             "min_margin": float(q.min()), "retained_accuracy": float(np.mean(q > 0))}
 
 

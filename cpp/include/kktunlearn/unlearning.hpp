@@ -26,6 +26,20 @@ struct GAResult {
   Index n_clarke = 0;         // pinned pairs of the forgotten rows whose coefficient came from mu
 };
 
+/// The A_GA step of one call: the network's activation (slope, train_outer), the forgotten points'
+/// multipliers (lam_forget, and mu for the pinned pairs (pinned_r[p], pinned_j[p]), rows into X_F), the step
+/// alpha and the W-scale factor w_scale = s^(2 - L) of the normalized model, and the thread count.
+struct GAOptions {
+  double slope = 0.0;
+  bool train_outer = false;
+  Vectord lam_forget;
+  std::vector<Index> pinned_r, pinned_j;
+  Vectord mu;
+  double alpha = 1.0;
+  double w_scale = 1.0;
+  int n_threads = 0;
+};
+
 /// The A_GA step in place on (W, u). pinned_r are row indices into X_F.
 template <class T>
 GAResult ga_step(const MatRef<T>& XF, const VecRef<T>& yF, const MatRef<T>& XR, RowMatrix<T>& W, Vector<T>& u,
@@ -69,6 +83,17 @@ GAResult ga_step(const MatRef<T>& XF, const VecRef<T>& yF, const MatRef<T>& XR, 
     res.preact_shift = shift.cwiseAbs().maxCoeff();
   }
   return res;
+}
+
+/// ga_step with its options in one struct.
+template <class T>
+GAResult ga_step(const MatRef<T>& XF, const VecRef<T>& yF, const MatRef<T>& XR, RowMatrix<T>& W, Vector<T>& u,
+                 const GAOptions& o) {
+  NetSpec spec;
+  spec.slope = o.slope;
+  spec.train_outer = o.train_outer;
+  return ga_step<T>(XF, yF, XR, W, u, spec, o.lam_forget, o.pinned_r, o.pinned_j, o.mu, o.alpha, o.w_scale,
+                    o.n_threads);
 }
 
 struct GDResult {
