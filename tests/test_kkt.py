@@ -634,12 +634,15 @@ def test_bad_input_errors():
         kk.kkt_multipliers(net, X, y, n_threads=0)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.1])
 @pytest.mark.parametrize("dup", [False, True])
-def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup):
+def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup, slope):
     """The Clarke QP at a size where its subproblem takes the blocked paths (f > 128 free multipliers: a
-    multi-panel Cholesky of the f x f Schur complement; hundreds of free pairs eliminated neuron by neuron),
-    checked against the QP's KKT conditions on the explicit columns (numpy), bit-identical for 1 and 2
-    threads. With duplicated rows, a neuron's K_MM is singular and takes the complete orthogonal fallback."""
+    multi-panel Cholesky of the f x f Schur complement; hundreds of free pairs eliminated neuron by neuron, on
+    each neuron's support: for the ReLU about half of F, one product per neuron; for the leaky ReLU most of
+    F, one product per group of neurons), checked against the QP's KKT conditions on the explicit columns
+    (numpy), bit-identical for 1, 2 and 3 threads. With duplicated rows, a neuron's K_MM is singular and
+    takes the complete orthogonal fallback."""
     rng = np.random.default_rng(5)
     n, d, m = 240, 60, 16
     X = rng.standard_normal((n, d)) / np.sqrt(d)
@@ -655,24 +658,25 @@ def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup):
     def solve(nt):
         o = _core.KKTOptions()
         o.method, o.subgradient_tol, o.tol, o.scale = "nnls", tol, 1e-12, 1.0
-        return _core.kkt_solve(X, y, W, u, 0.0, False, o, nt)
+        return _core.kkt_solve(X, y, W, u, slope, False, o, nt)
 
-    r1, r2 = solve(1), solve(2)
+    r1, r2, r3 = solve(1), solve(2), solve(3)
     assert r1.converged and r1.clarke_converged
     pairs = [tuple(p) for p in r1.pinned]
     assert len(pairs) > 1400
     lam, mu = np.asarray(r1.lambdas), np.asarray(r1.mu)
     assert np.count_nonzero(lam) > 128
-    np.testing.assert_array_equal(r2.lambdas, r1.lambdas)
-    np.testing.assert_array_equal(r2.mu, r1.mu)
-    assert r2.epsilon == r1.epsilon
+    for r in (r2, r3):
+        np.testing.assert_array_equal(r.lambdas, r1.lambdas)
+        np.testing.assert_array_equal(r.mu, r1.mu)
+        assert r.epsilon == r1.epsilon
     pi = np.array([p[0] for p in pairs])
-    assert (lam >= 0).all() and (mu >= -1e-12).all() and (mu <= lam[pi] * (1 + 1e-12) + 1e-12).all()
-    assert ((mu > 1e-9 * lam.max()) & (mu < lam[pi] * (1 - 1e-9))).sum() > 256  # free pairs at the optimum
-    A = clarke_columns(X, y, W, u, 0.0, False, pairs)
+    assert (lam >= 0).all() and (mu >= slope * lam[pi] * (1 - 1e-12) - 1e-12).all() and (mu <= lam[pi] * (1 + 1e-12) + 1e-12).all()
+    assert ((mu > slope * lam[pi] + 1e-9 * lam.max()) & (mu < lam[pi] * (1 - 1e-9))).sum() > 200  # free pairs at the optimum
+    A = clarke_columns(X, y, W, u, slope, False, pairs)
     theta = theta_vec(W, u, False)
     assert r1.epsilon == pytest.approx(np.linalg.norm(theta - A @ np.concatenate([lam, mu])), rel=1e-9)
-    assert clarke_kkt_violation(A, theta, lam, mu, pairs, 0.0, n) <= 1e-8
+    assert clarke_kkt_violation(A, theta, lam, mu, pairs, slope, n) <= 1e-8
     assert r1.epsilon <= r1.epsilon_plain * (1 + 1e-12)
     if dup:
         assert r1.n_fallback > 0

@@ -657,29 +657,42 @@ class ClarkeQP {
         Mj[pairs_[p].second].push_back(p);
     // Eliminate each neuron's free mu (a Schur complement on K_MM, the Gram matrix of its free pairs' rows):
     // with K_MM = L L^T and R = [K_MF D_F | Z_Mj], V = L^{-1} R, the neuron's share of the Schur complement is
-    // u_j^2 V_F^T V_F and of the right-hand side u_j V_F^T v_z. The triangular solves run per neuron in
-    // parallel (each neuron's own work, so the bits do not depend on the thread count); the sum over neurons
-    // of V_F^T V_F is one symmetric product per fixed group of neurons. A neuron whose K_MM is singular or
-    // ill-conditioned falls back to a complete orthogonal decomposition (T = K_MM^+ R).
+    // u_j^2 V_F^T V_F and of the right-hand side u_j V_F^T v_z. D_F = diag(y_c s~_cj) vanishes on the columns
+    // c where the neuron's effective derivative is 0 (its free pairs themselves, and for the ReLU the points
+    // where it is inactive), so R, V and the product are formed on the support S_j of D_F only. The
+    // triangular solves run per neuron in parallel (each neuron's own work, so the bits do not depend on the
+    // thread count). A neuron whose support is most of F joins a fixed group of such neurons whose shares are
+    // one symmetric product (zero rows off the supports); a neuron with a smaller support gets its own product
+    // on S_j x S_j, added in neuron order. A neuron whose K_MM is singular or ill-conditioned falls back to a
+    // complete orthogonal decomposition (T = K_MM^+ R).
     std::vector<RowMatrixd> Vj(static_cast<size_t>(m));
+    std::vector<std::vector<Index>> Sj(static_cast<size_t>(m));
     std::vector<Eigen::MatrixXd> Lj(static_cast<size_t>(m)), Tj(static_cast<size_t>(m));
     std::vector<char> chol(static_cast<size_t>(m), 0);
     parallel_blocks(m, 1, nt, [&](Index j0, Index j1) {
-      Vectord e(f);
       for (Index j = j0; j < j1; ++j) {
         const auto& Mp = Mj[j];
         const Index k = static_cast<Index>(Mp.size());
         if (k == 0) continue;
-        for (Index c = 0; c < f; ++c) e[c] = pb_.y[F[c]] * eff(F[c], j);
-        // R row-major, one row per free pair: the row of K at F scaled by e, then z
+        auto& S = Sj[j];
+        std::vector<double> e;
+        for (Index c = 0; c < f; ++c) {
+          const double ec = pb_.y[F[c]] * eff(F[c], j);
+          if (ec != 0.0) {
+            S.push_back(c);
+            e.push_back(ec);
+          }
+        }
+        const Index sz = static_cast<Index>(S.size());
+        // R row-major, one row per free pair: the row of K on the support scaled by e, then z
         Eigen::MatrixXd Kmm(k, k);
-        RowMatrixd R(k, f + 1);
+        RowMatrixd R(k, sz + 1);
         for (Index a = 0; a < k; ++a) {
           const Index ia = pairs_[Mp[a]].first;
           for (Index c = 0; c < k; ++c) Kmm(a, c) = pb_.K(ia, pairs_[Mp[c]].first);
           double* r = R.row(a).data();
-          for (Index c = 0; c < f; ++c) r[c] = pb_.K(ia, F[c]) * e[c];
-          r[f] = pb_.Z(ia, j);
+          for (Index c = 0; c < sz; ++c) r[c] = pb_.K(ia, F[S[static_cast<size_t>(c)]]) * e[static_cast<size_t>(c)];
+          r[sz] = pb_.Z(ia, j);
         }
         Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
         if (llt.info() == Eigen::Success) {
@@ -705,22 +718,25 @@ class ClarkeQP {
         Vj[j] = std::move(R);                    // here: R itself
       }
     });
+    auto wide = [&](Index j) { return 10 * static_cast<Index>(Sj[j].size()) > 7 * f; };
     {
       const Index budget = 1024;  // columns of one group's product (a fixed split: bits independent of threads)
       Index j = 0;
       while (j < m) {
         Index cols = 0, j1 = j;
         while (j1 < m && (cols == 0 || cols + static_cast<Index>(Mj[j1].size()) <= budget)) {
-          if (chol[j1]) cols += static_cast<Index>(Mj[j1].size());
+          if (chol[j1] && wide(j1)) cols += static_cast<Index>(Mj[j1].size());
           ++j1;
         }
         if (cols > 0) {
-          RowMatrixd Vt(f, cols);
+          RowMatrixd Vt = RowMatrixd::Zero(f, cols);
           Index c0 = 0;
           for (Index jj = j; jj < j1; ++jj) {
-            if (!chol[jj]) continue;
+            if (!chol[jj] || !wide(jj)) continue;
             const Index k = static_cast<Index>(Mj[jj].size());
-            Vt.middleCols(c0, k) = pb_.u[jj] * Vj[jj].leftCols(f).transpose();
+            const auto& S = Sj[jj];
+            for (Index a = 0; a < static_cast<Index>(S.size()); ++a)
+              Vt.row(S[static_cast<size_t>(a)]).segment(c0, k) = pb_.u[jj] * Vj[jj].col(a).transpose();
             c0 += k;
           }
           A -= kernel_matrix<double>(MatRef<double>(Vt), nt);
@@ -728,17 +744,72 @@ class ClarkeQP {
         j = j1;
       }
     }
+    {
+      // the narrow neurons' products, one neuron per thread (a batch of at most one neuron per thread, and
+      // bounded in memory so that the products are still in cache when they are added), each added to A on
+      // S_j x S_j in neuron order. Each product is computed alone and added in a fixed order, so the bits do
+      // not depend on the thread count or the batches.
+      std::vector<Index> narrow;
+      for (Index j = 0; j < m; ++j)
+        if (chol[j] && !wide(j) && !Sj[j].empty()) narrow.push_back(j);
+      const Index cap = Index(1) << 22;  // doubles held by one batch's products (32 MB)
+      const size_t per_batch = static_cast<size_t>(std::max(1, resolve_threads(nt)));
+      size_t b0 = 0;
+      while (b0 < narrow.size()) {
+        size_t b1 = b0;
+        Index held = 0;
+        while (b1 < narrow.size()) {
+          const Index sz = static_cast<Index>(Sj[narrow[b1]].size());
+          if (b1 > b0 && (held + sz * sz > cap || b1 - b0 >= per_batch)) break;
+          held += sz * sz;
+          ++b1;
+        }
+        std::vector<RowMatrixd> Pb(b1 - b0);
+        parallel_blocks(static_cast<Index>(b1 - b0), 1, nt, [&](Index q0, Index q1) {
+          for (Index q = q0; q < q1; ++q) {
+            const Index j = narrow[b0 + static_cast<size_t>(q)];
+            const RowMatrixd Vt = Vj[j].leftCols(static_cast<Index>(Sj[j].size())).transpose();
+            Pb[static_cast<size_t>(q)] = kernel_matrix<double>(MatRef<double>(Vt), 1);
+          }
+        });
+        for (size_t q = 0; q < Pb.size(); ++q) {
+          const Index j = narrow[b0 + q];
+          const auto& S = Sj[j];
+          const Index sz = static_cast<Index>(S.size());
+          const double u2 = pb_.u[j] * pb_.u[j];
+          const RowMatrixd& Pj = Pb[q];
+          parallel_blocks(sz, 64, nt, [&](Index a0, Index a1) {
+            for (Index a = a0; a < a1; ++a) {
+              double* Ar = A.row(S[static_cast<size_t>(a)]).data();
+              const double* Pr = Pj.row(a).data();
+              for (Index b = 0; b < sz; ++b) Ar[S[static_cast<size_t>(b)]] -= u2 * Pr[b];
+            }
+          });
+        }
+        b0 = b1;
+      }
+    }
     for (Index j = 0; j < m; ++j) {
       if (Mj[j].empty()) continue;
       const double uj = pb_.u[j];
+      const auto& S = Sj[j];
+      const Index sz = static_cast<Index>(S.size());
+      if (sz == 0) {
+        if (!chol[j]) ++n_fallback_;
+        continue;
+      }
+      Eigen::VectorXd r;
       if (chol[j]) {
-        rhs.noalias() -= uj * (Vj[j].leftCols(f).transpose() * Vj[j].col(f));
+        r = uj * (Vj[j].leftCols(sz).transpose() * Vj[j].col(sz));
       } else {
         ++n_fallback_;
-        const auto Q = Vj[j].leftCols(f).transpose();
-        A.noalias() -= (uj * uj) * (Q * Tj[j].leftCols(f));
-        rhs.noalias() -= uj * (Q * Tj[j].col(f));
+        const auto Q = Vj[j].leftCols(sz).transpose();
+        const Eigen::MatrixXd QT = (uj * uj) * (Q * Tj[j].leftCols(sz));
+        for (Index a = 0; a < sz; ++a)
+          for (Index b = 0; b < sz; ++b) A(S[static_cast<size_t>(a)], S[static_cast<size_t>(b)]) -= QT(a, b);
+        r = uj * (Q * Tj[j].col(sz));
       }
+      for (Index a = 0; a < sz; ++a) rhs[S[static_cast<size_t>(a)]] -= r[a];
     }
     // the f x f system: a blocked Cholesky (GramCholesky, no dropping) when it is well conditioned, else
     // detail::spd_solve's LDLT / complete orthogonal fallbacks
@@ -771,12 +842,16 @@ class ClarkeQP {
       const auto& Mp = Mj[j];
       if (Mp.empty()) continue;
       const double uj = pb_.u[j];
+      const auto& S = Sj[j];
+      const Index sz = static_cast<Index>(S.size());
+      Eigen::VectorXd lS(sz);
+      for (Index a = 0; a < sz; ++a) lS[a] = lf[S[static_cast<size_t>(a)]];
       Eigen::VectorXd v;
       if (chol[j]) {
-        v = Vj[j].col(f) - uj * (Vj[j].leftCols(f) * lf);
+        v = Vj[j].col(sz) - uj * (Vj[j].leftCols(sz) * lS);
         dense::trsm_lower(false, true, Lj[j], v);
       } else {
-        v = Tj[j].col(f) - uj * (Tj[j].leftCols(f) * lf);
+        v = Tj[j].col(sz) - uj * (Tj[j].leftCols(sz) * lS);
       }
       for (Index a = 0; a < static_cast<Index>(Mp.size()); ++a) {
         const Index i = pairs_[Mp[a]].first;
