@@ -1,6 +1,6 @@
 """The Clarke QP (issue 16): kkt_multipliers with pinned pairs, the default path of verify_unlearning.
 
-    PYTHONPATH=python python3 bench/cert_clarke.py 1000 10000 200 100 [subgradient_tol] [repeats]
+    PYTHONPATH=python python3 bench/cert_clarke.py 1000 10000 200 100 [subgradient_tol] [repeats] [scale]
 
 Trains a TwoLayerReLU (fixed u) for the given steps on bench/run_table.py's random-label data, then times
 kk.kkt_multipliers(net, X, y, subgradient_tol=...) (the Clarke problem: lambda_i >= 0 and mu_ij in
@@ -25,6 +25,7 @@ def main():
     n, d, m, steps = int(sys.argv[1]), int(float(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])
     st = float(sys.argv[5]) if len(sys.argv) > 5 else 1e-3
     reps = int(sys.argv[6]) if len(sys.argv) > 6 else 3
+    scale = float(sys.argv[7]) if len(sys.argv) > 7 else None
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d)) / np.sqrt(d)
     y = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
@@ -37,7 +38,7 @@ def main():
         ts = []
         for _ in range(reps):
             t = time.perf_counter()
-            r = kk.kkt_multipliers(net, X, y, subgradient_tol=st, n_threads=nt)
+            r = kk.kkt_multipliers(net, X, y, subgradient_tol=st, n_threads=nt, scale=scale)
             ts.append(time.perf_counter() - t)
         print(f"{nt} thr: median {np.median(ts):.3f} s  (runs {', '.join(f'{x:.3f}' for x in ts)})  "
               f"eps {r.epsilon:.9g}  pinned {len(r.pinned)}  clarke_iter {r.clarke_iter}  "

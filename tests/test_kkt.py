@@ -680,3 +680,66 @@ def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup, slope):
     assert r1.epsilon <= r1.epsilon_plain * (1 + 1e-12)
     if dup:
         assert r1.n_fallback > 0
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2])
+def test_clarke_qp_more_free_pairs_than_the_data_rank(slope):
+    """n > d: a neuron's free pairs outnumber the rank of their rows, K_MM is singular and takes the pivoted
+    Cholesky (its share of the Schur complement read off the pivot rows, mu the minimum-norm solution). The
+    result must still satisfy the Clarke QP's KKT conditions on the explicit columns, for any thread count."""
+    rng = np.random.default_rng(11)
+    n, d, m = 150, 6, 8
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    W = rng.standard_normal((m, d))
+    u = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) / np.sqrt(m)
+
+    def solve(nt):
+        o = _core.KKTOptions()
+        o.method, o.subgradient_tol, o.tol, o.scale = "nnls", 0.6, 1e-12, 1.0
+        return _core.kkt_solve(X, y, W, u, slope, False, o, nt)
+
+    r1, r2 = solve(1), solve(2)
+    assert r1.converged and r1.clarke_converged and r1.n_fallback > 0
+    np.testing.assert_array_equal(r2.lambdas, r1.lambdas)
+    np.testing.assert_array_equal(r2.mu, r1.mu)
+    pairs = [tuple(p) for p in r1.pinned]
+    per_neuron = np.bincount([p[1] for p in pairs], minlength=m)
+    assert per_neuron.max() > 3 * d  # more pinned pairs in a neuron than the rank of their rows
+    lam, mu = np.asarray(r1.lambdas), np.asarray(r1.mu)
+    A = clarke_columns(X, y, W, u, slope, False, pairs)
+    theta = theta_vec(W, u, False)
+    assert r1.epsilon == pytest.approx(np.linalg.norm(theta - A @ np.concatenate([lam, mu])), rel=1e-9)
+    assert clarke_kkt_violation(A, theta, lam, mu, pairs, slope, n) <= 1e-8
+    assert r1.epsilon <= r1.epsilon_plain * (1 + 1e-12)
+
+
+def test_clarke_qp_duplicated_free_pair_splits_evenly():
+    """A point whose pinned pair is free at the optimum, duplicated: the optimal epsilon is unchanged (the
+    columns are the same set), and the canonical (minimum-norm) multipliers split lambda_i and mu_ij evenly
+    between the two copies. At that state K_MM holds two equal rows (singular), so mu comes from the
+    pivoted Cholesky's minimum-norm solution."""
+    rng = np.random.default_rng(1)
+    n, d, m = 40, 30, 4
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    y = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    W = rng.standard_normal((m, d))
+    u = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) / np.sqrt(m)
+
+    def solve(X, y):
+        o = _core.KKTOptions()
+        o.method, o.subgradient_tol, o.tol, o.scale = "nnls", 0.4, 1e-12, 1.0
+        return _core.kkt_solve(X, y, W, u, 0.0, False, o, 1)
+
+    r = solve(X, y)
+    lam, mu, P = np.asarray(r.lambdas), np.asarray(r.mu), [tuple(p) for p in r.pinned]
+    free = [k for k, (i, j) in enumerate(P) if 1e-6 * lam.max() < mu[k] < lam[i] * (1 - 1e-6)]
+    assert free
+    i, j = P[free[0]]
+    r2 = solve(np.vstack([X, X[i:i + 1]]), np.concatenate([y, y[i:i + 1]]))
+    lam2, mu2, P2 = np.asarray(r2.lambdas), np.asarray(r2.mu), [tuple(p) for p in r2.pinned]
+    assert r2.n_fallback > 0 and r2.clarke_converged
+    assert r2.epsilon == pytest.approx(r.epsilon, rel=1e-12)
+    assert lam2[i] == pytest.approx(lam[i] / 2, rel=1e-9) and lam2[n] == pytest.approx(lam[i] / 2, rel=1e-9)
+    a, b = P2.index((i, j)), P2.index((n, j))
+    assert mu2[a] == pytest.approx(mu[free[0]] / 2, rel=1e-9) and mu2[b] == pytest.approx(mu[free[0]] / 2, rel=1e-9)

@@ -668,7 +668,8 @@ class ClarkeQP {
     std::vector<RowMatrixd> Vj(static_cast<size_t>(m));
     std::vector<std::vector<Index>> Sj(static_cast<size_t>(m));
     std::vector<Eigen::MatrixXd> Lj(static_cast<size_t>(m)), Tj(static_cast<size_t>(m));
-    std::vector<char> chol(static_cast<size_t>(m), 0);
+    std::vector<char> chol(static_cast<size_t>(m), 0);  // 1: Cholesky, 2: pivoted Cholesky, 0: orthogonal
+    std::vector<std::vector<Index>> Pj(static_cast<size_t>(m));  // the pivoted path's row order
     parallel_blocks(m, 1, nt, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         const auto& Mp = Mj[j];
@@ -713,8 +714,70 @@ class ClarkeQP {
             }
           }
         }
+        // K_MM singular or ill-conditioned (duplicated rows; more free pairs than the data's rank): a
+        // pivoted Cholesky P^T K_MM P = L L^T, L k x r, truncated where the remaining pivots fall below
+        // 1e-13 of the largest diagonal (the Cholesky path's own bound). Every column of R lies in the range
+        // of K_MM (R_F = X_M X_F^T D, R_z = X_M w_j), so R = P L C for one C, read off the r pivot rows:
+        // C = L_11^{-1} (P^T R)_{1:r}, and R^T K_MM^+ R = C^T C (the same share as with the pseudo-inverse).
+        // The mu below are the minimum-norm solution P L (L^T L)^{-1} c, as a complete orthogonal
+        // decomposition gives, which stays the last resort (non-finite result).
+        {
+          RowMatrixd L = RowMatrixd::Zero(k, k);  // row-major: the updates below are row dot products
+          std::vector<Index> perm(static_cast<size_t>(k));
+          std::vector<double> dg(static_cast<size_t>(k));
+          double dmax = 0.0;
+          for (Index a = 0; a < k; ++a) {
+            perm[static_cast<size_t>(a)] = a;
+            dg[static_cast<size_t>(a)] = Kmm(a, a);
+            dmax = std::max(dmax, Kmm(a, a));
+          }
+          Index r = 0;
+          for (; r < k; ++r) {
+            Index q = r;
+            for (Index t = r + 1; t < k; ++t)
+              if (dg[static_cast<size_t>(perm[static_cast<size_t>(t)])] > dg[static_cast<size_t>(perm[static_cast<size_t>(q)])]) q = t;
+            const double piv = dg[static_cast<size_t>(perm[static_cast<size_t>(q)])];
+            if (!(piv > 1e-13 * dmax)) break;
+            std::swap(perm[static_cast<size_t>(r)], perm[static_cast<size_t>(q)]);
+            L.row(r).head(r).swap(L.row(q).head(r));
+            const Index pr = perm[static_cast<size_t>(r)];
+            const double lrr = std::sqrt(piv);
+            L(r, r) = lrr;
+            const double* lr = L.row(r).data();
+            for (Index t = r + 1; t < k; ++t) {
+              const Index it = perm[static_cast<size_t>(t)];
+              const double* lt = L.row(t).data();
+              double dot = 0.0;
+              for (Index c = 0; c < r; ++c) dot += lt[c] * lr[c];
+              const double v = (Kmm(it, pr) - dot) / lrr;
+              L(t, r) = v;
+              dg[static_cast<size_t>(it)] -= v * v;
+            }
+          }
+          if (r > 0) {
+            Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(r, r);
+            const Eigen::MatrixXd L11 = L.topLeftCorner(r, r);
+            dense::trsm_lower(false, false, L11, Linv);
+            Linv.triangularView<Eigen::StrictlyUpper>().setZero();
+            RowMatrixd Rp(r, sz + 1);
+            for (Index a = 0; a < r; ++a) Rp.row(a) = R.row(perm[static_cast<size_t>(a)]);
+            RowMatrixd V = dense::mm(Linv, false, Rp, false);
+            // minimum-norm mu: x = L (L^T L)^{-1} c, with the Cholesky of the r x r Gram of L's columns
+            const Eigen::MatrixXd Lk = L.leftCols(r);
+            const Eigen::MatrixXd LtL = dense::mm(Lk, true, Lk, false);
+            Eigen::LLT<Eigen::MatrixXd> g(LtL);
+            if (V.allFinite() && g.info() == Eigen::Success) {
+              Vj[j] = std::move(V);
+              Lj[j] = Lk;
+              Tj[j] = g.matrixLLT();
+              Pj[j] = std::move(perm);
+              chol[j] = 2;
+              continue;
+            }
+          }
+        }
         const Eigen::MatrixXd Rc = R;
-        detail::spd_solve_mat(Kmm, Rc, Tj[j]);  // the fallback (Cholesky refused)
+        detail::spd_solve_mat(Kmm, Rc, Tj[j]);  // the last resort
         Vj[j] = std::move(R);                    // here: R itself
       }
     });
@@ -724,8 +787,8 @@ class ClarkeQP {
       Index j = 0;
       while (j < m) {
         Index cols = 0, j1 = j;
-        while (j1 < m && (cols == 0 || cols + static_cast<Index>(Mj[j1].size()) <= budget)) {
-          if (chol[j1] && wide(j1)) cols += static_cast<Index>(Mj[j1].size());
+        while (j1 < m && (cols == 0 || cols + Vj[j1].rows() <= budget)) {
+          if (chol[j1] && wide(j1)) cols += Vj[j1].rows();
           ++j1;
         }
         if (cols > 0) {
@@ -733,7 +796,7 @@ class ClarkeQP {
           Index c0 = 0;
           for (Index jj = j; jj < j1; ++jj) {
             if (!chol[jj] || !wide(jj)) continue;
-            const Index k = static_cast<Index>(Mj[jj].size());
+            const Index k = Vj[jj].rows();
             const auto& S = Sj[jj];
             for (Index a = 0; a < static_cast<Index>(S.size()); ++a)
               Vt.row(S[static_cast<size_t>(a)]).segment(c0, k) = pb_.u[jj] * Vj[jj].col(a).transpose();
@@ -795,10 +858,11 @@ class ClarkeQP {
       const auto& S = Sj[j];
       const Index sz = static_cast<Index>(S.size());
       if (sz == 0) {
-        if (!chol[j]) ++n_fallback_;
+        if (chol[j] != 1) ++n_fallback_;
         continue;
       }
       Eigen::VectorXd r;
+      if (chol[j] == 2) ++n_fallback_;
       if (chol[j]) {
         r = uj * (Vj[j].leftCols(sz).transpose() * Vj[j].col(sz));
       } else {
@@ -847,9 +911,16 @@ class ClarkeQP {
       Eigen::VectorXd lS(sz);
       for (Index a = 0; a < sz; ++a) lS[a] = lf[S[static_cast<size_t>(a)]];
       Eigen::VectorXd v;
-      if (chol[j]) {
+      if (chol[j] == 1) {
         v = Vj[j].col(sz) - uj * (Vj[j].leftCols(sz) * lS);
         dense::trsm_lower(false, true, Lj[j], v);
+      } else if (chol[j] == 2) {
+        Eigen::VectorXd c = Vj[j].col(sz) - uj * (Vj[j].leftCols(sz) * lS);
+        dense::trsm_lower(false, false, Tj[j], c);  // (L^T L)^{-1} c with L^T L = G G^T
+        dense::trsm_lower(false, true, Tj[j], c);
+        const Eigen::VectorXd x = Lj[j] * c;  // in pivot order
+        v.resize(x.size());
+        for (Index t = 0; t < x.size(); ++t) v[Pj[j][static_cast<size_t>(t)]] = x[t];
       } else {
         v = Tj[j].col(sz) - uj * (Tj[j].leftCols(sz) * lS);
       }
