@@ -135,6 +135,42 @@ def test_unlearning_span_equal_primal(kind):
         assert cosine_similarity(ua, ra) == pytest.approx(cosine_similarity(ub, rb), rel=1e-10)
 
 
+NEWTON_SPAN = (("newton", {"l2": 1e-3}), ("damped_newton", {"damping": 0.1}), ("pinv_newton", {}),
+               ("cure_newton", {"M": 1.0}), ("cure_newton", {"M": 0.5, "l2": 1e-2, "n_steps": 3}))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["linear", "relu", "leaky"])
+def test_newton_family_stays_in_the_span(kind, dtype):
+    """The low-rank Newton family (fixed u, a fixed M) on a span model runs on its K and Z: the result is a
+    span model, equal to the primal twin's result (1e-10; float32 1e-4), and no W is formed on the way."""
+    X, y, a = _fit(kind, dtype=dtype)
+    b = _primal_twin(_fit(kind, dtype=dtype)[2])  # the twin of an identical fit: a itself never forms W
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    atol = 1e-12 if dtype == np.float64 else 1e-6  # float32: a small shift is a difference of O(1) numbers
+    forget = [3, 7]
+    for method, opts in NEWTON_SPAN:
+        ua = unlearn(a, X, y, forget, method=method, **opts)
+        assert ua._is_span and ua.__dict__["_span"]._W is None, method
+        ub = unlearn(b, X, y, forget, method=method, **opts)
+        assert _rel(ua.W_, ub.W_) < tol, (method, opts)
+        ia, ib = ua.unlearn_info_, ub.unlearn_info_
+        assert ia["solver"] == ib["solver"] == "lowrank"
+        assert ia["preact_shift"] == pytest.approx(ib["preact_shift"], rel=tol, abs=atol), method
+        assert ia["step_norm"] == pytest.approx(ib["step_norm"], rel=tol, abs=atol), method
+        assert len(ia["steps"]) == len(ib["steps"])
+        for sa, sb in zip(ia["steps"], ib["steps"]):
+            assert sa["loss"] == pytest.approx(sb["loss"], rel=tol), method
+            assert sa["step_norm"] == pytest.approx(sb["step_norm"], rel=tol, abs=atol), method
+    assert a.__dict__["_span"]._W is None
+    # a sequence of Newton unlearning requests stays in the span too
+    seq, _ = unlearn_sequence(a, X, y, [[1], [2]], method="cure_newton", M=1.0)
+    seq_b, _ = unlearn_sequence(b, X, y, [[1], [2]], method="cure_newton", M=1.0)
+    last_a, last_b = seq[-1], seq_b[-1]
+    assert last_a._is_span and last_a.__dict__["_span"]._W is None
+    assert _rel(last_a.W_, last_b.W_) < tol
+
+
 def test_retrain_span_equals_fresh_fit():
     X, y, a = _fit("relu")
     keep = np.ones(X.shape[0], dtype=bool)

@@ -144,6 +144,31 @@ void def_unlearn_kernels(py::module_& m) {
       "options: a NewtonOptions. Returns (W, [NewtonStepInfo per step], preact_shift = max |X_R (W - W0)^T|).");
 
   m.def(
+      "newton_lowrank_span",
+      [](CMat<T> K, CMat<T> Z0, double w0sq, CVec<T> yR, CVec<T> u, double slope, std::int64_t n_params,
+         const NewtonOptions& opt) {
+        check_newton_options(opt);
+        require(K.rows() == K.cols() && K.rows() == Z0.rows() && yR.size() == Z0.rows() && u.size() == Z0.cols(),
+                "newton_lowrank_span: K must be n_r x n_r, Z0 n_r x m, yR of length n_r and u of length m");
+        require(std::isfinite(w0sq) && w0sq >= 0.0 && n_params >= Z0.cols(),
+                "newton_lowrank_span: w0sq must be finite and >= 0, n_params >= m");
+        NewtonOptions o = opt;
+        o.should_stop = PyInterruptCheck{};
+        std::vector<NewtonStepInfo> infos;
+        LowRankState<T> st;
+        {
+          py::gil_scoped_release nogil;
+          st = newton_lowrank<T>(K, Z0, w0sq, yR, u, make_spec(slope, false), o, static_cast<Index>(n_params), infos);
+        }
+        return py::make_tuple(st.A, st.alpha, st.Z, infos);
+      },
+      py::arg("K").noconvert(), py::arg("Z0").noconvert(), py::arg("w0sq"), py::arg("yR").noconvert(),
+      py::arg("u").noconvert(), py::arg("slope"), py::arg("n_params"), py::arg("options"),
+      "newton_lowrank on a span state: K = X_R X_R^T, Z0 = X_R W^T and w0sq = ||W||^2 of the starting W, p =\n"
+      "n_params. Returns (A, alpha, Z, [NewtonStepInfo per step]) with W_new = alpha W + A^T X_R and Z = X_R\n"
+      "W_new^T: the step never touches d.");
+
+  m.def(
       "newton_net",
       [](CMat<T> XR, CVec<T> yR, CMat<T> W0, CVec<T> u0, double slope, bool train_outer, const std::string& solver,
          const NewtonOptions& opt) {

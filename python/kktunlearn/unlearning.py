@@ -739,6 +739,21 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         W1, u1, infos, _ = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, solver, o)
         return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
+    trows = model._train_rows_of(Xc) if solver == "lowrank" and not auto_M else None
+    if trows is not None:  # a span model: the low-rank step on its K and Z, the result a span model
+        o = _core.NewtonOptions()
+        o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M, n_steps
+        o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
+        new, shift, steps = _newton_lowrank_span(model, trows[keep], yR, o)
+        extra_s: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
+        if kind == "damped":
+            extra_s["damping"] = damping
+        if kind == "pinv":
+            extra_s["rcond"] = rcond
+        if kind == "cubic":
+            extra_s.update(M=M, M_rule="fixed", gamma=[st["gamma"] for st in steps],
+                           hard_case=any(st["hard_case"] for st in steps))
+        return new, None, None, n_steps, shift, extra_s
     auto_log: List[Dict[str, Any]] = []
     if auto_M:
         W1, u1, steps = np.array(model._W, copy=True), np.array(model._u, copy=True), []
@@ -771,6 +786,28 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         extra["gamma"] = [st["gamma"] for st in steps]
         extra["hard_case"] = any(st["hard_case"] for st in steps)
     return None, W1, u1, n_steps, shift, extra
+
+
+def _newton_lowrank_span(model, kr, yR, o):
+    """The low-rank Newton family on a span model's state: K_RR = K[kr][:, kr], Z_R = Z[kr] and ||W||^2 from
+    the state (no d), W_new = alpha W + A_R^T X[kr] = (alpha c) W0 + (alpha A + A_R scattered to rows kr)^T X.
+    Returns (the new span model, preact_shift = max |Z_R,new - Z_R|, the per-step records)."""
+    sp = model._state
+    dt = model.dtype_
+    K = np.ascontiguousarray(sp.K[np.ix_(kr, kr)], dtype=dt)
+    Z0 = np.ascontiguousarray(sp.train_preacts()[kr], dtype=dt)
+    u = np.ascontiguousarray(model._u, dtype=dt)
+    AR, alpha, _, infos = _core.newton_lowrank_span(K, Z0, float(sp.sqnorm_W()), np.ascontiguousarray(yR, dtype=dt),
+                                                    u, model.slope_, int(model.n_params()), o)
+    A1 = sp.A.copy() if alpha == 1.0 else (alpha * sp.A.astype(np.float64)).astype(dt)
+    A1[kr] += AR.astype(dt)  # kr: distinct rows
+    # Z_new - Z_R = (alpha - 1) Z_R + K_RR A_R, in float64 (no cancellation of two float32 Z)
+    D = K.astype(np.float64) @ AR.astype(np.float64)
+    if alpha != 1.0:
+        D += (alpha - 1.0) * Z0.astype(np.float64)
+    shift = float(np.abs(D).max(initial=0.0))
+    new = model._with_span(A1, np.array(model._u, copy=True), w0_coef=alpha * sp.w0_coef)
+    return new, shift, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
 
 def _objective(model, XR, yR, W, u, l2) -> float:
