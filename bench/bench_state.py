@@ -10,6 +10,9 @@ from W = c W0 + A^T X without forming W.
         kkt_multipliers + kkt_report of a span model against numpy + scipy.nnls on the formed W
     python bench/bench_state.py ga [--d 1000000]
         one GA unlearning step of a span model: time and traced allocation (tracemalloc)
+    python bench/bench_state.py newton [--d 1000000] [--method cure_newton]
+        one low-rank Newton-family step (fixed M = 1) of a span model: time, traced allocation, and whether
+        the result is still a span model
 
 Timings are wall-clock medians (or best-of, where said) of one run on a shared machine.
 """
@@ -162,6 +165,33 @@ def bench_ga(a) -> None:
           f"{a.m * a.d * np.dtype(dt).itemsize / 1e6:.0f} MB)")
 
 
+def bench_newton(a) -> None:
+    import kktunlearn as kk
+
+    rng = np.random.default_rng(0)
+    dt = np.float32 if a.float32 else np.float64
+    X = (rng.standard_normal((a.n, a.d)) / np.sqrt(a.d)).astype(dt)
+    y = np.where(np.arange(a.n) % 2 == 0, 1.0, -1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = kk.TwoLayerReLU(width=a.m, max_iter=a.max_iter, random_state=0, dtype=dt).fit(X, y)
+    opts = {"M": 1.0} if a.method == "cure_newton" else {}
+    times, peaks = [], []
+    for rep in range(a.repeat):
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        t0 = time.perf_counter()
+        new = kk.unlearn(net, X, y, [rep], method=a.method, **opts)
+        times.append(time.perf_counter() - t0)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    span = bool(getattr(new, "_is_span", False))
+    print(f"{a.method} step of a span model, n={a.n} d={a.d} m={a.m} {np.dtype(dt).name}: median "
+          f"{statistics.median(times):.4f} s of {a.repeat}; traced peak {max(peaks) / 1e6:.2f} MB (m d = "
+          f"{a.m * a.d * np.dtype(dt).itemsize / 1e6:.0f} MB); result is a span model: {span}; "
+          f"step_norm {new.unlearn_info_['step_norm']:.9g}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="what", required=True)
@@ -187,8 +217,16 @@ def main(argv=None) -> None:
     p.add_argument("--max_iter", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--float32", action="store_true")
+    p = sub.add_parser("newton")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--d", type=int, default=1_000_000)
+    p.add_argument("--m", type=int, default=100)
+    p.add_argument("--max_iter", type=int, default=100)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--float32", action="store_true")
+    p.add_argument("--method", default="cure_newton")
     a = ap.parse_args(argv)
-    {"row": bench_row, "sweep": bench_sweep, "cert": bench_cert, "ga": bench_ga}[a.what](a)
+    {"row": bench_row, "sweep": bench_sweep, "cert": bench_cert, "ga": bench_ga, "newton": bench_newton}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -352,6 +352,9 @@ def test_whole_pipeline_without_m_by_d_allocations():
         rt = unlearn(net, X, y, [3], method="retrain")
         rep = verify_unlearning(ga, X, y, [3], retrained=rt, original=net)
         cosine_similarity(ng, rt)
+        cn = unlearn(net, X, y, [3], method="cure_newton", M=1.0)
+        assert cn._is_span
+        verify_unlearning(cn, X, y, [3], retrained=rt, original=net)
         unlearn_sequence(net, X, y, [[1], [5]])
         evaluate_unlearning(net, ga, X, y, [3], retrained=rt, X_test=Xt, y_test=np.array([1.0, -1, 1, -1]),
                             mia=False)

@@ -726,7 +726,6 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
     ktol = check_positive(opts["krylov_tol"], "krylov_tol", allow_zero=True)
     solver = _choose_solver(model, opts)
-    XR = np.ascontiguousarray(Xc[keep])
     yR = np.ascontiguousarray(y_enc[keep])
 
     def run(W, u, M_, k):
@@ -754,6 +753,7 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
             extra_s.update(M=M, M_rule="fixed", gamma=[st["gamma"] for st in steps],
                            hard_case=any(st["hard_case"] for st in steps))
         return new, None, None, n_steps, shift, extra_s
+    XR = np.ascontiguousarray(Xc[keep])
     auto_log: List[Dict[str, Any]] = []
     if auto_M:
         W1, u1, steps = np.array(model._W, copy=True), np.array(model._u, copy=True), []
