@@ -663,8 +663,8 @@ class ClarkeQP {
     // triangular solves run per neuron in parallel (each neuron's own work, so the bits do not depend on the
     // thread count). A neuron whose support is most of F joins a fixed group of such neurons whose shares are
     // one symmetric product (zero rows off the supports); a neuron with a smaller support gets its own product
-    // on S_j x S_j, added in neuron order. A neuron whose K_MM is singular or ill-conditioned falls back to a
-    // complete orthogonal decomposition (T = K_MM^+ R).
+    // on S_j x S_j, added in neuron order. A neuron whose K_MM is singular or ill-conditioned takes a pivoted
+    // Cholesky (below), and a complete orthogonal decomposition (T = K_MM^+ R) only if that fails.
     std::vector<RowMatrixd> Vj(static_cast<size_t>(m));
     std::vector<std::vector<Index>> Sj(static_cast<size_t>(m));
     std::vector<Eigen::MatrixXd> Lj(static_cast<size_t>(m)), Tj(static_cast<size_t>(m));
