@@ -136,14 +136,17 @@ def test_unlearning_span_equal_primal(kind):
 
 
 NEWTON_SPAN = (("newton", {"l2": 1e-3}), ("damped_newton", {"damping": 0.1}), ("pinv_newton", {}),
-               ("cure_newton", {"M": 1.0}), ("cure_newton", {"M": 0.5, "l2": 1e-2, "n_steps": 3}))
+               ("cure_newton", {"M": 1.0}), ("cure_newton", {"M": 0.5, "l2": 1e-2, "n_steps": 3}),
+               ("cure_newton", {"M": "auto", "M_init": 100.0, "n_steps": 2, "l2": 1e-2}),
+               ("cure_newton", {"M": "auto", "n_steps": 2}))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ["linear", "relu", "leaky"])
 def test_newton_family_stays_in_the_span(kind, dtype):
-    """The low-rank Newton family (fixed u, a fixed M) on a span model runs on its K and Z: the result is a
-    span model, equal to the primal twin's result (1e-10; float32 1e-4), and no W is formed on the way."""
+    """The low-rank Newton family (fixed u; a fixed or the automatic M) on a span model runs on its K and Z:
+    the result is a span model, equal to the primal twin's result (1e-10; float32 1e-4), with the same
+    accepted M at every step, and no W is formed on the way."""
     X, y, a = _fit(kind, dtype=dtype)
     b = _primal_twin(_fit(kind, dtype=dtype)[2])  # the twin of an identical fit: a itself never forms W
     tol = 1e-10 if dtype == np.float64 else 1e-4
@@ -162,6 +165,13 @@ def test_newton_family_stays_in_the_span(kind, dtype):
         for sa, sb in zip(ia["steps"], ib["steps"]):
             assert sa["loss"] == pytest.approx(sb["loss"], rel=tol), method
             assert sa["step_norm"] == pytest.approx(sb["step_norm"], rel=tol, abs=atol), method
+        if opts.get("M") == "auto":
+            assert ia["M_rule"] == ib["M_rule"] == "auto"
+            np.testing.assert_allclose(ia["M"], ib["M"], rtol=tol)
+            for ra, rb in zip(ia["M_auto"], ib["M_auto"]):
+                assert ra["accepted"] == rb["accepted"]
+                for f in ("rho", "lipschitz", "step_norm"):
+                    assert ra[f] == pytest.approx(rb[f], rel=max(tol, 1e-8), abs=atol), f
     assert a.__dict__["_span"]._W is None
     # a sequence of Newton unlearning requests stays in the span too
     seq, _ = unlearn_sequence(a, X, y, [[1], [2]], method="cure_newton", M=1.0)

@@ -738,20 +738,33 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         W1, u1, infos, _ = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, solver, o)
         return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
-    trows = model._train_rows_of(Xc) if solver == "lowrank" and not auto_M else None
+    trows = model._train_rows_of(Xc) if solver == "lowrank" else None
     if trows is not None:  # a span model: the low-rank step on its K and Z, the result a span model
         o = _core.NewtonOptions()
         o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M, n_steps
         o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
-        new, shift, steps = _newton_lowrank_span(model, trows[keep], yR, o)
+        sl = _SpanNewton(model, trows[keep], yR, o)
+        log: List[Dict[str, Any]] = []
+        if auto_M:
+            steps = []
+            for _ in range(n_steps):
+                st, rec = sl.auto_M_step(l2, M, max_tries)
+                steps.extend(st)
+                log.append(rec)
+                M = rec["M"]
+        else:
+            steps = sl.step(M, n_steps)
+        new, shift = sl.result()
         extra_s: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
         if kind == "damped":
             extra_s["damping"] = damping
         if kind == "pinv":
             extra_s["rcond"] = rcond
         if kind == "cubic":
-            extra_s.update(M=M, M_rule="fixed", gamma=[st["gamma"] for st in steps],
-                           hard_case=any(st["hard_case"] for st in steps))
+            extra_s.update(M=[rec["M"] for rec in log] if auto_M else M, M_rule="auto" if auto_M else "fixed",
+                           gamma=[st["gamma"] for st in steps], hard_case=any(st["hard_case"] for st in steps))
+            if auto_M:
+                extra_s["M_auto"] = log
         return new, None, None, n_steps, shift, extra_s
     XR = np.ascontiguousarray(Xc[keep])
     auto_log: List[Dict[str, Any]] = []
@@ -788,26 +801,121 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
     return None, W1, u1, n_steps, shift, extra
 
 
-def _newton_lowrank_span(model, kr, yR, o):
-    """The low-rank Newton family on a span model's state: K_RR = K[kr][:, kr], Z_R = Z[kr] and ||W||^2 from
-    the state (no d), W_new = alpha W + A_R^T X[kr] = (alpha c) W0 + (alpha A + A_R scattered to rows kr)^T X.
-    Returns (the new span model, preact_shift = max |Z_R,new - Z_R|, the per-step records)."""
-    sp = model._state
-    dt = model.dtype_
-    K = np.ascontiguousarray(sp.K[np.ix_(kr, kr)], dtype=dt)
-    Z0 = np.ascontiguousarray(sp.train_preacts()[kr], dtype=dt)
-    u = np.ascontiguousarray(model._u, dtype=dt)
-    AR, alpha, _, infos = _core.newton_lowrank_span(K, Z0, float(sp.sqnorm_W()), np.ascontiguousarray(yR, dtype=dt),
-                                                    u, model.slope_, int(model.n_params()), o)
-    A1 = sp.A.copy() if alpha == 1.0 else (alpha * sp.A.astype(np.float64)).astype(dt)
-    A1[kr] += AR.astype(dt)  # kr: distinct rows
-    # Z_new - Z_R = (alpha - 1) Z_R + K_RR A_R, in float64 (no cancellation of two float32 Z)
-    D = K.astype(np.float64) @ AR.astype(np.float64)
-    if alpha != 1.0:
-        D += (alpha - 1.0) * Z0.astype(np.float64)
-    shift = float(np.abs(D).max(initial=0.0))
-    new = model._with_span(A1, np.array(model._u, copy=True), w0_coef=alpha * sp.w0_coef)
-    return new, shift, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
+class _SpanNewton:
+    """The low-rank Newton family on a span model's state (fixed u): every step runs on K_RR = K[kr][:, kr],
+    Z_R = X_R W^T and ||W||^2, none on d. After steps with (alpha_t, A_t), W_t = alpha_t W_{t-1} + A_t^T X_R, so
+    W_T = a W + B^T X_R with a = prod alpha_t and B accumulated as B <- alpha_t B + A_t; the result is the span
+    model (a c) W0 + (a A + B scattered to rows kr)^T X.
+
+    M = "auto" (the acceptance test of the module docstring) needs the step s = W' - W, ||s||, <grad F, s>, H s
+    at W and at W': all are d-free here. With P = X_R s^T = (alpha - 1) Z_R + K_RR A_R:
+    ||s||^2 = (alpha - 1)^2 ||W||^2 + 2 (alpha - 1) <A_R, Z_R> + <A_R, K_RR A_R>; for the fixed-u network,
+    grad F = G^T X_R + l2 W with G_ij = l'(q_i) y_i u_j sigma'(z_ij) / n, and (sigma'' = 0 almost everywhere)
+    H s = Gamma^T X_R + l2 s with Gamma_ij = l''(q_i) (J s)_i u_j sigma'(z_ij) / n, (J s)_i = sum_j u_j
+    sigma'(z_ij) P_ij; so <grad F, s> = <G, P> + l2 <W, s> and ||H' s - H s|| = ||(Gamma' - Gamma)^T X_R||,
+    whose square is <dGamma, K_RR dGamma>."""
+
+    def __init__(self, model, kr, yR, o):
+        sp = model._state
+        self.model, self.kr, self.o = model, kr, o
+        self.dt = model.dtype_
+        self.K = np.ascontiguousarray(sp.K[np.ix_(kr, kr)], dtype=self.dt)
+        self.K64 = self.K.astype(np.float64)
+        self.Z_start = np.ascontiguousarray(sp.train_preacts()[kr], dtype=self.dt).astype(np.float64)
+        self.Z = self.Z_start.copy()  # X_R W_t^T (float64)
+        self.w2 = float(sp.sqnorm_W())  # ||W_t||^2
+        self.y = np.ascontiguousarray(yR, dtype=self.dt)
+        self.u = np.ascontiguousarray(model._u, dtype=self.dt)
+        self.a, self.B = 1.0, np.zeros((len(kr), self.Z.shape[1]))
+
+    def _run(self, M, n_steps):
+        o = self.o
+        o.M, o.n_steps = M, n_steps
+        AR, alpha, _, infos = _core.newton_lowrank_span(self.K, np.ascontiguousarray(self.Z, dtype=self.dt), self.w2,
+                                                        self.y, self.u, self.model.slope_,
+                                                        int(self.model.n_params()), o)
+        return AR.astype(np.float64), float(alpha), [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
+
+    def _advance(self, AR, alpha):
+        KA = self.K64 @ AR
+        za = float(np.einsum("ij,ij->", AR, self.Z))
+        aka = float(np.einsum("ij,ij->", AR, KA))
+        self.w2 = alpha * alpha * self.w2 + 2.0 * alpha * za + aka
+        self.Z = alpha * self.Z + KA
+        self.a *= alpha
+        self.B = alpha * self.B + AR
+
+    def step(self, M, n_steps):
+        AR, alpha, recs = self._run(M, n_steps)
+        self._advance(AR, alpha)
+        return recs
+
+    def _parts(self, Z):
+        """(mean loss, G, D, S) at pre-activations Z: S_ij = u_j sigma'(z_ij), G = diag(l'(q) y / n) S, D = l''(q) / n."""
+        m = self.model
+        n = Z.shape[0]
+        y, u = self.y.astype(np.float64), self.u.astype(np.float64)
+        q = y * (_act(Z, m.slope_) @ u)
+        F = float(_core.margin_stats(q, m.loss).loss)
+        _, dl = _core.losses(q, m.loss)
+        if m.loss == "exponential":
+            d2 = np.exp(-q)
+        else:  # logistic: l'' = p (1 - p), p = 1 / (1 + e^-q), in a form that does not overflow
+            e = np.exp(-np.abs(q))
+            d2 = e / (1.0 + e) ** 2
+        S = u[None, :] * _dact(Z, m.slope_)
+        return F, (np.asarray(dl) * y / n)[:, None] * S, d2 / n, S
+
+    def auto_M_step(self, l2, M, max_tries):
+        """One cubic step with the automatic M: the same trials and acceptance rule as _auto_M_step, d-free."""
+        F0l, G0, D0, S0 = self._parts(self.Z)
+        F0 = F0l + 0.5 * l2 * self.w2
+        tries: List[Dict[str, Any]] = []
+
+        def trial(M_):
+            AR, alpha, recs = self._run(M_, 1)
+            KA = self.K64 @ AR
+            P = KA + (alpha - 1.0) * self.Z
+            za = float(np.einsum("ij,ij->", AR, self.Z))
+            aka = float(np.einsum("ij,ij->", AR, KA))
+            sn2 = (alpha - 1.0) ** 2 * self.w2 + 2.0 * (alpha - 1.0) * za + aka
+            sn = math.sqrt(max(sn2, 0.0))
+            if sn == 0.0:
+                rec = dict(M=M_, step_norm=0.0, lipschitz=0.0, rho=1.0, accepted=True)
+            else:
+                Z1 = alpha * self.Z + KA
+                F1l, _, D1, S1 = self._parts(Z1)
+                Gam0 = (D0 * (S0 * P).sum(1))[:, None] * S0
+                Gam1 = (D1 * (S1 * P).sum(1))[:, None] * S1
+                dG = Gam1 - Gam0
+                lip = math.sqrt(max(float(np.einsum("ij,ij->", dG, self.K64 @ dG)), 0.0)) / sn ** 2
+                gs = float(np.einsum("ij,ij->", G0, P)) + l2 * ((alpha - 1.0) * self.w2 + za)
+                sHs = float(np.einsum("ij,ij->", Gam0, P)) + l2 * sn2
+                pred = -(gs + 0.5 * sHs + M_ / 6.0 * sn ** 3)
+                F1 = F1l + 0.5 * l2 * (alpha * alpha * self.w2 + 2.0 * alpha * za + aka)
+                rho = (F0 - F1) / pred if pred > 0 else (1.0 if F1 <= F0 else -math.inf)
+                rec = dict(M=M_, step_norm=sn, lipschitz=lip, rho=float(rho), accepted=bool(rho >= 0.1 and lip <= M_))
+            tries.append(rec)
+            return AR, alpha, recs, rec
+
+        best = _choose_M(trial, M, max_tries, tries)
+        AR, alpha, recs, rec = best
+        self._advance(AR, alpha)
+        return recs, {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
+                      "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries),
+                      "accepted": rec["accepted"], "tries": tries}
+
+    def result(self):
+        """(the new span model, preact_shift = max |X_R (W_T - W)^T|)."""
+        sp, dt, a = self.model._state, self.dt, self.a
+        A1 = sp.A.copy() if a == 1.0 else (a * sp.A.astype(np.float64)).astype(dt)
+        A1[self.kr] += self.B.astype(dt)  # kr: distinct rows
+        # Z_T - Z_R = (a - 1) Z_R + K_RR B, in float64 (no cancellation of two float32 Z)
+        D = self.K64 @ self.B
+        if a != 1.0:
+            D += (a - 1.0) * self.Z_start
+        shift = float(np.abs(D).max(initial=0.0))
+        return self.model._with_span(A1, np.array(self.model._u, copy=True), w0_coef=a * sp.w0_coef), shift
 
 
 def _objective(model, XR, yR, W, u, l2) -> float:
@@ -816,6 +924,27 @@ def _objective(model, XR, yR, W, u, l2) -> float:
     q = yR.astype(np.float64) * _core.outputs(XR, np.ascontiguousarray(W), np.ascontiguousarray(u), model.slope_,
                                               model._n_threads())
     return float(_core.margin_stats(q, model.loss).loss) + 0.5 * l2 * float(th @ th)
+
+
+def _choose_M(trial, M, max_tries, tries):
+    """The automatic cubic constant's search (module docstring, "M='auto'"): trial(M) returns a tuple whose last
+    entry is the record {M, step_norm, lipschitz, rho, accepted}, and appends it to `tries`."""
+    best = trial(M)
+    if best[-1]["accepted"]:
+        # shrink while the last accepted M is more than twice the measured Lipschitz constant
+        while len(tries) < max_tries and best[-1]["lipschitz"] < 0.5 * best[-1]["M"] and best[-1]["step_norm"] > 0:
+            cand = trial(max(2.0 * best[-1]["lipschitz"], 0.25 * best[-1]["M"]))
+            if not cand[-1]["accepted"]:
+                break
+            best = cand
+    else:
+        while len(tries) < max_tries and not best[-1]["accepted"]:
+            best = trial(max(2.0 * best[-1]["M"], best[-1]["lipschitz"]))
+        if not best[-1]["accepted"]:
+            warnings.warn(f"cure_newton M='auto': no M up to {best[-1]['M']:.3g} passed the test within "
+                          f"M_max_tries = {max_tries} tries; the step with the largest M is used",
+                          ConvergenceWarning, stacklevel=5)
+    return best
 
 
 def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
@@ -842,22 +971,7 @@ def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
         tries.append(rec)
         return W1, u1, st, rec
 
-    best = trial(M)
-    if best[3]["accepted"]:
-        # shrink while the last accepted M is more than twice the measured Lipschitz constant
-        while len(tries) < max_tries and best[3]["lipschitz"] < 0.5 * best[3]["M"] and best[3]["step_norm"] > 0:
-            cand = trial(max(2.0 * best[3]["lipschitz"], 0.25 * best[3]["M"]))
-            if not cand[3]["accepted"]:
-                break
-            best = cand
-    else:
-        while len(tries) < max_tries and not best[3]["accepted"]:
-            best = trial(max(2.0 * best[3]["M"], best[3]["lipschitz"]))
-        if not best[3]["accepted"]:
-            warnings.warn(f"cure_newton M='auto': no M up to {best[3]['M']:.3g} passed the test within "
-                          f"M_max_tries = {max_tries} tries; the step with the largest M is used",
-                          ConvergenceWarning, stacklevel=4)
-    W1, u1, st, rec = best
+    W1, u1, st, rec = _choose_M(trial, M, max_tries, tries)
     return W1, u1, st, {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
                         "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries),
                         "accepted": rec["accepted"], "tries": tries}
