@@ -10,9 +10,9 @@ from W = c W0 + A^T X without forming W.
         kkt_multipliers + kkt_report of a span model against numpy + scipy.nnls on the formed W
     python bench/bench_state.py ga [--d 1000000]
         one GA unlearning step of a span model: time and traced allocation (tracemalloc)
-    python bench/bench_state.py newton [--d 1000000] [--method cure_newton]
-        one low-rank Newton-family step (fixed M = 1) of a span model: time, traced allocation, and whether
-        the result is still a span model
+    python bench/bench_state.py newton [--d 1000000] [--method cure_newton] [--M auto]
+        one low-rank Newton-family step (M = 1, or the automatic M) of a span model: time, traced allocation,
+        and whether the result is still a span model
 
 Timings are wall-clock medians (or best-of, where said) of one run on a shared machine.
 """
@@ -175,7 +175,7 @@ def bench_newton(a) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         net = kk.TwoLayerReLU(width=a.m, max_iter=a.max_iter, random_state=0, dtype=dt).fit(X, y)
-    opts = {"M": 1.0} if a.method == "cure_newton" else {}
+    opts = {"M": a.M if a.M == "auto" else float(a.M)} if a.method == "cure_newton" else {}
     times, peaks = [], []
     for rep in range(a.repeat):
         tracemalloc.start()
@@ -186,7 +186,7 @@ def bench_newton(a) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     span = bool(getattr(new, "_is_span", False))
-    print(f"{a.method} step of a span model, n={a.n} d={a.d} m={a.m} {np.dtype(dt).name}: median "
+    print(f"{a.method} (M={a.M}) step of a span model, n={a.n} d={a.d} m={a.m} {np.dtype(dt).name}: median "
           f"{statistics.median(times):.4f} s of {a.repeat}; traced peak {max(peaks) / 1e6:.2f} MB (m d = "
           f"{a.m * a.d * np.dtype(dt).itemsize / 1e6:.0f} MB); result is a span model: {span}; "
           f"step_norm {new.unlearn_info_['step_norm']:.9g}")
@@ -225,6 +225,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--float32", action="store_true")
     p.add_argument("--method", default="cure_newton")
+    p.add_argument("--M", default="1.0", help='the cubic constant: a number, or "auto"')
     a = ap.parse_args(argv)
     {"row": bench_row, "sweep": bench_sweep, "cert": bench_cert, "ga": bench_ga, "newton": bench_newton}[a.what](a)
 
