@@ -634,6 +634,13 @@ def test_bad_input_errors():
         kk.kkt_multipliers(net, X, y, n_threads=0)
 
 
+def _clarke_solve(X, y, W, u, slope, subgradient_tol, n_threads):
+    """The core's Clarke QP at scale 1 (fixed u), solved to 1e-12."""
+    o = _core.KKTOptions()
+    o.method, o.subgradient_tol, o.tol, o.scale = "nnls", subgradient_tol, 1e-12, 1.0
+    return _core.kkt_solve(X, y, W, u, slope, False, o, n_threads)
+
+
 @pytest.mark.parametrize("slope", [0.0, 0.1])
 @pytest.mark.parametrize("dup", [False, True])
 def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup, slope):
@@ -656,9 +663,7 @@ def test_clarke_qp_medium_scale_optimal_and_thread_independent(dup, slope):
     tol = 0.5
 
     def solve(nt):
-        o = _core.KKTOptions()
-        o.method, o.subgradient_tol, o.tol, o.scale = "nnls", tol, 1e-12, 1.0
-        return _core.kkt_solve(X, y, W, u, slope, False, o, nt)
+        return _clarke_solve(X, y, W, u, slope, tol, nt)
 
     r1, r2, r3 = solve(1), solve(2), solve(3)
     assert r1.converged and r1.clarke_converged
@@ -695,9 +700,7 @@ def test_clarke_qp_more_free_pairs_than_the_data_rank(slope):
     u = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) / np.sqrt(m)
 
     def solve(nt):
-        o = _core.KKTOptions()
-        o.method, o.subgradient_tol, o.tol, o.scale = "nnls", 0.6, 1e-12, 1.0
-        return _core.kkt_solve(X, y, W, u, slope, False, o, nt)
+        return _clarke_solve(X, y, W, u, slope, 0.6, nt)
 
     r1, r2 = solve(1), solve(2)
     assert r1.converged and r1.clarke_converged and r1.n_fallback > 0
@@ -727,9 +730,7 @@ def test_clarke_qp_duplicated_free_pair_splits_evenly():
     u = np.where(np.arange(m) % 2 == 0, 1.0, -1.0) / np.sqrt(m)
 
     def solve(X, y):
-        o = _core.KKTOptions()
-        o.method, o.subgradient_tol, o.tol, o.scale = "nnls", 0.4, 1e-12, 1.0
-        return _core.kkt_solve(X, y, W, u, 0.0, False, o, 1)
+        return _clarke_solve(X, y, W, u, 0.0, 0.4, 1)
 
     r = solve(X, y)
     lam, mu, P = np.asarray(r.lambdas), np.asarray(r.mu), [tuple(p) for p in r.pinned]

@@ -340,6 +340,19 @@ void bind_unlearn(py::module_& m) {
   def_unlearn_kernels<float>(m);
 
   m.def(
+      "loss_deriv2",
+      [](const Vectord& q, const std::string& loss) {
+        const LossKind lk = loss_from_string(loss);
+        Vectord d2(q.size());
+        for (Index i = 0; i < q.size(); ++i) {
+          check_loss_margin(lk, q[i]);
+          d2[i] = loss_deriv2(lk, q[i]);
+        }
+        return d2;
+      },
+      py::arg("q"), py::arg("loss"), "l''(q) elementwise (the curvature of the Newton family's loss).");
+
+  m.def(
       "cubic_solve_eig",
       [](const Vectord& lam, const Vectord& b, double M, double hard_tol) {
         CubicSolution s;

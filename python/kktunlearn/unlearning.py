@@ -739,6 +739,145 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
     trows = model._train_rows_of(Xc) if solver == "lowrank" else None
+    auto_log: List[Dict[str, Any]] = []
+    new, W1, u1 = None, None, None
+    if trows is not None:  # a span model: the low-rank step on its K and Z, the result a span model
+        o = _core.NewtonOptions()
+        o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M, n_steps
+        o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
+        sl = _SpanNewton(model, trows[keep], yR, o)
+        if auto_M:
+            steps = []
+            for _ in range(n_steps):
+                st, rec = sl.auto_M_step(l2, M, max_tries)
+                steps.extend(st)
+                auto_log.append(rec)
+                M = rec["M"]  # the next step starts from the M accepted here
+        else:
+            steps = sl.step(M, n_steps)
+        new, shift = sl.result()
+    else:
+        XR = np.ascontiguousarray(Xc[keep])
+        if auto_M:
+            W1, u1, steps = np.array(model._W, copy=True), np.array(model._u, copy=True), []
+            for _ in range(n_steps):
+                W1, u1, st, rec = _auto_M_step(model, XR, yR, W1, u1, l2, M, max_tries, run, nt)
+                steps.extend(st)
+                auto_log.append(rec)
+                M = rec["M"]  # the next step starts from the M accepted here
+        else:
+            W1, u1, steps = run(model._W, model._u, M, n_steps)
+        shift = _preact_shift(XR, model._W, W1, nt)
+    extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
+    if solver == "krylov":
+        ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
+        extra["krylov_dim"] = kdim
+        extra["krylov_converged"] = ok
+        if not ok:
+            warnings.warn(f"{method}: the Lanczos solve stopped at krylov_dim = {kdim} before its residual reached "
+                          f"krylov_tol = {ktol:g} ||g||; the step is the exact solution in that Krylov space only. "
+                          "Raise krylov_dim for a more accurate step.", ConvergenceWarning, stacklevel=3)
+    if kind == "damped":
+        extra["damping"] = damping
+    if kind == "pinv":
+        extra["rcond"] = rcond
+    if kind == "cubic":
+        extra["M"] = [rec["M"] for rec in auto_log] if auto_M else M
+        extra["M_rule"] = "auto" if auto_M else "fixed"
+        if auto_M:
+            extra["M_auto"] = auto_log
+        extra["gamma"] = [st["gamma"] for st in steps]
+        extra["hard_case"] = any(st["hard_case"] for st in steps)
+    return new, W1, u1, n_steps, shift, extra
+
+
+def _unlearn_retrain(model, X, y, Xc, idx, keep, opts, nt):
+    from ._estimator import clone
+
+    trows = model._train_rows_of(Xc)
+    if trows is not None:
+        # in the span: K[keep][:, keep], Z0[keep] and the model's own W0 (the same initialization)
+        new = model._train_rows(Xc, y, np.flatnonzero(keep), start="init")
+        kr = trows[keep]
+        D = new._state.train_preacts()[kr].astype(np.float64) - model._state.train_preacts()[kr].astype(np.float64)
+        shift = float(np.abs(D).max(initial=0.0))
+        extra = {"same_initialization": True, "fit_status": getattr(new, "fit_status_", None)}
+        return new, int(getattr(new, "n_iter_", 0)), shift, extra
+    new = clone(model)
+    yr = np.asarray(y)[keep]
+    new.fit(Xc[keep], yr)
+    shift = _preact_shift(np.ascontiguousarray(Xc[keep]), model._W, new._W, nt)
+    same_init = getattr(model, "random_state", None) is not None or float(getattr(model, "init_scale", 0.0)) == 0.0
+    extra = {"same_initialization": bool(same_init), "fit_status": getattr(new, "fit_status_", None)}
+    return new, int(getattr(new, "n_iter_", 0)), shift, extra
+
+
+def _choose_solver(model, opts) -> str:
+    solver = check_choice(opts["solver"], "solver", ("auto", "lowrank", "dense", "krylov"))
+    dmax = check_int(opts["dense_max_params"], "dense_max_params", 1)
+    if solver == "lowrank" and model.train_outer_:
+        raise ValueError("solver='lowrank' needs a fixed output layer (train_outer=False): with trained u the "
+                         "Hessian has indefinite cross terms; use 'dense' or 'krylov' (or 'auto')")
+    if solver == "dense" and model.n_params() > dmax:
+        raise ValueError(f"solver='dense' forms the p x p Hessian, p = {model.n_params()} > dense_max_params = {dmax} "
+                         f"({8.0 * model.n_params() ** 2 / 1e9:.2g} GB); raise dense_max_params or use 'krylov'/'auto'")
+    if solver == "auto":
+        if not model.train_outer_:
+            solver = "lowrank"
+        else:
+            solver = "dense" if model.n_params() <= dmax else "krylov"
+    return solver
+
+
+# the per-step records of the Newton family and SCureNewton (from the core's NewtonStepInfo / SCubicStepInfo)
+_NEWTON_STEP_FIELDS = ("loss", "grad_norm", "step_norm", "gamma", "lam_min", "lam_max", "rank", "pinv_rank",
+                       "hard_case", "n_iter", "residual")
+_SCUBIC_STEP_FIELDS = ("step_norm", "cauchy_radius", "grad_norm", "batch_loss", "M", "model_value", "lr",
+                       "n_halvings", "lipschitz", "rho", "n_tries", "accepted", "rows_grad", "rows_hess")
+
+
+def _record(info: Any, fields: Tuple[str, ...]) -> Dict[str, Any]:
+    """One step's record as a dict (fields that are None, e.g. pinv_rank of a non-pinv step, left out)."""
+    out = {}
+    for k in fields:
+        v = getattr(info, k)
+        if v is not None:
+            out[k] = v
+    return out
+
+
+def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
+    kind = _NEWTON_KIND[method]
+    l2 = _weight_decay(model, opts)
+    n_steps = check_int(opts["n_steps"], "n_steps", 0)
+    damping = check_positive(opts.get("damping", 0.0), "damping", allow_zero=True)
+    rcond = check_positive(opts.get("rcond", 1e-15), "rcond", allow_zero=True)
+    auto_M = kind == "cubic" and isinstance(opts.get("M"), str)
+    if auto_M:
+        check_choice(opts["M"], "M", ("auto",))
+        M = check_positive(opts["M_init"], "M_init")
+        max_tries = check_int(opts["M_max_tries"], "M_max_tries", 1)
+    else:
+        M = check_positive(opts.get("M", 1.0), "M")
+    if opts["krylov_dim"] is None:  # Lanczos basis of krylov_dim * p doubles: stay below ~400 MB
+        kdim = int(min(100, max(10, 5e7 // max(model.n_params(), 1))))
+    else:
+        kdim = check_int(opts["krylov_dim"], "krylov_dim", 1)
+    ktol = check_positive(opts["krylov_tol"], "krylov_tol", allow_zero=True)
+    solver = _choose_solver(model, opts)
+    yR = np.ascontiguousarray(y_enc[keep])
+
+    def run(W, u, M_, k):
+        o = _core.NewtonOptions()
+        o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M_, k
+        o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
+        if solver == "lowrank":
+            W1, infos, _ = _core.newton_lowrank(XR, yR, W, u, model.slope_, o)
+            return W1, np.array(u, copy=True), [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
+        W1, u1, infos, _ = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, solver, o)
+        return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
+
+    trows = model._train_rows_of(Xc) if solver == "lowrank" else None
     if trows is not None:  # a span model: the low-rank step on its K and Z, the result a span model
         o = _core.NewtonOptions()
         o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M, n_steps
@@ -836,10 +975,13 @@ class _SpanNewton:
                                                         int(self.model.n_params()), o)
         return AR.astype(np.float64), float(alpha), [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
-    def _advance(self, AR, alpha):
+    def _move(self, AR):
+        """(K_RR A_R, <A_R, Z_R>, <A_R, K_RR A_R>) of a step at the current Z."""
         KA = self.K64 @ AR
-        za = float(np.einsum("ij,ij->", AR, self.Z))
-        aka = float(np.einsum("ij,ij->", AR, KA))
+        return KA, float(np.einsum("ij,ij->", AR, self.Z)), float(np.einsum("ij,ij->", AR, KA))
+
+    def _advance(self, AR, alpha, move):
+        KA, za, aka = move
         self.w2 = alpha * alpha * self.w2 + 2.0 * alpha * za + aka
         self.Z = alpha * self.Z + KA
         self.a *= alpha
@@ -847,7 +989,7 @@ class _SpanNewton:
 
     def step(self, M, n_steps):
         AR, alpha, recs = self._run(M, n_steps)
-        self._advance(AR, alpha)
+        self._advance(AR, alpha, self._move(AR))
         return recs
 
     def _parts(self, Z):
@@ -858,11 +1000,7 @@ class _SpanNewton:
         q = y * (_act(Z, m.slope_) @ u)
         F = float(_core.margin_stats(q, m.loss).loss)
         _, dl = _core.losses(q, m.loss)
-        if m.loss == "exponential":
-            d2 = np.exp(-q)
-        else:  # logistic: l'' = p (1 - p), p = 1 / (1 + e^-q), in a form that does not overflow
-            e = np.exp(-np.abs(q))
-            d2 = e / (1.0 + e) ** 2
+        d2 = _core.loss_deriv2(q, m.loss)
         S = u[None, :] * _dact(Z, m.slope_)
         return F, (np.asarray(dl) * y / n)[:, None] * S, d2 / n, S
 
@@ -874,10 +1012,9 @@ class _SpanNewton:
 
         def trial(M_):
             AR, alpha, recs = self._run(M_, 1)
-            KA = self.K64 @ AR
+            move = self._move(AR)
+            KA, za, aka = move
             P = KA + (alpha - 1.0) * self.Z
-            za = float(np.einsum("ij,ij->", AR, self.Z))
-            aka = float(np.einsum("ij,ij->", AR, KA))
             sn2 = (alpha - 1.0) ** 2 * self.w2 + 2.0 * (alpha - 1.0) * za + aka
             sn = math.sqrt(max(sn2, 0.0))
             if sn == 0.0:
@@ -896,14 +1033,11 @@ class _SpanNewton:
                 rho = (F0 - F1) / pred if pred > 0 else (1.0 if F1 <= F0 else -math.inf)
                 rec = dict(M=M_, step_norm=sn, lipschitz=lip, rho=float(rho), accepted=bool(rho >= 0.1 and lip <= M_))
             tries.append(rec)
-            return AR, alpha, recs, rec
+            return AR, alpha, move, recs, rec
 
-        best = _choose_M(trial, M, max_tries, tries)
-        AR, alpha, recs, rec = best
-        self._advance(AR, alpha)
-        return recs, {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
-                      "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries),
-                      "accepted": rec["accepted"], "tries": tries}
+        AR, alpha, move, recs, rec = _choose_M(trial, M, max_tries, tries)
+        self._advance(AR, alpha, move)
+        return recs, _auto_M_summary(rec, tries)
 
     def result(self):
         """(the new span model, preact_shift = max |X_R (W_T - W)^T|)."""
@@ -947,6 +1081,13 @@ def _choose_M(trial, M, max_tries, tries):
     return best
 
 
+def _auto_M_summary(rec, tries) -> Dict[str, Any]:
+    """The record of one automatic-M step (unlearn_info_["M_auto"]) from its accepted trial and all its tries."""
+    return {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
+            "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries), "accepted": rec["accepted"],
+            "tries": tries}
+
+
 def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
     """One cubic step with the automatic cubic constant (module docstring, "M='auto'")."""
     to = model.train_outer_
@@ -972,9 +1113,7 @@ def _auto_M_step(model, XR, yR, W, u, l2, M, max_tries, run, nt):
         return W1, u1, st, rec
 
     W1, u1, st, rec = _choose_M(trial, M, max_tries, tries)
-    return W1, u1, st, {"M": rec["M"], "step_norm": rec["step_norm"], "gamma": 0.5 * rec["M"] * rec["step_norm"],
-                        "lipschitz": rec["lipschitz"], "rho": rec["rho"], "n_tries": len(tries),
-                        "accepted": rec["accepted"], "tries": tries}
+    return W1, u1, st, _auto_M_summary(rec, tries)
 
 
 def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):

@@ -246,13 +246,9 @@ inline bool spd_solve_mat(const Eigen::MatrixXd& A, const Eigen::MatrixXd& R, Ei
   S.resize(k, R.cols());
   if (k == 0) return false;
   Eigen::LLT<Eigen::MatrixXd> llt(A);
-  if (llt.info() == Eigen::Success) {
-    const auto d = llt.matrixLLT().diagonal();
-    const double mx = d.cwiseAbs().maxCoeff(), mn = d.cwiseAbs().minCoeff();
-    if (mx > 0 && (mn * mn) / (mx * mx) >= 1e-13) {
-      S = llt.solve(R);
-      if (S.allFinite()) return false;
-    }
+  if (llt.info() == Eigen::Success && pivots_well_conditioned(llt.matrixLLT().diagonal())) {
+    S = llt.solve(R);
+    if (S.allFinite()) return false;
   }
   Eigen::CompleteOrthogonalDecomposition<Eigen::MatrixXd> cod(A);
   cod.setThreshold(1e-12);
@@ -696,22 +692,13 @@ class ClarkeQP {
           r[sz] = pb_.Z(ia, j);
         }
         Eigen::LLT<Eigen::MatrixXd> llt(Kmm);
-        if (llt.info() == Eigen::Success) {
-          const auto dg = llt.matrixLLT().diagonal();
-          const double mx = dg.cwiseAbs().maxCoeff(), mn = dg.cwiseAbs().minCoeff();
-          if (mx > 0 && (mn * mn) / (mx * mx) >= 1e-13) {
-            // V = L^{-1} R as one dispatched product with the explicit k x k inverse (k is small: the
-            // substitution's short columns run far below the product's speed)
-            Lj[j] = llt.matrixLLT();
-            Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(k, k);
-            dense::trsm_lower(false, false, Lj[j], Linv);
-            Linv.triangularView<Eigen::StrictlyUpper>().setZero();
-            RowMatrixd V = dense::mm(Linv, false, R, false);
-            if (V.allFinite()) {
-              Vj[j] = std::move(V);
-              chol[j] = 1;
-              continue;
-            }
+        if (llt.info() == Eigen::Success && detail::pivots_well_conditioned(llt.matrixLLT().diagonal())) {
+          Lj[j] = llt.matrixLLT();
+          RowMatrixd V = lower_solve(Lj[j], R);
+          if (V.allFinite()) {
+            Vj[j] = std::move(V);
+            chol[j] = 1;
+            continue;
           }
         }
         // K_MM singular or ill-conditioned (duplicated rows; more free pairs than the data's rank): a
@@ -755,13 +742,9 @@ class ClarkeQP {
             }
           }
           if (r > 0) {
-            Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(r, r);
-            const Eigen::MatrixXd L11 = L.topLeftCorner(r, r);
-            dense::trsm_lower(false, false, L11, Linv);
-            Linv.triangularView<Eigen::StrictlyUpper>().setZero();
             RowMatrixd Rp(r, sz + 1);
             for (Index a = 0; a < r; ++a) Rp.row(a) = R.row(perm[static_cast<size_t>(a)]);
-            RowMatrixd V = dense::mm(Linv, false, Rp, false);
+            RowMatrixd V = lower_solve(Eigen::MatrixXd(L.topLeftCorner(r, r)), Rp);
             // minimum-norm mu: x = L (L^T L)^{-1} c, with the Cholesky of the r x r Gram of L's columns
             const Eigen::MatrixXd Lk = L.leftCols(r);
             const Eigen::MatrixXd LtL = dense::mm(Lk, true, Lk, false);
@@ -837,17 +820,7 @@ class ClarkeQP {
         });
         for (size_t q = 0; q < Pb.size(); ++q) {
           const Index j = narrow[b0 + q];
-          const auto& S = Sj[j];
-          const Index sz = static_cast<Index>(S.size());
-          const double u2 = pb_.u[j] * pb_.u[j];
-          const RowMatrixd& Pj = Pb[q];
-          parallel_blocks(sz, 64, nt, [&](Index a0, Index a1) {
-            for (Index a = a0; a < a1; ++a) {
-              double* Ar = A.row(S[static_cast<size_t>(a)]).data();
-              const double* Pr = Pj.row(a).data();
-              for (Index b = 0; b < sz; ++b) Ar[S[static_cast<size_t>(b)]] -= u2 * Pr[b];
-            }
-          });
+          sub_on_support(A, Sj[j], pb_.u[j] * pb_.u[j], Pb[q], nt);
         }
         b0 = b1;
       }
@@ -857,20 +830,14 @@ class ClarkeQP {
       const double uj = pb_.u[j];
       const auto& S = Sj[j];
       const Index sz = static_cast<Index>(S.size());
-      if (sz == 0) {
-        if (chol[j] != 1) ++n_fallback_;
-        continue;
-      }
+      if (chol[j] != 1) ++n_fallback_;  // the pivoted and the orthogonal paths
+      if (sz == 0) continue;
       Eigen::VectorXd r;
-      if (chol[j] == 2) ++n_fallback_;
       if (chol[j]) {
         r = uj * (Vj[j].leftCols(sz).transpose() * Vj[j].col(sz));
       } else {
-        ++n_fallback_;
         const auto Q = Vj[j].leftCols(sz).transpose();
-        const Eigen::MatrixXd QT = (uj * uj) * (Q * Tj[j].leftCols(sz));
-        for (Index a = 0; a < sz; ++a)
-          for (Index b = 0; b < sz; ++b) A(S[static_cast<size_t>(a)], S[static_cast<size_t>(b)]) -= QT(a, b);
+        sub_on_support(A, S, uj * uj, RowMatrixd(Q * Tj[j].leftCols(sz)), nt);
         r = uj * (Q * Tj[j].col(sz));
       }
       for (Index a = 0; a < sz; ++a) rhs[S[static_cast<size_t>(a)]] -= r[a];
@@ -883,12 +850,7 @@ class ClarkeQP {
       for (Index a = 0; a < f; ++a) all[static_cast<size_t>(a)] = a;
       detail::GramCholesky fac;
       fac.factor(A, all, 0.0, nt, should_stop);
-      bool ok = fac.n_dropped == 0;
-      if (ok) {
-        const auto dg = fac.L.diagonal();
-        const double mx = dg.cwiseAbs().maxCoeff(), mn = dg.cwiseAbs().minCoeff();
-        ok = mx > 0 && (mn * mn) / (mx * mx) >= 1e-13;
-      }
+      bool ok = fac.n_dropped == 0 && detail::pivots_well_conditioned(fac.L.diagonal());
       if (ok) {
         Eigen::MatrixXd B = rhs;
         fac.solve_in_place(B);
@@ -1023,6 +985,27 @@ class ClarkeQP {
       }
     }
     throw NumericalError("kkt: the Clarke QP's inner loop did not terminate (degenerate problem)");
+  }
+
+  /// L^{-1} R for a small lower-triangular L, as the explicit inverse times R in one dispatched product (the
+  /// substitution's short columns run far below the product's speed).
+  static RowMatrixd lower_solve(const Eigen::MatrixXd& L, const RowMatrixd& R) {
+    Eigen::MatrixXd Linv = Eigen::MatrixXd::Identity(L.rows(), L.rows());
+    dense::trsm_lower(false, false, L, Linv);
+    Linv.triangularView<Eigen::StrictlyUpper>().setZero();
+    return dense::mm(Linv, false, R, false);
+  }
+
+  /// A[S, S] -= c P (P |S| x |S|), over row blocks: each entry is touched once, so any split gives the same bits.
+  static void sub_on_support(RowMatrixd& A, const std::vector<Index>& S, double c, const RowMatrixd& P, int nt) {
+    const Index sz = static_cast<Index>(S.size());
+    parallel_blocks(sz, 64, nt, [&](Index a0, Index a1) {
+      for (Index a = a0; a < a1; ++a) {
+        double* Ar = A.row(S[static_cast<size_t>(a)]).data();
+        const double* Pr = P.row(a).data();
+        for (Index b = 0; b < sz; ++b) Ar[S[static_cast<size_t>(b)]] -= c * Pr[b];
+      }
+    });
   }
 
   const detail::KKTProblem& pb_;

@@ -61,6 +61,15 @@ struct NNLSResult {
 };
 
 namespace detail {
+/// A Cholesky factor whose diagonal L_ii satisfies min L_ii^2 / max L_ii^2 >= 1e-13: the bound every solve here
+/// uses to accept a factorization before it falls back to a pivoted or orthogonal one.
+template <class D>
+inline bool pivots_well_conditioned(const Eigen::MatrixBase<D>& diag) {
+  if (diag.size() == 0) return false;
+  const double mx = diag.cwiseAbs().maxCoeff(), mn = diag.cwiseAbs().minCoeff();
+  return mx > 0 && (mn * mn) / (mx * mx) >= 1e-13;
+}
+
 /// Solve the symmetric PSD system A s = r (A small, dense; LLT, then LDLT / complete orthogonal fallbacks).
 /// Returns true if a fallback was used.
 KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd& r, Eigen::VectorXd& s);
@@ -92,13 +101,9 @@ KKTUNLEARN_SOLVER bool spd_solve(const Eigen::MatrixXd& A, const Eigen::VectorXd
     return false;
   }
   Eigen::LLT<Eigen::MatrixXd> llt(A);
-  if (llt.info() == Eigen::Success) {
-    const auto d = llt.matrixLLT().diagonal();
-    const double mx = d.cwiseAbs().maxCoeff(), mn = d.cwiseAbs().minCoeff();
-    if (mx > 0 && (mn * mn) / (mx * mx) >= 1e-13) {
-      s = llt.solve(r);
-      if (s.allFinite()) return false;
-    }
+  if (llt.info() == Eigen::Success && pivots_well_conditioned(llt.matrixLLT().diagonal())) {
+    s = llt.solve(r);
+    if (s.allFinite()) return false;
   }
   Eigen::LDLT<Eigen::MatrixXd> ldlt(A);
   if (ldlt.info() == Eigen::Success) {
