@@ -10,7 +10,8 @@ from W = c W0 + A^T X without forming W.
         kkt_multipliers + kkt_report of a span model against numpy + scipy.nnls on the formed W
     python bench/bench_state.py ga [--d 1000000]
         one GA unlearning step of a span model: time and traced allocation (tracemalloc)
-    python bench/bench_state.py newton [--d 1000000] [--method cure_newton] [--M auto]
+    python bench/bench_state.py newton [--d 1000000] [--method cure_newton|scure_newton|...] [--M auto]
+                                       [--train_outer] [--solver auto|dense|krylov]
         one low-rank Newton-family step (M = 1, or the automatic M) of a span model: time, traced allocation,
         and whether the result is still a span model
 
@@ -174,8 +175,11 @@ def bench_newton(a) -> None:
     y = np.where(np.arange(a.n) % 2 == 0, 1.0, -1.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net = kk.TwoLayerReLU(width=a.m, max_iter=a.max_iter, random_state=0, dtype=dt).fit(X, y)
-    opts = {"M": a.M if a.M == "auto" else float(a.M)} if a.method == "cure_newton" else {}
+        net = kk.TwoLayerReLU(width=a.m, max_iter=a.max_iter, random_state=0, dtype=dt,
+                              train_outer=a.train_outer).fit(X, y)
+    opts = {"M": a.M if a.M == "auto" else float(a.M)} if a.method in ("cure_newton", "scure_newton") else {}
+    if a.method != "scure_newton":
+        opts["solver"] = a.solver
     times, peaks = [], []
     for rep in range(a.repeat):
         tracemalloc.start()
@@ -186,7 +190,8 @@ def bench_newton(a) -> None:
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     span = bool(getattr(new, "_is_span", False))
-    print(f"{a.method} (M={a.M}) step of a span model, n={a.n} d={a.d} m={a.m} {np.dtype(dt).name}: median "
+    print(f"{a.method} (M={a.M}, solver {new.unlearn_info_['solver']}, train_outer={a.train_outer}) step of a span "
+          f"model, n={a.n} d={a.d} m={a.m} {np.dtype(dt).name}: median "
           f"{statistics.median(times):.4f} s of {a.repeat}; traced peak {max(peaks) / 1e6:.2f} MB (m d = "
           f"{a.m * a.d * np.dtype(dt).itemsize / 1e6:.0f} MB); result is a span model: {span}; "
           f"step_norm {new.unlearn_info_['step_norm']:.9g}")
@@ -226,6 +231,8 @@ def main(argv=None) -> None:
     p.add_argument("--float32", action="store_true")
     p.add_argument("--method", default="cure_newton")
     p.add_argument("--M", default="1.0", help='the cubic constant: a number, or "auto"')
+    p.add_argument("--train_outer", action="store_true", help="train u too (the dense / Krylov solvers)")
+    p.add_argument("--solver", default="auto")
     a = ap.parse_args(argv)
     {"row": bench_row, "sweep": bench_sweep, "cert": bench_cert, "ga": bench_ga, "newton": bench_newton}[a.what](a)
 

@@ -446,6 +446,8 @@ def test_span_equals_primal_every_unlearning_method(train_outer):
     forget = [3]
     for method in METHODS:
         opts = {"n_steps": 2} if method in ("neggrad", "neggrad_plus", "finetune") else {}
+        if method == "scure_newton":  # equal in law only, unless the batches are full and sigma = 0
+            opts = {"sigma": 0.0, "batch_grad": 10**6, "batch_hess": 10**6, "n_outer": 3}
         try:
             ub = unlearn(b, X, y, forget, method=method, **opts)
         except (_core.NumericalError, ValueError) as exc:  # e.g. a singular Hessian: both must fail alike

@@ -181,6 +181,110 @@ def test_newton_family_stays_in_the_span(kind, dtype):
     assert _rel(last_a.W_, last_b.W_) < tol
 
 
+TRAINED_NEWTON = (("newton", {"l2": 1e-3}), ("damped_newton", {"damping": 0.1}), ("pinv_newton", {}),
+                  ("pinv_newton", {"l2": 1e-2}), ("cure_newton", {"M": 1.0}), ("cure_newton", {"M": "auto"}),
+                  ("cure_newton", {"M": 1.0, "l2": 1e-2, "n_steps": 3}))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["dense", "krylov"])
+def test_trained_u_newton_stays_in_the_span(solver, dtype):
+    """The dense and Krylov Newton solvers (trained u) on a span model run on its orthonormal coordinates
+    (unlearning._SpanCoords): the result is a span model equal to the primal twin's (1e-10; float32 1e-4, and the
+    float32 span path, whose coordinates are float64, to the float64 result), with the same records, weight decay
+    (which scales the W0 part: w0_coef != 1) included; no W is formed."""
+    X, y, a = _fit("trained", dtype=dtype)
+    b = _primal_twin(_fit("trained", dtype=dtype)[2])
+    X64, y64, a64 = _fit("trained")
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    forget = [3, 7]
+    for method, opts in TRAINED_NEWTON:
+        ua = unlearn(a, X, y, forget, method=method, solver=solver, **opts)
+        assert ua._is_span and ua.__dict__["_span"]._W is None, method
+        ia = ua.unlearn_info_
+        assert ia["solver"] == solver
+        if opts.get("l2"):
+            assert ua.__dict__["_span"].w0_coef != a.__dict__["_span"].w0_coef, method
+        if dtype == np.float32 and solver == "krylov" and method == "pinv_newton" and not opts:
+            # pinv with rcond = 1e-15 on float32 Hessian-vector products keeps eigenvalues at float32 noise (the
+            # primal twin's Lanczos runs 31 steps, not 28, and its step is 100x longer): compare with float64
+            ref = unlearn(a64, X64, y64, forget, method=method, solver=solver, **opts)
+            assert _rel(ua.W_, ref.W_) < 1e-4 and _rel(ua.u_, ref.u_) < 1e-4
+            continue
+        ub = unlearn(b, X, y, forget, method=method, solver=solver, **opts)
+        ib = ub.unlearn_info_
+        assert _rel(ua.W_, ub.W_) < tol and _rel(ua.u_, ub.u_) < tol, (method, opts)
+        assert ia["step_norm"] == pytest.approx(ib["step_norm"], rel=tol), method
+        assert ia["preact_shift"] == pytest.approx(ib["preact_shift"], rel=tol, abs=tol * 1e-2), method
+        assert len(ia["steps"]) == len(ib["steps"])
+        for sa, sb in zip(ia["steps"], ib["steps"]):
+            assert sa["rank"] == sb["rank"] and sa.get("pinv_rank") == sb.get("pinv_rank"), (method, sa, sb)
+            for f in ("loss", "grad_norm", "step_norm", "lam_min", "lam_max"):
+                assert sa[f] == pytest.approx(sb[f], rel=max(tol, 1e-8), abs=1e-12), (method, f)
+        if opts.get("M") == "auto":
+            np.testing.assert_allclose(ia["M"], ib["M"], rtol=tol)
+    assert a.__dict__["_span"]._W is None
+
+
+def test_trained_u_newton_singular_krylov_matches_primal():
+    """Undamped Newton with l2 = 0 on a Krylov solve: the span path refuses it as the primal one does."""
+    X, y, a = _fit("trained")
+    b = _primal_twin(_fit("trained")[2])
+    for mdl in (a, b):
+        with pytest.raises(ku._core.NumericalError, match="singular"):
+            unlearn(mdl, X, y, [3], method="newton", solver="krylov")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scure_newton_stays_in_the_span(dtype):
+    """SCureNewton on a span model runs on its coordinates, zeta drawn in all p dimensions (the hidden part as a
+    chi-square, then dropped). Without the perturbation (sigma = 0) it is the primal method: equal over several
+    outer steps with full batches (minibatches do not depend on the draws), and over the first step with
+    minibatches (drawn before zeta), automatic M and weight decay included. With sigma > 0 the perturbation
+    differs in its draw, not its law; the steps then differ by about sigma * lr."""
+    X, y, a = _fit("trained", dtype=dtype)
+    b = _primal_twin(_fit("trained", dtype=dtype)[2])
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    forget = [3, 7]
+    cases = (dict(sigma=0.0, batch_grad=100, batch_hess=100, n_outer=3),
+             dict(sigma=0.0, batch_grad=5, batch_hess=4, n_outer=1),
+             dict(sigma=0.0, batch_grad=100, batch_hess=100, n_outer=3, M="auto", l2=1e-2))
+    for opts in cases:
+        ua = unlearn(a, X, y, forget, method="scure_newton", **opts)
+        ub = unlearn(b, X, y, forget, method="scure_newton", **opts)
+        assert ua._is_span and ua.__dict__["_span"]._W is None
+        assert _rel(ua.W_, ub.W_) < tol and _rel(ua.u_, ub.u_) < tol, opts
+        ia, ib = ua.unlearn_info_, ub.unlearn_info_
+        # float32: the primal shift is a difference of two float32 pre-activations of O(1)
+        assert ia["preact_shift"] == pytest.approx(ib["preact_shift"], rel=tol, abs=tol * 1e-2)
+        for sa, sb in zip(ia["steps"], ib["steps"]):
+            np.testing.assert_array_equal(sa["rows_grad"], sb["rows_grad"])
+            assert sa["step_norm"] == pytest.approx(sb["step_norm"], rel=tol)
+            assert sa["M"] == pytest.approx(sb["M"], rel=tol)
+            assert sa["hidden_step_norm"] == 0.0
+    ua = unlearn(a, X, y, forget, method="scure_newton", sigma=1e-3, n_outer=3)
+    ua2 = unlearn(a, X, y, forget, method="scure_newton", sigma=1e-3, n_outer=3)
+    ub = unlearn(b, X, y, forget, method="scure_newton", sigma=1e-3, n_outer=3)
+    np.testing.assert_array_equal(ua.W_, ua2.W_)  # deterministic for a seed
+    hid = [st["hidden_step_norm"] for st in ua.unlearn_info_["steps"]]
+    assert all(0.0 < h < 1e-3 * 1e-3 * 10 for h in hid), hid  # |beta| <= sigma lr n_inner (l2 = 0)
+    assert 0.0 < _rel(ua.W_, ub.W_) < 1e-4
+
+
+def test_chi2_draws_follow_the_law():
+    """The chi-square draws of SCureNewton's hidden perturbation (Marsaglia-Tsang; shape < 1 boosted): mean k,
+    variance 2k, and a Kolmogorov-Smirnov test against scipy's chi-square law, for small and huge k."""
+    stats = pytest.importorskip("scipy.stats")
+    if not getattr(ku._core, "with_testing", False):
+        pytest.skip("built without the test hooks")
+    for k in (1, 2, 3, 7, 40, 10**9):
+        z = np.asarray(ku._core._testing.chi2_draws(11, k, 20000))
+        assert abs(z.mean() - k) < 5.0 * np.sqrt(2.0 * k / z.size), k
+        assert abs(z.var() / (2.0 * k) - 1.0) < 0.1, k
+        assert stats.kstest(z, stats.chi2(k).cdf).pvalue > 1e-4, k
+    np.testing.assert_array_equal(ku._core._testing.chi2_draws(3, 5, 10), ku._core._testing.chi2_draws(3, 5, 10))
+
+
 def test_retrain_span_equals_fresh_fit():
     X, y, a = _fit("relu")
     keep = np.ones(X.shape[0], dtype=bool)
@@ -365,6 +469,15 @@ def test_whole_pipeline_without_m_by_d_allocations():
         cn = unlearn(net, X, y, [3], method="cure_newton", M=1.0)
         assert cn._is_span
         verify_unlearning(cn, X, y, [3], retrained=rt, original=net)
+        # trained u: the Krylov Newton solver and SCureNewton, on the span coordinates
+        tn = TwoLayerReLU(width=m, random_state=0, max_iter=40, dtype=np.float32, train_outer=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tn.fit(X, y)
+        kc = unlearn(tn, X, y, [3], method="cure_newton", M=1.0)
+        sc = unlearn(tn, X, y, [3], method="scure_newton", n_outer=2)
+        assert kc._is_span and sc._is_span and kc.unlearn_info_["solver"] == "krylov"
+        verify_unlearning(sc, X, y, [3], original=tn)
         unlearn_sequence(net, X, y, [[1], [5]])
         evaluate_unlearning(net, ga, X, y, [3], retrained=rt, X_test=Xt, y_test=np.array([1.0, -1, 1, -1]),
                             mia=False)

@@ -6,6 +6,7 @@
 #include "bindings.hpp"
 
 #include <kktunlearn/dense.hpp>
+#include <kktunlearn/newton.hpp>
 
 namespace kktunlearn {
 namespace bind {
@@ -135,6 +136,19 @@ void bind_testing(py::module_& m) {
         return static_cast<double>(p[k]);
       },
       py::arg("k"));
+
+  // `count` chi-square draws with k degrees of freedom from one mt19937_64 stream (SCureNewton's hidden part of
+  // the perturbation; tests/test_state.py checks them against the chi-square law).
+  t.def(
+      "chi2_draws",
+      [](std::uint64_t seed, std::int64_t k, std::int64_t count) {
+        require(k >= 1 && count >= 0, "chi2_draws: k >= 1 and count >= 0 required");
+        std::mt19937_64 rng(seed);
+        Vectord out(count);
+        for (std::int64_t i = 0; i < count; ++i) out[i] = detail::chi2_draw(rng, static_cast<Index>(k));
+        return out;
+      },
+      py::arg("seed"), py::arg("k"), py::arg("count"));
 
   // Number of OpenMP threads that actually ran a parallel region of n_threads (0 = default).
   t.def(

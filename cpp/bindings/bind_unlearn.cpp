@@ -76,7 +76,9 @@ void def_unlearn_types(py::module_& m) {
                             "Options of SCureNewton (scure_newton): M (cubic constant; with auto_M the start), lr\n"
                             "(inner step eta), sigma (perturbation), batch_grad / batch_hess (n_1, n_2), n_outer,\n"
                             "n_inner, seed, safeguard (halve eta on an inner step that raises the model), auto_M,\n"
-                            "max_tries (cubic solves per outer step under auto_M).")
+                            "max_tries (cubic solves per outer step under auto_M), hidden_dims (parameters beyond the solved ones on\n"
+                            "which F is (l2/2)||.||^2 alone: zeta is drawn in p + hidden_dims dimensions and the step's\n"
+                            "hidden part, |beta| = hidden_step_norm, is dropped).")
       .def(py::init<>())
       .def_readwrite("M", &SCubicOptions::M)
       .def_readwrite("lr", &SCubicOptions::lr)
@@ -88,12 +90,19 @@ void def_unlearn_types(py::module_& m) {
       .def_readwrite("seed", &SCubicOptions::seed)
       .def_readwrite("safeguard", &SCubicOptions::safeguard)
       .def_readwrite("auto_M", &SCubicOptions::auto_M)
-      .def_readwrite("max_tries", &SCubicOptions::max_tries);
+      .def_readwrite("max_tries", &SCubicOptions::max_tries)
+      .def_property(
+          "hidden_dims", [](const SCubicOptions& o) { return static_cast<std::int64_t>(o.hidden_dims); },
+          [](SCubicOptions& o, std::int64_t h) {
+            require(h >= 0, "hidden_dims must be >= 0");
+            o.hidden_dims = static_cast<Index>(h);
+          });
 
   py::class_<SCubicStepInfo>(m, "SCubicStepInfo",
                              "One SCureNewton outer step: step_norm, cauchy_radius, grad_norm, batch_loss, M,\n"
                              "model_value (m~ at the step), lr (eta at the end), n_halvings, lipschitz / rho (the\n"
-                             "auto_M tests, NaN without), n_tries, accepted, rows_grad / rows_hess (the minibatches).")
+                             "auto_M tests, NaN without), n_tries, accepted, hidden_step_norm (the dropped hidden part, with\n"
+                             "hidden_dims), rows_grad / rows_hess (the minibatches).")
       .def_readonly("step_norm", &SCubicStepInfo::step_norm)
       .def_readonly("cauchy_radius", &SCubicStepInfo::cauchy_radius)
       .def_readonly("grad_norm", &SCubicStepInfo::grad_norm)
@@ -106,6 +115,7 @@ void def_unlearn_types(py::module_& m) {
       .def_readonly("rho", &SCubicStepInfo::rho)
       .def_readonly("n_tries", &SCubicStepInfo::n_tries)
       .def_readonly("accepted", &SCubicStepInfo::accepted)
+      .def_readonly("hidden_step_norm", &SCubicStepInfo::hidden_step_norm)
       .def_property_readonly("rows_grad", [](const SCubicStepInfo& i) { return index_array(i.rows_grad); })
       .def_property_readonly("rows_hess", [](const SCubicStepInfo& i) { return index_array(i.rows_hess); });
 }
@@ -351,6 +361,23 @@ void bind_unlearn(py::module_& m) {
         return d2;
       },
       py::arg("q"), py::arg("loss"), "l''(q) elementwise (the curvature of the Newton family's loss).");
+
+  m.def(
+      "sym_eig",
+      [](const RowMatrixd& A) {
+        require(A.rows() == A.cols(), "sym_eig: A must be square");
+        require(A.allFinite(), "sym_eig: A must be finite");
+        Vectord lam;
+        Eigen::MatrixXd U;
+        {
+          py::gil_scoped_release nogil;
+          sym_eig(A, lam, U);
+        }
+        return py::make_tuple(lam, U);
+      },
+      py::arg("A"),
+      "(lam, U): the eigendecomposition A = U diag(lam) U^T of a symmetric matrix, eigenvalues ascending (the\n"
+      "Newton family's own, deterministic solver).");
 
   m.def(
       "cubic_solve_eig",

@@ -110,6 +110,19 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
     exactly in the ``n_r``-dimensional span of the per-example gradients; the ``p x p`` matrix is
     never formed); trained ``u`` -> "dense" when ``p <= dense_max_params``, else "krylov" (Lanczos
     on Hessian-vector products).
+
+    Trained ``u`` on a span model: "dense" and "krylov" run on the model's orthonormal coordinates,
+    never on ``d``. With ``K_RR = X_R X_R^T = Q diag(lam) Q^T`` (``r`` eigenvalues above
+    ``1e-13 max lam``), ``x_i = sum_k R_ik b_k`` for the orthonormal rows ``b_k`` of
+    ``diag(lam)^{-1/2} Q^T X_R`` and ``R = Q diag(lam)^{1/2}``; a neuron is
+    ``w_j = sum_k C_kj b_k + w_j^perp`` with ``C = diag(lam)^{-1/2} Q^T Z_R`` and
+    ``tau_j = ||w_j^perp|| = (||w_j||^2 - ||C_j||^2)^{1/2}``. The retained objective is the same
+    network on the data ``[R, 0]`` (``n_r x (r+1)``) at the weights ``[C^T, tau]``: an isometry onto a
+    subspace that contains the gradient and is invariant under the Hessian (which is ``l2 I`` on its
+    complement). So every step, Lanczos recursion and record (``lam_min``, ``lam_max``, ``rank``,
+    ``pinv_rank`` counted in the full space) is the full-space one, and the result
+    ``W' = rho W + Gamma^T X_R`` is a span model (``rho = 1`` unless ``l2 > 0``, which shrinks
+    ``w^perp`` by the common ratio ``rho`` of the new to the old ``tau``).
 ``"scure_newton"``
     SCureNewton (CuReNUS, the stochastic variant of [Newton]_, its section 4, after [Tri18]_ with the
     gradient-descent subsolver of Carmon & Duchi 2016): ``n_outer`` outer steps, each on minibatches
@@ -121,7 +134,15 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
 
         m~(Delta) = <g + sigma zeta, Delta> + 1/2 Delta^T H Delta + (M/6) ||Delta||^3,
 
-    ``zeta`` uniform on the sphere, ``eta = lr``. ``safeguard`` (True): an inner step that would
+    ``zeta`` uniform on the sphere, ``eta = lr``. On a span model the method runs on the
+    coordinates above (of dimension ``q = m (r+1) + m``); ``zeta`` is still uniform on the sphere of
+    all ``p`` dimensions: ``q`` normals and, for the other ``p - q``, their squared norm as one
+    chi-square draw (Marsaglia & Tsang 2000). The step's part along that hidden direction, on which
+    ``F`` is ``(l2/2) ||.||^2`` alone, is tracked exactly in the inner loop and then dropped (its norm,
+    at most ``sigma lr n_inner``, is recorded as ``hidden_step_norm``); it changes no output. The span and
+    primal methods agree in law, not draw by draw: the first outer step's minibatches are the same,
+    later ones differ (the two draws of ``zeta`` use the generator differently) unless the batches
+    are full; with full batches and ``sigma = 0`` the two are equal. ``safeguard`` (True): an inner step that would
     raise ``m~`` is retried with ``eta`` halved (it stays halved for the rest of the outer step).
     Gradient descent on ``m~`` is stable only for ``eta < 2 / (lam_max(H) + M ||Delta||)``; a
     network trained by GD with step ``lr`` sits at the edge of stability, ``lam_max(H) ~ 2 / lr``
@@ -738,10 +759,10 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
         W1, u1, infos, _ = _core.newton_net(XR, yR, W, u, model.slope_, model.train_outer_, solver, o)
         return W1, u1, [_record(i, _NEWTON_STEP_FIELDS) for i in infos]
 
-    trows = model._train_rows_of(Xc) if solver == "lowrank" else None
+    trows = model._train_rows_of(Xc)
     auto_log: List[Dict[str, Any]] = []
     new, W1, u1 = None, None, None
-    if trows is not None:  # a span model: the low-rank step on its K and Z, the result a span model
+    if trows is not None and solver == "lowrank":  # a span model: the low-rank step on its K and Z, a span model
         o = _core.NewtonOptions()
         o.method, o.loss, o.l2, o.damping, o.rcond, o.M, o.n_steps = kind, model.loss, l2, damping, rcond, M, n_steps
         o.krylov_dim, o.krylov_tol, o.n_threads = kdim, ktol, nt
@@ -757,17 +778,28 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
             steps = sl.step(M, n_steps)
         new, shift = sl.result()
     else:
-        XR = np.ascontiguousarray(Xc[keep])
+        cs = None
+        if trows is not None:  # a span model, trained u: the same solver on its coordinates (_SpanCoords)
+            if kind == "newton" or (kind == "damped" and damping == 0.0):
+                _krylov_singular_check(model, solver, l2, int(keep.sum()))
+            cs = _SpanCoords(model, trows[keep])
+            XR, yR, W_start, u_start = cs.X, yR.astype(np.float64), cs.W, cs.u
+        else:
+            XR, W_start, u_start = np.ascontiguousarray(Xc[keep]), model._W, model._u
         if auto_M:
-            W1, u1, steps = np.array(model._W, copy=True), np.array(model._u, copy=True), []
+            W1, u1, steps = np.array(W_start, copy=True), np.array(u_start, copy=True), []
             for _ in range(n_steps):
                 W1, u1, st, rec = _auto_M_step(model, XR, yR, W1, u1, l2, M, max_tries, run, nt)
                 steps.extend(st)
                 auto_log.append(rec)
                 M = rec["M"]  # the next step starts from the M accepted here
         else:
-            W1, u1, steps = run(model._W, model._u, M, n_steps)
-        shift = _preact_shift(XR, model._W, W1, nt)
+            W1, u1, steps = run(W_start, u_start, M, n_steps)
+        shift = _preact_shift(XR, W_start, W1, nt)
+        if cs is not None:
+            cs.full_space_records(steps, solver, kind, l2, rcond)
+            new, _ = cs.result(W1, u1, l2)
+            W1 = u1 = None
     extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
     if solver == "krylov":
         ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
@@ -903,6 +935,95 @@ class _SpanNewton:
         return self.model._with_span(A1, np.array(self.model._u, copy=True), w0_coef=a * sp.w0_coef), shift
 
 
+def _krylov_singular_check(model, solver: str, l2: float, n_r: int) -> None:
+    """The primal Krylov path's test that undamped Newton has a singular Hessian (rank(J^T D J) <= n_r and the
+    cross block's <= 2 m, so H is singular when p exceeds their sum with l2 = 0), on the model's own p."""
+    p, m = int(model.n_params()), int(model._u.shape[0])
+    bound = n_r + 2 * m
+    if solver == "krylov" and l2 == 0.0 and p > bound:
+        raise _core.NumericalError(f"newton: the Hessian is singular (rank <= {bound} < {p} parameters, l2 = 0); "
+                                   "use pinv_newton, damped_newton, cure_newton, or l2 > 0")
+
+
+class _SpanCoords:
+    """A span model's retained objective in orthonormal coordinates: the trained-u Newton solvers ("dense",
+    "krylov") and SCureNewton run on it, never on d.
+
+    With K_RR = X_R X_R^T = Q diag(lam) Q^T (eigenvalues above 1e-13 max kept, r of them), the rows of
+    B = diag(lam)^(-1/2) Q^T X_R are orthonormal and x_i = sum_k R_ik b_k with R = Q diag(lam)^(1/2) (n_r x r): a
+    neuron w_j = sum_k C_kj b_k + w_j^perp (C = E^T Z_R, E = Q diag(lam)^(-1/2), w_j^perp orthogonal to the rows
+    of X_R) has pre-activations X_R w_j = R C_j and ||w_j^perp||^2 = ||w_j||^2 - ||C_j||^2. The retained
+    objective F(W, u) = mean l(y_i f(x_i)) + (l2/2)(||W||^2 + ||u||^2) is therefore F on the data R padded with
+    one zero column, at the coordinates W_c = [C^T, tau] (tau_j = ||w_j^perp||): the map is an isometry onto the
+    subspace S' of R^(m d) x R^m it spans, which contains the gradient and is invariant under the Hessian, and
+    on the orthogonal complement the Hessian is l2 I. So the Newton-family steps (and the Lanczos recursion of
+    "krylov") are those of the full space, and the result W' = W + (kappa w_j^perp)_j + (E dC)^T X_R keeps the
+    span form: W' = rho W + (E (dC - kappa C))^T X_R with rho = 1 + kappa, kappa the common ratio dtau_j / tau_j
+    (zero when l2 = 0; its least-squares value otherwise, which also drops a step's part on the m - 1 padded
+    directions orthogonal to tau, and on which F is (l2/2)||.||^2 alone).
+    """
+
+    def __init__(self, model, kr):
+        sp = model._state
+        self.model, self.kr = model, np.asarray(kr)
+        K = np.asarray(sp.K, dtype=np.float64)[np.ix_(self.kr, self.kr)]
+        Z = np.asarray(sp.train_preacts(), dtype=np.float64)[self.kr]
+        lam, Q = _core.sym_eig(np.ascontiguousarray(K))
+        top = float(lam[-1]) if lam.size else 0.0
+        sel = lam > 1e-13 * top if top > 0 else np.zeros(lam.shape, dtype=bool)
+        root = np.sqrt(lam[sel])
+        self.E = Q[:, sel] / root
+        self.C = self.E.T @ Z  # r x m
+        r, m = self.C.shape
+        d = int(sp.shape[1])
+        wsq = np.asarray(sp.neuron_sqnorms(), dtype=np.float64)
+        tau2 = wsq - np.einsum("km,km->m", self.C, self.C)
+        # ||w_perp||^2 is a difference; where it is at rounding level the neuron lies in the span of X_R
+        self.tau = np.where(tau2 > 1e-14 * np.maximum(wsq, 1e-300), np.sqrt(np.maximum(tau2, 0.0)), 0.0)
+        self.with_tau = r < d
+        cols = r + (1 if self.with_tau else 0)
+        self.X = np.zeros((len(self.kr), cols))
+        self.X[:, :r] = Q[:, sel] * root
+        self.W = np.zeros((m, cols))
+        self.W[:, :r] = self.C.T
+        if self.with_tau:
+            self.W[:, r] = self.tau
+        self.u = np.asarray(model._u, dtype=np.float64).copy()
+        self.hidden_dims = int(model.n_params()) - (self.W.size + (m if model.train_outer_ else 0))
+
+    def full_space_records(self, steps, solver: str, kind: str, l2: float, rcond: float) -> None:
+        """The dense solver's per-step records in terms of the full space: its dimension p, and pinv's rank
+        counting the hidden directions' eigenvalue l2 (the spectrum's extremes already include it)."""
+        if solver != "dense" or self.hidden_dims <= 0:
+            return
+        p = int(self.model.n_params())
+        for st in steps:
+            st["rank"] = p
+            if kind == "pinv" and "pinv_rank" in st:
+                mx = max(abs(st["lam_min"]), abs(st["lam_max"]))
+                if l2 != 0.0 and l2 > rcond * mx:
+                    st["pinv_rank"] += self.hidden_dims
+
+    def result(self, W1c, u1, l2: float):
+        """(the span model at the coordinates (W1c, u1), max |X_R (W' - W)^T|)."""
+        sp, model, r = self.model._state, self.model, self.C.shape[0]
+        D = np.asarray(W1c, dtype=np.float64) - self.W
+        dC = D[:, :r].T
+        kappa = 0.0
+        tt = float(self.tau @ self.tau)
+        if self.with_tau and l2 > 0.0 and tt > 0.0:
+            kappa = float(D[:, r] @ self.tau) / tt
+        rho = 1.0 + kappa
+        A = sp.A.astype(np.float64)
+        if rho != 1.0:
+            A *= rho
+        A[self.kr] += self.E @ (dC - kappa * self.C)
+        shift = float(np.abs(self.X[:, :r] @ dC).max(initial=0.0))
+        new = model._with_span(A.astype(model.dtype_), np.asarray(u1, dtype=model.dtype_),
+                               w0_coef=rho * sp.w0_coef)
+        return new, shift
+
+
 def _objective(model, XR, yR, W, u, l2) -> float:
     """F(theta) = mean retained loss + (l2/2) ||theta||^2 (theta = W, and u when trained)."""
     th = _flat(W, u, model.train_outer_)
@@ -988,15 +1109,29 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     n_outer = check_int(opts["n_outer"], "n_outer", 0)
     n_inner = check_int(opts["n_inner"], "n_inner", 0)
     seed = check_int(opts["random_state"], "random_state", 0)
-    XR = np.ascontiguousarray(Xc[keep])
     yR = np.ascontiguousarray(y_enc[keep])
+    trows = model._train_rows_of(Xc)
+    cs = None
+    if trows is not None:  # a span model: on its coordinates, zeta drawn in all p dimensions (_SpanCoords)
+        cs = _SpanCoords(model, trows[keep])
+        XR, yR, W_start, u_start = cs.X, yR.astype(np.float64), cs.W, cs.u
+    else:
+        XR, W_start, u_start = np.ascontiguousarray(Xc[keep]), model._W, model._u
     so = _core.SCubicOptions()
     so.M, so.lr, so.sigma, so.batch_grad, so.batch_hess = M, lr, sigma, bg, bh
     so.n_outer, so.n_inner, so.seed = n_outer, n_inner, seed
     so.auto_M, so.max_tries, so.safeguard = bool(auto_M), max_tries, bool(safeguard)
-    W1, u1, infos, preact_shift = _core.scure_newton(XR, yR, model._W, model._u, model.slope_, model.train_outer_,
+    if cs is not None:
+        so.hidden_dims = max(cs.hidden_dims, 0)
+    W1, u1, infos, preact_shift = _core.scure_newton(XR, yR, W_start, u_start, model.slope_, model.train_outer_,
                                                      model.loss, l2, so, nt)
     steps = [_record(i, _SCUBIC_STEP_FIELDS) for i in infos]
+    new = None
+    if cs is not None:
+        for st, i in zip(steps, infos):  # the dropped hidden part of each step (SCubicOptions.hidden_dims)
+            st["hidden_step_norm"] = float(i.hidden_step_norm)
+        new, preact_shift = cs.result(W1, u1, l2)
+        W1 = u1 = None
     for st in steps:
         st["gamma"] = 0.5 * st["M"] * st["step_norm"]
     if auto_M and not all(st["accepted"] for st in steps):
@@ -1010,7 +1145,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     if auto_M:
         extra["M_auto"] = [{k: st[k] for k in ("M", "step_norm", "gamma", "lipschitz", "rho", "n_tries", "accepted")}
                            for st in steps]
-    return None, W1, u1, n_outer, float(preact_shift), extra
+    return new, W1, u1, n_outer, float(preact_shift), extra
 
 
 # ---------------------------------------------------------------------------------------------- public API

@@ -594,6 +594,9 @@ struct SCubicOptions {
   bool safeguard = true;  // halve eta on an inner step that raises the model
   bool auto_M = false;    // the automatic cubic constant (above), starting at M
   int max_tries = 30;     // cubic solves per outer step under auto_M
+  // Parameters beyond the p = theta.size() solved for, on which F is (l2/2) ||.||^2 alone (a span model's
+  // directions orthogonal to its coordinate space; see scure_newton). 0: none, the plain method.
+  Index hidden_dims = 0;
   StopCheck should_stop;  // optional cancellation check (Ctrl-C), once per outer step
 };
 
@@ -606,6 +609,7 @@ struct SCubicStepInfo {
   double lipschitz = std::numeric_limits<double>::quiet_NaN(), rho = std::numeric_limits<double>::quiet_NaN();
   int n_tries = 1;
   bool accepted = true;
+  double hidden_step_norm = 0.0;  // hidden_dims > 0: |beta|, the norm of the step's hidden part (dropped)
   std::vector<Index> rows_grad, rows_hess;  // B1, B2 (sorted row indices)
 };
 namespace detail {
@@ -627,6 +631,30 @@ inline std::vector<Index> sample_rows(std::mt19937_64& rng, Index n, Index k) {
   idx.resize(k);
   std::sort(idx.begin(), idx.end());
   return idx;
+}
+inline double uniform_draw(std::mt19937_64& rng) {
+  return (static_cast<double>(rng() >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+// A chi-square draw with k >= 1 degrees of freedom: 2 Gamma(k/2, 1) by Marsaglia & Tsang (2000), "A simple
+// method for generating gamma variables", ACM TOMS 26(3); for shape a < 1, Gamma(a) = Gamma(a + 1) U^(1/a).
+inline double chi2_draw(std::mt19937_64& rng, Index k) {
+  const double a = 0.5 * static_cast<double>(k);
+  const double a1 = a < 1.0 ? a + 1.0 : a;
+  const double dd = a1 - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * dd);
+  double g = 0.0;
+  for (;;) {
+    const double x = normal_draw(rng);
+    double v = 1.0 + c * x;
+    if (v <= 0.0) continue;
+    v = v * v * v;
+    const double u = uniform_draw(rng);
+    if (std::log(u) < 0.5 * x * x + dd - dd * v + dd * std::log(v)) {
+      g = dd * v;
+      break;
+    }
+  }
+  if (a < 1.0) g *= std::pow(uniform_draw(rng), 1.0 / a);
+  return 2.0 * g;
 }
 }  // namespace detail
 
@@ -661,19 +689,36 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
     if (gn > 0) Hg = o2.hvp(g);
     Vectord zeta(p);
     for (Index i = 0; i < p; ++i) zeta[i] = detail::normal_draw(rng);
-    const double zn = zeta.norm();
-    if (zn > 0) zeta /= zn;
+    // hidden_dims = h > 0: zeta is the unit vector of p + h normals; its hidden part is a multiple nu of one
+    // unit direction, ||.||^2 of the h hidden normals drawn as a chi-square with h degrees of freedom.
+    double hid_g = 0.0;  // sigma nu: the perturbed gradient's hidden component
+    if (so.hidden_dims > 0) {
+      const double chi2 = detail::chi2_draw(rng, so.hidden_dims);
+      const double tot = std::sqrt(zeta.squaredNorm() + chi2);
+      zeta /= tot;
+      hid_g = so.sigma * std::sqrt(chi2) / tot;
+    } else {
+      const double zn = zeta.norm();
+      if (zn > 0) zeta /= zn;
+    }
+    const bool hidden = so.hidden_dims > 0;
     const Vectord gt = g + so.sigma * zeta;
 
+    // With hidden dims the step is (D, beta e) for the unit hidden direction e of zeta; F is (l2/2) ||.||^2 on
+    // e, so m~ gains sigma nu beta + (l2/2) beta^2 and ||(D, beta e)||^2 = ||D||^2 + beta^2.
     struct Trial {
       Vectord delta, Hd;
-      double M = 0, mval = 0, lr = 0, Rc = 0, sn = 0, lip = 0, rho = 1;
+      double beta = 0, M = 0, mval = 0, lr = 0, Rc = 0, sn = 0, lip = 0, rho = 1;
       int halvings = 0;
       bool accepted = true;
     };
-    auto model_tilde = [&](const Vectord& D, const Vectord& HD, double Mt) {
-      const double nr = D.norm();
-      return gt.dot(D) + 0.5 * D.dot(HD) + Mt / 6.0 * nr * nr * nr;
+    auto model_tilde = [&](const Vectord& D, const Vectord& HD, double b, double Mt) {
+      if (!hidden) {
+        const double nr = D.norm();
+        return gt.dot(D) + 0.5 * D.dot(HD) + Mt / 6.0 * nr * nr * nr;
+      }
+      const double nr = std::sqrt(D.squaredNorm() + b * b);
+      return gt.dot(D) + hid_g * b + 0.5 * (D.dot(HD) + l2 * b * b) + Mt / 6.0 * nr * nr * nr;
     };
     // the approximate minimizer of m~ for the constant Mt: Cauchy point + n_inner (safeguarded) GD steps
     auto solve = [&](double Mt) {
@@ -687,16 +732,20 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
       }
       double eta = so.lr;
       tr.Hd = o2.hvp(tr.delta);
-      tr.mval = model_tilde(tr.delta, tr.Hd, Mt);
+      tr.mval = model_tilde(tr.delta, tr.Hd, 0.0, Mt);
       for (int it = 0; it < so.n_inner; ++it) {
-        const Vectord grad = gt + tr.Hd + 0.5 * Mt * tr.delta.norm() * tr.delta;
+        const double nr = hidden ? std::sqrt(tr.delta.squaredNorm() + tr.beta * tr.beta) : tr.delta.norm();
+        const Vectord grad = gt + tr.Hd + 0.5 * Mt * nr * tr.delta;
+        const double gb = hidden ? hid_g + l2 * tr.beta + 0.5 * Mt * nr * tr.beta : 0.0;
         bool moved = false;
         for (int h = 0; h <= 60; ++h) {
           Vectord cand = tr.delta - eta * grad;
+          const double cb = tr.beta - eta * gb;
           Vectord Hc = o2.hvp(cand);
-          const double mc = model_tilde(cand, Hc, Mt);
+          const double mc = model_tilde(cand, Hc, cb, Mt);
           if (!so.safeguard || mc <= tr.mval) {
             tr.delta = std::move(cand);
+            tr.beta = cb;
             tr.Hd = std::move(Hc);
             tr.mval = mc;
             moved = true;
@@ -708,7 +757,7 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
         if (!moved) break;  // no decrease even with eta / 2^60: the iterate is stationary to rounding
       }
       tr.lr = eta;
-      tr.sn = tr.delta.norm();
+      tr.sn = hidden ? std::sqrt(tr.delta.squaredNorm() + tr.beta * tr.beta) : tr.delta.norm();
       if (!std::isfinite(tr.sn)) throw NumericalError("scure_newton: the step is not finite (lower lr)");
       return tr;
     };
@@ -727,13 +776,15 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
       {
         NetObjective<T> o1b(X, y, W1, u1, spec, loss, l2, n_threads, &info.rows_grad);
         F1 = o1b.F;
+        if (hidden) F1 += 0.5 * l2 * tr.beta * tr.beta;
       }
       {
         NetObjective<T> o2b(X, y, W1, u1, spec, loss, l2, n_threads, &info.rows_hess);
         lipnum = (o2b.hvp(tr.delta) - tr.Hd).norm();
       }
       tr.lip = lipnum / (tr.sn * tr.sn);
-      const double pred = -(g.dot(tr.delta) + 0.5 * tr.delta.dot(tr.Hd) + tr.M / 6.0 * tr.sn * tr.sn * tr.sn);
+      const double sHs = tr.delta.dot(tr.Hd) + (hidden ? l2 * tr.beta * tr.beta : 0.0);
+      const double pred = -(g.dot(tr.delta) + 0.5 * sHs + tr.M / 6.0 * tr.sn * tr.sn * tr.sn);
       const double F0 = o1.F;
       tr.rho = pred > 0 ? (F0 - F1) / pred : (F1 <= F0 ? 1.0 : -std::numeric_limits<double>::infinity());
       tr.accepted = tr.rho >= 0.1 && tr.lip <= tr.M;
@@ -770,7 +821,8 @@ void scure_newton(const MatRef<T>& X, const VecRef<T>& y, RowMatrix<T>& W, Vecto
     info.lr = best.lr;
     info.n_halvings = best.halvings;
     info.step_norm = best.sn;
-    apply(W, u, best.delta);
+    info.hidden_step_norm = std::abs(best.beta);
+    apply(W, u, best.delta);  // hidden_dims > 0: the hidden part beta e is dropped (it has no coordinates)
     infos.push_back(std::move(info));
   }
 }
