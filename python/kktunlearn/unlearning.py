@@ -105,7 +105,7 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
     Common options of the Newton family: ``l2`` (0), ``n_steps`` (1), ``solver`` ("auto",
     "lowrank", "dense" or "krylov"), ``dense_max_params`` (2000), ``krylov_dim`` (None:
     ``min(100, max(10, 5e7 / p))`` Lanczos vectors, i.e. at most about 400 MB of basis for large
-    ``p``), ``krylov_tol`` (``1e-10``); ``damping`` (``1e-3``), ``rcond`` (``1e-15``), ``M`` (1.0).
+    ``p``; on a span model's coordinates below, ``p`` is their dimension), ``krylov_tol`` (``1e-10``); ``damping`` (``1e-3``), ``rcond`` (``1e-15``), ``M`` (1.0).
     Solver "auto": linear model and fixed ``u`` -> "lowrank" (``H = J^T D J / n_r + l2 I`` solved
     exactly in the ``n_r``-dimensional span of the per-example gradients; the ``p x p`` matrix is
     never formed); trained ``u`` -> "dense" when ``p <= dense_max_params``, else "krylov" (Lanczos
@@ -784,6 +784,8 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
                 _krylov_singular_check(model, solver, l2, int(keep.sum()))
             cs = _SpanCoords(model, trows[keep])
             XR, yR, W_start, u_start = cs.X, yR.astype(np.float64), cs.W, cs.u
+            if opts["krylov_dim"] is None:  # the basis cap on the dimension the Lanczos vectors have here
+                kdim = int(min(100, max(10, 5e7 // max(cs.W.size + cs.u.size, 1))))
         else:
             XR, W_start, u_start = np.ascontiguousarray(Xc[keep]), model._W, model._u
         if auto_M:
