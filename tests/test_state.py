@@ -271,6 +271,29 @@ def test_scure_newton_stays_in_the_span(dtype):
     assert 0.0 < _rel(ua.W_, ub.W_) < 1e-4
 
 
+@pytest.mark.parametrize("train_outer", [False, True])
+def test_unlearning_permuted_rows_with_duplicates(train_outer):
+    """X passed back as a row permutation of a training matrix that holds duplicated rows: each passed row is
+    matched to a distinct training copy (rows_of), so the span methods that scatter into A's rows give the
+    primal twin's result, as on the training order (the Newton family's scatter used to drop a copy: 1e-3)."""
+    X, y = near_orthogonal(14, 90, seed=5)
+    X, y = np.vstack([X, X[:3]]), np.concatenate([y, y[:3]])
+    kw = dict(train_outer=True, lr_max=50.0) if train_outer else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = TwoLayerReLU(width=9, max_iter=300, random_state=2, representation="span", **kw).fit(X, y)
+    b = _primal_twin(a)
+    perm = np.random.default_rng(0).permutation(X.shape[0])
+    rows = a.__dict__["_span"].rows_of(X[perm], 1)
+    assert sorted(rows.tolist()) == list(range(X.shape[0]))  # distinct copies
+    for method, opts in (("cure_newton", {}), ("pinv_newton", {}), ("ga", {}), ("neggrad", {}),
+                         ("scure_newton", dict(sigma=0.0, batch_grad=100, batch_hess=100, n_outer=2))):
+        ua = unlearn(a, X[perm], y[perm], [0, 5], method=method, **opts)
+        ub = unlearn(b, X[perm], y[perm], [0, 5], method=method, **opts)
+        assert ua._is_span
+        assert _rel(ua.W_, ub.W_) < 1e-10 and _rel(ua.u_, ub.u_) < 1e-10, method
+
+
 def test_chi2_draws_follow_the_law():
     """The chi-square draws of SCureNewton's hidden perturbation (Marsaglia-Tsang; shape < 1 boosted): mean k,
     variance 2k, and a Kolmogorov-Smirnov test against scipy's chi-square law, for small and huge k."""

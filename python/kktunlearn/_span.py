@@ -695,6 +695,9 @@ class SpanState:
     def rows_of(self, X: np.ndarray, n_threads: int) -> Optional[np.ndarray]:
         """Indices ``r`` with ``X[k] == X_train[r[k]]`` exactly for every row ``k``, or None (then ``X`` is new data).
 
+        Rows of ``X`` equal to several training rows get distinct ones while copies last (so ``r`` has no
+        repeats unless ``X`` holds a row more often than the training matrix does).
+
         Same buffer: ``O(1)`` (plus the in-place modification check). Otherwise the rows are matched by
         their fingerprints ``<x, probe>`` (``n`` numbers, one pass over ``X``) and confirmed by exact
         comparison (one more pass), so a row subset of the training matrix (``X[keep]``, a sequence's
@@ -723,13 +726,22 @@ class SpanState:
         if not any(np.array_equal(X[0], T[c]) for c in tab.get(self._row_keys(X[:1])[0], ())):
             return None
         rows = np.empty(X.shape[0], dtype=np.intp)
+        taken = set()
         for k, key in enumerate(self._row_keys(X)):
+            # equal training rows (duplicates) are handed out in turn, so that distinct rows of X get distinct
+            # training rows where the training matrix has as many copies (consumers scatter into A's rows)
+            first = -1
             for c in tab.get(key, ()):
                 if np.array_equal(X[k], T[c]):
-                    rows[k] = c
-                    break
-            else:
+                    if first < 0:
+                        first = c
+                    if c not in taken:
+                        first = c
+                        break
+            if first < 0:
                 return None
+            taken.add(first)
+            rows[k] = first
         self.check_X(n_threads)
         return rows
 

@@ -928,7 +928,7 @@ class _SpanNewton:
         """(the new span model, preact_shift = max |X_R (W_T - W)^T|)."""
         sp, dt, a = self.model._state, self.dt, self.a
         A1 = sp.A.copy() if a == 1.0 else (a * sp.A.astype(np.float64)).astype(dt)
-        A1[self.kr] += self.B.astype(dt)  # kr: distinct rows
+        np.add.at(A1, self.kr, self.B.astype(dt))  # kr repeats a row only if X holds it more often than fit's X
         # Z_T - Z_R = (a - 1) Z_R + K_RR B, in float64 (no cancellation of two float32 Z)
         D = self.K64 @ self.B
         if a != 1.0:
@@ -1019,7 +1019,7 @@ class _SpanCoords:
         A = sp.A.astype(np.float64)
         if rho != 1.0:
             A *= rho
-        A[self.kr] += self.E @ (dC - kappa * self.C)
+        np.add.at(A, self.kr, self.E @ (dC - kappa * self.C))  # (kr may repeat a row: see _SpanNewton.result)
         shift = float(np.abs(self.X[:, :r] @ dC).max(initial=0.0))
         new = model._with_span(A.astype(model.dtype_), np.asarray(u1, dtype=model.dtype_),
                                w0_coef=rho * sp.w0_coef)
