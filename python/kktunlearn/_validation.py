@@ -132,6 +132,9 @@ def _fmt_bytes(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+_SMALL_BYTES = 64 << 20
+
+
 def check_memory(nbytes: float, name: str, what: str, error: type = InsufficientMemoryError) -> None:
     """Raise `error` (InsufficientMemoryError: a MemoryError and a ValueError, by default) naming the parameter `name`, what needs the memory, the
     estimate and the available memory, when an allocation of `nbytes` cannot succeed. Called before
@@ -139,6 +142,8 @@ def check_memory(nbytes: float, name: str, what: str, error: type = Insufficient
     if nbytes > _MAX_BYTES:
         raise ValueError(f"{name} is too large: {what} would need {_fmt_bytes(nbytes)}, beyond what any machine "
                          "can address")
+    if nbytes < _SMALL_BYTES:  # below 64 MiB the allocation itself is the check (reading /proc costs ~0.1 ms)
+        return
     avail = available_memory()
     if avail is not None and nbytes > avail:
         raise error(f"{name} is too large: {what} needs about {_fmt_bytes(nbytes)} but only {_fmt_bytes(avail)} "

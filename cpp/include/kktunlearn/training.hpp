@@ -126,6 +126,12 @@ struct PrimalRep {
   double sqnorm_W(const RowMatrix<T>& /*Z*/) const { return W.template cast<double>().squaredNorm(); }
   void save() { backup = W; }
   void restore() { W = backup; }
+  /// One step: keep W for restore(), then W <- f W + Gamma^T X.
+  void update(double f, const RowMatrix<T>& Gamma) {
+    save();
+    if (f != 1.0) scale(f);
+    apply(Gamma);
+  }
 };
 
 /// W = W0 + A^T X, stored as A (n x m); K = X X^T and Z0 = X W0^T given.
@@ -159,11 +165,6 @@ struct SpanRep {
       dense::gemm(T(1), K.middleRows(r0, r1 - r0), false, A, false, T(1), Z.middleRows(r0, r1 - r0));
     });
   }
-  void apply(const RowMatrix<T>& Gamma) { A += Gamma; }
-  void scale(double f) {
-    beta *= f;
-    A *= static_cast<T>(f);
-  }
   /// ||beta W0 + A^T X||^2 = beta^2 ||W0||^2 + 2 beta <A, Z0> + <A, K A>, with K A = Z - beta Z0 taken
   /// from the pre-activations Z of the current A (no extra product).
   double sqnorm_W(const RowMatrix<T>& Z) const {
@@ -176,12 +177,30 @@ struct SpanRep {
       }
     return beta * beta * w0_sqnorm + 2.0 * beta * cross + quad;
   }
-  void save() {
-    backup = A;
-    beta_backup = beta;
+  /// One step: A <- f A + Gamma (beta <- f beta), written into the second buffer, whose swap keeps the old A
+  /// for restore() without a copy. The same two roundings per entry as A *= f; A += Gamma.
+  void update(double f, const RowMatrix<T>& Gamma) {
+    backup.resize(A.rows(), A.cols());
+    const Index len = A.size();
+    const T* a = A.data();
+    const T* g = Gamma.data();
+    T* b = backup.data();
+    if (f == 1.0) {
+      for (Index k = 0; k < len; ++k) b[k] = a[k] + g[k];
+    } else {
+      const T ft = static_cast<T>(f);
+      for (Index k = 0; k < len; ++k) {
+        const T t = a[k] * ft;
+        b[k] = t + g[k];
+      }
+      beta_backup = beta;
+      beta *= f;
+    }
+    if (f == 1.0) beta_backup = beta;
+    A.swap(backup);
   }
   void restore() {
-    A = backup;
+    A.swap(backup);
     beta = beta_backup;
   }
 };
@@ -284,10 +303,8 @@ TrainResult train_gd(Rep& rep, const VecRef<T>& y, Vector<T>& u, const NetSpec& 
         throw NumericalError("weight decay: lr_t * weight_decay = " + std::to_string(1.0 - decay) +
                              " >= 1 flips the sign of theta; lower lr or weight_decay");
     }
-    rep.save();
     if (spec.train_outer) u_backup = u;
-    if (decay != 1.0) rep.scale(decay);
-    rep.apply(Gamma);
+    rep.update(decay, Gamma);
     if (spec.train_outer)
       for (Index j = 0; j < m; ++j) u[j] = static_cast<T>(decay * static_cast<double>(u[j]) + gu[j]);
     MarginStats st_new;
