@@ -160,7 +160,7 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
     ``gamma = (M/2) ||Delta||``, ``step_norm``, ``cauchy_radius``, ``grad_norm``, ``batch_loss``,
     ``model_value``, ``lr`` (the final ``eta``), ``n_halvings``, ``lipschitz`` / ``rho`` /
     ``n_tries`` / ``accepted`` (``M="auto"``), ``rows_grad`` / ``rows_hess`` (the minibatch rows,
-    indices into ``R``).
+    indices into ``R``), and on a span model ``hidden_step_norm`` (the dropped hidden part, above).
 
 ``unlearn_info_`` keys (all methods): ``method``, ``options``, ``step_norm``
 (``||theta^- - theta||``, raw flat parameters), ``time`` (seconds), ``n_iter``, ``preact_shift``
