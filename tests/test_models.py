@@ -381,3 +381,22 @@ def test_threadpoolctl_limits_the_openmp_default():
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert _core.max_threads(0) == 1
     assert _core.max_threads(3) == 3  # an explicit n_threads is taken as is
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-7])
+def test_diverged_span_training_keeps_the_last_finite_iterate(weight_decay):
+    """A span model whose training diverges is left at its last finite iterate (the trainer's second A buffer
+    and W0 coefficient are swapped back): the same W as the primal representation's, which restores a copy."""
+    X, y = near_orthogonal(20, 10, seed=0)
+    X = X * 30.0
+    out = {}
+    for rep in ("span", "primal"):
+        m = kk.LinearModel(lr=1e6, normalized_gd=False, max_iter=100, init_scale=1.0, random_state=0,
+                           representation=rep, weight_decay=weight_decay)
+        with pytest.raises(kk.TrainingDivergedError, match="diverged"):
+            m.fit(X, y)
+        assert m.representation_ == rep
+        out[rep] = (np.asarray(m.coef_, dtype=np.float64), m.n_iter_)
+    assert out["span"][1] == out["primal"][1]
+    assert np.all(np.isfinite(out["span"][0]))
+    np.testing.assert_allclose(out["span"][0], out["primal"][0], rtol=1e-10, atol=0)
