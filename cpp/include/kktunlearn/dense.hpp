@@ -270,6 +270,9 @@ void gemm_abt(const Eigen::MatrixBase<DA>& A, const Eigen::MatrixBase<DB>& B, Ei
   // of 16..256 rows so that both threads get work.
   const Index cb = m <= 512 ? std::max<Index>(m, 1) : 256;
   const Index rb = std::min<Index>(256, std::max<Index>(16, (n + 7) / 8));
+  // under ~1e6 multiply-adds (tens of microseconds) waking a second thread costs more than it saves, and on a
+  // shared machine a descheduled one stalls the call for a scheduler tick: run the same tiles serially
+  if (static_cast<double>(n) * static_cast<double>(m) * static_cast<double>(k) < 1e6) n_threads = 1;
   using OutT = typename DO::Scalar;
   if (std::is_same<T, double>::value || k <= widen_above) {
     if constexpr (std::is_same<OutT, T>::value) {
