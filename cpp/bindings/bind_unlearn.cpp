@@ -3,6 +3,7 @@
 #include <kktunlearn/cubic.hpp>
 #include <kktunlearn/gram.hpp>
 #include <kktunlearn/newton.hpp>
+#include <kktunlearn/nnls.hpp>
 #include <kktunlearn/training.hpp>
 #include <kktunlearn/unlearning.hpp>
 
@@ -363,21 +364,26 @@ void bind_unlearn(py::module_& m) {
       py::arg("q"), py::arg("loss"), "l''(q) elementwise (the curvature of the Newton family's loss).");
 
   m.def(
-      "sym_eig",
-      [](const RowMatrixd& A) {
-        require(A.rows() == A.cols(), "sym_eig: A must be square");
-        require(A.allFinite(), "sym_eig: A must be finite");
-        Vectord lam;
-        Eigen::MatrixXd U;
+      "span_basis",
+      [](const RowMatrixd& K, double drop_tol, int n_threads) {
+        require(K.rows() == K.cols(), "span_basis: K must be square");
+        require(K.allFinite(), "span_basis: K must be finite");
+        require(drop_tol >= 0 && drop_tol < 1, "span_basis: drop_tol must be in [0, 1)");
+        std::vector<Index> kept;
+        Eigen::MatrixXd Linv;
         {
           py::gil_scoped_release nogil;
-          sym_eig(A, lam, U);
+          span_basis(K, drop_tol, n_threads, kept, Linv);
         }
-        return py::make_tuple(lam, U);
+        py::array_t<std::int64_t> idx(static_cast<py::ssize_t>(kept.size()));
+        auto w = idx.mutable_unchecked<1>();
+        for (size_t a = 0; a < kept.size(); ++a) w(static_cast<py::ssize_t>(a)) = static_cast<std::int64_t>(kept[a]);
+        return py::make_tuple(idx, RowMatrixd(Linv));
       },
-      py::arg("A"),
-      "(lam, U): the eigendecomposition A = U diag(lam) U^T of a symmetric matrix, eigenvalues ascending (the\n"
-      "Newton family's own, deterministic solver).");
+      py::arg("K"), py::arg("drop_tol") = 1e-13, py::arg("n_threads") = 0,
+      "(kept, Linv): the Cholesky factor K[kept][:, kept] = L L^T of a Gram matrix (blocked, threaded, the same\n"
+      "bits for any thread count), rows whose pivot falls below drop_tol times their diagonal dropped as\n"
+      "dependent, and Linv = L^{-1}: the rows of Linv X[kept] are an orthonormal basis of the rows of X.");
 
   m.def(
       "cubic_solve_eig",

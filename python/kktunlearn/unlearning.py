@@ -112,10 +112,10 @@ orthogonal complement ``H = lambda I`` exactly. With the Gram
     on Hessian-vector products).
 
     Trained ``u`` on a span model: "dense" and "krylov" run on the model's orthonormal coordinates,
-    never on ``d``. With ``K_RR = X_R X_R^T = Q diag(lam) Q^T`` (``r`` eigenvalues above
-    ``1e-13 max lam``), ``x_i = sum_k R_ik b_k`` for the orthonormal rows ``b_k`` of
-    ``diag(lam)^{-1/2} Q^T X_R`` and ``R = Q diag(lam)^{1/2}``; a neuron is
-    ``w_j = sum_k C_kj b_k + w_j^perp`` with ``C = diag(lam)^{-1/2} Q^T Z_R`` and
+    never on ``d``. With the Cholesky factor ``K_SS = L L^T`` of ``K_RR = X_R X_R^T`` on the ``r`` rows
+    ``S`` it keeps (rows in the span of earlier ones dropped), ``x_i = sum_k R_ik b_k`` for the
+    orthonormal rows ``b_k`` of ``L^{-1} X_S`` and ``R = K_RS L^{-T}``; a neuron is
+    ``w_j = sum_k C_kj b_k + w_j^perp`` with ``C = L^{-1} Z_S`` and
     ``tau_j = ||w_j^perp|| = (||w_j||^2 - ||C_j||^2)^{1/2}``. The retained objective is the same
     network on the data ``[R, 0]`` (``n_r x (r+1)``) at the weights ``[C^T, tau]``: an isometry onto a
     subspace that contains the gradient and is invariant under the Hessian (which is ``l2 I`` on its
@@ -951,10 +951,11 @@ class _SpanCoords:
     """A span model's retained objective in orthonormal coordinates: the trained-u Newton solvers ("dense",
     "krylov") and SCureNewton run on it, never on d.
 
-    With K_RR = X_R X_R^T = Q diag(lam) Q^T (eigenvalues above 1e-13 max kept, r of them), the rows of
-    B = diag(lam)^(-1/2) Q^T X_R are orthonormal and x_i = sum_k R_ik b_k with R = Q diag(lam)^(1/2) (n_r x r): a
-    neuron w_j = sum_k C_kj b_k + w_j^perp (C = E^T Z_R, E = Q diag(lam)^(-1/2), w_j^perp orthogonal to the rows
-    of X_R) has pre-activations X_R w_j = R C_j and ||w_j^perp||^2 = ||w_j||^2 - ||C_j||^2. The retained
+    With the Cholesky factor K_SS = L L^T of K_RR = X_R X_R^T on the rows S it keeps (a row whose pivot falls
+    below 1e-13 of its diagonal lies in the span of the earlier ones and is dropped; r = |S|), the rows of
+    B = L^{-1} X_S are orthonormal and x_i = sum_k R_ik b_k with R = K_RS L^{-T} (n_r x r; R_S = L): a neuron
+    w_j = sum_k C_kj b_k + w_j^perp (C = E^T Z_R, E = L^{-T} on the rows S and 0 elsewhere, w_j^perp orthogonal
+    to the rows of X_R) has pre-activations X_R w_j = R C_j and ||w_j^perp||^2 = ||w_j||^2 - ||C_j||^2. The retained
     objective F(W, u) = mean l(y_i f(x_i)) + (l2/2)(||W||^2 + ||u||^2) is therefore F on the data R padded with
     one zero column, at the coordinates W_c = [C^T, tau] (tau_j = ||w_j^perp||): the map is an isometry onto the
     subspace S' of R^(m d) x R^m it spans, which contains the gradient and is invariant under the Hessian, and
@@ -968,14 +969,12 @@ class _SpanCoords:
     def __init__(self, model, kr):
         sp = model._state
         self.model, self.kr = model, np.asarray(kr)
-        K = np.asarray(sp.K, dtype=np.float64)[np.ix_(self.kr, self.kr)]
+        K = np.ascontiguousarray(np.asarray(sp.K, dtype=np.float64)[np.ix_(self.kr, self.kr)])
         Z = np.asarray(sp.train_preacts(), dtype=np.float64)[self.kr]
-        lam, Q = _core.sym_eig(np.ascontiguousarray(K))
-        top = float(lam[-1]) if lam.size else 0.0
-        sel = lam > 1e-13 * top if top > 0 else np.zeros(lam.shape, dtype=bool)
-        root = np.sqrt(lam[sel])
-        self.E = Q[:, sel] / root
-        self.C = self.E.T @ Z  # r x m
+        kept, Linv = _core.span_basis(K, 1e-13, model._n_threads())
+        self.E = np.zeros((len(self.kr), kept.size))
+        self.E[kept] = Linv.T
+        self.C = Linv @ Z[kept]  # r x m
         r, m = self.C.shape
         d = int(sp.shape[1])
         wsq = np.asarray(sp.neuron_sqnorms(), dtype=np.float64)
@@ -985,7 +984,7 @@ class _SpanCoords:
         self.with_tau = r < d
         cols = r + (1 if self.with_tau else 0)
         self.X = np.zeros((len(self.kr), cols))
-        self.X[:, :r] = Q[:, sel] * root
+        self.X[:, :r] = K[:, kept] @ Linv.T
         self.W = np.zeros((m, cols))
         self.W[:, :r] = self.C.T
         if self.with_tau:

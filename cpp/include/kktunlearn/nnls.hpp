@@ -89,6 +89,13 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram_factor(const RowMatrixd& G, const Vectord
 KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, const NNLSOptions& opt,
                                        const Vectord* x0 = nullptr);
 
+/// An orthonormal basis of the rows of X from their Gram matrix K = X X^T: the blocked, threaded Cholesky
+/// K[kept][:, kept] = L L^T (the same bits for any thread count), a row whose pivot falls below drop_tol times
+/// its diagonal dropped as dependent on the earlier ones, and Linv = L^{-1} (the rows of Linv X[kept] are
+/// orthonormal and span the rows of X).
+KKTUNLEARN_SOLVER void span_basis(const RowMatrixd& K, double drop_tol, int n_threads, std::vector<Index>& kept,
+                                  Eigen::MatrixXd& Linv);
+
 #if defined(KKTUNLEARN_HEADER_ONLY) || defined(KKTUNLEARN_COMPILE_NNLS)
 // ---- the bodies compiled once (cpp/src/solvers.cpp; inline with KKTUNLEARN_HEADER_ONLY) ----
 
@@ -610,6 +617,26 @@ KKTUNLEARN_SOLVER NNLSResult nnls_gram(const RowMatrixd& G, const Vectord& b, co
                             const Vectord* x0) {
   if (opt.solver == NNLSSolver::ActiveSet) return nnls_gram_active_set(G, b, opt, x0);
   return nnls_gram_factor(G, b, opt, x0);
+}
+
+KKTUNLEARN_SOLVER void span_basis(const RowMatrixd& K, double drop_tol, int n_threads, std::vector<Index>& kept,
+                                  Eigen::MatrixXd& Linv) {
+  require(K.rows() == K.cols(), "span_basis: K must be square");
+  const Index n = K.rows();
+  std::vector<Index> order(static_cast<size_t>(n));
+  for (Index i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  detail::GramCholesky fac;
+  fac.factor(K, order, drop_tol, n_threads, StopCheck{});
+  kept.clear();
+  for (Index i = 0; i < n; ++i)
+    if (!fac.dropped[static_cast<size_t>(i)]) kept.push_back(i);
+  const Index r = static_cast<Index>(kept.size());
+  Eigen::MatrixXd Ls = Eigen::MatrixXd::Zero(r, r);
+  for (Index c = 0; c < r; ++c)
+    for (Index a = c; a < r; ++a) Ls(a, c) = fac.L(kept[static_cast<size_t>(a)], kept[static_cast<size_t>(c)]);
+  Linv = Eigen::MatrixXd::Identity(r, r);
+  if (r > 0) dense::trsm_lower(false, false, Ls, Linv);
+  Linv.triangularView<Eigen::StrictlyUpper>().setZero();
 }
 
 #endif  // bodies
