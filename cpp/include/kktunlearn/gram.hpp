@@ -32,6 +32,8 @@ RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above 
   const Index b = 128;
   const Index nb = (n + b - 1) / b;
   const bool widen = !std::is_same<T, double>::value && d > widen_above;
+  // the same fixed tiles serially under ~1e6 multiply-adds (see gemm_abt)
+  if (0.5 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d) < 1e6) n_threads = 1;
   RowMatrixd Kd = RowMatrixd::Zero(n, n);
   // acc += X[r0:r1, k0:k1] X[c0:c1, k0:k1]^T (lower part when r0 == c0)
   auto tile_product = [&](Index r0, Index r1, Index c0, Index c1, Index k0, Index k1, RowMatrix<T>& tmp,
