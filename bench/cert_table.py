@@ -130,6 +130,9 @@ def kernel_rows(repeats, small):
     for name, flops, ours, theirs in cases:
         r = {"kernel": name}
         for nt in (1, 2):
+            # OpenBLAS's worker threads spin for about 0.1 s after each call (its thread timeout): timed right
+            # after a numpy product, our kernel would share the 2 cores with them
+            time.sleep(0.5)
             t, _ = timeit(lambda: ours(nt), repeats)
             with threadpool_limits(nt):
                 tn, _ = timeit(theirs, repeats)
