@@ -366,7 +366,6 @@ void bind_unlearn(py::module_& m) {
   m.def(
       "span_basis",
       [](const RowMatrixd& K, double drop_tol, int n_threads) {
-        require(K.rows() == K.cols(), "span_basis: K must be square");
         require(K.allFinite(), "span_basis: K must be finite");
         require(drop_tol >= 0 && drop_tol < 1, "span_basis: drop_tol must be in [0, 1)");
         std::vector<Index> kept;

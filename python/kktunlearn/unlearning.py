@@ -797,11 +797,12 @@ def _unlearn_newton(method, model, Xc, y_enc, idx, keep, opts, nt):
                 M = rec["M"]  # the next step starts from the M accepted here
         else:
             W1, u1, steps = run(W_start, u_start, M, n_steps)
-        shift = _preact_shift(XR, W_start, W1, nt)
         if cs is not None:
             cs.full_space_records(steps, solver, kind, l2, rcond)
-            new, _ = cs.result(W1, u1, l2)
+            new, shift = cs.result(W1, u1, l2)
             W1 = u1 = None
+        else:
+            shift = _preact_shift(XR, W_start, W1, nt)
     extra: Dict[str, Any] = {"solver": solver, "steps": steps, "l2": l2, "weight_decay": l2}
     if solver == "krylov":
         ok = all(st["residual"] <= max(ktol, 1e-12) * max(st["grad_norm"], 1e-300) for st in steps)
@@ -990,6 +991,7 @@ class _SpanCoords:
         if self.with_tau:
             self.W[:, r] = self.tau
         self.u = np.asarray(model._u, dtype=np.float64).copy()
+        # p minus the coordinates' parameters: >= 0 (r + 1 <= d columns when r < d, else r = d and no tau column)
         self.hidden_dims = int(model.n_params()) - (self.W.size + (m if model.train_outer_ else 0))
 
     def full_space_records(self, steps, solver: str, kind: str, l2: float, rcond: float) -> None:
@@ -1123,7 +1125,7 @@ def _unlearn_scure(model, Xc, y_enc, idx, keep, opts, nt):
     so.n_outer, so.n_inner, so.seed = n_outer, n_inner, seed
     so.auto_M, so.max_tries, so.safeguard = bool(auto_M), max_tries, bool(safeguard)
     if cs is not None:
-        so.hidden_dims = max(cs.hidden_dims, 0)
+        so.hidden_dims = cs.hidden_dims
     W1, u1, infos, preact_shift = _core.scure_newton(XR, yR, W_start, u_start, model.slope_, model.train_outer_,
                                                      model.loss, l2, so, nt)
     steps = [_record(i, _SCUBIC_STEP_FIELDS) for i in infos]

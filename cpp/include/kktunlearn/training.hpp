@@ -185,6 +185,7 @@ struct SpanRep {
     const T* a = A.data();
     const T* g = Gamma.data();
     T* b = backup.data();
+    beta_backup = beta;
     if (f == 1.0) {
       for (Index k = 0; k < len; ++k) b[k] = a[k] + g[k];
     } else {
@@ -193,10 +194,8 @@ struct SpanRep {
         const T t = a[k] * ft;
         b[k] = t + g[k];
       }
-      beta_backup = beta;
       beta *= f;
     }
-    if (f == 1.0) beta_backup = beta;
     A.swap(backup);
   }
   void restore() {
