@@ -198,3 +198,30 @@ def test_openmp_default_is_limited_by_threadpoolctl(data):
         a = kk.LinearModel(max_iter=30).fit(X, y).coef_
     b = kk.LinearModel(max_iter=30, n_threads=3).fit(X, y).coef_
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n, m, d, dtype", [
+    (1500, 40, 300, np.float64),    # small d, n >= 1280: fixed row chunks, partials added in chunk order
+    (5000, 200, 200, np.float64),   # the certificate table's shape (8 chunks)
+    (3000, 64, 500, np.float32),
+    (700, 40, 300, np.float64),     # one chunk only: blocks of the m rows of out
+    (1400, 1100, 4000, np.float64),  # partials over 64 MB: blocks of the m rows of out
+    (300, 20, 5000, np.float64),    # large d: 2048-column blocks
+])
+def test_add_gamma_t_x_every_split_is_bit_identical_and_exact(n, m, d, dtype):
+    # out += Gamma^T X: every split of the work is fixed by the shapes, so 1, 2, 3 and 7 threads give the same
+    # bits, and the sum is Gamma^T X to rounding (float64 reference, in float64 for the float32 kernel)
+    rng = np.random.default_rng(n + m + d)
+    G = rng.standard_normal((n, m)).astype(dtype)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    base = rng.standard_normal((m, d)).astype(dtype)
+    outs = []
+    for nt in THREAD_COUNTS:
+        o = base.copy()
+        _core.add_gamma_t_x(G, X, o, nt)
+        outs.append(o)
+    for nt, o in zip(THREAD_COUNTS[1:], outs[1:]):
+        np.testing.assert_array_equal(outs[0], o, err_msg=f"n_threads={nt} vs 1")
+    ref = base.astype(np.float64) + G.astype(np.float64).T @ X.astype(np.float64)
+    scale = np.sqrt(n) * (1e-13 if dtype == np.float64 else 1e-5)
+    assert np.abs(outs[0] - ref).max() < 10 * scale

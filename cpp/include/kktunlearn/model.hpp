@@ -98,15 +98,39 @@ void coefficient_matrix(const MatRef<T>& Z, const VecRef<T>& u, const Vectord& c
   }
 }
 
-/// out (m x d) += Gamma^T X. Split over 2048-column blocks of d when d is large, otherwise over
-/// blocks of the m rows of out (so that small-d, large-n problems also use every thread); either
-/// way the blocks depend only on the shapes, so the result is the same for any thread count.
+/// out (m x d) += Gamma^T X. Split over 2048-column blocks of d when d is large. Otherwise (small d,
+/// so that large-n problems also use every thread) over fixed chunks of the n rows: chunk c's partial
+/// Gamma_c^T X_c (m x d) is one GEMM, the chunks run in parallel, and the partials are added to out in
+/// chunk order; every X row is packed once. (Only when the partials would take over 64 MB, over blocks
+/// of the m rows of out instead, each of which re-reads all of X.) Every split depends only on the
+/// shapes, so the result is the same for any thread count.
 template <class T>
 void add_gamma_t_x(const MatRef<T>& Gamma, const MatRef<T>& X, Eigen::Ref<RowMatrix<T>> out, int n_threads) {
-  const Index d = X.cols(), m = Gamma.cols();
+  const Index n = X.rows(), d = X.cols(), m = Gamma.cols();
   if (d >= 4096 || m < 32) {
     parallel_blocks(d, 2048, n_threads, [&](Index c0, Index c1) {
       dense::gemm(T(1), Gamma, true, X.middleCols(c0, c1 - c0), false, T(1), out.middleCols(c0, c1 - c0));
+    });
+    return;
+  }
+  // row chunks of >= 640 rows; as many as fit in 64 MB of partials
+  const double part_bytes = static_cast<double>(sizeof(T)) * static_cast<double>(m) * static_cast<double>(d);
+  const Index max_chunks = static_cast<Index>(std::min(1e6, 64.0 * 1024 * 1024 / part_bytes));
+  const Index nc = std::min<Index>((n + 639) / 640, max_chunks);
+  if (nc >= 2) {
+    const Index ch = (n + nc - 1) / nc;
+    const Index used = (n + ch - 1) / ch;
+    // one allocation for every partial (chunk c in rows [c m, (c + 1) m)): the allocator then keeps it for the
+    // next call, where separate ones were returned to the system and page-faulted in again (25% of the time)
+    RowMatrix<T> part(used * m, d);
+    parallel_blocks(used, 1, n_threads, [&](Index c0, Index c1) {
+      for (Index c = c0; c < c1; ++c) {
+        const Index k0 = c * ch, h = std::min(n, k0 + ch) - k0;
+        dense::gemm(T(1), Gamma.middleRows(k0, h), true, X.middleRows(k0, h), false, T(0), part.middleRows(c * m, m));
+      }
+    });
+    parallel_blocks(m, 16, n_threads, [&](Index j0, Index j1) {
+      for (Index c = 0; c < used; ++c) out.middleRows(j0, j1 - j0) += part.middleRows(c * m + j0, j1 - j0);
     });
     return;
   }
