@@ -163,6 +163,29 @@ def test_fused_preacts_equal_generate_then_multiply(dtype):
         assert np.array_equal(_core.normal_preacts(X[:0], 11, 0, m, 0.01, 2)[1], rowsq)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_preacts_with_extra_rows(dtype):
+    # normal_preacts(X, ..., E) also returns X E^T from the same pass over X: Z0 and the norms are the very
+    # bits of the call without E, X E^T is the product to rounding (float32: summed in double), and every
+    # output is the same for any thread count, including chunked d (> 2048 columns) and m over one row block
+    rng = np.random.default_rng(2)
+    for n, d, m, k in [(5, 3000, 7, 4), (3, 70, 200, 9), (40, 9000, 150, 20), (1, 1, 1, 1), (6, 600, 0, 3)]:
+        X = rng.standard_normal((n, d)).astype(dtype)
+        E = rng.standard_normal((k, d)).astype(dtype)
+        plain = _core.normal_preacts(X, 11, 0, m, 0.01, 2)
+        res = {nt: _core.normal_preacts(X, 11, 0, m, 0.01, nt, E) for nt in (1, 2, 3)}
+        Z, rowsq, XE = res[1]
+        assert XE.dtype == dtype and XE.shape == (n, k)
+        assert np.array_equal(Z, plain[0]) and np.array_equal(rowsq, plain[1])
+        ref = X.astype(np.float64) @ E.astype(np.float64).T
+        tol = 1e-12 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(XE, ref, rtol=tol, atol=tol * np.abs(ref).max())
+        for nt in (2, 3):
+            assert all(np.array_equal(a, b) for a, b in zip(res[nt], res[1]))
+    with pytest.raises(ValueError, match="as many columns"):
+        _core.normal_preacts(X, 11, 0, 3, 0.01, 1, np.ascontiguousarray(E[:, :-1]))
+
+
 def test_seeded_init_is_the_documented_draw():
     m, d, scale = 11, 301, 0.25
     init = _span.SeededInit(42, scale, m, d)

@@ -36,21 +36,31 @@ template <class T>
 void def_preacts(py::module_& m) {
   m.def(
       "normal_preacts",
-      [](CMat<T> X, std::uint64_t seed, std::uint32_t stream, Index rows, double scale, int n_threads) {
+      [](CMat<T> X, std::uint64_t seed, std::uint32_t stream, Index rows, double scale, int n_threads,
+         std::optional<CMat<T>> E) -> py::object {
         if (rows < 0) throw InvalidArgument("normal_preacts: rows must be >= 0");
-        RowMatrix<T> Z;
+        if (E && E->cols() != X.cols())
+          throw InvalidArgument("normal_preacts: E must have as many columns as X");
+        RowMatrix<T> Z, XE;
         Vectord rowsq;
         {
           py::gil_scoped_release nogil;
-          rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads);
+          if (E) {
+            const MatRef<T> Er(*E);
+            rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads, &Er, &XE);
+          } else {
+            rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads);
+          }
         }
+        if (E) return py::make_tuple(Z, rowsq, XE);
         return py::make_tuple(Z, rowsq);
       },
       py::arg("X").noconvert(), py::arg("seed"), py::arg("stream"), py::arg("rows"), py::arg("scale"),
-      py::arg("n_threads") = 0,
+      py::arg("n_threads") = 0, py::arg("E").noconvert() = py::none(),
       "(Z0, rowsq): Z0 = X W0^T (n x rows) and rowsq_j = sum_k W0_jk^2 (float64) for W0 = normal_block(seed, "
       "stream, 0, rows, 0, d, scale) in X's dtype, generated tile by tile (never rows x d in memory); "
-      "bit-identical for any n_threads.");
+      "bit-identical for any n_threads. With E (k x d, X's dtype): (Z0, rowsq, X E^T), the extra product in the "
+      "same pass over X.");
 }
 
 }  // namespace

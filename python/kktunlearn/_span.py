@@ -835,8 +835,13 @@ class SpanState:
         hit = self._basis.get(key)
         if hit is not None and np.array_equal(hit[0], fp):
             return hit[1], hit[2]
-        Z0n, _ = init_preacts(self.init, Xn, n_threads)
-        Kn = _core.preactivations(Xn, self.X, n_threads)
+        if isinstance(self.init, SeededInit):
+            # both products in one pass over Xn (W0 generated tile by tile, the training rows alongside)
+            Z0n, _, Kn = _core.normal_preacts(Xn, self.init.seed, _W0_STREAM, self.init.m, self.init.scale,
+                                              n_threads, self.X)
+        else:
+            Z0n, _ = init_preacts(self.init, Xn, n_threads)
+            Kn = _core.preactivations(Xn, self.X, n_threads)
         if small:
             Z0n.flags.writeable = False
             Kn.flags.writeable = False

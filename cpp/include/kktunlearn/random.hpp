@@ -349,13 +349,39 @@ void normal_fill(std::uint64_t seed, std::uint32_t stream, Index row0, Index row
 /// for any thread count.
 /// float: X and W0 tiles are converted to double before the product (exact products, double
 /// sums), Z0 is rounded to float once at the end.
+///
+/// With E (k x d) and XE: also XE = X E^T (n x k) in the same pass over X. The row-block-0 task of each
+/// chunk multiplies every 512-column sub-block of X it has just used (still in cache) by E's sub-block
+/// too, into a per-chunk partial summed in chunk order like Z0's (float: in double, one rounding to T at
+/// the end). Bit-identical for any thread count; not the bits of a separate X E^T product.
 template <class T>
 void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
-                    RowMatrix<T>& Z0, Vectord& rowsq, int n_threads) {
+                    RowMatrix<T>& Z0, Vectord& rowsq, int n_threads, const MatRef<T>* E = nullptr,
+                    RowMatrix<T>* XE = nullptr) {
   const Index n = X.rows(), d = X.cols();
   require(m >= 0 && m <= (Index(1) << 32), "normal_preacts: m out of range");
+  require((E == nullptr) == (XE == nullptr), "normal_preacts: E and XE go together");
+  require(E == nullptr || E->cols() == d, "normal_preacts: E must have as many columns as X");
+  const Index ke = E ? E->rows() : 0;
   Z0.setZero(n, m);
   rowsq.setZero(m);
+  if (XE) XE->setZero(n, ke);
+  if (m == 0 && ke > 0) {  // nothing to generate: the extra product alone
+    RowMatrix<double> acc = RowMatrix<double>::Zero(n, ke);
+    RowMatrix<double> Xd, Ed;
+    for (Index s0 = 0; s0 < d; s0 += 512) {
+      const Index w = std::min<Index>(512, d - s0);
+      if constexpr (std::is_same<T, double>::value) {
+        dense::gemm(1.0, X.middleCols(s0, w), false, E->middleCols(s0, w), true, 1.0, acc);
+      } else {
+        dense::widen(X.middleCols(s0, w), Xd);
+        dense::widen(E->middleCols(s0, w), Ed);
+        dense::gemm(1.0, Xd, false, Ed, true, 1.0, acc);
+      }
+    }
+    *XE = acc.template cast<T>();
+    return;
+  }
   if (m == 0 || d == 0) return;
   const Index RB = 128, SB = 512;
   const Index rb = std::min(m, RB);
@@ -367,8 +393,10 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   const Index cw = ((d + C - 1) / C + SB - 1) / SB * SB;  // chunk width, a multiple of SB
   C = (d + cw - 1) / cw;
   std::vector<RowMatrix<double>> part(static_cast<std::size_t>(C));
+  std::vector<RowMatrix<double>> part_e(static_cast<std::size_t>(ke > 0 ? C : 0));
   std::vector<double> psq(static_cast<std::size_t>(C * m), 0.0);  // psq[c m + j]: chunk c's part of rowsq_j
   for (auto& p : part) p.setZero(n, m);
+  for (auto& p : part_e) p.setZero(n, ke);
   const Index ntasks = C * nrb;
   const int nt = static_cast<int>(std::min<Index>(resolve_threads(n_threads), ntasks));
   ExceptionCollector ex;
@@ -377,7 +405,7 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
     const Index r0 = b * rb, r1 = std::min(m, r0 + rb), nr = r1 - r0;
     const Index k0 = c * cw, k1 = std::min(d, k0 + cw);
     RowMatrix<T> Wt(nr, SB);
-    RowMatrix<double> Wd, Xd;
+    RowMatrix<double> Wd, Xd, Ed;
     double* sq = psq.data() + c * m + r0;
     auto P = part[static_cast<std::size_t>(c)].middleCols(r0, nr);
     for (Index s0 = k0; s0 < k1; s0 += SB) {
@@ -391,12 +419,20 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
         for (Index k = 0; k < w; ++k) acc += static_cast<double>(wr[k]) * static_cast<double>(wr[k]);
         sq[r] += acc;
       }
+      const bool extra = ke > 0 && b == 0;
       if constexpr (std::is_same<T, double>::value) {
         dense::gemm(1.0, X.middleCols(s0, w), false, Wt.leftCols(w), true, 1.0, P);
+        if (extra)
+          dense::gemm(1.0, X.middleCols(s0, w), false, E->middleCols(s0, w), true, 1.0,
+                      part_e[static_cast<std::size_t>(c)]);
       } else {
         dense::widen(X.middleCols(s0, w), Xd);
         dense::widen(Wt.leftCols(w), Wd);
         dense::gemm(1.0, Xd, false, Wd, true, 1.0, P);
+        if (extra) {
+          dense::widen(E->middleCols(s0, w), Ed);
+          dense::gemm(1.0, Xd, false, Ed, true, 1.0, part_e[static_cast<std::size_t>(c)]);
+        }
       }
     }
   };
@@ -412,6 +448,11 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   RowMatrix<double> acc = part[0];
   for (Index c = 1; c < C; ++c) acc += part[static_cast<std::size_t>(c)];
   Z0 = acc.template cast<T>();
+  if (ke > 0) {
+    RowMatrix<double> acc_e = part_e[0];
+    for (Index c = 1; c < C; ++c) acc_e += part_e[static_cast<std::size_t>(c)];
+    *XE = acc_e.template cast<T>();
+  }
   for (Index c = 0; c < C; ++c)
     for (Index j = 0; j < m; ++j) rowsq[j] += psq[static_cast<std::size_t>(c * m + j)];
 }
