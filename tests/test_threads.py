@@ -225,3 +225,22 @@ def test_add_gamma_t_x_every_split_is_bit_identical_and_exact(n, m, d, dtype):
     ref = base.astype(np.float64) + G.astype(np.float64).T @ X.astype(np.float64)
     scale = np.sqrt(n) * (1e-13 if dtype == np.float64 else 1e-5)
     assert np.abs(outs[0] - ref).max() < 10 * scale
+
+
+@pytest.mark.parametrize("n, d, dtype", [
+    (1500, 3000, np.float64),   # n > 1024: 256 x 256 tiles
+    (4200, 1100, np.float64),   # 512 x 512 tiles
+    (1100, 5000, np.float32),   # larger tiles, float32 summed over d in double
+    (600, 3000, np.float64),    # 128 x 128 tiles
+])
+def test_kernel_matrix_tiles_bit_identical_and_exact(n, d, dtype):
+    X = np.random.default_rng(n + d).standard_normal((n, d)).astype(dtype)
+    Ks = [_core.kernel_matrix(X, nt) for nt in THREAD_COUNTS]
+    for nt, K in zip(THREAD_COUNTS[1:], Ks[1:]):
+        np.testing.assert_array_equal(Ks[0], K, err_msg=f"n_threads={nt} vs 1")
+    K = Ks[0].astype(np.float64)
+    np.testing.assert_array_equal(K, K.T)
+    Xd = X.astype(np.float64)
+    ref = Xd @ Xd.T
+    tol = 1e-13 if dtype == np.float64 else 1e-6
+    assert np.abs(K - ref).max() <= tol * np.abs(ref).max()
