@@ -157,7 +157,10 @@ struct SpanRep {
     const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(Z0.cols());
     const int nt = flops < 2e7 ? 1 : n_threads;
     const T b = static_cast<T>(beta);
-    parallel_blocks(n, 64, nt, [&](Index r0, Index r1) {
+    // row blocks of K (fixed by n): 64 rows, except two halves (multiples of 8) for 128 < n <= 512, where 64-row
+    // blocks would re-pack A three or more times per step and leave two threads unbalanced (n = 200: 64+64 | 64+8)
+    const Index rb = (n > 128 && n <= 512) ? ((n + 1) / 2 + 7) / 8 * 8 : 64;
+    parallel_blocks(n, rb, nt, [&](Index r0, Index r1) {
       if (beta == 1.0)
         Z.middleRows(r0, r1 - r0) = Z0.middleRows(r0, r1 - r0);
       else
