@@ -97,7 +97,7 @@ RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above 
     });
   } else if (nb > 2 || d <= 2 * 4096) {
     // Tiles of bt x bt: 128 up to n = 1024, then about n / 8 rounded up to a multiple of 128, at most 512
-    // (fixed by n, so at least 36 tiles for any n > 1024). Every tile product packs its two row panels,
+    // (fixed by n: 5 to 8 tile rows, so 15 to 36 tiles, for any n > 1024). Every tile product packs its two row panels,
     // so the packing is 1/bt of the flops: at n = 2000, d = 2e4, 128-tiles ran at 63 GFLOP/s on one core,
     // 256-tiles at 78 and 512-tiles at 97.
     const Index bt = n <= 1024 ? b : std::min<Index>(512, ((n + 7) / 8 + b - 1) / b * b);
