@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _python_sigint_handler():
+    """Python's KeyboardInterrupt handler for SIGINT during every test.
+
+    A process started with SIGINT ignored (e.g. `cmd &` from a non-interactive shell, as some CI
+    runners and `nohup`-style launchers do) never installs Python's handler, so the tests that send
+    themselves SIGINT (Ctrl-C inside training and solvers) would wait forever. The previous handler
+    is restored after the test."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    prev = signal.getsignal(signal.SIGINT)
+    if prev is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if prev is not signal.default_int_handler and prev is not None:
+            signal.signal(signal.SIGINT, prev)
 
 
 def train_options(**kw):
