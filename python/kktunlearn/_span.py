@@ -171,7 +171,7 @@ class SeededInit:
         """
         return self.block(0, self.m, dtype, n_threads)
 
-    def preacts(self, X: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+    def preacts(self, X: np.ndarray, n_threads: int, extra: Optional[np.ndarray] = None) -> tuple:
         """``(X W0^T, ||w0_j||^2)`` in one fused C++ kernel that generates ``W0`` tile by tile (memory ``O(n m)``).
 
         Parameters
@@ -180,6 +180,8 @@ class SeededInit:
             The data.
         n_threads : int
             Threads.
+        extra : ndarray of shape (k, d), optional
+            Rows ``E`` (X's dtype) whose product ``X E^T`` is computed in the same pass over ``X``.
 
         Returns
         -------
@@ -187,8 +189,12 @@ class SeededInit:
             ``X W0^T``.
         rowsq : ndarray of shape (m,), float64
             ``||w0_j||^2`` of the dtype-rounded ``W0``.
+        XE : ndarray of shape (n, k)
+            ``X E^T``, only when `extra` is given.
         """
-        return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads)
+        if extra is None:
+            return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads)
+        return _core.normal_preacts(X, self.seed, _W0_STREAM, self.m, self.scale, n_threads, extra)
 
     def __setstate__(self, st):
         if "state" in st:  # pickled by kktunlearn 0.1.0: a numpy PCG64 state
@@ -837,8 +843,7 @@ class SpanState:
             return hit[1], hit[2]
         if isinstance(self.init, SeededInit):
             # both products in one pass over Xn (W0 generated tile by tile, the training rows alongside)
-            Z0n, _, Kn = _core.normal_preacts(Xn, self.init.seed, _W0_STREAM, self.init.m, self.init.scale,
-                                              n_threads, self.X)
+            Z0n, _, Kn = self.init.preacts(Xn, n_threads, extra=self.X)
         else:
             Z0n, _ = init_preacts(self.init, Xn, n_threads)
             Kn = _core.preactivations(Xn, self.X, n_threads)

@@ -62,9 +62,13 @@ RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above 
       }
     }
   };
-  std::vector<std::pair<Index, Index>> tiles;
-  for (Index I = 0; I < nb; ++I)
-    for (Index J = 0; J <= I; ++J) tiles.emplace_back(I, J);
+  // the lower-triangle tiles (I, J), J <= I, of a k x k grid of tiles
+  auto lower_tiles = [](Index k) {
+    std::vector<std::pair<Index, Index>> t;
+    for (Index I = 0; I < k; ++I)
+      for (Index J = 0; J <= I; ++J) t.emplace_back(I, J);
+    return t;
+  };
   if (!widen && n > 256 && d <= 1024) {
     // short rows: 8 row panels of about equal work (boundaries n sqrt(k / 8), fixed by the shapes), each one
     // GEMM against all rows above it plus a rank update of its diagonal block, then its mirror image. A
@@ -101,16 +105,13 @@ RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above 
     // so the packing is 1/bt of the flops: at n = 2000, d = 2e4, 128-tiles ran at 63 GFLOP/s on one core,
     // 256-tiles at 78 and 512-tiles at 97.
     const Index bt = n <= 1024 ? b : std::min<Index>(512, ((n + 7) / 8 + b - 1) / b * b);
-    const Index nbt = (n + bt - 1) / bt;
-    std::vector<std::pair<Index, Index>> ttiles;
-    for (Index I = 0; I < nbt; ++I)
-      for (Index J = 0; J <= I; ++J) ttiles.emplace_back(I, J);
+    const std::vector<std::pair<Index, Index>> tiles = lower_tiles((n + bt - 1) / bt);
     // each task also writes its tile's mirror image (the upper triangle), in cache-sized blocks
-    parallel_blocks(static_cast<Index>(ttiles.size()), 1, n_threads, [&](Index t0, Index t1) {
+    parallel_blocks(static_cast<Index>(tiles.size()), 1, n_threads, [&](Index t0, Index t1) {
       RowMatrix<T> tmp;
       RowMatrixd Ad, Bd;
       for (Index t = t0; t < t1; ++t) {
-        const Index I = ttiles[t].first, J = ttiles[t].second;
+        const Index I = tiles[t].first, J = tiles[t].second;
         const Index r0 = I * bt, r1 = std::min(n, r0 + bt), c0 = J * bt, c1 = std::min(n, c0 + bt);
         tile_product(r0, r1, c0, c1, 0, d, tmp, Ad, Bd, Kd.block(r0, c0, r1 - r0, c1 - c0));
         if (I != J) {
@@ -122,6 +123,7 @@ RowMatrixd kernel_matrix_d(const MatRef<T>& X, int n_threads, Index widen_above 
       }
     });
   } else {
+    const std::vector<std::pair<Index, Index>> tiles = lower_tiles(nb);
     const Index G = std::min<Index>(16, (d + 4095) / 4096);
     const Index gsize = (d + G - 1) / G;
     std::vector<RowMatrixd> part(static_cast<size_t>(G));
