@@ -244,3 +244,14 @@ def test_kernel_matrix_tiles_bit_identical_and_exact(n, d, dtype):
     ref = Xd @ Xd.T
     tol = 1e-13 if dtype == np.float64 else 1e-6
     assert np.abs(K - ref).max() <= tol * np.abs(ref).max()
+
+
+def test_span_fit_with_two_row_halves_bit_identical():
+    # 128 < n <= 512: the span step splits K into two row halves (multiples of 8); the split is fixed by n, so
+    # the fitted state is the same for every thread count (width 300: 2 n^2 m = 2.4e7 flops per step, above the
+    # 2e7 under which a step runs serially whatever n_threads is)
+    X, y = near_orthogonal(200, 600, seed=8)
+    states = [_state(kk.TwoLayerReLU(width=300, random_state=1, max_iter=20, n_threads=nt,
+                                     representation="span").fit(X, y)) for nt in THREAD_COUNTS]
+    for nt, s in zip(THREAD_COUNTS[1:], states[1:]):
+        _same(states[0], s, f"span n=200 n_threads={nt} vs 1")
