@@ -32,6 +32,24 @@ py::array_t<T> block(std::uint64_t seed, std::uint32_t stream, Index row0, Index
   return out;
 }
 
+// (Z0, rowsq[, X E^T]) of a normal_preacts-style kernel run(Z0, rowsq, E, XE), the GIL released.
+template <class T, class Run>
+py::object preacts_tuple(const std::optional<CMat<T>>& E, Run run) {
+  RowMatrix<T> Z, XE;
+  Vectord rowsq;
+  {
+    py::gil_scoped_release nogil;
+    if (E) {
+      const MatRef<T> Er(*E);
+      run(Z, rowsq, &Er, &XE);
+    } else {
+      run(Z, rowsq, nullptr, nullptr);
+    }
+  }
+  if (E) return py::make_tuple(Z, rowsq, XE);
+  return py::make_tuple(Z, rowsq);
+}
+
 template <class T>
 void def_preacts(py::module_& m) {
   m.def(
@@ -41,19 +59,9 @@ void def_preacts(py::module_& m) {
         if (rows < 0) throw InvalidArgument("normal_preacts: rows must be >= 0");
         if (E && E->cols() != X.cols())
           throw InvalidArgument("normal_preacts: E must have as many columns as X");
-        RowMatrix<T> Z, XE;
-        Vectord rowsq;
-        {
-          py::gil_scoped_release nogil;
-          if (E) {
-            const MatRef<T> Er(*E);
-            rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads, &Er, &XE);
-          } else {
-            rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads);
-          }
-        }
-        if (E) return py::make_tuple(Z, rowsq, XE);
-        return py::make_tuple(Z, rowsq);
+        return preacts_tuple<T>(E, [&](RowMatrix<T>& Z, Vectord& rowsq, const MatRef<T>* Er, RowMatrix<T>* XE) {
+          rng::normal_preacts<T>(X, seed, stream, rows, scale, Z, rowsq, n_threads, Er, XE);
+        });
       },
       py::arg("X").noconvert(), py::arg("seed"), py::arg("stream"), py::arg("rows"), py::arg("scale"),
       py::arg("n_threads") = 0, py::arg("E").noconvert() = py::none(),
@@ -61,6 +69,38 @@ void def_preacts(py::module_& m) {
       "stream, 0, rows, 0, d, scale) in X's dtype, generated tile by tile (never rows x d in memory); "
       "bit-identical for any n_threads. With E (k x d, X's dtype): (Z0, rowsq, X E^T), the extra product in the "
       "same pass over X.");
+}
+
+// Rows generated on the fly (rng::RowGen), with owned v and coef: the description of a matrix that
+// normal_preacts_generated multiplies without holding it.
+struct RowGenSpec {
+  rng::RowGen g;  // v and coef are set from the owned vectors by view()
+  std::optional<Vectord> v, coef;
+
+  rng::RowGen view(const char* fn) const {
+    check_block(g.row0, g.rows, 0, g.cols, fn);
+    if (v.has_value() != coef.has_value()) throw InvalidArgument(std::string(fn) + ": give both v and coef, or neither");
+    if (v) {
+      check_vec(*v, g.cols, fn, "v");
+      check_vec(*coef, g.rows, fn, "coef");
+    }
+    rng::RowGen r = g;
+    r.v = v ? v->data() : nullptr;
+    r.coef = coef ? coef->data() : nullptr;
+    return r;
+  }
+};
+
+template <class T>
+py::object preacts_generated(const RowGenSpec& spec, std::uint64_t seed, std::uint32_t stream, Index rows,
+                             double scale, int n_threads, const std::optional<CMat<T>>& E) {
+  if (rows < 0) throw InvalidArgument("normal_preacts_generated: rows must be >= 0");
+  const rng::RowGen g = spec.view("normal_preacts_generated");
+  if (E && E->cols() != g.cols)
+    throw InvalidArgument("normal_preacts_generated: E must have as many columns as the generated rows");
+  return preacts_tuple<T>(E, [&](RowMatrix<T>& Z, Vectord& rowsq, const MatRef<T>* Er, RowMatrix<T>* XE) {
+    rng::normal_preacts_generated<T>(g, seed, stream, rows, scale, Z, rowsq, n_threads, Er, XE);
+  });
 }
 
 }  // namespace
@@ -103,6 +143,39 @@ void bind_random(py::module_& m) {
 
   def_preacts<double>(m);
   def_preacts<float>(m);
+
+  py::class_<RowGenSpec>(m, "RowGen",
+                         "Rows generated on the fly: X[r, c] = T(scale * z(seed, stream, row0 + r, c) [+ coef[r] * v[c]]), "
+                         "the entries of normal_block(seed, stream, row0, rows, 0, cols, scale, v=v, coef=coef).")
+      .def(py::init([](std::uint64_t seed, std::uint32_t stream, Index row0, Index rows, Index cols, double scale,
+                       std::optional<Vectord> v, std::optional<Vectord> coef) {
+             RowGenSpec s;
+             s.g = rng::RowGen{seed, stream, row0, rows, cols, scale, nullptr, nullptr};
+             s.v = std::move(v);
+             s.coef = std::move(coef);
+             s.view("RowGen");
+             return s;
+           }),
+           py::kw_only(), py::arg("seed"), py::arg("stream"), py::arg("row0"), py::arg("rows"), py::arg("cols"),
+           py::arg("scale") = 1.0, py::arg("v") = py::none(), py::arg("coef") = py::none());
+
+  m.def(
+      "normal_preacts_generated",
+      [](const RowGenSpec& X, std::uint64_t seed, std::uint32_t stream, Index rows, double scale, const std::string& dtype,
+         int n_threads, py::object E) -> py::object {
+        if (dtype == "float64")
+          return preacts_generated<double>(X, seed, stream, rows, scale, n_threads,
+                                           E.is_none() ? std::nullopt : std::optional<CMat<double>>(E.cast<CMat<double>>()));
+        if (dtype == "float32")
+          return preacts_generated<float>(X, seed, stream, rows, scale, n_threads,
+                                          E.is_none() ? std::nullopt : std::optional<CMat<float>>(E.cast<CMat<float>>()));
+        throw InvalidArgument("normal_preacts_generated: dtype must be 'float64' or 'float32', got '" + dtype + "'");
+      },
+      py::arg("X"), py::arg("seed"), py::arg("stream"), py::arg("rows"), py::arg("scale"), py::arg("dtype"),
+      py::arg("n_threads") = 0, py::arg("E") = py::none(),
+      "normal_preacts with X = the RowGen's rows in dtype, generated sub-block by sub-block and never held in "
+      "memory: the same bits as normal_preacts on the materialized rows, for any n_threads. E (k x d) must be in "
+      "dtype, C-contiguous.");
 }
 
 }  // namespace bind

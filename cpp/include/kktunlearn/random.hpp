@@ -338,26 +338,51 @@ void normal_fill(std::uint64_t seed, std::uint32_t stream, Index row0, Index row
   });
 }
 
-/// The fused kernel: Z0 = X W0^T (n x m) and the row norms rowsq_j = sum_k W0_jk^2 (float64) for W0
-/// (m x d) with entries T(scale * z(j, k)) of (seed, stream), W0 generated tile by tile and never
-/// held at m x d. n = 0 is allowed (then only rowsq is computed).
-///
-/// Work split (from the shapes only, never from the thread count): W0 rows in blocks of up to 128
-/// (X is streamed once per row block) and the d columns in C chunks; task (row block, chunk)
-/// computes its partial product in double, sub-block by sub-block of 512 columns, and the
-/// partials (and the per-chunk row norms) are summed in chunk order. So the result is bit-identical
-/// for any thread count.
-/// float: X and W0 tiles are converted to double before the product (exact products, double
-/// sums), Z0 is rounded to float once at the end.
-///
-/// With E (k x d) and XE: also XE = X E^T (n x k) in the same pass over X. The row-block-0 task of each
-/// chunk multiplies every 512-column sub-block of X it has just used (still in cache) by E's sub-block
-/// too, into a per-chunk partial summed in chunk order like Z0's (float: in double, one rounding to T at
-/// the end). Bit-identical for any thread count; not the bits of a separate X E^T product.
+/// Rows generated on the fly instead of read from memory: X(r, c) = T(scale * z(seed, stream, row0 + r, c)
+/// [+ coef[r] * v[c]]), normal_fill's entries (v: cols doubles, coef: rows doubles, both or neither).
+struct RowGen {
+  std::uint64_t seed = 0;
+  std::uint32_t stream = 0;
+  Index row0 = 0, rows = 0, cols = 0;
+  double scale = 1.0;
+  const double* v = nullptr;
+  const double* coef = nullptr;
+};
+
+namespace detail {
+
 template <class T>
-void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
-                    RowMatrix<T>& Z0, Vectord& rowsq, int n_threads, const MatRef<T>* E = nullptr,
-                    RowMatrix<T>* XE = nullptr) {
+using SubBlock = Eigen::Map<const RowMatrix<T>, 0, Eigen::OuterStride<>>;
+
+/// X's 512-column sub-blocks read from memory.
+template <class T>
+struct MemRows {
+  const MatRef<T>& X;
+  Index rows() const { return X.rows(); }
+  Index cols() const { return X.cols(); }
+  SubBlock<T> sub(Index s0, Index w, RowMatrix<T>&) const {
+    return SubBlock<T>(X.data() + s0, X.rows(), w, Eigen::OuterStride<>(X.outerStride()));
+  }
+};
+
+/// X's 512-column sub-blocks generated into the task's buffer (n x 512), the same entries as
+/// normal_fill gives the materialized X.
+template <class T>
+struct GenRows {
+  const RowGen& g;
+  Index rows() const { return g.rows; }
+  Index cols() const { return g.cols; }
+  SubBlock<T> sub(Index s0, Index w, RowMatrix<T>& buf) const {
+    if (buf.rows() != g.rows || buf.cols() < w) buf.resize(g.rows, 512);
+    normal_fill<T>(g.seed, g.stream, g.row0, g.rows, s0, w, g.scale, buf.data(), buf.cols(), 1,
+                   g.v ? g.v + s0 : nullptr, g.coef);
+    return SubBlock<T>(buf.data(), g.rows, w, Eigen::OuterStride<>(buf.cols()));
+  }
+};
+
+template <class T, class Src>
+void normal_preacts_impl(const Src& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
+                         RowMatrix<T>& Z0, Vectord& rowsq, int n_threads, const MatRef<T>* E, RowMatrix<T>* XE) {
   const Index n = X.rows(), d = X.cols();
   require(m >= 0 && m <= (Index(1) << 32), "normal_preacts: m out of range");
   require((E == nullptr) == (XE == nullptr), "normal_preacts: E and XE go together");
@@ -369,12 +394,14 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   if (m == 0 && ke > 0) {  // nothing to generate: the extra product alone
     RowMatrix<double> acc = RowMatrix<double>::Zero(n, ke);
     RowMatrix<double> Xd, Ed;
+    RowMatrix<T> buf;
     for (Index s0 = 0; s0 < d; s0 += 512) {
       const Index w = std::min<Index>(512, d - s0);
+      const SubBlock<T> xs = X.sub(s0, w, buf);
       if constexpr (std::is_same<T, double>::value) {
-        dense::gemm(1.0, X.middleCols(s0, w), false, E->middleCols(s0, w), true, 1.0, acc);
+        dense::gemm(1.0, xs, false, E->middleCols(s0, w), true, 1.0, acc);
       } else {
-        dense::widen(X.middleCols(s0, w), Xd);
+        dense::widen(xs, Xd);
         dense::widen(E->middleCols(s0, w), Ed);
         dense::gemm(1.0, Xd, false, Ed, true, 1.0, acc);
       }
@@ -404,7 +431,7 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
     const Index c = t / nrb, b = t % nrb;
     const Index r0 = b * rb, r1 = std::min(m, r0 + rb), nr = r1 - r0;
     const Index k0 = c * cw, k1 = std::min(d, k0 + cw);
-    RowMatrix<T> Wt(nr, SB);
+    RowMatrix<T> Wt(nr, SB), buf;
     RowMatrix<double> Wd, Xd, Ed;
     double* sq = psq.data() + c * m + r0;
     auto P = part[static_cast<std::size_t>(c)].middleCols(r0, nr);
@@ -420,13 +447,13 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
         sq[r] += acc;
       }
       const bool extra = ke > 0 && b == 0;
+      const SubBlock<T> xs = X.sub(s0, w, buf);
       if constexpr (std::is_same<T, double>::value) {
-        dense::gemm(1.0, X.middleCols(s0, w), false, Wt.leftCols(w), true, 1.0, P);
+        dense::gemm(1.0, xs, false, Wt.leftCols(w), true, 1.0, P);
         if (extra)
-          dense::gemm(1.0, X.middleCols(s0, w), false, E->middleCols(s0, w), true, 1.0,
-                      part_e[static_cast<std::size_t>(c)]);
+          dense::gemm(1.0, xs, false, E->middleCols(s0, w), true, 1.0, part_e[static_cast<std::size_t>(c)]);
       } else {
-        dense::widen(X.middleCols(s0, w), Xd);
+        dense::widen(xs, Xd);
         dense::widen(Wt.leftCols(w), Wd);
         dense::gemm(1.0, Xd, false, Wd, true, 1.0, P);
         if (extra) {
@@ -455,6 +482,46 @@ void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream
   }
   for (Index c = 0; c < C; ++c)
     for (Index j = 0; j < m; ++j) rowsq[j] += psq[static_cast<std::size_t>(c * m + j)];
+}
+
+}  // namespace detail
+
+/// The fused kernel: Z0 = X W0^T (n x m) and the row norms rowsq_j = sum_k W0_jk^2 (float64) for W0
+/// (m x d) with entries T(scale * z(j, k)) of (seed, stream), W0 generated tile by tile and never
+/// held at m x d. n = 0 is allowed (then only rowsq is computed).
+///
+/// Work split (from the shapes only, never from the thread count): W0 rows in blocks of up to 128
+/// (X is streamed once per row block) and the d columns in C chunks; task (row block, chunk)
+/// computes its partial product in double, sub-block by sub-block of 512 columns, and the
+/// partials (and the per-chunk row norms) are summed in chunk order. So the result is bit-identical
+/// for any thread count.
+/// float: X and W0 tiles are converted to double before the product (exact products, double
+/// sums), Z0 is rounded to float once at the end.
+///
+/// With E (k x d) and XE: also XE = X E^T (n x k) in the same pass over X. The row-block-0 task of each
+/// chunk multiplies every 512-column sub-block of X it has just used (still in cache) by E's sub-block
+/// too, into a per-chunk partial summed in chunk order like Z0's (float: in double, one rounding to T at
+/// the end). Bit-identical for any thread count; not the bits of a separate X E^T product.
+template <class T>
+void normal_preacts(const MatRef<T>& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
+                    RowMatrix<T>& Z0, Vectord& rowsq, int n_threads, const MatRef<T>* E = nullptr,
+                    RowMatrix<T>* XE = nullptr) {
+  detail::normal_preacts_impl<T>(detail::MemRows<T>{X}, seed, stream, m, scale, Z0, rowsq, n_threads, E, XE);
+}
+
+/// normal_preacts with X generated on the fly (RowGen), never held in memory: each task generates the
+/// n x 512 sub-block it multiplies (n x 512 T per task), with the entries normal_fill gives the
+/// materialized X. The same arithmetic on the same numbers in the same order, so the same bits as
+/// normal_preacts on normal_fill's matrix, for any thread count. With m > 128, each 128-row block of
+/// W0 generates X's sub-blocks again.
+template <class T>
+void normal_preacts_generated(const RowGen& X, std::uint64_t seed, std::uint32_t stream, Index m, double scale,
+                              RowMatrix<T>& Z0, Vectord& rowsq, int n_threads, const MatRef<T>* E = nullptr,
+                              RowMatrix<T>* XE = nullptr) {
+  require(X.row0 >= 0 && X.rows >= 0 && X.cols >= 0, "normal_preacts_generated: negative block");
+  require(X.row0 + X.rows <= (Index(1) << 32), "normal_preacts_generated: row index beyond 2^32");
+  require((X.v == nullptr) == (X.coef == nullptr), "normal_preacts_generated: v and coef go together");
+  detail::normal_preacts_impl<T>(detail::GenRows<T>{X}, seed, stream, m, scale, Z0, rowsq, n_threads, E, XE);
 }
 
 }  // namespace rng
