@@ -87,3 +87,132 @@ def normal_block(seed: int, stream: int, row0: int, rows: int, col0: int, cols: 
     generated in C++ in parallel, the GIL released; memory = the output."""
     return _core.normal_block(int(seed), int(stream), int(row0), int(rows), int(col0), int(cols), float(scale),
                               _dtype_name(dtype), v, coef, int(n_threads))
+
+
+class GeneratedRows:
+    """A data matrix held as its generator, not its entries: made on demand, never stored.
+
+    ``X[i, k] = dtype(scale * z(key, stream, row0 + i, k) [+ coef[i] * v[k]])``: exactly the entries
+    of ``normal_block(key, stream, row0, rows, 0, cols, scale, dtype, v, coef)``, the matrix the data
+    generators of :mod:`kktunlearn.datasets` return (they give one of these with ``lazy=True``).
+
+    - ``np.asarray(X)`` materializes it (those bits; each call generates it again, ``rows x cols``
+      memory). Slicing rows (``X[a:b]``, an int) generates those rows only.
+    - A span-represented model predicts it without materializing it: its pre-activations
+      ``X W0^T + (X X_train^T) A`` come from one C++ pass (``normal_preacts_generated``) that generates
+      each 512-column sub-block of ``X`` beside ``W0``'s and multiplies both while they are in cache.
+      The same bits as on the materialized array, for any thread count; memory ``O(rows x 512)`` per
+      thread instead of ``rows x cols``. A primal model materializes it once per call.
+
+    It is immutable (``v`` and ``coef`` are kept as read-only copies), so predictions of it are cached
+    without the fingerprint pass an ndarray needs.
+
+    Parameters
+    ----------
+    key : int
+        The 64-bit key of the generator.
+    stream : int
+        The stream.
+    rows, cols : int
+        The shape.
+    scale : float
+        The factor of the normals.
+    dtype : {np.float64, np.float32}
+        The dtype of the entries.
+    v : ndarray of shape (cols,), optional
+        A direction added to every row with the row's ``coef`` (the Gaussian mixture's mean).
+    coef : ndarray of shape (rows,), optional
+        Its coefficients (the mixture's clean labels).
+    row0 : int, default 0
+        The generator row of the first row.
+    """
+
+    __slots__ = ("key", "stream", "row0", "shape", "scale", "dtype", "v", "coef", "_token", "__weakref__")
+    _serial = 0
+    ndim = 2
+
+    def __init__(self, key: int, stream: int, rows: int, cols: int, scale: float, dtype: Any = np.float64,
+                 v: Optional[np.ndarray] = None, coef: Optional[np.ndarray] = None, row0: int = 0):
+        self.key = int(key)
+        self.stream = int(stream)
+        self.row0 = int(row0)
+        rows, cols = int(rows), int(cols)
+        if rows < 0 or cols < 0 or self.row0 < 0:
+            raise ValueError(f"GeneratedRows: negative shape or row0 ({rows}, {cols}, row0={self.row0})")
+        self.shape = (rows, cols)
+        self.scale = float(scale)
+        self.dtype = np.dtype(dtype)
+        _dtype_name(self.dtype)
+        if (v is None) != (coef is None):
+            raise ValueError("GeneratedRows: give both v and coef, or neither")
+        if v is not None:
+            v = np.array(v, dtype=np.float64).reshape(-1)
+            coef = np.array(coef, dtype=np.float64).reshape(-1)
+            if v.shape[0] != cols or coef.shape[0] != rows:
+                raise ValueError(f"GeneratedRows: v needs {cols} entries and coef {rows}, got {v.shape[0]} and "
+                                 f"{coef.shape[0]}")
+            if not (np.isfinite(v).all() and np.isfinite(coef).all()):
+                raise ValueError("GeneratedRows: v and coef must be finite")
+            v.flags.writeable = False
+            coef.flags.writeable = False
+        if not np.isfinite(self.scale):
+            raise ValueError(f"GeneratedRows: scale must be finite, got {scale!r}")
+        self.v = v
+        self.coef = coef
+        # a number never reused within the process: the key of this matrix's cached predictions
+        GeneratedRows._serial += 1
+        self._token = GeneratedRows._serial
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_token", "__weakref__")}
+
+    def __setstate__(self, st):
+        for k, val in st.items():
+            object.__setattr__(self, k, val)
+        GeneratedRows._serial += 1
+        self._token = GeneratedRows._serial
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the materialized matrix would take."""
+        return self.size * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (f"GeneratedRows(shape={self.shape}, dtype={self.dtype}, stream={self.stream}, row0={self.row0}"
+                f"{', with v' if self.v is not None else ''})")
+
+    def rows_block(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` materialized (``0 <= start <= stop <= rows``)."""
+        if not 0 <= start <= stop <= self.shape[0]:
+            raise IndexError(f"rows {start}:{stop} outside 0:{self.shape[0]}")
+        coef = None if self.coef is None else self.coef[start:stop]
+        return normal_block(self.key, self.stream, self.row0 + start, stop - start, 0, self.shape[1],
+                            scale=self.scale, dtype=self.dtype, v=self.v, coef=coef)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        X = self.rows_block(0, self.shape[0])
+        return X if dtype is None or np.dtype(dtype) == X.dtype else X.astype(dtype)
+
+    def __getitem__(self, item: Any) -> np.ndarray:
+        n = self.shape[0]
+        if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+            i = int(item) + (n if int(item) < 0 else 0)
+            if not 0 <= i < n:
+                raise IndexError(f"row {int(item)} out of range for {n} rows")
+            return self.rows_block(i, i + 1)[0]
+        if isinstance(item, slice) and item.step in (None, 1):
+            a, b, _ = item.indices(n)
+            return self.rows_block(a, max(a, b))
+        return np.asarray(self)[item]
+
+    def spec(self) -> Any:
+        """The C++ description (``_core.RowGen``)."""
+        return _core.RowGen(seed=self.key, stream=self.stream, row0=self.row0, rows=self.shape[0],
+                            cols=self.shape[1], scale=self.scale, v=self.v, coef=self.coef)

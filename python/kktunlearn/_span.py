@@ -518,6 +518,9 @@ def scoped(*names: str):
     return deco
 
 
+_GENERATED_TILE_BYTES = 64 << 20  # generated rows: the n x 512 sub-block each thread generates
+
+
 def _data_key(X: np.ndarray):
     return (X.__array_interface__["data"][0], X.shape, X.strides, X.dtype.str)
 
@@ -724,6 +727,13 @@ class SpanState:
         T = self.X
         if X.ndim != 2 or X.shape[1] != T.shape[1] or X.dtype != T.dtype or X.shape[0] == 0:
             return None
+        if isinstance(X, _random.GeneratedRows):
+            # generated rows are new data unless their first row is a training row (then: as an array)
+            first = X[0]
+            tab = self._key_table()
+            if not any(np.array_equal(first, T[c]) for c in tab.get(self._row_keys(first[None])[0], ())):
+                return None
+            return self.rows_of(np.asarray(X), n_threads)
         if self._same_buffer(X):
             self.check_X(n_threads)
             return np.arange(T.shape[0], dtype=np.intp)
@@ -830,23 +840,43 @@ class SpanState:
         Z += Z0n if self.w0_coef == 1.0 else self.w0_coef * Z0n
         return Z
 
-    def _new_data_products(self, Xn: np.ndarray, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
+    def _new_data_products(self, Xn, n_threads: int) -> Tuple[np.ndarray, np.ndarray]:
         """(Xn W0^T, Xn X^T) for new data. Cached per array (its buffer, shape and fingerprint; a modified
         array is recomputed) and shared by the states over the same X and W0, so that a model, its
         unlearned versions and its retrained oracle predict a test set with one W0 pass between them.
-        The cached products are the very numbers a fresh computation gives (deterministic kernels)."""
-        key = _data_key(Xn)
-        small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.itemsize <= _NEW_DATA_CACHE_BYTES
-        fp = self._scope_fingerprint(Xn, key, n_threads) if small else None
-        hit = self._basis.get(key)
-        if hit is not None and np.array_equal(hit[0], fp):
-            return hit[1], hit[2]
-        if isinstance(self.init, SeededInit):
-            # both products in one pass over Xn (W0 generated tile by tile, the training rows alongside)
-            Z0n, _, Kn = self.init.preacts(Xn, n_threads, extra=self.X)
+        The cached products are the very numbers a fresh computation gives (deterministic kernels).
+
+        ``Xn`` may be a `GeneratedRows`: immutable, so cached by its token (never reused in a process)
+        without a fingerprint, and multiplied without being materialized (its sub-blocks generated beside
+        W0's in one C++ pass, the bits of the materialized array)."""
+        small = Xn.shape[0] * (self.init.m + self.X.shape[0]) * Xn.dtype.itemsize <= _NEW_DATA_CACHE_BYTES
+        generated = isinstance(Xn, _random.GeneratedRows)
+        if generated:
+            key, fp = ("generated", Xn._token), None
+            hit = self._basis.get(key)
+            if hit is not None:
+                return hit[1], hit[2]
         else:
-            Z0n, _ = init_preacts(self.init, Xn, n_threads)
-            Kn = _core.preactivations(Xn, self.X, n_threads)
+            key = _data_key(Xn)
+            fp = self._scope_fingerprint(Xn, key, n_threads) if small else None
+            hit = self._basis.get(key)
+            if hit is not None and np.array_equal(hit[0], fp):
+                return hit[1], hit[2]
+        seeded = isinstance(self.init, SeededInit)
+        if generated and seeded and Xn.shape[0] * 512 * Xn.dtype.itemsize <= _GENERATED_TILE_BYTES:
+            Z0n, _, Kn = _core.normal_preacts_generated(Xn.spec(), self.init.seed, _W0_STREAM, self.init.m,
+                                                        self.init.scale, _random._dtype_name(Xn.dtype), n_threads,
+                                                        self.X)
+        else:
+            # (generated rows with another initialization, or too many rows for one sub-block per thread:
+            # as an array)
+            Xa = np.asarray(Xn) if generated else Xn
+            if seeded:
+                # both products in one pass over Xn (W0 generated tile by tile, the training rows alongside)
+                Z0n, _, Kn = self.init.preacts(Xa, n_threads, extra=self.X)
+            else:
+                Z0n, _ = init_preacts(self.init, Xa, n_threads)
+                Kn = _core.preactivations(Xa, self.X, n_threads)
         if small:
             Z0n.flags.writeable = False
             Kn.flags.writeable = False

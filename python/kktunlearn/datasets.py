@@ -19,6 +19,11 @@ computed in parallel, bit-identical for any thread count; memory is the output o
 ``dtype=np.float32`` gives float32 rows (each entry computed in float64 and rounded once). The
 labels (``n`` numbers) come from a numpy Generator seeded with ``(seed, tag)``. The draws differ from
 kktunlearn 0.1.0 (numpy PCG64).
+
+* :class:`GeneratedRows`: ``near_orthogonal(..., lazy=True)`` and ``GaussianMixture.test(..., lazy=True)``
+  return the points as their generator instead of an array: the same entries, generated on demand. A
+  span-represented model predicts them without ever holding them (``X W0^T`` and ``X X_train^T`` from
+  sub-blocks generated in cache), so a held-out set of any size costs ``O(n_test m)`` memory.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core, _random
+from ._random import GeneratedRows
 from ._validation import check_array, check_int, check_memory, check_n_threads
 
 
@@ -111,14 +117,17 @@ def _check_dtype(dtype: Any) -> np.dtype:
 
 
 def _rows(key: int, stream: int, n: int, d: int, scale: float, dtype, v: Optional[np.ndarray] = None,
-          coef: Optional[np.ndarray] = None, n_threads: Optional[int] = None) -> np.ndarray:
-    """X[i, k] = dtype(scale * z(key, stream, i, k) [+ coef[i] v[k]]), generated in C++."""
+          coef: Optional[np.ndarray] = None, n_threads: Optional[int] = None, lazy: bool = False) -> Any:
+    """X[i, k] = dtype(scale * z(key, stream, i, k) [+ coef[i] v[k]]), generated in C++ (lazy: a
+    `GeneratedRows` of those entries, generated on demand)."""
+    if lazy:
+        return GeneratedRows(key, stream, n, d, scale, dtype, v=v, coef=coef)
     return _random.normal_block(key, stream, 0, n, 0, d, scale=scale, dtype=dtype, v=v, coef=coef,
                                 n_threads=check_n_threads(n_threads))
 
 
 def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "random", dtype: Any = np.float64,
-                    n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+                    n_threads: Optional[int] = None, lazy: bool = False) -> Tuple[Any, np.ndarray]:
     """Data with rows ``N(0, I_d / d)`` and labels ``y`` in ``{-1, +1}``: the setting of [1]_.
 
     ``X[i, k] = z(seed, stream 1, i, k) / sqrt(d)`` (the counter-based generator), generated in C++.
@@ -138,10 +147,13 @@ def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "r
         The dtype of ``X``.
     n_threads : int, optional
         Threads of the generator (the result does not depend on it).
+    lazy : bool, default False
+        Return ``X`` as a :class:`GeneratedRows` (the same entries, generated on demand and never stored;
+        a span-represented model predicts it without materializing it).
 
     Returns
     -------
-    X : ndarray of shape (n, d)
+    X : ndarray of shape (n, d), or GeneratedRows
         The points.
     y : ndarray of shape (n,), float64
         The labels.
@@ -161,10 +173,11 @@ def near_orthogonal(n: int, d: int, seed: Optional[int] = None, labels: str = "r
     d = check_int(d, "d", 1)
     if labels not in ("random", "balanced"):
         raise ValueError(f"labels must be 'random' or 'balanced', got {labels!r}")
-    _check_data_memory(n, d, 1, "near_orthogonal")
     dt = _check_dtype(dtype)
     key = _data_seed(seed)
-    X = _rows(key, _random.STREAM_ROWS, n, d, 1.0 / math.sqrt(d), dt, n_threads=n_threads)
+    if not lazy:
+        _check_data_memory(n, d, 1, "near_orthogonal")
+    X = _rows(key, _random.STREAM_ROWS, n, d, 1.0 / math.sqrt(d), dt, n_threads=n_threads, lazy=lazy)
     y = _random_signs(_label_rng(key, _random.STREAM_ROWS), n, labels)
     return X, y
 
@@ -254,12 +267,13 @@ class GaussianMixture:
                 f"seed={self.seed})")
 
     def _draw(self, n: int, key: int, stream: int, label_noise: Optional[float] = None,
-              n_threads: Optional[int] = None):
+              n_threads: Optional[int] = None, lazy: bool = False):
         d = self.mu.shape[0]
         eta = self.label_noise if label_noise is None else _check_prob(label_noise, "label_noise", 0.5, False)
         rng = _label_rng(key, stream)
         y_clean = _random_signs(rng, n, "random") if n >= 2 else rng.choice(np.array([-1.0, 1.0]), size=n)
-        X = _rows(key, stream, n, d, 1.0 / math.sqrt(d), self.dtype, v=self.mu, coef=y_clean, n_threads=n_threads)
+        X = _rows(key, stream, n, d, 1.0 / math.sqrt(d), self.dtype, v=self.mu, coef=y_clean, n_threads=n_threads,
+                  lazy=lazy)
         flip = rng.random(n) < eta
         y = np.where(flip, -y_clean, y_clean)
         return X, y, y_clean
@@ -285,7 +299,7 @@ class GaussianMixture:
         return self._draw(n, _data_seed(rng), _random.STREAM_TEST, label_noise)
 
     def test(self, n: int = 1000, seed: Optional[int] = None, clean: bool = False,
-             n_threads: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+             n_threads: Optional[int] = None, lazy: bool = False) -> Tuple[Any, np.ndarray]:
         """``n`` fresh points ``(X, y)`` from the same mixture (same ``mu``, label noise and dtype).
 
         Parameters
@@ -300,10 +314,12 @@ class GaussianMixture:
             training set.
         n_threads : int, optional
             Threads of the generator.
+        lazy : bool, default False
+            Return ``X`` as a :class:`GeneratedRows` (the same entries, generated on demand).
 
         Returns
         -------
-        X : ndarray of shape (n, d)
+        X : ndarray of shape (n, d), or GeneratedRows
             The points.
         y : ndarray of shape (n,)
             Their labels.
@@ -314,7 +330,7 @@ class GaussianMixture:
             self._n_test_calls += 1
         else:
             key, stream = _data_seed(seed), _random.STREAM_TEST
-        X, y, y_clean = self._draw(n, key, stream, n_threads=n_threads)
+        X, y, y_clean = self._draw(n, key, stream, n_threads=n_threads, lazy=lazy)
         return X, (y_clean if clean else y)
 
 
@@ -593,7 +609,9 @@ def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None,
         Their labels.
     sampler : callable
         ``sampler(n_test, seed)`` gives fresh ``(X, y)`` points of the same distribution; for the real
-        sets, the held-out rows not drawn into the training sample.
+        sets, the held-out rows not drawn into the training sample. ``sampler(n_test, seed, lazy=True)``
+        gives ``X`` as a :class:`GeneratedRows` (same entries, generated on demand) for near_orthogonal
+        and mixture, and an ndarray for the others.
 
     Raises
     ------
@@ -603,19 +621,19 @@ def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None,
     if name == "near_orthogonal":
         X, y = near_orthogonal(n, d, seed=seed, labels=kwargs.get("labels", "random"), dtype=dtype)
 
-        def sampler(k: int, s: Optional[int]):
-            return near_orthogonal(k, d, seed=s, dtype=dtype)
+        def sampler(k: int, s: Optional[int], lazy: bool = False):
+            return near_orthogonal(k, d, seed=s, dtype=dtype, lazy=lazy)
         return X, y, sampler
     if name == "mixture":
         gm = gaussian_mixture(n, d, mu_norm=kwargs.get("mu_norm"), label_noise=kwargs.get("label_noise", 0.0),
                               seed=seed, dtype=dtype)
-        return gm.X, gm.y, (lambda k, s: gm.test(k, seed=s))
+        return gm.X, gm.y, (lambda k, s, lazy=False: gm.test(k, seed=s, lazy=lazy))
     if name == "correlated":
         rho = kwargs.get("rho", 0.0)
         X, y = correlated(n, d, rho, seed=seed, dtype=dtype)
         c = _shared_direction(d, seed)
 
-        def sampler_c(k: int, s: Optional[int]):
+        def sampler_c(k: int, s: Optional[int], lazy: bool = False):
             key = _data_seed(s)
             Xt = _correlated_rows(key, _random.STREAM_TEST, k, d, float(rho), c, _check_dtype(dtype))
             return Xt, _random_signs(_label_rng(key, _random.STREAM_TEST), k, "random")
@@ -628,7 +646,7 @@ def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None,
         perm = np.random.default_rng(seed).permutation(Xall.shape[0])
         tr, te = perm[:n], perm[n:]
 
-        def sampler_r(k: int, s: Optional[int]):
+        def sampler_r(k: int, s: Optional[int], lazy: bool = False):
             idx = te[: min(k, te.size)]
             return Xall[idx], yall[idx]
         return Xall[tr], yall[tr], sampler_r

@@ -403,6 +403,12 @@ def tug_of_war(acc_unlearned: Any, acc_retrained: Any) -> float:
     return float(np.prod(1.0 - np.abs(u - r)))
 
 
+def _n_rows(X: Any) -> int:
+    """The number of rows of X without materializing it (an ndarray, a GeneratedRows, a list...)."""
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) >= 1 else int(np.asarray(X).shape[0])
+
+
 def tug_of_war_models(unlearned: Any, retrained: Any, datasets: Sequence[Any]) -> float:
     """:func:`tug_of_war` of two fitted models on a list of data sets.
 
@@ -421,7 +427,7 @@ def tug_of_war_models(unlearned: Any, retrained: Any, datasets: Sequence[Any]) -
     """
     au, ar = [], []
     for X, y in datasets:
-        if np.asarray(X).shape[0] == 0:
+        if _n_rows(X) == 0:
             continue
         au.append(accuracy(unlearned, X, y))
         ar.append(accuracy(retrained, X, y))
@@ -821,6 +827,6 @@ def evaluate_unlearning(original: Any, unlearned: Any, X: Any, y: Any, forget: S
         t = SUCCESS_THRESHOLDS
         row["success_thresholds"] = (f"epsilon_rel <= orig + {t['epsilon_rel']:g}, delta <= orig + {t['delta']:g}, "
                                      f"tau <= {t['tau']:g}")
-    if mia and X_test is not None and np.asarray(X_test).shape[0] >= 2:
+    if mia and X_test is not None and _n_rows(X_test) >= 2:
         row.update(membership_inference(unlearned, Xf, yf, X_test, y_test, Xr, yr, seed=seed))
     return row

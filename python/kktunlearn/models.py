@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core, _inputs, _span, _training
+from . import _core, _inputs, _random, _span, _training
 from . import io as _io
 from . import unlearning as _unlearning
 from ._estimator import ParamsMixin, clone
@@ -352,9 +352,18 @@ class _HomogeneousModel(ParamsMixin):
         return self
 
     # ------------------------------------------------------------------ validation helpers
-    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+    def _check_X(self, X: Any, name: str = "X", lazy_ok: bool = False) -> Any:
         check_is_fitted(self)
         check_fitted_params(self)
+        if isinstance(X, _random.GeneratedRows):
+            # rows defined by the generator (finite by construction, immutable): a span model's predictions
+            # (lazy_ok) take them as they are; everything else gets the materialized array
+            check_features(self, X, name)
+            if X.shape[0] == 0:
+                _inputs.check_X_shape(np.empty(X.shape, X.dtype), self, fitted=True)
+            if lazy_ok and self.__dict__.get("_span") is not None and X.dtype == self.dtype_:
+                return X
+            X = np.asarray(X)
         X = _inputs.convert_object_X(X, name)
         if not isinstance(X, np.ndarray):
             # DataFrames: column names against feature_names_in_; lists etc.: scikit-learn's shape messages
@@ -582,7 +591,7 @@ class _HomogeneousModel(ParamsMixin):
         Span model: from Z = X W0^T + (X X_train^T) A, without forming W (or Z0 + K A on the
         training matrix itself)."""
         with _span.one_check(self):
-            Xc = self._check_X(X)
+            Xc = self._check_X(X, lazy_ok=True)
             return self._outputs(Xc)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -651,7 +660,7 @@ class _HomogeneousModel(ParamsMixin):
         float
         """
         with _span.one_check(self):
-            Xc = self._check_X(X)
+            Xc = self._check_X(X, lazy_ok=True)
             y_enc = self._encode_y(y, Xc.shape[0])
             N = self._outputs(Xc)
         hit = np.where(N > 0, 1.0, -1.0) == y_enc
@@ -663,7 +672,7 @@ class _HomogeneousModel(ParamsMixin):
     def margins(self, X: Any, y: Any) -> np.ndarray:
         """q_i = y_i N(x_i) with y mapped to {-1, +1} (float64)."""
         with _span.one_check(self):
-            Xc = self._check_X(X)
+            Xc = self._check_X(X, lazy_ok=True)
             y_enc = self._encode_y(y, Xc.shape[0])
             return y_enc.astype(np.float64) * self._outputs(Xc)
 
