@@ -1604,7 +1604,9 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
 
     def build_data():
         X, y, sampler = datasets.make_data(p["data"], n=p["n"], d=p["d"], seed=p["seed"], **data_kw)
-        Xt, yt = sampler(p["n_test"], p["seed"] + 1_000_003)
+        # the held-out set as its generator (a GeneratedRows where the data set has one): span models predict
+        # it without materializing it (the same numbers); a primal model gets the array, made once below
+        Xt, yt = sampler(p["n_test"], p["seed"] + 1_000_003, lazy=True)
         return X, y, Xt, yt
 
     X, y, Xt, yt = _cached(("data",) + data_key, build_data)
@@ -1634,6 +1636,8 @@ def unlearning_experiment(n_threads: int = 1, **params: Any) -> Dict[str, Any]:
     if not float(original.margins(X, y).min()) > 0:
         raise ValueError(f"the original model does not fit its training set ({fit_warning}); unlearning metrics "
                          "need a model that fits S: raise max_iter or the width m")
+    if isinstance(Xt, datasets.GeneratedRows) and not original._is_span:
+        Xt = np.asarray(Xt)
     keep = np.ones(n, dtype=bool)
     keep[forget] = False
 
