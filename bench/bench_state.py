@@ -1,9 +1,10 @@
 """Benchmarks of the one-state pipeline (issue 10): span models certify, unlearn, verify and predict
 from W = c W0 + A^T X without forming W.
 
-    python bench/bench_state.py row  [--d 100000] [--base /path/to/0.1.0/python] [--repeat 3]
+    python bench/bench_state.py row  [--d 100000] [--base /path/to/0.1.0/python] [--repeat 3] [--warm]
         the default sweep row (kktunlearn.sweep.unlearning_experiment) against 0.1.0 in the same run
-        (each in its own subprocess, interleaved), and the share of the row spent in training
+        (each row in its own subprocess, interleaved; --warm: the rows in one warm worker process per
+        version and pass, as in a sweep), and the share of the row spent in training
     python bench/bench_state.py sweep [--ds 10000 100000 1000000] [--rows 4] [--n_test 500]
         rows per second of a 2-worker sweep (kktunlearn.sweep.sweep, n_jobs=2) at each d
     python bench/bench_state.py cert [--n 100 --d 100000 --m 100]
@@ -50,6 +51,23 @@ print(json.dumps({"total": total, "fit": row["fit_time"], "retrain": row["retrai
 """
 
 
+# --warm: one worker process per version runs a warm-up row (seed 1000) and then its rows, as a sweep worker
+# does; per-process costs (imports, the OpenMP pool, the first allocations) are paid once, outside the rows
+_WARM_CHILD = r"""
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+import kktunlearn, kktunlearn.sweep as sw
+d, seeds = int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")]
+sw.unlearning_experiment(d=d, seed=1000, n_threads=1)
+for seed in seeds:
+    t0 = time.perf_counter()
+    row = sw.unlearning_experiment(d=d, seed=seed, n_threads=1)
+    total = time.perf_counter() - t0
+    print(json.dumps({"total": total, "fit": row["fit_time"], "retrain": row["retrain_time"],
+                      "version": kktunlearn.__file__}))
+"""
+
+
 def _child(pythonpath: str, d: int, seed: int) -> dict:
     env = dict(os.environ, PYTHONPATH=pythonpath, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     r = subprocess.run([sys.executable, "-c", _ROW_CHILD, str(d), str(seed)], capture_output=True, text=True,
@@ -57,13 +75,30 @@ def _child(pythonpath: str, d: int, seed: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def _warm_child(pythonpath: str, d: int, seeds) -> list:
+    env = dict(os.environ, PYTHONPATH=pythonpath, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    r = subprocess.run([sys.executable, "-c", _WARM_CHILD, str(d), ",".join(map(str, seeds))], capture_output=True,
+                       text=True, env=env, check=True)
+    return [json.loads(line) for line in r.stdout.strip().splitlines() if line.startswith("{")]
+
+
 def bench_row(a) -> None:
     here = os.path.abspath(SRC)
     res = {"this": [], "0.1.0": []}
-    for rep in range(a.repeat):
-        for name, path in (("this", here), ("0.1.0", a.base)):
-            res[name].append(_child(path, a.d, rep))
-    print(f"default sweep row, d={a.d}, one thread, {a.repeat} rows each (seeds 0..{a.repeat - 1}), interleaved")
+    if a.warm:
+        # two passes, each version's worker in turn, seeds 0..repeat-1 split between the passes
+        seeds = list(range(a.repeat))
+        for part in (seeds[::2], seeds[1::2]):
+            for name, path in (("this", here), ("0.1.0", a.base)):
+                if part:
+                    res[name].extend(_warm_child(path, a.d, part))
+        mode = "warm workers (one process per version and pass, after a warm-up row)"
+    else:
+        for rep in range(a.repeat):
+            for name, path in (("this", here), ("0.1.0", a.base)):
+                res[name].append(_child(path, a.d, rep))
+        mode = "one process per row"
+    print(f"default sweep row, d={a.d}, one thread, {a.repeat} rows each (seeds 0..{a.repeat - 1}), interleaved, {mode}")
     print(f"{'version':<10}{'row [s]':>10}{'fit+retrain [s]':>17}{'outside training':>18}")
     med = {}
     for name, rows in res.items():
@@ -204,6 +239,8 @@ def main(argv=None) -> None:
     p.add_argument("--d", type=int, default=100_000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--base", default="/tmp/state_base/python", help="PYTHONPATH of a built 0.1.0 checkout")
+    p.add_argument("--warm", action="store_true", help="rows in a warm worker process per version (as in a sweep), "
+                   "instead of one fresh process per row")
     p = sub.add_parser("sweep")
     p.add_argument("--ds", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--rows", type=int, default=4)

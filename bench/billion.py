@@ -9,7 +9,7 @@ parameters, float32. The pipeline, through the public API only:
     GA unlearning      unlearn(model, X, y, forget, method="ga")
     retrain oracle     unlearn(model, X, y, forget, method="retrain")   (same initialization)
     verify             verify_unlearning(ga, X, y, forget, retrained=oracle)  (with cosine to retrained)
-    predict            ga.predict on 100 fresh points of the mixture
+    predict            ga.predict on 100 fresh points of the mixture (gm.test(100, lazy=True): never materialized)
 
 Each phase is timed (wall clock) and its peak resident memory measured (Linux: the peak is reset
 before each phase through /proc/self/clear_refs, then read from VmHWM). The target is a peak of at
@@ -83,6 +83,8 @@ def main(argv=None):
     ap.add_argument("--forget", type=int, default=1, help="number of points to forget")
     ap.add_argument("--threads", type=int, default=0, help="n_threads (0 = all)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eager-fresh", action="store_true", help="the fresh points as 4 materialized arrays of 25 "
+                    "(the earlier way) instead of one GeneratedRows")
     a = ap.parse_args(argv)
     n, d, m = a.n, int(a.d), a.m
 
@@ -105,17 +107,26 @@ def main(argv=None):
     ga = ph.run("GA unlearning", kk.unlearn, net, X, y, forget, method="ga")
     oracle = ph.run("retrain oracle", kk.unlearn, net, X, y, forget, method="retrain")
     ver = ph.run("verify_unlearning (+ cosine)", kk.verify_unlearning, ga, X, y, forget, retrained=oracle)
-    # 100 fresh points as 4 batches of 25, each generated, predicted and dropped inside the phase: all
-    # 100 at once would be another X-sized array (X is n x d), which the memory target leaves no room for
-    def predict_fresh(batches=4, size=25):
-        hits = 0
-        for _ in range(batches):
-            Xt, yt = gm.test(size, n_threads=nt)
-            hits += int(np.sum(ga.predict(Xt) == yt))
-            del Xt
-        return hits / (batches * size)
+    if a.eager_fresh:
+        # 100 fresh points as 4 arrays of 25, each generated, predicted and dropped inside the phase: all
+        # 100 at once would be another X-sized array (X is n x d), which the memory target leaves no room for
+        def predict_fresh(batches=4, size=25):
+            hits = 0
+            for _ in range(batches):
+                Xt, yt = gm.test(size, n_threads=nt)
+                hits += int(np.sum(ga.predict(Xt) == yt))
+                del Xt
+            return hits / (batches * size)
 
-    acc = ph.run("generate + predict 100 fresh points (4 batches)", predict_fresh)
+        acc = ph.run("generate + predict 100 fresh points (4 arrays of 25)", predict_fresh)
+    else:
+        # the 100 fresh points as their generator (datasets.GeneratedRows): the span model predicts them in
+        # one pass that generates each sub-block of the points beside W0's, never holding the 100 x d array
+        def predict_fresh(size=100):
+            G, yt = gm.test(size, lazy=True)
+            return float(np.mean(ga.predict(G) == yt))
+
+        acc = ph.run("predict 100 fresh points (lazy, generated in one pass)", predict_fresh)
     print()
     print(ph.table())
     print()
