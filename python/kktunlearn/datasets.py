@@ -410,9 +410,9 @@ def _shared_direction(d: int, seed: Optional[int]) -> np.ndarray:
 
 
 def _correlated_rows(key: int, stream: int, n: int, d: int, r: float, c: np.ndarray, dtype,
-                     n_threads: Optional[int] = None) -> np.ndarray:
+                     n_threads: Optional[int] = None, lazy: bool = False) -> Any:
     return _rows(key, stream, n, d, math.sqrt(1.0 - r) / math.sqrt(d), dtype, v=c,
-                 coef=np.full(n, math.sqrt(r)), n_threads=n_threads)
+                 coef=np.full(n, math.sqrt(r)), n_threads=n_threads, lazy=lazy)
 
 
 def correlated(n: int, d: int, rho: float, seed: Optional[int] = None,
@@ -610,8 +610,8 @@ def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None,
     sampler : callable
         ``sampler(n_test, seed)`` gives fresh ``(X, y)`` points of the same distribution; for the real
         sets, the held-out rows not drawn into the training sample. ``sampler(n_test, seed, lazy=True)``
-        gives ``X`` as a :class:`GeneratedRows` (same entries, generated on demand) for near_orthogonal
-        and mixture, and an ndarray for the others.
+        gives ``X`` as a :class:`GeneratedRows` (same entries, generated on demand) for near_orthogonal,
+        mixture and correlated, and an ndarray for the real sets.
 
     Raises
     ------
@@ -635,7 +635,7 @@ def make_data(name: str, n: int = 20, d: int = 1000, seed: Optional[int] = None,
 
         def sampler_c(k: int, s: Optional[int], lazy: bool = False):
             key = _data_seed(s)
-            Xt = _correlated_rows(key, _random.STREAM_TEST, k, d, float(rho), c, _check_dtype(dtype))
+            Xt = _correlated_rows(key, _random.STREAM_TEST, k, d, float(rho), c, _check_dtype(dtype), lazy=lazy)
             return Xt, _random_signs(_label_rng(key, _random.STREAM_TEST), k, "random")
         return X, y, sampler_c
     if name in ("digits", "breast_cancer"):
