@@ -218,3 +218,21 @@ def test_sweep_row_is_the_row_of_the_eager_test_set(cfg, monkeypatch):
     for k in lazy:
         if not k.endswith("time"):
             assert str(lazy[k]) == str(ref[k]), k
+
+
+def test_fallbacks_to_the_array_give_the_same_numbers(monkeypatch):
+    from kktunlearn import _span
+
+    # rows too many for one sub-block per thread (the limit forced down): the array path, same bits
+    model, X, y, sampler = _fit(np.float64, "mixture", "span")
+    G, yt = sampler(30, 8, lazy=True)
+    ref = model.decision_function(np.asarray(G))
+    monkeypatch.setattr(_span, "_GENERATED_TILE_BYTES", 0)
+    assert _same(model.decision_function(G), ref)
+    # a span state whose W0 is not the counter-based generator's (kktunlearn 0.1.0's PCG64 draw)
+    model2, X2, y2, sampler2 = _fit(np.float64, "near_orthogonal", "span")
+    st = model2._span
+    st.init = _span.PCG64Init(np.random.default_rng(42).bit_generator.state, st.init.scale, st.init.m,
+                              X2.shape[1])
+    G2, _ = sampler2(12, 3, lazy=True)
+    assert _same(model2.decision_function(G2), model2.decision_function(np.asarray(G2)))
