@@ -343,6 +343,39 @@ def test_cpu_dispatch_variants_agree(restore_kernels):
         np.testing.assert_allclose(lam, ref[6], rtol=1e-8, atol=1e-10 * np.abs(ref[6]).max())
 
 
+def _np_outputs_in_order(Z, u, slope):
+    """sum_j u_j sigma(Z_ij) with each row's sum taken left to right (np.cumsum is sequential): the exact
+    bits the outputs kernel promises. sigma'(z) z is formed in Z's dtype, the terms in float64."""
+    d = np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(slope))
+    terms = u.astype(np.float64) * (d * Z).astype(np.float64)
+    return np.cumsum(terms, axis=1)[:, -1] if Z.shape[1] else np.zeros(Z.shape[0])
+
+
+def test_activation_kernels_bit_identical_on_every_variant_and_to_numpy(restore_kernels):
+    """The outputs and coefficients kernels (vectorized per CPU variant, no FMA contraction) give the
+    bits of the documented left-to-right formulas on every CPU variant: row counts around the 8-row
+    groups, widths around the 256-column chunks, pre-activations exactly 0 (sigma'(0) = slope)."""
+    from kktunlearn import _core
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for dt in (np.float64, np.float32):
+        for n, m in ((1, 1), (7, 3), (8, 256), (17, 257), (50, 100), (3, 700)):
+            Z = rng.standard_normal((n, m)).astype(dt)
+            Z[::3, ::4] = 0
+            cases.append((Z, rng.standard_normal(m).astype(dt), rng.standard_normal(n)))
+    for name in _supported_variants():
+        restore_kernels.install("kktunlearn", name)
+        for Z, u, c in cases:
+            for slope in (0.0, 0.1, 1.0):
+                N = _core.outputs_from_preacts(Z, u, slope)
+                assert np.array_equal(N, _np_outputs_in_order(Z, u, slope)), (name, Z.shape, slope)
+                G, _ = _core.coefficient_matrix(Z, u, c, slope, False)
+                d = np.where(Z > 0, Z.dtype.type(1), Z.dtype.type(slope)).astype(np.float64)
+                ref = ((c[:, None] * u.astype(np.float64)[None, :]) * d).astype(Z.dtype)
+                assert G.dtype == Z.dtype and np.array_equal(G, ref), (name, Z.shape, slope)
+
+
 def test_dense_kernels_against_numpy(restore_kernels):
     """The table's gemm / gemv / trsm / syrk on every layout the adapters map (row- and column-major
     operands and outputs, transposes, blocks with a leading dimension), for each CPU variant."""

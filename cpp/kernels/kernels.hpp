@@ -21,6 +21,12 @@ void normal_row_d(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, s
                   double scale, double* out, const double* v, double coef);
 void normal_row_f(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, std::uint64_t col0, Index len,
                   double scale, float* out, const double* v, double coef);
+void outputs_d(Index n, Index m, const double* Z, Index ldz, const double* u, double slope, double* out);
+void outputs_f(Index n, Index m, const float* Z, Index ldz, const float* u, double slope, double* out);
+void coefficients_d(Index n, Index m, const double* Z, Index ldz, const double* u, const double* c, double slope,
+                    double* G, Index ldg);
+void coefficients_f(Index n, Index m, const float* Z, Index ldz, const float* u, const double* c, double slope,
+                    float* G, Index ldg);
 
 }  // namespace impl
 }  // namespace dense

@@ -10,9 +10,10 @@ namespace kktunlearn {
 namespace dense {
 
 const Kernels* builtin_kernels() {
-  static const Kernels table{kKernelAbi,   KKTUNLEARN_KERNELS_NAME, &impl::gemm_d,       &impl::gemm_f,
-                             &impl::syrk_d, &impl::syrk_f,          &impl::normal_row_d, &impl::normal_row_f,
-                             &impl::gemv_d,  &impl::trsm_d,         &impl::widen_f};
+  static const Kernels table{kKernelAbi,        KKTUNLEARN_KERNELS_NAME, &impl::gemm_d,         &impl::gemm_f,
+                             &impl::syrk_d,      &impl::syrk_f,          &impl::normal_row_d,   &impl::normal_row_f,
+                             &impl::gemv_d,      &impl::trsm_d,          &impl::widen_f,        &impl::outputs_d,
+                             &impl::outputs_f,   &impl::coefficients_d,  &impl::coefficients_f};
   return &table;
 }
 

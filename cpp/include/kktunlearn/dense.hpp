@@ -7,6 +7,8 @@
 //   trsm   op(L)^{-1} B, B op(L)^{-1}                 (the multiplier solver's Cholesky solves)
 //   widen  double(A) for float A                      (the float32 paths' exact products, double sums)
 //   normal_row                                       (the counter-based generator's row segments)
+//   outputs, coefficients                            (a training step's sum_j u_j sigma(Z_ij) and
+//                                                     c_i u_j sigma'(Z_ij), elementwise over n x m)
 // The library's own build of them is compiled into the extension with the rest of the core
 // (baseline ISA). On x86-64 the same kernel sources are compiled again for x86-64-v3 (AVX2 + FMA)
 // and x86-64-v4 (AVX-512) into small separate modules; kktunlearn/_dispatch.py installs the best one
@@ -46,8 +48,17 @@ template <class T>
 using NormalRowFn = void (*)(std::uint64_t seed, std::uint32_t stream, std::uint32_t row, std::uint64_t col0,
                              Index len, double scale, T* out, const double* v, double coef);
 
+/// out[i] = sum_j double(u_j) double(sigma(Z_ij)), j in order from 0 (no FMA); sigma(z) = sigma'(z) z in T,
+/// sigma'(z) = 1 for z > 0, else slope. Z row-major (n x m, ldz).
+template <class T>
+using OutputsFn = void (*)(Index n, Index m, const T* Z, Index ldz, const T* u, double slope, double* out);
+/// G_ij = T(c_i double(u_j) double(sigma'(Z_ij))) (the product left to right, no FMA); Z and G row-major.
+template <class T>
+using CoefficientsFn = void (*)(Index n, Index m, const T* Z, Index ldz, const T* u, const double* c, double slope,
+                                T* G, Index ldg);
+
 /// Bump when the table's layout or a kernel's contract changes (a variant module of another ABI is refused).
-constexpr int kKernelAbi = 1;
+constexpr int kKernelAbi = 2;
 
 struct Kernels {
   int abi;
@@ -61,6 +72,10 @@ struct Kernels {
   GemvFn<double> gemv_d;
   TrsmFn trsm_d;
   WidenFn widen_f;
+  OutputsFn<double> outputs_d;
+  OutputsFn<float> outputs_f;
+  CoefficientsFn<double> coefficients_d;
+  CoefficientsFn<float> coefficients_f;
 };
 
 /// This shared object's own build of the kernels (cpp/kernels/*.cpp).

@@ -40,27 +40,18 @@ void preactivations(const MatRef<T>& X, const MatRef<T>& W, RowMatrix<T>& Z, int
   gemm_abt<T>(X, W, Z, n_threads);
 }
 
-/// N_i = sum_j u_j sigma(Z_ij), accumulated in double.
+/// N_i = sum_j u_j sigma(Z_ij), accumulated in double, each row's sum over j in order (the dense kernel
+/// table's outputs kernel, vectorized per CPU variant with the same bits on every one).
 template <class T>
 Vectord outputs_from_preacts(const MatRef<T>& Z, const VecRef<T>& u, const NetSpec& spec) {
   const Index n = Z.rows(), m = Z.cols();
   Vectord out(n);
-  // each row's sum runs over j in order (the same bits as one row at a time); R rows advance together so
-  // that R independent addition chains hide the latency of each
-  constexpr Index R = 8;
-  Index i = 0;
-  for (; i + R <= n; i += R) {
-    double s[R] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (Index j = 0; j < m; ++j) {
-      const double uj = static_cast<double>(u[j]);
-      for (Index r = 0; r < R; ++r) s[r] += uj * static_cast<double>(act(Z(i + r, j), spec.slope));
-    }
-    for (Index r = 0; r < R; ++r) out[i + r] = s[r];
-  }
-  for (; i < n; ++i) {
-    double s = 0.0;
-    for (Index j = 0; j < m; ++j) s += static_cast<double>(u[j]) * static_cast<double>(act(Z(i, j), spec.slope));
-    out[i] = s;
+  if (n == 0) return out;
+  const dense::Kernels& k = dense::active();
+  if constexpr (std::is_same<T, double>::value) {
+    k.outputs_d(n, m, Z.data(), Z.outerStride(), u.data(), spec.slope, out.data());
+  } else {
+    k.outputs_f(n, m, Z.data(), Z.outerStride(), u.data(), spec.slope, out.data());
   }
   return out;
 }
@@ -82,14 +73,15 @@ void coefficient_matrix(const MatRef<T>& Z, const VecRef<T>& u, const Vectord& c
                         RowMatrix<T>& Gamma, Vectord* gu) {
   const Index n = Z.rows(), m = Z.cols();
   Gamma.resize(n, m);
-  std::vector<double> ud(static_cast<std::size_t>(m));
-  for (Index j = 0; j < m; ++j) ud[static_cast<std::size_t>(j)] = static_cast<double>(u[j]);
-  const double* up = ud.data();
-  for (Index i = 0; i < n; ++i) {
-    const double ci = c[i];
-    const T* zr = Z.data() + i * Z.outerStride();
-    T* gr = Gamma.data() + i * m;
-    for (Index j = 0; j < m; ++j) gr[j] = static_cast<T>(ci * up[j] * static_cast<double>(dact(zr[j], spec.slope)));
+  if (n > 0 && m > 0) {
+    // Gamma_ij = T(c_i u_j sigma'(Z_ij)): the dense kernel table's coefficients kernel (vectorized per CPU
+    // variant, the same bits on every one)
+    const dense::Kernels& k = dense::active();
+    if constexpr (std::is_same<T, double>::value) {
+      k.coefficients_d(n, m, Z.data(), Z.outerStride(), u.data(), c.data(), spec.slope, Gamma.data(), m);
+    } else {
+      k.coefficients_f(n, m, Z.data(), Z.outerStride(), u.data(), c.data(), spec.slope, Gamma.data(), m);
+    }
   }
   if (gu) {
     gu->setZero(m);
