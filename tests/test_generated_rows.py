@@ -236,3 +236,18 @@ def test_fallbacks_to_the_array_give_the_same_numbers(monkeypatch):
                               X2.shape[1])
     G2, _ = sampler2(12, 3, lazy=True)
     assert _same(model2.decision_function(G2), model2.decision_function(np.asarray(G2)))
+
+
+def test_model_fitted_on_a_dataframe_warns_like_for_an_array():
+    pd = pytest.importorskip("pandas")
+    X, y = ds.near_orthogonal(12, 40, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TwoLayerReLU(width=8, max_iter=30, random_state=0, representation="span").fit(
+            pd.DataFrame(X, columns=[f"f{k}" for k in range(40)]), y)
+    G, _ = ds.near_orthogonal(5, 40, seed=2, lazy=True)
+    with pytest.warns(UserWarning, match="feature names"):
+        out = model.decision_function(G)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert _same(out, model.decision_function(np.asarray(G)))

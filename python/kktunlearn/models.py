@@ -358,6 +358,7 @@ class _HomogeneousModel(ParamsMixin):
         if isinstance(X, _random.GeneratedRows):
             # rows defined by the generator (finite by construction, immutable): a span model's predictions
             # (lazy_ok) take them as they are; everything else gets the materialized array
+            _inputs.check_feature_names(self, X)  # (a model fitted on a DataFrame warns, as for an array)
             check_features(self, X, name)
             if X.shape[0] == 0:
                 _inputs.check_X_shape(np.empty(X.shape, X.dtype), self, fitted=True)
