@@ -68,18 +68,19 @@ for seed in seeds:
 """
 
 
-def _child(pythonpath: str, d: int, seed: int) -> dict:
+def _run_child(code: str, pythonpath: str, *args: str) -> list:
+    """The JSON lines a child script prints, run with one OpenMP and one BLAS thread."""
     env = dict(os.environ, PYTHONPATH=pythonpath, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-c", _ROW_CHILD, str(d), str(seed)], capture_output=True, text=True,
-                       env=env, check=True)
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    return [json.loads(line) for line in r.stdout.strip().splitlines() if line.startswith("{")]
+
+
+def _child(pythonpath: str, d: int, seed: int) -> dict:
+    return _run_child(_ROW_CHILD, pythonpath, str(d), str(seed))[-1]
 
 
 def _warm_child(pythonpath: str, d: int, seeds) -> list:
-    env = dict(os.environ, PYTHONPATH=pythonpath, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, "-c", _WARM_CHILD, str(d), ",".join(map(str, seeds))], capture_output=True,
-                       text=True, env=env, check=True)
-    return [json.loads(line) for line in r.stdout.strip().splitlines() if line.startswith("{")]
+    return _run_child(_WARM_CHILD, pythonpath, str(d), ",".join(map(str, seeds)))
 
 
 def bench_row(a) -> None:

@@ -727,20 +727,18 @@ class SpanState:
         T = self.X
         if X.ndim != 2 or X.shape[1] != T.shape[1] or X.dtype != T.dtype or X.shape[0] == 0:
             return None
-        if isinstance(X, _random.GeneratedRows):
-            # generated rows are new data unless their first row is a training row (then: as an array)
-            first = X[0]
-            tab = self._key_table()
-            if not any(np.array_equal(first, T[c]) for c in tab.get(self._row_keys(first[None])[0], ())):
-                return None
-            return self.rows_of(np.asarray(X), n_threads)
-        if self._same_buffer(X):
+        generated = isinstance(X, _random.GeneratedRows)
+        if not generated and self._same_buffer(X):
             self.check_X(n_threads)
             return np.arange(T.shape[0], dtype=np.intp)
         tab = self._key_table()
-        # new data is told apart by its first row alone (O(d)), before looking at all of X
-        if not any(np.array_equal(X[0], T[c]) for c in tab.get(self._row_keys(X[:1])[0], ())):
+        # new data is told apart by its first row alone (O(d); generated rows generate only that row), before
+        # looking at all of X
+        first = X[:1]
+        if not any(np.array_equal(first[0], T[c]) for c in tab.get(self._row_keys(first)[0], ())):
             return None
+        if generated:
+            X = np.asarray(X)  # its first row is a training row: matched row by row as an array
         rows = np.empty(X.shape[0], dtype=np.intp)
         taken = set()
         for k, key in enumerate(self._row_keys(X)):

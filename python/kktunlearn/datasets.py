@@ -20,8 +20,9 @@ computed in parallel, bit-identical for any thread count; memory is the output o
 labels (``n`` numbers) come from a numpy Generator seeded with ``(seed, tag)``. The draws differ from
 kktunlearn 0.1.0 (numpy PCG64).
 
-* :class:`GeneratedRows`: ``near_orthogonal(..., lazy=True)`` and ``GaussianMixture.test(..., lazy=True)``
-  return the points as their generator instead of an array: the same entries, generated on demand. A
+* :class:`GeneratedRows`: ``near_orthogonal(..., lazy=True)``, ``GaussianMixture.test(..., lazy=True)`` and
+  ``make_data``'s samplers with ``lazy=True`` (near_orthogonal, mixture, correlated) return the points as their
+  generator instead of an array: the same entries, generated on demand. A
   span-represented model predicts them without ever holding them (``X W0^T`` and ``X X_train^T`` from
   sub-blocks generated in cache), so a held-out set of any size costs ``O(n_test m)`` memory.
 """
